@@ -1,0 +1,363 @@
+"""A department's source record (来源记录) standardised into a canonical resident record.
+
+The department's mapping file (YAML, one per department) becomes a :class:`FieldMapping`:
+
+.. code-block:: yaml
+
+    source: social_security
+    fields:                       # canonical field: native column (or a list, first non-blank)
+      name: 姓名
+      id_number: 公民身份号码
+      sex: 性别
+      birth_date: 出生年月
+      phones: [联系电话, sjhm]    # every listed column is read
+      addresses.residential: 现住址
+      attributes.insurance: 参保状态
+      other_ids.passport: 护照号码
+    codes:                        # per canonical field: native value → canonical value
+      sex: {"1": male, "2": female}
+    default_area_code: "025"      # quote it: YAML reads 025 as an octal number
+
+The record keeps what the source says. A valid ID number only *fills blanks* (birth date, sex)
+and *warns* when it disagrees; it never overwrites the source's own value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from typing import Any, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.resident import Address, AddressKind, IdKind, OtherId, ResidentRecord, Sex
+from schemas.source_record import SourceRecord
+
+from core.standardise._masking import mask_id_number, mask_id_numbers_in_text
+from core.standardise._text import as_text
+from core.standardise.addresses import parse_address
+from core.standardise.codes import ETHNICITY, MARITAL_STATUS, NATIONALITY, RELATION_TO_HEAD, CodeTable
+from core.standardise.dates import YearMonth, parse_date, parse_full_date
+from core.standardise.errors import CannotStandardise, StandardiseError, UnknownCodeValue
+from core.standardise.id_numbers import check_id_number, looks_like_foreigner_permit
+from core.standardise.names import standardise_name
+from core.standardise.phones import parse_phones
+from core.standardise.sex import parse_sex
+
+__all__ = ["FieldMapping", "ID_KIND_NAMES", "standardise"]
+
+_SCALAR_FIELDS = frozenset(
+    {
+        "name", "id_number", "id_kind", "sex", "birth_date", "household_id", "relation_to_head",
+        "ethnicity", "marital_status", "nationality", "deceased_on", "moved_out_on",
+    }
+)
+_LIST_FIELDS = frozenset({"phones"})
+_ADDRESS_KINDS: dict[str, AddressKind] = {kind: kind for kind in get_args(AddressKind)}
+_ID_KINDS: dict[str, IdKind] = {kind: kind for kind in get_args(IdKind)}
+_ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+# Names of identity documents (证件类型) as departments write them → IdKind.
+ID_KIND_NAMES: dict[str, IdKind] = {
+    "居民身份证": "ric", "身份证": "ric", "二代身份证": "ric", "临时身份证": "ric",
+    "港澳台居民居住证": "ric", "港澳居民居住证": "ric", "台湾居民居住证": "ric",
+    "护照": "passport", "外国护照": "passport", "普通护照": "passport",
+    "港澳居民来往内地通行证": "hk_macao_permit", "回乡证": "hk_macao_permit",
+    "台湾居民来往大陆通行证": "taiwan_permit", "台胞证": "taiwan_permit",
+    "外国人永久居留身份证": "foreigner_permit", "外国人永久居留证": "foreigner_permit",
+    **{kind: kind for kind in get_args(IdKind)},
+}
+
+
+class FieldMapping(BaseModel):
+    """How one department's native columns map onto the canonical resident record.
+
+    ``fields`` keys are canonical targets: ``name``, ``id_number``, ``id_kind`` (证件类型),
+    ``sex``, ``birth_date``, ``phones``, ``household_id``, ``relation_to_head``, ``ethnicity``,
+    ``marital_status``, ``nationality``, ``deceased_on``, ``moved_out_on``,
+    ``addresses.<registered|residential|property>``, ``other_ids.<IdKind>`` and
+    ``attributes.<snake_case_key>``. ``codes`` are keyed the same way.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str | None = None
+    fields: dict[str, tuple[str, ...]]
+    codes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    default_area_code: str | None = None
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _columns_as_tuples(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: (v,) if isinstance(v, str) else tuple(v) for k, v in value.items()}
+        return value
+
+    @field_validator("codes", mode="before")
+    @classmethod
+    def _codes_as_text(cls, value: Any) -> Any:
+        # YAML reads `1: male` with an int key; department codes are text.
+        if isinstance(value, Mapping):
+            return {
+                str(field): {str(k): str(v) for k, v in table.items()} if isinstance(table, Mapping) else table
+                for field, table in value.items()
+            }
+        return value
+
+    @field_validator("default_area_code", mode="before")
+    @classmethod
+    def _area_code_is_text(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            raise ValueError('write the area code as text ("025"): YAML reads 025 as an octal number')
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_targets(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for target, columns in value.items():
+            _check_target(target)
+            if not columns:
+                raise ValueError(f"{target}: no native column given")
+        return value
+
+    @field_validator("codes")
+    @classmethod
+    def _known_code_targets(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for target in value:
+            _check_target(target)
+        return value
+
+    def columns(self, target: str) -> tuple[str, ...]:
+        return self.fields.get(target, ())
+
+    def targets(self, prefix: str) -> dict[str, tuple[str, ...]]:
+        """The ``prefix.<key>`` targets, by key: ``targets("addresses") == {"registered": (...)}``."""
+        start = prefix + "."
+        return {t[len(start) :]: cols for t, cols in self.fields.items() if t.startswith(start)}
+
+
+def _check_target(target: str) -> None:
+    if target in _SCALAR_FIELDS or target in _LIST_FIELDS:
+        return
+    prefix, _, key = target.partition(".")
+    if prefix == "addresses" and key in _ADDRESS_KINDS:
+        return
+    if prefix == "other_ids" and key in _ID_KINDS:
+        return
+    if prefix == "attributes" and _ATTRIBUTE_KEY.match(key):
+        return
+    raise ValueError(f"{target!r} is not a canonical field")
+
+
+class _Reader:
+    """Reads canonical fields out of one payload and collects warnings."""
+
+    def __init__(self, payload: Mapping[str, Any], mapping: FieldMapping) -> None:
+        self.payload = payload
+        self.mapping = mapping
+        self.warnings: list[str] = []
+
+    def raw(self, target: str) -> object:
+        """The first non-blank value of the target's columns (the original object)."""
+        for column in self.mapping.columns(target):
+            value = self.payload.get(column)
+            if as_text(value) is not None:
+                return value
+        return None
+
+    def all_raw(self, target: str) -> list[object]:
+        return [self.payload.get(column) for column in self.mapping.columns(target)]
+
+    def text(self, target: str) -> str | None:
+        return as_text(self.raw(target))
+
+    def mapped(self, target: str, text: str) -> str:
+        """A native value through the department's code table for ``target``, if it has one."""
+        table = self.mapping.codes.get(target)
+        if not table:
+            return text
+        if text in table:
+            return table[text]
+        folded = {k.casefold(): v for k, v in table.items()}
+        return folded.get(text.casefold(), text)
+
+    def code(self, target: str, table: CodeTable) -> str | None:
+        text = self.text(target)
+        if text is None:
+            return None
+        try:
+            return table.code_of(self.mapped(target, text))
+        except UnknownCodeValue as error:
+            self.warn(f"{target}_unknown: {error.message}")
+            return None
+
+    def warn(self, warning: str) -> None:
+        masked = mask_id_numbers_in_text(warning)
+        if masked not in self.warnings:
+            self.warnings.append(masked)
+
+
+def _id_kind(reader: _Reader) -> IdKind | None:
+    text = reader.text("id_kind")
+    if text is None:
+        return None
+    value = reader.mapped("id_kind", text)
+    kind = ID_KIND_NAMES.get(value) or ID_KIND_NAMES.get(value.casefold())
+    if kind is None:
+        reader.warn(f"id_kind_unknown: {value!r} is not a known identity document; kept as other")
+        return "other"
+    return kind
+
+
+def _other_id_value(text: str) -> str:
+    return "".join(text.split()).upper()
+
+
+def standardise(
+    source_record: SourceRecord, mapping: FieldMapping, *, today: date | None = None
+) -> ResidentRecord:
+    """Standardise one source record with its department's field mapping.
+
+    Raises :class:`CannotStandardise` when nothing in the record identifies a resident (no
+    name, no valid ID number, no other identity document), or for an end marker. Doubts about
+    single fields never raise: they land in ``warnings`` and the field stays empty.
+    """
+    where = {"source": source_record.source, "record_id": source_record.record_id}
+    if source_record.change == "end":
+        raise CannotStandardise("an end marker carries no payload to standardise", **where)
+    if mapping.source and mapping.source != source_record.source:
+        raise CannotStandardise(f"the mapping is for {mapping.source!r}", **where)
+    today = today or date.today()
+    reader = _Reader(source_record.payload, mapping)
+
+    # Identity documents.
+    other_ids: list[OtherId] = []
+    id_number: str | None = None
+    id_number_invalid: str | None = None
+    id_birth: date | None = None
+    id_sex: Sex | None = None
+    id_text = reader.text("id_number")
+    kind = _id_kind(reader)
+    if id_text is not None and kind is not None and kind != "ric":
+        other_ids.append(OtherId(kind=kind, value=_other_id_value(id_text)))
+    elif id_text is not None:
+        check = check_id_number(id_text, today=today)
+        if check.id_number is not None:
+            id_number, id_birth, id_sex = check.id_number, check.birth_date, check.sex
+            for warning in check.warnings:
+                reader.warn(f"id_number_doubt: {warning}")
+        elif looks_like_foreigner_permit(check.cleaned):
+            other_ids.append(OtherId(kind="foreigner_permit", value=check.cleaned))
+        else:
+            id_number_invalid = check.cleaned
+            reader.warn(f"id_number_invalid: {mask_id_number(check.cleaned)}: {check.reason}")
+    for key in mapping.targets("other_ids"):
+        text = reader.text(f"other_ids.{key}")
+        other = OtherId(kind=_ID_KINDS[key], value=_other_id_value(text)) if text else None
+        if other is not None and other not in other_ids:
+            other_ids.append(other)
+
+    # Name.
+    name_raw = reader.raw("name")
+    name = standardise_name(None if name_raw is None else str(name_raw))
+
+    if name.name is None and id_number is None and not other_ids:
+        reason = "no name and no valid ID number or other identity document"
+        if id_number_invalid is not None:
+            reason += f" (the ID number {mask_id_number(id_number_invalid)} is invalid)"
+        raise CannotStandardise(reason, **where)
+
+    # Sex and birth date, cross-checked with the ID number.
+    sex: Sex = "unknown"
+    try:
+        sex = parse_sex(reader.raw("sex"), mapping.codes.get("sex"))
+    except StandardiseError as error:
+        reader.warn(f"sex_unknown: {error.message}")
+    if id_sex is not None:
+        if sex == "unknown":
+            sex = id_sex
+        elif sex != id_sex:
+            reader.warn(f"sex_mismatch: record says {sex}, ID number says {id_sex}")
+
+    birth_date: date | None = None
+    birth_month: YearMonth | None = None
+    birth_raw = reader.raw("birth_date")
+    if birth_raw is not None:
+        try:
+            parsed = parse_date(birth_raw, today=today)
+        except StandardiseError as error:
+            reader.warn(f"birth_date_unreadable: {error.message}")
+        else:
+            if isinstance(parsed, YearMonth):
+                birth_month = parsed
+            else:
+                birth_date = parsed
+    if id_birth is not None:
+        if birth_date is not None and birth_date != id_birth:
+            reader.warn(f"birth_date_mismatch: record says {birth_date}, ID number says {id_birth}")
+        elif birth_month is not None and not birth_month.contains(id_birth):
+            reader.warn(f"birth_date_mismatch: record says {birth_month}, ID number says {id_birth}")
+        elif birth_date is None:
+            birth_date, birth_month = id_birth, None
+
+    # Phones and addresses.
+    phones = parse_phones(*reader.all_raw("phones"), default_area_code=mapping.default_area_code)
+    for warning in phones.warnings:
+        reader.warn(warning)
+    addresses: dict[AddressKind, Address] = {}
+    for key in mapping.targets("addresses"):
+        text = reader.text(f"addresses.{key}")
+        if text is not None:
+            addresses[_ADDRESS_KINDS[key]] = parse_address(text)
+
+    # Household, codes, life events, attributes.
+    household_id = reader.text("household_id")
+    dates: dict[str, date | None] = {}
+    for target in ("deceased_on", "moved_out_on"):
+        value = reader.raw(target)
+        dates[target] = None
+        if value is not None:
+            try:
+                dates[target] = parse_full_date(value, today=today)
+            except StandardiseError as error:
+                reader.warn(f"{target}_unreadable: {error.message}")
+    codes = {
+        "relation_to_head": reader.code("relation_to_head", RELATION_TO_HEAD),
+        "ethnicity": reader.code("ethnicity", ETHNICITY),
+        "marital_status": reader.code("marital_status", MARITAL_STATUS),
+        "nationality": reader.code("nationality", NATIONALITY),
+    }
+    attributes: dict[str, str] = {}
+    for key in mapping.targets("attributes"):
+        text = reader.text(f"attributes.{key}")
+        if text is not None:
+            attributes[key] = reader.mapped(f"attributes.{key}", text)
+
+    return ResidentRecord(
+        source=source_record.source,
+        record_id=source_record.record_id,
+        observed_at=source_record.observed_at,
+        name=name.name,
+        name_raw=name.raw or None,
+        name_script=name.script,
+        name_pinyin=name.pinyin,
+        id_number=id_number,
+        id_number_invalid=id_number_invalid,
+        other_ids=tuple(other_ids),
+        sex=sex,
+        birth_date=birth_date,
+        birth_month=str(birth_month) if birth_month else None,
+        phones=phones.numbers,
+        addresses=addresses,
+        household_id="".join(household_id.split()) if household_id else None,
+        relation_to_head=codes["relation_to_head"],
+        ethnicity=codes["ethnicity"],
+        marital_status=codes["marital_status"],
+        nationality=codes["nationality"],
+        deceased_on=dates["deceased_on"],
+        moved_out_on=dates["moved_out_on"],
+        attributes=attributes,
+        warnings=tuple(reader.warnings),
+    )
+

@@ -1,0 +1,110 @@
+"""The ``onceonly`` console script: thin commands over the bootstrap and the core."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from onceonly import bootstrap
+from onceonly.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="OnceOnly: one profile per resident, each fact collected once.")
+console = Console()
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@app.command()
+def broker() -> None:
+    """Run the embedded Kafka broker (KRaft) in the foreground until Ctrl-C."""
+    settings = _settings()
+    with bootstrap.local_broker(settings) as running:
+        console.print(f"Kafka broker ready at [bold]{running.bootstrap}[/] (data in {running.data_dir}); Ctrl-C stops it.")
+        _wait_for_interrupt()
+
+
+@app.command()
+def worker(loglevel: Annotated[str, typer.Option(help="faust log level")] = "warning") -> None:
+    """Run a stream worker (faust); start several to share the partitions."""
+    import faust
+
+    settings = _settings()
+    stream_app = bootstrap.stream_app(settings)
+    faust.Worker(stream_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A department file (CSV)")],
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", exists=True, dir_okay=False, help="The department's mapping file (YAML)")],
+) -> None:
+    """Read one department file through its mapping file into Kafka."""
+    from connectors.csv_files import read_csv
+    from connectors.kafka_sink import KafkaSink
+    from connectors.pull import pull
+    from connectors.spec import ConnectorSpec
+
+    settings = _settings()
+    spec = ConnectorSpec.load(mapping)
+    with KafkaSink(bootstrap.kafka_bootstrap(settings)) as sink:
+        counts = pull(spec, read_csv(path, spec.encoding), sink,
+                      raw_topic=settings.raw_topic(spec.source), deadletter_topic=settings.deadletter_topic)
+    console.print(f"{spec.source}: read {counts.read}, events {counts.events}, "
+                  f"unchanged {counts.unchanged}, dead letters {counts.dead_letters}")
+
+
+@app.command()
+def status() -> None:
+    """Print what the store holds."""
+    from store.ledger import SourceRecordLedger
+
+    settings = _settings()
+    ledger = SourceRecordLedger(bootstrap.engine(settings))
+    console.print(f"store: {settings.store_url}")
+    for source in bootstrap.sources(settings):
+        console.print(f"  {source:16} {ledger.count(source):>8} source-record versions")
+
+
+@app.command()
+def demo(
+    seconds: Annotated[float, typer.Option(help="Stop after this many seconds (0 = wait for Ctrl-C)")] = 0,
+) -> None:
+    """Bring up the embedded stack (local Kafka + SQLite), run the first thread, and keep it up."""
+    from onceonly.demo import run_demo
+
+    run_demo(_settings(), console, stay_up_s=seconds or None)
+
+
+def _wait_for_interrupt() -> None:
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig(level=os.environ.get("ONCEONLY_LOG_LEVEL", "WARNING"))
+    # kafka-python logs every refused connection while a broker starts; its errors surface as exceptions.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

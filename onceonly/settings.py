@@ -1,0 +1,53 @@
+"""All settings in one object, read from ``ONCEONLY_*`` environment variables (or a ``.env`` file).
+
+The same names are used by the local run and by ``docker-compose.yml``; the README lists them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONCEONLY_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "var", description="Where the embedded default keeps its files")
+    kafka_bootstrap: str | None = Field(
+        default=None, description="host:port of a Kafka cluster; unset = start the local broker process"
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the profile store; unset = SQLite in data_dir"
+    )
+    id_hash_key: SecretStr = Field(
+        default=SecretStr("onceonly-dev-key-change-me"),
+        description="Key of the keyed hash (HMAC) that stands in for ID numbers in Kafka keys",
+    )
+    topic_partitions: int = Field(default=4, ge=1, description="Partitions of every topic the hub creates")
+    topic_prefix: str = Field(default="", description="Prefix of every topic name (to share one cluster)")
+    app_id: str = Field(default="onceonly", description="Faust application id = consumer group prefix")
+    mappings_dir: Path = Field(default=PROJECT_ROOT / "mappings", description="Department mapping files (YAML)")
+    api_host: str = Field(default="127.0.0.1", description="Query service bind address")
+    api_port: int = Field(default=8000, description="Query service port")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "onceonly.db"
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def raw_topic(self, source: str) -> str:
+        return self.topic(f"raw.{source}")
+
+    @property
+    def deadletter_topic(self) -> str:
+        return self.topic("deadletter")

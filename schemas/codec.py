@@ -1,0 +1,41 @@
+"""One codec between models and Kafka bytes: the type name travels with the data.
+
+Models never know about Kafka; adapters call ``encode``/``decode`` at the edge.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.source_record import DeadLetter, SourceRecord
+
+_REGISTRY: dict[str, type[BaseModel]] = {}
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+def register(*models: type[BaseModel]) -> None:
+    for model in models:
+        _REGISTRY[model.__name__] = model
+
+
+register(SourceRecord, DeadLetter)
+
+
+def encode(model: BaseModel) -> bytes:
+    body: dict[str, Any] = {"type": type(model).__name__, "data": model.model_dump(mode="json")}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode(raw: bytes | str) -> BaseModel:
+    body = json.loads(raw)
+    try:
+        model = _REGISTRY[body["type"]]
+    except KeyError as exc:
+        raise UnknownEventType(f"unknown event type {body.get('type')!r}") from exc
+    return model.model_validate(body["data"])

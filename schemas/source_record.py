@@ -1,0 +1,90 @@
+"""The source-record envelope: one row or message from a department system, as it was.
+
+A source record has a stable identity (``source`` + ``record_id``) and a ``content_hash`` of its
+native payload, so that reading the same row again is recognisably the same fact (collected once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RecordChange = Literal["upsert", "end"]
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    """Stable SHA-256 of a native payload: key order and insignificant whitespace do not matter.
+
+    >>> content_hash({"b": 1, "a": "x"}) == content_hash({"a": "x", "b": 1})
+    True
+    """
+    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SourceRecord(BaseModel):
+    """A department record, as read, plus its envelope (来源记录)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    source: str
+    record_id: str
+    change: RecordChange = "upsert"
+    content_hash: str
+    observed_at: datetime = Field(default_factory=utc_now)
+    mapping_version: str
+    location: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def identity(self) -> str:
+        """The stable identity of the fact, safe for Kafka keys (no ID numbers in record ids)."""
+        return f"{self.source}:{self.record_id}"
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        source: str,
+        record_id: str,
+        payload: dict[str, Any],
+        mapping_version: str,
+        location: str = "",
+        change: RecordChange = "upsert",
+        observed_at: datetime | None = None,
+    ) -> SourceRecord:
+        return cls(
+            source=source,
+            record_id=record_id,
+            change=change,
+            content_hash=content_hash(payload) if change == "upsert" else "end",
+            observed_at=observed_at or utc_now(),
+            mapping_version=mapping_version,
+            location=location,
+            payload=payload,
+        )
+
+
+class DeadLetter(BaseModel):
+    """A record that could not be read or standardised, with where it came from and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(default_factory=lambda: uuid.uuid4().hex)
+    source: str
+    location: str
+    reason: str
+    stage: Literal["connector", "standardise", "resolve"] = "connector"
+    record_id: str | None = None
+    raw_excerpt: str = ""
+    observed_at: datetime = Field(default_factory=utc_now)

@@ -1,0 +1,36 @@
+"""Consumer positions: the offset each consumer has applied, kept beside its effects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, select
+
+from store.tables import consumer_positions
+from store.upsert import upsert
+
+Position = tuple[str, int, int]  # topic, partition, offset
+
+
+def applied_offsets(conn: Connection, consumer: str) -> dict[tuple[str, int], int]:
+    rows = conn.execute(
+        select(consumer_positions.c.topic, consumer_positions.c.partition, consumer_positions.c.offset).where(
+            consumer_positions.c.consumer == consumer
+        )
+    )
+    return {(r.topic, r.partition): r.offset for r in rows}
+
+
+def is_new(seen: dict[tuple[str, int], int], topic: str, partition: int, offset: int) -> bool:
+    """A message is new unless this consumer already applied its offset (redelivery is harmless)."""
+    return offset > seen.get((topic, partition), -1)
+
+
+def advance(conn: Connection, consumer: str, positions: Iterable[Position]) -> None:
+    latest: dict[tuple[str, int], int] = {}
+    for topic, partition, offset in positions:
+        latest[(topic, partition)] = max(offset, latest.get((topic, partition), -1))
+    rows = [
+        {"consumer": consumer, "topic": t, "partition": p, "offset": o} for (t, p), o in latest.items()
+    ]
+    upsert(conn, consumer_positions, rows, keys=("consumer", "topic", "partition"), update=("offset",))

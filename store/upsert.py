@@ -1,0 +1,35 @@
+"""Dialect-aware INSERT … ON CONFLICT for the two backends (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"unsupported database dialect {conn.dialect.name!r}")
+
+
+def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert the rows that do not exist yet; return how many were new."""
+    if not rows:
+        return 0
+    stmt = _insert(conn, table).on_conflict_do_nothing()
+    result = conn.execute(stmt, list(rows))
+    return int(result.rowcount or 0)
+
+
+def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, keys: Sequence[str],
+           update: Sequence[str]) -> None:
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
+    conn.execute(stmt, list(rows))

@@ -1,0 +1,1 @@
+"""Stream processors (faust-streaming agents): thin adapters between Kafka topics and the core."""
