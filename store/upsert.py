@@ -21,9 +21,11 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -
     """Insert the rows that do not exist yet; return how many were new."""
     if not rows:
         return 0
-    stmt = _insert(conn, table).on_conflict_do_nothing()
+    # executemany's rowcount is -1 on psycopg; RETURNING counts the inserted rows on both backends.
+    key = next(iter(table.primary_key.columns))
+    stmt = _insert(conn, table).on_conflict_do_nothing().returning(key)
     result = conn.execute(stmt, list(rows))
-    return int(result.rowcount or 0)
+    return len(result.all())
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, keys: Sequence[str],

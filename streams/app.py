@@ -15,6 +15,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
+from core.privacy import redact_id_numbers
 from schemas.codec import UnknownEventType, decode, encode
 from schemas.source_record import DeadLetter, SourceRecord
 from store.ledger import Delivered, SourceRecordLedger
@@ -83,4 +84,4 @@ def decode_batch(events: Sequence[Any]) -> tuple[list[Delivered], list[DeadLette
 
 def _excerpt(value: Any) -> str:
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return text[:200]
+    return redact_id_numbers(text[:200])

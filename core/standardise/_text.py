@@ -60,7 +60,8 @@ def to_simplified(text: str) -> str:
     >>> to_simplified("陳志瑋")
     '陈志玮'
     """
-    return _t2s().convert(text)
+    converted: str = _t2s().convert(text)
+    return converted
 
 
 def cn_numeral_to_int(text: str) -> int | None:

@@ -1,0 +1,66 @@
+"""Fixtures shared by every tier: real infrastructure, started once per session where costly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from localstack.kafka_broker import KafkaBroker
+from localstack.postgres_server import PostgresServer
+from onceonly.settings import Settings
+from store.engine import make_engine
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """A real Kafka 3.9 broker process for the whole test session (stopped even when tests fail)."""
+    with KafkaBroker.started(tmp_path_factory.mktemp("kafka")) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server process; the production store's tests run against it."""
+    with PostgresServer.started(tmp_path_factory.mktemp("postgres")) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """The store on each backend: every test using it is a contract test run twice."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        engine = make_engine(_fresh_database(server, request.node.name))
+    yield engine
+    engine.dispose()
+
+
+def _fresh_database(server: PostgresServer, name: str) -> str:
+    import re
+
+    from sqlalchemy import create_engine, text
+
+    db = "t_" + re.sub(r"[^a-z0-9]+", "_", name.lower())[:50]
+    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{db}"'))
+        conn.execute(text(f'CREATE DATABASE "{db}"'))
+    admin.dispose()
+    return server.url.rsplit("/", 1)[0] + f"/{db}"
+
+
+@pytest.fixture
+def hub_settings(tmp_path: Path, kafka_broker: KafkaBroker) -> Settings:
+    """Settings for one test: the session's broker, a fresh SQLite store, its own topic prefix."""
+    prefix = f"t{abs(hash(tmp_path)) % 10**8}."
+    return Settings(data_dir=tmp_path / "var", kafka_bootstrap=kafka_broker.bootstrap, topic_prefix=prefix,
+                    app_id=f"onceonly-{prefix.rstrip('.')}")

@@ -1,0 +1,57 @@
+"""Small helpers for integration tests: waiting, reading topics, running the CLI as a process."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer
+
+from onceonly.settings import Settings
+from schemas.codec import decode
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 60.0, every: float = 0.3) -> Any:
+    """Wait until ``check()`` is truthy and return it; fail with the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 3000) -> list[Any]:
+    """Every message on ``topic`` from the beginning, decoded."""
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, consumer_timeout_ms=idle_ms, group_id=None)
+    try:
+        return [decode(m.value) for m in consumer]
+    finally:
+        consumer.close()
+
+
+def cli_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "ONCEONLY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "",
+        "ONCEONLY_DATA_DIR": str(settings.data_dir),
+        "ONCEONLY_TOPIC_PREFIX": settings.topic_prefix,
+        "ONCEONLY_APP_ID": settings.app_id,
+    })
+    if settings.database_url:
+        env["ONCEONLY_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "onceonly.cli", *args]
+
+
+PROJECT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,60 @@
+"""The ledger agent in faust's test harness (no broker): decoding, batching, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from schemas.codec import encode
+from schemas.source_record import SourceRecord
+from store.ledger import Delivered
+from streams.app import build_app
+
+
+class RecordingLedger:
+    """A fake ledger for the pure test: keeps what the agent handed it."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[Delivered]] = []
+
+    def apply(self, batch: Sequence[Delivered]) -> int:
+        self.batches.append(list(batch))
+        return len(batch)
+
+
+def _app(ledger: RecordingLedger):  # type: ignore[no-untyped-def]
+    return build_app(app_id="unit", bootstrap="127.0.0.1:1", raw_topics=["raw.civil_affairs"],
+                     deadletter_topic="deadletter", ledger=ledger)  # type: ignore[arg-type]
+
+
+def test_agent_hands_decoded_source_records_to_the_ledger() -> None:
+    ledger = RecordingLedger()
+    agent = _app(ledger).conf.onceonly_agents["ledger"]
+    record = SourceRecord.of(source="civil_affairs", record_id="MZ-1", payload={"姓名": "王芳"}, mapping_version="1")
+
+    async def run() -> None:
+        async with agent.test_context() as ctx:
+            await ctx.put(key=b"civil_affairs:MZ-1", value=encode(record))
+
+    asyncio.run(run())
+    delivered = [d for batch in ledger.batches for d in batch]
+    assert [d.record for d in delivered] == [record]
+    assert delivered[0].offset == 0
+
+
+def test_agent_dead_letters_an_undecodable_message_and_carries_on() -> None:
+    from streams.app import decode_batch
+
+    class Msg:
+        topic, partition, offset = "raw.civil_affairs", 2, 17
+
+    class Event:
+        def __init__(self, value: bytes) -> None:
+            self.message, self.value = Msg(), value
+
+    good = SourceRecord.of(source="civil_affairs", record_id="1", payload={}, mapping_version="1")
+    batch, rejected = decode_batch([Event(b"\xff not json 11010519491231002X"), Event(encode(good))])
+    assert [d.record for d in batch] == [good]
+    assert len(rejected) == 1
+    assert rejected[0].location == "raw.civil_affairs[2]@17"
+    assert "11010519491231002X" not in rejected[0].model_dump_json()
