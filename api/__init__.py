@@ -1,0 +1,1 @@
+"""The query service (FastAPI): what community workers, stewards and departments read."""

@@ -75,6 +75,47 @@ def status() -> None:
 
 
 @app.command()
+def init() -> None:
+    """Create the hub's Kafka topics and the store's tables (idempotent)."""
+    settings = _settings()
+    bootstrap.prepare_topics(settings)
+    bootstrap.engine(settings)
+    console.print(f"topics and tables ready ({settings.store_url})")
+
+
+@app.command()
+def check() -> None:
+    """Exit 0 when the Kafka cluster and the store answer (container healthchecks use it)."""
+    from onceonly.topics import cluster_reachable
+
+    settings = _settings()
+    kafka_ok = cluster_reachable(bootstrap.kafka_bootstrap(settings))
+    try:
+        with bootstrap.engine(settings).connect():
+            store_ok = True
+    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        store_ok = False
+    console.print(f"kafka {'ok' if kafka_ok else 'DOWN'}, store {'ok' if store_ok else 'DOWN'}")
+    if not (kafka_ok and store_ok):
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default: ONCEONLY_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default: ONCEONLY_API_PORT)")] = None,
+) -> None:
+    """Run the query service (FastAPI under uvicorn)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    service = create_app(bootstrap.engine(settings), bootstrap.sources(settings))
+    uvicorn.run(service, host=host or settings.api_host, port=port or settings.api_port, log_level="warning")
+
+
+@app.command()
 def demo(
     seconds: Annotated[float, typer.Option(help="Stop after this many seconds (0 = wait for Ctrl-C)")] = 0,
 ) -> None:

@@ -28,3 +28,19 @@ def ensure_topics(bootstrap: str, names: Iterable[str], *, partitions: int,
                 pass
     finally:
         admin.close()
+
+
+def cluster_reachable(bootstrap: str) -> bool:
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="onceonly-check", request_timeout_ms=5000)
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.describe_cluster()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()

@@ -40,6 +40,7 @@ class MemberDraft:
     ethnicity: str | None = "01"
     nationality: str = "CHN"
     birthplace_code: str | None = None
+    id_number: str | None = None
     chinese_name: str | None = None
     mobile: str | None = None
     employer: str | None = None
@@ -123,6 +124,13 @@ class _Family:
         for _ in range(count):
             at_birth = rng.randint(22, 38) if mother is not None else rng.randint(24, 42)
             ages.append(max(0, min(parent_age - at_birth, rng.randint(18, 34))))
+        # Siblings (other than twins) are born at least two years apart.
+        ages.sort(reverse=True)
+        for i in range(1, len(ages)):
+            if ages[i - 1] - ages[i] < 2:
+                ages[i] = ages[i - 1] - 2 - rng.randint(0, 3)
+        if ages and ages[-1] < 0:
+            ages = [a - ages[-1] for a in ages]
         if twins and count >= 2:
             ages[1] = ages[0]
         indices = []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -143,14 +143,46 @@ def _divisions() -> tuple[Division, ...]:
     return tuple(divisions)
 
 
-@dataclass(slots=True)
+@cache
+def _pool_members(pool: str) -> tuple[tuple[Division, float], ...]:
+    """The divisions a pool may draw, with their weights (any year)."""
+    included, excluded = _POOL_PREFIXES[pool]
+    out = []
+    for division in _divisions():
+        code = division.code
+        if not code.startswith(included) or (excluded and code.startswith(excluded)):
+            continue
+        boost = _BOOSTS.get(code)
+        if boost is None and not division.is_county:
+            continue
+        out.append((division, boost or 1.0))
+    return tuple(out)
+
+
+@cache
+def _candidates(pool: str, year: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Codes of ``pool`` in use in ``year`` with cumulative weights (a pure function of static data)."""
+    codes: list[str] = []
+    cumulative: list[float] = []
+    total = 0.0
+    for division, weight in _pool_members(pool):
+        if division.valid_in(year):
+            total += weight
+            codes.append(division.code)
+            cumulative.append(total)
+    if not codes:
+        if pool == "china":
+            raise LookupError(f"no division code in use in {year}")
+        return _candidates("china", year)
+    return tuple(codes), tuple(cumulative)
+
+
 class BirthplaceTable:
-    """Draws a division code valid in a birth year from a pool; memoises candidates per (pool, year)."""
+    """Draws a division code valid in a birth year from a pool, and looks codes up."""
 
-    _by_code: dict[str, Division] = field(default_factory=dict)
-    _candidates: dict[tuple[str, int], tuple[tuple[str, ...], tuple[float, ...]]] = field(default_factory=dict)
+    __slots__ = ("_by_code",)
 
-    def __post_init__(self) -> None:
+    def __init__(self) -> None:
         self._by_code = {d.code: d for d in _divisions()}
 
     def division(self, code: str) -> Division:
@@ -158,37 +190,9 @@ class BirthplaceTable:
 
     def draw(self, rng: random.Random, pool: str, year: int) -> str:
         """A county-level code of ``pool`` that existed in ``year``."""
-        key = (pool, year)
-        entry = self._candidates.get(key)
-        if entry is None:
-            entry = self._build(pool, year)
-            self._candidates[key] = entry
-        codes, cumulative = entry
+        codes, cumulative = _candidates(pool, year)
         return rng.choices(codes, cum_weights=cumulative)[0]
 
     def valid(self, code: str, year: int) -> bool:
         division = self._by_code.get(code)
         return division is not None and division.valid_in(year)
-
-    def _build(self, pool: str, year: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
-        included, excluded = _POOL_PREFIXES[pool]
-        codes: list[str] = []
-        cumulative: list[float] = []
-        total = 0.0
-        for division in self._by_code.values():
-            code = division.code
-            if not code.startswith(included) or (excluded and code.startswith(excluded)):
-                continue
-            boost = _BOOSTS.get(code)
-            if boost is None and not division.is_county:
-                continue
-            if not division.valid_in(year):
-                continue
-            total += boost or 1.0
-            codes.append(code)
-            cumulative.append(total)
-        if not codes:
-            if pool == "china":
-                raise LookupError(f"no division code in use in {year}")
-            return self._build("china", year)
-        return tuple(codes), tuple(cumulative)

@@ -31,7 +31,7 @@ _LANDLINE_A = 7_919_003
 _LANDLINE_LEADS: Final = ("8", "8", "8", "5", "5", "6", "4")
 
 
-_OFFSET = 31_415_926
+_OFFSET = 62_817_403
 GENERATOR_RANGE = 40_000_000
 """Mobile counters below this belong to the generator; each evolution step gets a range above it."""
 _LANDLINE_GENERATOR_RANGE = 5_000_000

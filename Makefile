@@ -1,0 +1,52 @@
+# OnceOnly: two commands from a fresh clone — `make demo` and `make test`.
+# Prerequisites: Python >= 3.11, Java 17 and Maven. Everything else is installed here.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do command -v $$p >/dev/null && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/python -m pytest
+
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export GX_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
+
+.PHONY: setup demo test test-unit test-integration test-e2e lint typecheck clean
+
+setup: $(STAMP) .cache/kafka/libs/.complete-3.9.2
+
+$(STAMP): requirements/lock.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 is required" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements/lock.txt
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+.cache/kafka/libs/.complete-3.9.2: localstack/kafka-pom.xml | $(STAMP)
+	$(BIN)/python -c "from localstack.kafka_broker import ensure_jars; print('Kafka jars in', ensure_jars())"
+
+demo: setup
+	$(BIN)/onceonly demo
+
+test: setup
+	$(PYTEST) tests
+
+test-unit: setup
+	$(PYTEST) tests/unit
+
+test-integration: setup
+	$(PYTEST) tests/integration
+
+test-e2e: setup
+	$(PYTEST) tests/e2e
+
+typecheck: setup
+	$(BIN)/mypy core schemas
+
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements/lock.txt
+
+clean:
+	rm -rf $(VENV) .cache var
