@@ -39,3 +39,7 @@ def decode(raw: bytes | str) -> BaseModel:
     except KeyError as exc:
         raise UnknownEventType(f"unknown event type {body.get('type')!r}") from exc
     return model.model_validate(body["data"])
+
+
+# Every event module registers its classes on import; importing them here means any decoder sees them.
+import schemas.profile_events  # noqa: E402,F401

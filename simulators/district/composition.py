@@ -133,7 +133,7 @@ class _Family:
             ages = [a - ages[-1] for a in ages]
         if twins and count >= 2:
             ages[1] = ages[0]
-        indices = []
+        indices: list[int] = []
         for i, age in enumerate(ages):
             sex: Sex = "1" if rng.random() < 0.52 else "2"
             index = self.add("child", sex, age, "20" if sex == "1" else "30")
@@ -212,8 +212,8 @@ def draft_chinese_household(
         head_sex: Sex = "2" if rng.random() < 0.7 else "1"
         head = family.add("head", head_sex, _age(rng, 28, 55, 40), "02")
         family.members[head].marital_status = rng.choices(("40", "30"), weights=(0.8, 0.2))[0]
-        father, mother = (head, None) if head_sex == "1" else (None, head)
-        family.children(father, mother, 2 if twins else 1, twins)
+        lone_father, lone_mother = (head, None) if head_sex == "1" else (None, head)
+        family.children(lone_father, lone_mother, 2 if twins else 1, twins)
     elif shape == "elder_with_child_family":
         _draft_elder_with_child_family(family, male_head)
     elif shape == "siblings":
@@ -268,6 +268,8 @@ def _draft_elder_with_child_family(family: _Family, male_head: bool) -> None:
     """An older couple (or widow/er) with a married child, the child's spouse and a grandchild."""
     rng = family.rng
     head_age = _age(rng, 55, 82, 62)
+    father: int | None
+    mother: int | None
     if rng.random() < 0.8:
         head, spouse = family.couple(head_age, male_head)
         father, mother = (head, spouse) if family.members[head].sex == "1" else (spouse, head)

@@ -74,6 +74,10 @@ class NoiseConfig:
     still holds the old value.
     """
 
+    observed_on: date = date(2024, 6, 30)
+    """The day the departments' exports are taken (ages and statuses are as of this day); keep
+    it equal to ``DistrictConfig.as_of``, or move it forward with ``evolve`` steps."""
+
     # public security: most authoritative, little noise
     ps_legacy_id_rate: float = 0.03
     """Rows of people born before 1980 that still carry the 15-digit ID number."""

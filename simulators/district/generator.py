@@ -97,17 +97,28 @@ def generate_district(n_residents: int, seed: int, config: DistrictConfig | None
 class _Builder:
     """The state of one generation run (nothing here outlives it)."""
 
-    def __init__(self, seed: int, config: DistrictConfig) -> None:
+    def __init__(
+        self,
+        seed: int | str,
+        config: DistrictConfig,
+        *,
+        first_resident: int = 1,
+        first_household: int = 1,
+        phase: int | None = None,
+        issued: set[int] | None = None,
+    ) -> None:
+        """``phase``, the counters and ``issued`` let ``evolve`` add households later without
+        reusing a resident id, a household id, a flat, a phone number or an ID number."""
         self.rng = random.Random(seed)
         self.config = config
         self.as_of = config.as_of
         self.names = NamePicker()
         self.places = BirthplaceTable()
-        self.dwellings = DwellingAllocator(self.rng)
-        self.phones = PhoneBook()
-        self.issued: set[int] = set()
-        self.next_resident = 1
-        self.next_household = 1
+        self.dwellings = DwellingAllocator(self.rng, phase=phase)
+        self.phones = PhoneBook() if phase is None else PhoneBook.for_step(phase, part=1)
+        self.issued: set[int] = issued if issued is not None else set()
+        self.next_resident = first_resident
+        self.next_household = first_household
         self.pending: deque[_Namesake] = deque()
         self.registered_pools = (tuple(REGISTERED_POOLS), tuple(REGISTERED_POOLS.values()))
         self.migrant_pools = (tuple(MIGRANT_POOLS), tuple(MIGRANT_POOLS.values()))

@@ -13,6 +13,7 @@ million while holding only a few counters per community.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import Final
@@ -157,7 +158,15 @@ class _Compound:
     grid: int
     floors: int
     units: int
+    buildings: int = 1
+    stride: int = 1
+    offset: int = 0
     next_flat: int = 0
+    """How many flats of the permutation have been handed out (or skipped as vacant)."""
+
+    @property
+    def capacity(self) -> int:
+        return self.buildings * self.floors * self.units * 2
 
 
 @dataclass(slots=True)
@@ -165,6 +174,14 @@ class _CommunityState:
     spec: CommunitySpec
     compounds: list[_Compound] = field(default_factory=list)
     spare_names: list[str] = field(default_factory=list)
+
+
+def _coprime_stride(rng: random.Random, capacity: int) -> int:
+    """A step that visits every flat once before repeating (coprime with the capacity)."""
+    while True:
+        stride = rng.randrange(capacity // 3 + 1, capacity) if capacity > 3 else 1
+        if math.gcd(stride, capacity) == 1:
+            return stride
 
 
 class DwellingAllocator:
@@ -211,9 +228,12 @@ class DwellingAllocator:
             return self._courtyard(state)
         compound = self._compound_with_room(state)
         flats_per_building = compound.floors * compound.units * 2
-        # Some flats stay empty (or belong to people outside the simulation).
-        compound.next_flat += 1 + (rng.random() < 0.12)
-        index = compound.next_flat - 1
+        # Flats are visited in a scrambled order (an affine permutation of the compound), so a
+        # small district is spread over many buildings; some stay empty.
+        if rng.random() < 0.12 and compound.next_flat + 1 < compound.capacity:
+            compound.next_flat += 1
+        index = (compound.stride * compound.next_flat + compound.offset) % compound.capacity
+        compound.next_flat += 1
         building, within = divmod(index, flats_per_building)
         unit, within_unit = divmod(within, compound.floors * 2)
         floor, door = divmod(within_unit, 2)
@@ -224,10 +244,7 @@ class DwellingAllocator:
         return len(self._communities)
 
     def _compound_with_room(self, state: _CommunityState) -> _Compound:
-        open_compounds = [
-            c for c in state.compounds
-            if c.name is not None and c.next_flat < self._max_buildings * c.floors * c.units * 2
-        ]  # fmt: skip
+        open_compounds = [c for c in state.compounds if c.name is not None and c.next_flat < c.capacity]
         if not open_compounds or (len(open_compounds) < 3 and self._rng.random() < 0.002):
             open_compounds.append(self._open_compound(state))
         return self._rng.choice(open_compounds)
@@ -238,6 +255,8 @@ class DwellingAllocator:
         road = rng.choice(spec.street.roads)
         if state.spare_names:
             name = state.spare_names.pop(0)
+            # A compound named after a road stands on that road.
+            road = next((r for r in spec.street.roads if name.startswith(r.removesuffix("路"))), road)
         elif self._phase is not None:
             stem = road.removesuffix("大街").removesuffix("路").removesuffix("街").removesuffix("巷")
             phase = _CHINESE_ORDINALS[(self._phase - 1) % 10] + "期"
@@ -260,7 +279,10 @@ class DwellingAllocator:
             grid=len(state.compounds) % spec.grids + 1,
             floors=rng.choice(_BUILDING_FLOORS),
             units=rng.choice((1, 2, 2, 3, 3, 4)),
+            buildings=rng.randint(self._max_buildings // 4, self._max_buildings),
         )
+        compound.offset = rng.randrange(compound.capacity)
+        compound.stride = _coprime_stride(rng, compound.capacity)
         state.compounds.append(compound)
         return compound
 

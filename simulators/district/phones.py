@@ -20,7 +20,7 @@ MOBILE_PREFIXES: Final = (
     # China Unicom
     "130", "131", "132", "145", "155", "156", "166", "175", "176", "185", "186",
     # China Telecom
-    "133", "149", "153", "173", "177", "180", "181", "189", "199",
+    "133", "153", "173", "177", "180", "181", "189", "199",
 )  # fmt: skip
 
 _MOBILE_SPACE = 10**8
@@ -52,9 +52,10 @@ class PhoneBook:
         self._landlines = landline_start
 
     @classmethod
-    def for_step(cls, step: int) -> PhoneBook:
-        slot = step % 1000
-        return cls(GENERATOR_RANGE + slot * 50_000, _LANDLINE_GENERATOR_RANGE + slot * 5_000)
+    def for_step(cls, step: int, part: int = 0) -> PhoneBook:
+        """Numbers for evolution step ``step``; ``part`` 0 for number changes, 1 for arrivals."""
+        slot = (step % 1000) * 2 + part
+        return cls(GENERATOR_RANGE + slot * 25_000, _LANDLINE_GENERATOR_RANGE + slot * 2_500)
 
     def mobile(self, rng: random.Random) -> str:
         subscriber = (_MOBILE_A * self._mobiles + _OFFSET) % _MOBILE_SPACE

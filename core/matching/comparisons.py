@@ -1,0 +1,282 @@
+"""Comparisons compiled from the settings: a pair of records → one level index per field.
+
+Each comparison's levels are tried in order and the first whose test holds is the pair's level;
+:data:`NULL` (-1) means the field is missing on either side and carries no evidence. The tests
+are small closures over :class:`~core.matching.features.MatchFeatures`, so a comparison vector
+costs a few microseconds.
+
+>>> from core.matching.comparisons import compile_comparisons
+>>> from core.matching.settings import default_settings
+>>> compiled = compile_comparisons(default_settings())
+>>> compiled.names[:3]
+('name', 'birth_date', 'sex')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from schemas.resident import ResidentRecord
+
+from core.matching.features import MatchFeatures, match_features
+from core.matching.settings import ComparisonSpec, LevelSpec, MatchSettings, default_settings
+
+__all__ = ["NULL", "CompiledComparison", "CompiledComparisons", "compile_comparisons", "comparison_vector"]
+
+NULL = -1
+"""The level of a comparison whose field is missing on either side."""
+
+Test = Callable[[MatchFeatures, MatchFeatures], bool]
+Compare = Callable[[MatchFeatures, MatchFeatures], int]
+
+
+def _always(a: MatchFeatures, b: MatchFeatures) -> bool:
+    return True
+
+
+def _first_level(tests: Sequence[Test], present: Callable[[MatchFeatures, MatchFeatures], bool]) -> Compare:
+    indexed = tuple(enumerate(tests))
+    last = len(tests) - 1
+
+    def compare(a: MatchFeatures, b: MatchFeatures) -> int:
+        if not present(a, b):
+            return NULL
+        for index, test in indexed:
+            if test(a, b):
+                return index
+        return last
+
+    return compare
+
+
+# Names (姓名) ------------------------------------------------------------------------------
+
+
+def _name_test(level: LevelSpec) -> Test:
+    test = level.test
+    if test == "exact":
+        return lambda a, b: a.name == b.name
+    if test == "same_pinyin":
+        return lambda a, b: a.pinyin_key == b.pinyin_key
+    if test == "same_tokens_reordered":
+        return lambda a, b: a.sorted_tokens == b.sorted_tokens
+    if test == "jaro_winkler":
+        threshold = float(level.threshold or 1.0)
+        return lambda a, b: JaroWinkler.similarity(a.pinyin_key or "", b.pinyin_key or "", score_cutoff=threshold) > 0
+    if test == "one_character_differs":
+        return _one_character_differs
+    if test == "token_subset":
+        return _token_subset
+    if test == "same_surname":
+        return lambda a, b: a.surname is not None and a.surname == b.surname
+    return _always
+
+
+def _one_character_differs(a: MatchFeatures, b: MatchFeatures) -> bool:
+    # Three characters at least: in a two-character name one changed character is a new given name.
+    if a.script == "latin" or b.script == "latin" or a.name is None or b.name is None:
+        return False
+    if max(len(a.name), len(b.name)) < 3:
+        return False
+    return OSA.distance(a.name, b.name, score_cutoff=1) <= 1
+
+
+def _token_subset(a: MatchFeatures, b: MatchFeatures) -> bool:
+    short, long = (a.tokens, b.tokens) if len(a.tokens) <= len(b.tokens) else (b.tokens, a.tokens)
+    return 2 <= len(short) < len(long) and set(short) <= set(long)
+
+
+def _compile_name(spec: ComparisonSpec) -> Compare:
+    return _first_level([_name_test(level) for level in spec.levels], lambda a, b: a.name is not None and b.name is not None)
+
+
+# Birth date (出生日期) --------------------------------------------------------------------
+
+
+def _one_digit_or_swap(a: MatchFeatures, b: MatchFeatures) -> bool:
+    x, y = a.birth_digits, b.birth_digits
+    if x is None or y is None:
+        return False
+    if OSA.distance(x, y, score_cutoff=1) <= 1:
+        return True
+    return x[:4] == y[:4] and x[4:6] == y[6:8] and x[6:8] == y[4:6]  # day and month swapped
+
+
+def _birth_test(level: LevelSpec) -> Test:
+    test = level.test
+    if test == "exact":
+        return lambda a, b: a.birth_digits is not None and a.birth_digits == b.birth_digits
+    if test == "one_digit_or_swap":
+        return _one_digit_or_swap
+    if test == "same_month_when_day_unknown":
+        return lambda a, b: (a.birth_digits is None or b.birth_digits is None) and a.birth_month == b.birth_month
+    if test == "same_year":
+        return lambda a, b: a.birth_year == b.birth_year
+    return _always
+
+
+def _compile_birth(spec: ComparisonSpec) -> Compare:
+    return _first_level(
+        [_birth_test(level) for level in spec.levels], lambda a, b: a.birth_month is not None and b.birth_month is not None
+    )
+
+
+# Sex ------------------------------------------------------------------------------------------
+
+
+def _compile_sex(spec: ComparisonSpec) -> Compare:
+    tests: list[Test] = [(lambda a, b: a.sex == b.sex) if level.test == "exact" else _always for level in spec.levels]
+    return _first_level(tests, lambda a, b: a.sex is not None and b.sex is not None)
+
+
+# ID number (公民身份号码) as evidence ---------------------------------------------------------
+
+
+def _id_test(level: LevelSpec) -> Test:
+    test = level.test
+    if test == "same_valid":
+        return lambda a, b: a.valid_id is not None and a.valid_id == b.valid_id
+    if test == "different_valid":
+        return lambda a, b: a.valid_id is not None and b.valid_id is not None and a.valid_id != b.valid_id
+    if test == "within_edits":
+        edits = int(level.max_edits or 0)
+        return lambda a, b: OSA.distance(a.id_text or "", b.id_text or "", score_cutoff=edits) <= edits
+    return _always
+
+
+def _compile_id(spec: ComparisonSpec) -> Compare:
+    return _first_level([_id_test(level) for level in spec.levels], lambda a, b: a.id_text is not None and b.id_text is not None)
+
+
+# Other identity documents ----------------------------------------------------------------------
+
+
+def _compile_other_ids(spec: ComparisonSpec) -> Compare:
+    tests: list[tuple[str, int]] = [(level.test, int(level.max_edits or 0)) for level in spec.levels]
+    last = len(tests) - 1
+
+    def compare(a: MatchFeatures, b: MatchFeatures) -> int:
+        if not a.other_ids or not b.other_ids:
+            return NULL
+        pairs = [(x, y) for kx, x in a.other_ids for ky, y in b.other_ids if kx == ky]
+        if not pairs:
+            return NULL
+        for index, (test, edits) in enumerate(tests):
+            if test == "exact" and any(x == y for x, y in pairs):
+                return index
+            if test == "within_edits" and any(OSA.distance(x, y, score_cutoff=edits) <= edits for x, y in pairs):
+                return index
+            if test == "else":
+                return index
+        return last
+
+    return compare
+
+
+# Residence: household number, flat, phones ----------------------------------------------------
+
+
+def _compile_residence(spec: ComparisonSpec) -> Compare:
+    tests = tuple(level.test for level in spec.levels)
+    last = len(tests) - 1
+
+    def compare(a: MatchFeatures, b: MatchFeatures) -> int:
+        both_household = a.household_id is not None and b.household_id is not None
+        a_address = bool(a.dwellings or a.flats or a.places)
+        b_address = bool(b.dwellings or b.flats or b.places)
+        both_phones = bool(a.phones) and bool(b.phones)
+        if not (both_household or (a_address and b_address) or both_phones):
+            return NULL
+        home = (both_household and a.household_id == b.household_id) or not a.dwellings.isdisjoint(b.dwellings)
+        phone = both_phones and not a.phones.isdisjoint(b.phones)
+        for index, test in enumerate(tests):
+            if test == "home_and_phone":
+                holds = home and phone
+            elif test == "home":
+                holds = home
+            elif test == "phone":
+                holds = phone
+            elif test == "same_flat":
+                holds = not a.number_flats.isdisjoint(b.number_flats) or (
+                    not a.flats.isdisjoint(b.flats) and (not a.places or not b.places)
+                )
+            elif test == "same_place":
+                holds = not a.places.isdisjoint(b.places)
+            else:
+                holds = True
+            if holds:
+                return index
+        return last
+
+    return compare
+
+
+_COMPILERS: dict[str, Callable[[ComparisonSpec], Compare]] = {
+    "name": _compile_name,
+    "birth_date": _compile_birth,
+    "sex": _compile_sex,
+    "id_number": _compile_id,
+    "other_ids": _compile_other_ids,
+    "residence": _compile_residence,
+}
+
+
+@dataclass(frozen=True)
+class CompiledComparison:
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    compare: Compare
+
+    def level_label(self, level: int) -> str:
+        return "null" if level == NULL else self.labels[level]
+
+
+@dataclass(frozen=True)
+class CompiledComparisons:
+    """All comparisons of a settings file, ready to run on pairs of features."""
+
+    comparisons: tuple[CompiledComparison, ...]
+    context_index: int  # the household-context (residence) comparison
+    shared_levels: frozenset[int]  # its levels meaning "the pair shares a home"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.comparisons)
+
+    def index(self, name: str) -> int:
+        return self.names.index(name)
+
+    def vector(self, a: MatchFeatures, b: MatchFeatures) -> tuple[int, ...]:
+        return tuple(c.compare(a, b) for c in self.comparisons)
+
+    def shares_home(self, vector: Sequence[int]) -> bool:
+        return vector[self.context_index] in self.shared_levels
+
+
+def compile_comparisons(settings: MatchSettings) -> CompiledComparisons:
+    compiled = tuple(
+        CompiledComparison(name=spec.name, kind=spec.kind, labels=spec.labels, compare=_COMPILERS[spec.kind](spec))
+        for spec in settings.comparisons
+    )
+    context = settings.household_context
+    spec = settings.comparison(context.comparison)
+    context_index = [c.name for c in compiled].index(context.comparison)
+    shared = frozenset(spec.labels.index(label) for label in context.shared_levels)
+    return CompiledComparisons(comparisons=compiled, context_index=context_index, shared_levels=shared)
+
+
+_DEFAULT: list[CompiledComparisons] = []
+
+
+def comparison_vector(a: ResidentRecord | MatchFeatures, b: ResidentRecord | MatchFeatures) -> tuple[int, ...]:
+    """The level of each comparison of the default settings (``NULL`` = -1 when a field is missing).
+
+    Use :meth:`core.matching.model.Matcher.comparison_vector` for other settings.
+    """
+    if not _DEFAULT:
+        _DEFAULT.append(compile_comparisons(default_settings()))
+    return _DEFAULT[0].vector(match_features(a), match_features(b))

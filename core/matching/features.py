@@ -1,0 +1,225 @@
+"""What the matcher reads from a resident record, computed once per record.
+
+Scoring a pair must cost microseconds (the resolver scores thousands of pairs a second), so
+every key a comparison or a blocking rule needs — pinyin, token sets, dwelling keys, the
+birth date as digits — is derived here once and kept in a :class:`MatchFeatures`.
+:func:`match_features` memoises them by the record's content.
+
+A ``MatchFeatures`` holds the raw ID number in memory (comparisons need it) but never shows
+it: its ``repr`` leaves it out and :meth:`MatchFeatures.display` masks it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal, NamedTuple
+
+from schemas.resident import Address, ResidentRecord
+
+from core.standardise import latin_key, mask_id_number, mask_phone, name_pinyin, split_surname
+
+__all__ = ["MatchFeatures", "build_features", "match_features"]
+
+Script = Literal["han", "latin", "mixed", "empty"]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchFeatures:
+    """The comparison keys of one resident record."""
+
+    record_key: tuple[str, str]  # (source, record_id)
+    # Name (姓名): ``name`` is the exact key (Latin names case- and accent-free).
+    name: str | None
+    script: Script
+    pinyin_key: str | None  # syllables or Latin letters without spaces: the homophone key
+    tokens: tuple[str, ...]
+    sorted_tokens: str | None
+    surname: str | None  # Han: the surname characters (复姓 aware); Latin: the last word
+    surname_pinyin: str | None
+    # Birth date (出生日期) and sex.
+    birth_date: date | None
+    birth_digits: str | None  # "YYYYMMDD" when the full date is known
+    birth_month: str | None  # "YYYYMM", from the date or the month alone
+    birth_year: str | None
+    sex: Literal["male", "female"] | None
+    # Identity documents; the raw values stay out of repr.
+    valid_id: str | None = field(repr=False)
+    id_text: str | None = field(repr=False)  # the valid number, or the invalid one in 18-character form
+    other_ids: frozenset[tuple[str, str]] = field(repr=False)
+    # Residence: household number, flats, places, phones.
+    household_id: str | None = field(repr=False)
+    dwellings: frozenset[str] = field(repr=False)  # place + building/unit/room: the same flat
+    flats: frozenset[str] = field(repr=False)  # building/unit/room alone (short housing addresses)
+    number_flats: frozenset[str] = field(repr=False)  # door number + building/unit/room
+    places: frozenset[str] = field(repr=False)  # "compound:…", "road:…" (road + door number)
+    phones: frozenset[str] = field(repr=False)
+    # What a steward may see (ID numbers masked, phones masked).
+    shown: dict[str, str] = field(repr=False, compare=False)
+
+    def display(self, what: str) -> str | None:
+        """A masked, human-readable value for evidence: ``name``, ``birth_date``, ``id_number``…"""
+        return self.shown.get(what)
+
+
+class _NameKeys(NamedTuple):
+    name: str | None = None
+    script: Script = "empty"
+    pinyin_key: str | None = None
+    tokens: tuple[str, ...] = ()
+    sorted_tokens: str | None = None
+    surname: str | None = None
+    surname_pinyin: str | None = None
+
+
+def _name_keys(record: ResidentRecord) -> _NameKeys:
+    name = record.name
+    if not name or record.name_script == "empty":
+        return _NameKeys()
+    script = record.name_script
+    pinyin = record.name_pinyin or (latin_key(name) if script == "latin" else name_pinyin(name))
+    tokens = tuple(pinyin.split())
+    if not tokens:
+        return _NameKeys()
+    if script == "latin":
+        exact = " ".join(tokens)
+        surname: str | None = tokens[-1]
+        surname_pinyin: str | None = tokens[-1]
+    else:
+        exact = name
+        surname_chars, given = split_surname(name)
+        surname = surname_chars or None
+        # The surname's syllables are the first one or two of the name's pinyin.
+        surname_pinyin = "".join(tokens[: len(surname_chars)]) if surname_chars and given else None
+    return _NameKeys(exact, script, "".join(tokens), tokens, " ".join(sorted(tokens)), surname, surname_pinyin)
+
+
+def _id_text(record: ResidentRecord) -> str | None:
+    if record.id_number:
+        return record.id_number
+    invalid = record.id_number_invalid
+    if not invalid:
+        return None
+    if len(invalid) == 15 and invalid.isdigit():
+        # A legacy number: its 18-digit form, the check digit unknown ("?" never equals a digit).
+        return invalid[:6] + "19" + invalid[6:] + "?"
+    return invalid
+
+
+def _address_keys(addresses: list[Address]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    dwellings: set[str] = set()
+    flats: set[str] = set()
+    number_flats: set[str] = set()
+    places: set[str] = set()
+    for address in addresses:
+        own_places = []
+        if address.compound:
+            own_places.append(f"compound:{address.compound}")
+        if address.road and address.number:
+            own_places.append(f"road:{address.road}{address.number}")
+        places.update(own_places)
+        if address.room:
+            flat = f"{address.building or ''}|{address.unit or ''}|{address.room}"
+            flats.add(flat)
+            dwellings.update(f"{place}|{flat}" for place in own_places)
+            if address.number:
+                number_flats.add(f"{address.number}|{flat}")
+        elif address.road and address.number and not (address.building or address.unit or address.compound):
+            dwellings.add(f"road:{address.road}{address.number}|house")  # a courtyard house (平房)
+    return frozenset(dwellings), frozenset(flats), frozenset(number_flats), frozenset(places)
+
+
+def _shown_phone(e164: str) -> str:
+    return mask_phone(e164.removeprefix("+86"))
+
+
+def build_features(record: ResidentRecord) -> MatchFeatures:
+    """Derive the comparison keys of one record (use :func:`match_features` for the cached form)."""
+    names = _name_keys(record)
+    birth = record.birth_date
+    if birth is not None:
+        birth_digits: str | None = birth.strftime("%Y%m%d")
+        birth_month: str | None = birth.strftime("%Y%m")
+    elif record.birth_month:
+        birth_digits, birth_month = None, record.birth_month.replace("-", "")[:6]
+    else:
+        birth_digits = birth_month = None
+    addresses = list(record.addresses.values())
+    dwellings, flats, number_flats, places = _address_keys(addresses)
+    id_text = _id_text(record)
+    shown: dict[str, str] = {}
+    if record.name:
+        shown["name"] = record.name
+    if birth is not None:
+        shown["birth_date"] = birth.isoformat()
+    elif record.birth_month:
+        shown["birth_date"] = record.birth_month
+    if record.sex != "unknown":
+        shown["sex"] = record.sex
+    if record.id_number:
+        shown["id_number"] = mask_id_number(record.id_number)
+    elif record.id_number_invalid:
+        shown["id_number"] = mask_id_number(record.id_number_invalid) + " (invalid)"
+    if record.other_ids:
+        shown["other_ids"] = ", ".join(f"{o.kind} {mask_id_number(o.value)}" for o in record.other_ids)
+    residence = []
+    if record.household_id:
+        residence.append(f"户号 {record.household_id}")
+    residence.extend(a.raw for a in addresses)
+    residence.extend(_shown_phone(p) for p in record.phones)
+    if residence:
+        shown["residence"] = "; ".join(residence)
+    sex: Literal["male", "female"] | None = None if record.sex == "unknown" else record.sex
+    return MatchFeatures(
+        record_key=(record.source, record.record_id),
+        name=names.name,
+        script=names.script,
+        pinyin_key=names.pinyin_key,
+        tokens=names.tokens,
+        sorted_tokens=names.sorted_tokens,
+        surname=names.surname,
+        surname_pinyin=names.surname_pinyin,
+        birth_date=birth,
+        birth_digits=birth_digits,
+        birth_month=birth_month,
+        birth_year=birth_month[:4] if birth_month else None,
+        sex=sex,
+        valid_id=record.id_number,
+        id_text=id_text,
+        other_ids=frozenset((o.kind, o.value) for o in record.other_ids),
+        household_id=record.household_id,
+        dwellings=dwellings,
+        flats=flats,
+        number_flats=number_flats,
+        places=places,
+        phones=frozenset(record.phones),
+        shown=shown,
+    )
+
+
+_CACHE: dict[tuple[object, ...], MatchFeatures] = {}
+_CACHE_SIZE = 200_000
+
+
+def _fingerprint(record: ResidentRecord) -> tuple[object, ...]:
+    return (
+        record.source, record.record_id, record.observed_at, record.name, record.name_script,
+        record.name_pinyin, record.id_number, record.id_number_invalid, record.other_ids, record.sex,
+        record.birth_date, record.birth_month, record.phones, record.household_id,
+        tuple((kind, address.raw) for kind, address in record.addresses.items()),
+    )  # fmt: skip
+
+
+def match_features(record: ResidentRecord | MatchFeatures) -> MatchFeatures:
+    """The features of ``record``, memoised by content (a bounded cache, oldest entries dropped)."""
+    if isinstance(record, MatchFeatures):
+        return record
+    key = _fingerprint(record)
+    cached = _CACHE.get(key)
+    if cached is None:
+        cached = build_features(record)
+        if len(_CACHE) >= _CACHE_SIZE:
+            for old in list(_CACHE)[: _CACHE_SIZE // 4]:
+                del _CACHE[old]
+        _CACHE[key] = cached
+    return cached

@@ -1,0 +1,268 @@
+"""The matcher's settings: comparisons, blocking rules, rules and thresholds as data.
+
+The YAML file next to this module (``matching.yaml``) is the default; a steward can read it
+to see what the matcher does, and tests load variants of it. Nothing here computes anything:
+:mod:`core.matching.comparisons` and :mod:`core.matching.blocking` compile it into functions.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "BLOCKING_KEYS",
+    "COMPARISON_TESTS",
+    "BlockingRuleSpec",
+    "CapRule",
+    "ComparisonKind",
+    "ComparisonSpec",
+    "EstimationSettings",
+    "HouseholdContext",
+    "LevelCondition",
+    "LevelSpec",
+    "MatchSettings",
+    "RuleSettings",
+    "Thresholds",
+    "default_settings",
+    "load_settings",
+]
+
+ComparisonKind = Literal["name", "birth_date", "sex", "id_number", "other_ids", "residence"]
+
+# The tests each kind of comparison understands; ``else`` (always true) ends every list.
+COMPARISON_TESTS: dict[str, frozenset[str]] = {
+    "name": frozenset({
+        "exact", "same_pinyin", "same_tokens_reordered", "jaro_winkler", "one_character_differs",
+        "token_subset", "same_surname", "else",
+    }),
+    "birth_date": frozenset({"exact", "one_digit_or_swap", "same_month_when_day_unknown", "same_year", "else"}),
+    "sex": frozenset({"exact", "else"}),
+    "id_number": frozenset({"same_valid", "different_valid", "within_edits", "else"}),
+    "other_ids": frozenset({"exact", "within_edits", "else"}),
+    "residence": frozenset({"home_and_phone", "home", "phone", "same_flat", "same_place", "else"}),
+}  # fmt: skip
+
+# The blocking keys :mod:`core.matching.blocking` knows how to build.
+BLOCKING_KEYS = frozenset({
+    "id_number", "id_number_one_edit", "other_id", "household_id", "dwelling", "phone", "birth_date",
+    "pinyin_birth_year", "sorted_tokens_birth_year", "surname_birth_month", "latin_sorted_tokens", "name_flat",
+})  # fmt: skip
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class LevelSpec(BaseModel):
+    """One level of a comparison: a label, the test that selects it, and starting m and u.
+
+    ``u_shared`` is u among pairs that share a home (see :class:`HouseholdContext`); it is
+    ignored for the household-context comparison itself.
+    """
+
+    model_config = _FROZEN
+
+    label: str
+    test: str
+    threshold: float | None = Field(default=None, gt=0, le=1)
+    max_edits: int | None = Field(default=None, ge=0)
+    m: float = Field(gt=0, le=1)
+    u: float = Field(gt=0, le=1)
+    u_shared: float | None = Field(default=None, gt=0, le=1)
+    description: str = ""
+
+
+class ComparisonSpec(BaseModel):
+    """One field comparison with ordered levels; the first level whose test holds is taken."""
+
+    model_config = _FROZEN
+
+    name: str
+    kind: ComparisonKind
+    description: str = ""
+    levels: tuple[LevelSpec, ...]
+    term_frequency_level: str | None = None
+
+    @model_validator(mode="after")
+    def _levels_are_well_formed(self) -> ComparisonSpec:
+        known = COMPARISON_TESTS[self.kind]
+        labels = [level.label for level in self.levels]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"{self.name}: level labels repeat")
+        if not self.levels or self.levels[-1].test != "else":
+            raise ValueError(f"{self.name}: the last level must be `test: else`")
+        for level in self.levels:
+            if level.test not in known:
+                raise ValueError(f"{self.name}: {level.test!r} is not a {self.kind} test ({sorted(known)})")
+            if level.test == "jaro_winkler" and level.threshold is None:
+                raise ValueError(f"{self.name}.{level.label}: jaro_winkler needs a threshold")
+            if level.test == "within_edits" and level.max_edits is None:
+                raise ValueError(f"{self.name}.{level.label}: within_edits needs max_edits")
+        if self.term_frequency_level is not None:
+            if self.kind != "name":
+                raise ValueError(f"{self.name}: term frequencies are kept for names only")
+            if self.term_frequency_level not in labels:
+                raise ValueError(f"{self.name}: no level {self.term_frequency_level!r}")
+        return self
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(level.label for level in self.levels)
+
+
+class HouseholdContext(BaseModel):
+    """Which levels of which comparison mean "the two records share a home".
+
+    For such pairs the other comparisons use ``u_shared``: a twin agrees on birth date and
+    surname far more often than a stranger does.
+    """
+
+    model_config = _FROZEN
+
+    comparison: str
+    shared_levels: tuple[str, ...]
+
+
+class BlockingRuleSpec(BaseModel):
+    """A blocking key: records sharing a key become candidate pairs, unless the key is too common."""
+
+    model_config = _FROZEN
+
+    name: str
+    key: str
+    max_block_size: int = Field(ge=2)
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _known_key(self) -> BlockingRuleSpec:
+        if self.key not in BLOCKING_KEYS:
+            raise ValueError(f"blocking rule {self.name}: unknown key {self.key!r} ({sorted(BLOCKING_KEYS)})")
+        return self
+
+
+class LevelCondition(BaseModel):
+    model_config = _FROZEN
+
+    comparison: str
+    levels: tuple[str, ...]
+
+
+class CapRule(BaseModel):
+    """A pair whose ``comparison`` falls into ``levels`` is never linked unseen: at most reviewed."""
+
+    model_config = _FROZEN
+
+    comparison: str
+    levels: tuple[str, ...]
+    unless: tuple[LevelCondition, ...] = ()
+    reason: str
+
+
+class RuleSettings(BaseModel):
+    model_config = _FROZEN
+
+    same_valid_id: Literal["link"] = "link"
+    different_valid_ids: Literal["never_link"] = "never_link"
+    at_most_review: tuple[CapRule, ...] = ()
+
+
+class Thresholds(BaseModel):
+    """Link at or above ``link_probability``, review from ``review_probability``, else new."""
+
+    model_config = _FROZEN
+
+    link_probability: float = Field(gt=0, lt=1)
+    review_probability: float = Field(gt=0, lt=1)
+    ambiguity_margin_bits: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.review_probability > self.link_probability:
+            raise ValueError("review_probability must not exceed link_probability")
+        return self
+
+
+class EstimationSettings(BaseModel):
+    """How :func:`core.matching.estimate.estimate_parameters` trains."""
+
+    model_config = _FROZEN
+
+    random_pairs: int = Field(default=1_000_000, ge=1000)
+    max_candidate_pairs: int = Field(default=3_000_000, ge=1000)
+    max_iterations: int = Field(default=60, ge=1)
+    tolerance: float = Field(default=1e-5, gt=0)
+    pseudo_count: float = Field(default=1.0, ge=0)
+    term_frequency_min_count: int = Field(default=2, ge=1)
+
+
+class MatchSettings(BaseModel):
+    """Everything the matcher does, as data (see ``matching.yaml``)."""
+
+    model_config = _FROZEN
+
+    version: str
+    prior: float = Field(gt=0, lt=1)
+    household_context: HouseholdContext
+    comparisons: tuple[ComparisonSpec, ...]
+    blocking_rules: tuple[BlockingRuleSpec, ...]
+    rules: RuleSettings = RuleSettings()
+    thresholds: Thresholds
+    estimation: EstimationSettings = EstimationSettings()
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> MatchSettings:
+        by_name = {c.name: c for c in self.comparisons}
+        if len(by_name) != len(self.comparisons):
+            raise ValueError("comparison names repeat")
+        kinds = [c.kind for c in self.comparisons]
+        for kind in ("id_number", "residence"):
+            if kinds.count(kind) > 1:
+                raise ValueError(f"at most one {kind} comparison")
+        context = by_name.get(self.household_context.comparison)
+        if context is None or context.kind != "residence":
+            raise ValueError("household_context.comparison must name the residence comparison")
+        self._check_levels(context, self.household_context.shared_levels)
+        for comparison in self.comparisons:
+            if comparison is context:
+                continue
+            for level in comparison.levels:
+                if level.u_shared is None:
+                    raise ValueError(f"{comparison.name}.{level.label}: u_shared is missing")
+        names = [r.name for r in self.blocking_rules]
+        if len(set(names)) != len(names):
+            raise ValueError("blocking rule names repeat")
+        for cap in self.rules.at_most_review:
+            for condition in (LevelCondition(comparison=cap.comparison, levels=cap.levels), *cap.unless):
+                target = by_name.get(condition.comparison)
+                if target is None:
+                    raise ValueError(f"rule refers to an unknown comparison {condition.comparison!r}")
+                self._check_levels(target, condition.levels)
+        return self
+
+    @staticmethod
+    def _check_levels(comparison: ComparisonSpec, labels: tuple[str, ...]) -> None:
+        unknown = set(labels) - set(comparison.labels)
+        if unknown:
+            raise ValueError(f"{comparison.name} has no level(s) {sorted(unknown)}")
+
+    def comparison(self, name: str) -> ComparisonSpec:
+        for comparison in self.comparisons:
+            if comparison.name == name:
+                return comparison
+        raise KeyError(name)
+
+
+def load_settings(path: str | Path) -> MatchSettings:
+    """Read and validate a matching settings file."""
+    return MatchSettings.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+@cache
+def default_settings() -> MatchSettings:
+    """The settings shipped beside this module (``core/matching/matching.yaml``)."""
+    text = resources.files("core.matching").joinpath("matching.yaml").read_text(encoding="utf-8")
+    return MatchSettings.model_validate(yaml.safe_load(text))

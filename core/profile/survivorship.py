@@ -1,0 +1,156 @@
+"""Survivorship (存活规则): which linked record's value becomes the profile's value of each field.
+
+The rules are data (``survivorship.yaml`` beside this module, or a file of the same shape): per
+field, an authority order of sources, then recency, then a fixed tie-break. See the YAML file for
+the full description a steward reads.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.profile.model import Golden, GoldenFields, Observation, Provenance
+from schemas.profile_events import LinkedRecord
+from schemas.resident import Address, ResidentRecord
+
+__all__ = [
+    "DEFAULT_RULES_PATH", "FieldRule", "SurvivorshipRules", "default_rules", "load_rules", "survive", "value_identity",
+]
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("survivorship.yaml")
+
+# Golden field → the record's value for it (``None`` when the record says nothing).
+_EXTRACTORS: dict[str, Callable[[ResidentRecord], object]] = {
+    "name": lambda r: r.name,
+    "id_number": lambda r: r.id_number,
+    "sex": lambda r: None if r.sex == "unknown" else r.sex,
+    "birth_date": lambda r: r.birth_date,
+    "birth_month": lambda r: r.birth_month,
+    "phones": lambda r: r.phones or None,
+    "registered_address": lambda r: r.addresses.get("registered"),
+    "residential_address": lambda r: r.addresses.get("residential"),
+    "property_address": lambda r: r.addresses.get("property"),
+    "household_id": lambda r: r.household_id,
+    "relation_to_head": lambda r: r.relation_to_head,
+    "ethnicity": lambda r: r.ethnicity,
+    "marital_status": lambda r: r.marital_status,
+    "nationality": lambda r: r.nationality,
+    "deceased_on": lambda r: r.deceased_on,
+    "moved_out_on": lambda r: r.moved_out_on,
+}
+
+
+class FieldRule(BaseModel):
+    """Authority order of sources for one field; ``exclusive``: unlisted sources never count."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    authority: tuple[str, ...] = Field(min_length=1)
+    exclusive: bool = False
+
+    def rank(self, source: str) -> int | None:
+        """Position of ``source`` in the authority order; ``None`` when it may not supply the field."""
+        if source in self.authority:
+            return self.authority.index(source)
+        return None if self.exclusive else len(self.authority)
+
+
+class SurvivorshipRules(BaseModel):
+    """The survivorship configuration, as loaded from YAML."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str
+    default: FieldRule
+    fields: dict[str, FieldRule] = Field(default_factory=dict)
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, fields: dict[str, FieldRule]) -> dict[str, FieldRule]:
+        unknown = [name for name in fields if name not in _EXTRACTORS and not name.startswith("attributes.")]
+        if unknown:
+            raise ValueError(f"unknown profile fields in survivorship rules: {', '.join(sorted(unknown))}")
+        return fields
+
+    def rule_for(self, field: str) -> FieldRule:
+        """The rule of ``field``: its exact entry, else the longest matching pattern, else the default."""
+        if field in self.fields:
+            return self.fields[field]
+        patterns = [name for name in self.fields if fnmatch.fnmatchcase(field, name)]
+        if patterns:
+            return self.fields[max(patterns, key=lambda name: (len(name), name))]
+        return self.default
+
+
+def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> SurvivorshipRules:
+    with open(path, encoding="utf-8") as handle:
+        return SurvivorshipRules.model_validate(yaml.safe_load(handle))
+
+
+@functools.cache
+def default_rules() -> SurvivorshipRules:
+    return load_rules(DEFAULT_RULES_PATH)
+
+
+def survive(records: Iterable[LinkedRecord], rules: SurvivorshipRules | None = None) -> GoldenFields:
+    """The golden fields of a set of linked records. Ended records are left out.
+
+    The result depends only on the records and the rules, not on their order.
+    """
+    rules = rules or default_rules()
+    live = [linked.record for linked in records if not linked.ended]
+    golden: dict[str, Any] = {}
+    for field, extract in _EXTRACTORS.items():
+        golden[field] = _survivor(rules.rule_for(field), [(r, extract(r)) for r in live])
+    attribute_keys = sorted({key for r in live for key in r.attributes})
+    golden["attributes"] = {
+        key: survivor
+        for key in attribute_keys
+        if (survivor := _survivor(rules.rule_for(f"attributes.{key}"), [(r, r.attributes.get(key)) for r in live]))
+    }
+    return GoldenFields.model_validate(golden)
+
+
+def _survivor(rule: FieldRule, values: list[tuple[ResidentRecord, object]]) -> Golden[object] | None:
+    ranked = sorted(
+        ((rank, record, value) for record, value in values
+         if value is not None and (rank := rule.rank(record.source)) is not None),
+        key=lambda item: (item[0], -_timestamp(item[1].observed_at), item[1].source, item[1].record_id),
+    )
+    if not ranked:
+        return None
+    _, winner, value = ranked[0]
+    same = value_identity(value)
+    conflicts: tuple[Observation[object], ...] = tuple(
+        Observation(value=other, provenance=_provenance(record))
+        for _, record, other in ranked[1:]
+        if record.source != winner.source and value_identity(other) != same
+    )
+    return Golden(value=value, provenance=_provenance(winner), conflicts=conflicts, conflicted=bool(conflicts))
+
+
+def _provenance(record: ResidentRecord) -> Provenance:
+    return Provenance(source=record.source, record_id=record.record_id, observed_at=record.observed_at)
+
+
+def _timestamp(moment: datetime) -> float:
+    # A naive time is read as UTC, so the ranking does not depend on the machine's time zone.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def value_identity(value: object) -> object:
+    """What "the same value" means: an address by its parsed parts, phones as a set."""
+    if isinstance(value, Address):
+        parts = value.model_dump(exclude={"raw"})
+        return tuple(sorted(parts.items())) if any(parts.values()) else value.raw.strip()
+    if isinstance(value, tuple):
+        return frozenset(value)
+    return value

@@ -1,0 +1,137 @@
+"""Survivorship: which record's value becomes the profile's value, by authority, recency, tie-break."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from core.profile import GoldenFields, SurvivorshipRules, default_rules, survive
+from core.profile.survivorship import _EXTRACTORS
+from schemas.profile_events import LinkedRecord
+from schemas.resident import Address, ResidentRecord
+
+T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def linked(source: str, record_id: str, day: int = 0, ended: bool = False, **fields: Any) -> LinkedRecord:
+    """A record observed on day ``day`` of 2025, linked by ID number."""
+    record = ResidentRecord(source=source, record_id=record_id, observed_at=T0 + timedelta(days=day), **fields)
+    return LinkedRecord(record=record, rule="id_number", score=1.0, linked_at=record.observed_at,
+                        ended_at=record.observed_at if ended else None)
+
+
+def test_every_golden_field_has_a_rule_to_read_it_from_a_record() -> None:
+    assert set(_EXTRACTORS) | {"attributes"} == set(GoldenFields.model_fields)
+
+
+def test_the_authoritative_source_beats_a_more_recent_one() -> None:
+    golden = survive([
+        linked("public_security", "GA-1", day=0, name="张伟"),
+        linked("community", "SQ-1", day=30, name="张玮"),  # newer, but the community is no authority on names
+    ])
+    assert golden.name is not None
+    assert golden.name.value == "张伟"
+    assert golden.name.provenance.source == "public_security"
+
+
+def test_within_one_source_the_most_recent_record_survives_and_is_no_conflict() -> None:
+    golden = survive([
+        linked("public_security", "GA-1", day=0, marital_status="10"),  # 未婚
+        linked("public_security", "GA-2", day=9, marital_status="20"),  # 已婚, later
+    ], rules=SurvivorshipRules.model_validate({"version": "t", "default": {"authority": ["public_security"]}}))
+    assert golden.marital_status is not None
+    assert (golden.marital_status.value, golden.marital_status.provenance.record_id) == ("20", "GA-2")
+    assert golden.marital_status.conflicts == () and not golden.marital_status.conflicted
+
+
+def test_a_disagreeing_source_is_kept_with_its_provenance_and_flagged() -> None:
+    golden = survive([
+        linked("public_security", "GA-1", birth_date=date(1985, 3, 7)),
+        linked("social_security", "SB-1", day=3, birth_date=date(1985, 7, 3)),  # day and month swapped
+        linked("housing", "FG-1", birth_date=date(1985, 3, 7)),  # agrees: not a conflict
+    ])
+    assert golden.birth_date is not None and golden.birth_date.conflicted
+    [conflict] = golden.birth_date.conflicts
+    assert conflict.value == date(1985, 7, 3)
+    assert (conflict.provenance.source, conflict.provenance.record_id) == ("social_security", "SB-1")
+    assert golden.conflicted_fields == ("birth_date",)
+
+
+def test_phones_listed_in_another_order_are_the_same_value() -> None:
+    golden = survive([
+        linked("community", "SQ-1", phones=("+8613800138000", "+862584561234")),
+        linked("social_security", "SB-1", phones=("+862584561234", "+8613800138000")),
+    ])
+    assert golden.phones is not None and golden.phones.provenance.source == "community"
+    assert not golden.phones.conflicted
+
+
+def test_registered_and_residential_addresses_are_kept_apart() -> None:
+    hukou = Address(raw="鼓楼区中山路12号", district="鼓楼区", road="中山路", number="12号")
+    home = Address(raw="玄武区珠江路8号3栋301室", district="玄武区", road="珠江路", number="8号", building="3",
+                   room="301")
+    golden = survive([
+        linked("public_security", "GA-1", addresses={"registered": hukou}),
+        linked("community", "SQ-1", addresses={"residential": home}),
+    ])
+    assert golden.registered_address is not None and golden.registered_address.value == hukou
+    assert golden.residential_address is not None and golden.residential_address.value == home
+    assert not golden.registered_address.conflicted and not golden.residential_address.conflicted
+
+
+def test_the_community_outranks_public_security_on_where_people_live() -> None:
+    golden = survive([
+        linked("public_security", "GA-1", day=20, addresses={"residential": Address(raw="中山路1号", road="中山路")}),
+        linked("community", "SQ-1", addresses={"residential": Address(raw="珠江路8号", road="珠江路")}),
+    ])
+    assert golden.residential_address is not None
+    assert golden.residential_address.provenance.source == "community"
+    assert [c.provenance.source for c in golden.residential_address.conflicts] == ["public_security"]
+
+
+def test_assistance_status_comes_from_civil_affairs_alone() -> None:
+    golden = survive([
+        linked("public_security", "GA-1", day=5, attributes={"assistance": "特困供养"}),  # hearsay: ignored
+        linked("civil_affairs", "MZ-1", attributes={"assistance": "城市低保", "note": "x"}),
+    ])
+    assert golden.attributes["assistance"].value == "城市低保"
+    assert not golden.attributes["assistance"].conflicted
+
+
+def test_no_allowed_source_means_no_value() -> None:
+    golden = survive([linked("public_security", "GA-1", attributes={"assistance": "城市低保"})])
+    assert "assistance" not in golden.attributes
+
+
+def test_ended_records_do_not_count() -> None:
+    golden = survive([
+        linked("public_security", "GA-1", name="张伟", ended=True),
+        linked("community", "SQ-1", name="张玮"),
+    ])
+    assert golden.name is not None and golden.name.value == "张玮" and not golden.name.conflicted
+
+
+def test_a_tie_in_authority_and_time_is_broken_the_same_way_in_any_order() -> None:
+    records = [
+        linked("housing", "FG-2", day=1, name="王芳"),
+        linked("housing", "FG-1", day=1, name="汪芳"),  # same source, same day: the record id decides
+    ]
+    golden = survive(records)
+    assert golden == survive(list(reversed(records)))
+    assert golden.name is not None and golden.name.provenance.record_id == "FG-1"
+
+
+def test_a_rule_for_an_unknown_field_is_refused() -> None:
+    with pytest.raises(ValidationError, match="nmae"):
+        SurvivorshipRules.model_validate({"version": "t", "default": {"authority": ["a"]},
+                                          "fields": {"nmae": {"authority": ["a"]}}})
+
+
+def test_an_exact_rule_wins_over_a_pattern_and_a_pattern_over_the_default() -> None:
+    rules = default_rules()
+    assert rules.rule_for("attributes.assistance_type").authority == ("civil_affairs",)
+    assert rules.rule_for("attributes.employer").authority == rules.default.authority
+    assert rules.rule_for("phones").authority[0] == "community"
