@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import TracebackType
 
 from kafka import KafkaProducer
@@ -13,6 +14,13 @@ from schemas.codec import encode
 
 class SinkError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Acked:
+    topic: str
+    partition: int
+    offset: int
 
 
 class KafkaSink:
@@ -37,16 +45,22 @@ class KafkaSink:
         # Keys are source identities (source:record_id), never ID numbers.
         self._pending.append(self._producer.send(topic, key=key.encode("utf-8"), value=encode(event)))
 
-    def flush(self, timeout: float = 120.0) -> int:
-        """Block until every sent record is acknowledged; return how many were."""
+    def flush(self, timeout: float = 300.0) -> list[Acked]:
+        """Block until every sent record is acknowledged; return where each one landed.
+
+        The producer retries on its own while the broker is away; only when ``timeout`` runs out
+        does this raise, and then nothing after the last acknowledged page is checkpointed.
+        """
         self._producer.flush(timeout=timeout)
         pending, self._pending = self._pending, []
+        acked: list[Acked] = []
         for future in pending:
             try:
-                future.get(timeout=timeout)
+                meta = future.get(timeout=timeout)
             except KafkaError as exc:
                 raise SinkError(f"broker did not acknowledge a record: {type(exc).__name__}") from exc
-        return len(pending)
+            acked.append(Acked(meta.topic, meta.partition, meta.offset))
+        return acked
 
     def close(self) -> None:
         self._producer.close(timeout=30)

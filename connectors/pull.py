@@ -1,60 +1,184 @@
-"""The loop every connector shares: native rows → envelopes → Kafka, bad rows → dead letters."""
+"""The loop every connector shares: native rows → envelopes → Kafka, bad rows → dead letters.
+
+Collected once: a row whose content hash is already recorded sends nothing; a changed row sends
+one new version; a row gone from a fully read scope (or marked deleted) sends one end event.
+Nothing lost: a page's hashes and cursors are saved only after the broker acknowledged it, and
+what a killed run sent without saving is recovered from the topic (``reconcile``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from connectors.kafka_sink import KafkaSink
-from connectors.rows import NativeRow, UnreadableRow
+from connectors.kafka_sink import Acked, KafkaSink
+from connectors.reconcile import sent_since
+from connectors.rows import NativeRow, Page, Reader, UnreadableRow
 from connectors.spec import ConnectorSpec
-from core.privacy import redact_id_numbers
+from connectors.state import ConnectorState, Known, Sent
+from connectors.validate import row_problem
+from core.privacy import keyed_hash, redact_id_numbers
 from schemas.source_record import DeadLetter, SourceRecord
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class RunCounts:
-    """What one connector run did; ``read == events + unchanged + dead_letters`` always."""
+    """What one connector run did; ``read == events + unchanged + dead_letters`` always.
+
+    ``ended`` counts end events for rows that disappeared; they are not rows read.
+    """
 
     read: int = 0
     events: int = 0
     unchanged: int = 0
     dead_letters: int = 0
+    ended: int = 0
+    recovered: int = 0  # versions a killed run had sent, found in the topic at start
 
     @property
     def balanced(self) -> bool:
         return self.read == self.events + self.unchanged + self.dead_letters
 
-
-def record_id_of(spec: ConnectorSpec, row: NativeRow) -> str | None:
-    parts = [str(row.values.get(col) or "").strip() for col in spec.record_id]
-    if not all(parts):
-        return None
-    return "|".join(parts)
+    def __str__(self) -> str:
+        return (f"read {self.read}, events {self.events}, unchanged {self.unchanged}, "
+                f"dead letters {self.dead_letters}, ended {self.ended}")
 
 
-def pull(spec: ConnectorSpec, rows: Iterable[NativeRow | UnreadableRow], sink: KafkaSink, *,
-         raw_topic: str, deadletter_topic: str) -> RunCounts:
-    counts = RunCounts()
-    for row in rows:
-        counts.read += 1
-        if isinstance(row, UnreadableRow):
-            _dead(sink, deadletter_topic, spec.source, row.location, row.reason)
-            counts.dead_letters += 1
-            continue
-        record_id = record_id_of(spec, row)
-        if record_id is None:
-            _dead(sink, deadletter_topic, spec.source, row.location, f"missing record id ({', '.join(spec.record_id)})")
-            counts.dead_letters += 1
-            continue
-        record = SourceRecord.of(source=spec.source, record_id=record_id, payload=row.values,
-                                 mapping_version=spec.version, location=row.location)
-        sink.send(raw_topic, record.identity, record)
-        counts.events += 1
-    sink.flush()
-    return counts
+@dataclass(frozen=True)
+class Topics:
+    bootstrap: str
+    raw: str
+    deadletter: str
 
 
-def _dead(sink: KafkaSink, topic: str, source: str, location: str, reason: str) -> None:
-    letter = DeadLetter(source=source, location=location, reason=redact_id_numbers(reason), stage="connector")
-    sink.send(topic, f"{source}:{location}", letter)
+class Connector:
+    """One department source: its spec, its transport, its memory, and the shared loop."""
+
+    def __init__(self, spec: ConnectorSpec, reader: Reader, state: ConnectorState, sink: KafkaSink,
+                 topics: Topics, *, id_hash_key: str, on_page: Callable[[RunCounts], None] | None = None) -> None:
+        self.spec, self.reader, self.state, self.sink, self.topics = spec, reader, state, sink, topics
+        self.id_hash_key = id_hash_key
+        self.on_page = on_page
+        self.mapping = spec.field_mapping()
+
+    def run(self) -> RunCounts:
+        run_id = uuid.uuid4().hex
+        counts = RunCounts()
+        self.state.start_run(run_id)
+        try:
+            counts.recovered = self._reconcile(run_id)
+            for page in self.reader.pages(self.state):
+                self._page(run_id, page, counts)
+            for scope in self.reader.unchanged_scopes():
+                self.state.mark_scope_seen(run_id, scope)
+            scanned = self.reader.scanned_scopes()
+            if scanned is None or scanned:
+                self._end_unseen(run_id, scanned, counts)
+        except BaseException as exc:
+            self.state.finish_run(run_id, status="failed", note=redact_id_numbers(f"{type(exc).__name__}: {exc}")[:500],
+                                  **_fields(counts))
+            raise
+        self.state.finish_run(run_id, status="ok", **_fields(counts))
+        return counts
+
+    # -- the steps -------------------------------------------------------------------------------
+    def _reconcile(self, run_id: str) -> int:
+        offsets = dict(self.state.checkpoint("raw_offsets", {}) or {})
+        found: list[Sent] = []
+        for sent, position in sent_since(self.topics.bootstrap, self.topics.raw, self.spec.source, offsets):
+            found.append(sent)
+            offsets = position
+            if len(found) >= 1000:
+                self.state.commit(run_id, found, (), {"raw_offsets": offsets})
+                found = []
+        self.state.commit(run_id, found, (), {"raw_offsets": offsets} if offsets else {})
+        return len(found)
+
+    def _page(self, run_id: str, page: Page, counts: RunCounts) -> None:
+        ids = {id(row): self._record_id(row) for row in page.rows if isinstance(row, NativeRow)}
+        known = self.state.known([rid for rid in ids.values() if rid])
+        sent: list[Sent] = []
+        seen: list[tuple[str, str]] = []
+        for row in page.rows:
+            counts.read += 1
+            if isinstance(row, UnreadableRow):
+                self._dead(row.location, row.reason, row.excerpt)
+                counts.dead_letters += 1
+                continue
+            record_id = ids[id(row)]
+            problem = "missing record id (" + ", ".join(self.spec.record_id) + ")" if not record_id else \
+                row_problem(self.spec, self.mapping, row)
+            if problem or record_id is None:
+                self._dead(row.location, problem or "missing record id", "", record_id)
+                counts.dead_letters += 1
+                continue
+            before = known.get(record_id)
+            record = self._envelope(record_id, row, page.scope)
+            nothing_to_end = record.change == "end" and (before is None or before.ended)
+            if nothing_to_end or (before is not None and before.content_hash == record.content_hash):
+                seen.append((record_id, page.scope))
+                counts.unchanged += 1
+                continue
+            self.sink.send(self.topics.raw, record.identity, record)
+            known[record_id] = Known(record.content_hash, record.change == "end")
+            sent.append(Sent(record_id, record.content_hash, page.scope))
+            counts.events += 1
+        self._save(run_id, sent, seen, page.checkpoints)
+        if self.on_page is not None:
+            self.on_page(counts)
+
+    def _end_unseen(self, run_id: str, scopes: list[str] | None, counts: RunCounts) -> None:
+        sent: list[Sent] = []
+        for record_id, scope in self.state.unseen_live(run_id, scopes):
+            end = SourceRecord.of(source=self.spec.source, record_id=record_id, payload={}, change="end",
+                                  mapping_version=self.spec.version, location=scope or self.spec.source, scope=scope)
+            self.sink.send(self.topics.raw, end.identity, end)
+            sent.append(Sent(record_id, "end", scope))
+            counts.ended += 1
+            if len(sent) >= 500:
+                self._save(run_id, sent, (), {})
+                sent = []
+        self._save(run_id, sent, (), {})
+
+    def _save(self, run_id: str, sent: list[Sent], seen: object, checkpoints: dict[str, object]) -> None:
+        acked = self.sink.flush()
+        offsets = _next_offsets(self.state.checkpoint("raw_offsets", {}) or {}, acked, self.topics.raw)
+        self.state.commit(run_id, sent, seen, {**checkpoints, "raw_offsets": offsets})  # type: ignore[arg-type]
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _record_id(self, row: NativeRow) -> str | None:
+        parts = [str(row.values.get(col) or "").strip() for col in self.spec.record_id]
+        if not all(parts):
+            return None
+        joined = "|".join(parts)
+        return keyed_hash(joined, self.id_hash_key)[:32] if self.spec.record_id_is_id_number else joined
+
+    def _envelope(self, record_id: str, row: NativeRow, scope: str) -> SourceRecord:
+        deleted = self.spec.deleted_when
+        if deleted is not None and str(row.values.get(deleted.column, "")).strip() in deleted.values:
+            return SourceRecord.of(source=self.spec.source, record_id=record_id, payload={}, change="end",
+                                   mapping_version=self.spec.version, location=row.location, scope=scope)
+        return SourceRecord.of(source=self.spec.source, record_id=record_id, payload=row.values,
+                               mapping_version=self.spec.version, location=row.location, scope=scope)
+
+    def _dead(self, location: str, reason: str, excerpt: str, record_id: str | None = None) -> None:
+        letter = DeadLetter(source=self.spec.source, location=location, reason=redact_id_numbers(reason),
+                            stage="connector", record_id=record_id, raw_excerpt=redact_id_numbers(excerpt[:200]))
+        self.sink.send(self.topics.deadletter, f"{self.spec.source}:{location}", letter)
+
+
+def _next_offsets(previous: dict[str, int], acked: list[Acked], topic: str) -> dict[str, int]:
+    offsets = {str(k): int(v) for k, v in previous.items()}
+    for a in acked:
+        if a.topic == topic:
+            offsets[str(a.partition)] = max(offsets.get(str(a.partition), 0), a.offset + 1)
+    return offsets
+
+
+def _fields(counts: RunCounts) -> dict[str, int]:
+    return {"read": counts.read, "events": counts.events, "ended": counts.ended, "unchanged": counts.unchanged,
+            "dead_letters": counts.dead_letters}

@@ -1,27 +1,64 @@
-"""A department's mapping file (YAML), as a model: where its records come from and how to read them."""
+"""A department's mapping file (YAML), as a model: where its records come from, how to read them,
+and how their native fields map onto the canonical resident record.
+
+Adding a department is a new mapping file, not new code: see ``mappings/`` and the README.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-ConnectorKind = Literal["csv", "sql", "http", "xlsx", "kafka", "ingest"]
+from core.standardise import FieldMapping
+
+ConnectorKind = Literal["csv", "xlsx", "files", "sql", "http", "kafka", "ingest"]
+
+# Standardiser warnings that make a row unreadable rather than merely doubtful.
+DEFAULT_REJECT_WARNINGS = (
+    "sex_unknown", "ethnicity_unknown", "relation_to_head_unknown", "marital_status_unknown",
+    "birth_date_unreadable", "deceased_on_unreadable",
+)
+
+
+class DeletedWhen(BaseModel):
+    """A row marked deleted by the department (e.g. 状态 = 已删除) ends its record."""
+
+    model_config = ConfigDict(frozen=True)
+
+    column: str
+    values: list[str]
 
 
 class ConnectorSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="allow")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     source: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Source name, also the topic suffix raw.<source>")
+    title: str = ""
     kind: ConnectorKind
     version: str = Field(description="Mapping version, stamped on every envelope")
+    schedule: str | None = Field(default=None, description="Cron expression for the ingest flow")
     record_id: list[str] = Field(min_length=1, description="Native column(s) that identify a record")
+    record_id_is_id_number: bool = Field(
+        default=False, description="The department keys rows by ID number: use its keyed hash as record id")
     encoding: str = "utf-8"
-    location: str | None = None
+    expected_columns: list[str] = Field(default_factory=list, description="A file whose header lacks one is refused")
+    max_field_bytes: int = 65_536
+    deleted_when: DeletedWhen | None = None
+    reject_warnings: list[str] = Field(default_factory=lambda: list(DEFAULT_REJECT_WARNINGS))
+    transport: dict[str, Any] = Field(default_factory=dict, description="Kind-specific settings (path, url, table…)")
+    standardise: FieldMapping | None = None
 
     @classmethod
     def load(cls, path: Path) -> ConnectorSpec:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return cls.model_validate(data)
+
+    def field_mapping(self) -> FieldMapping | None:
+        if self.standardise is None:
+            return None
+        if self.standardise.source is None:
+            return self.standardise.model_copy(update={"source": self.source})
+        return self.standardise

@@ -6,11 +6,17 @@ Tests call the same functions with other settings.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import faust
 from sqlalchemy import Engine
+
+from connectors.kafka_sink import KafkaSink
+from connectors.pull import Connector, RunCounts, Topics
+from connectors.rows import Reader
+from connectors.spec import ConnectorSpec
+from connectors.state import ConnectorState
 
 from localstack.kafka_broker import KafkaBroker
 from localstack.processes import port_open
@@ -57,6 +63,29 @@ def local_broker(settings: Settings) -> Iterator[KafkaBroker]:
     finally:
         broker.stop()
         broker_file(settings).unlink(missing_ok=True)
+
+
+def mapping_path(settings: Settings, source: str) -> Path:
+    return settings.mappings_dir / f"{source}.yaml"
+
+
+def connector(settings: Settings, spec: ConnectorSpec, sink: KafkaSink, *, only_file: Path | None = None,
+              db: Engine | None = None, on_page: Callable[[RunCounts], None] | None = None) -> Connector:
+    """A department's connector: its transport's reader, its state in the store, the shared loop."""
+    reader = reader_for(spec, only_file=only_file)
+    return Connector(
+        spec, reader, ConnectorState(db if db is not None else engine(settings), spec.source), sink,
+        Topics(kafka_bootstrap(settings), settings.raw_topic(spec.source), settings.deadletter_topic),
+        id_hash_key=settings.id_hash_key.get_secret_value(), on_page=on_page,
+    )
+
+
+def reader_for(spec: ConnectorSpec, *, only_file: Path | None = None) -> Reader:
+    if only_file is not None or spec.kind in ("csv", "xlsx", "files"):
+        from connectors.files import FilesReader
+
+        return FilesReader(spec, only=only_file)
+    raise NotImplementedError(f"no reader for connector kind {spec.kind!r} yet")
 
 
 def hub_topics(settings: Settings) -> list[str]:

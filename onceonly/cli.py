@@ -47,19 +47,38 @@ def ingest(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A department file (CSV)")],
     mapping: Annotated[Path, typer.Option("--mapping", "-m", exists=True, dir_okay=False, help="The department's mapping file (YAML)")],
 ) -> None:
-    """Read one department file through its mapping file into Kafka."""
-    from connectors.csv_files import read_csv
+    """Read one department file (CSV or XLSX) through a mapping file into Kafka, collected once."""
     from connectors.kafka_sink import KafkaSink
-    from connectors.pull import pull
     from connectors.spec import ConnectorSpec
 
     settings = _settings()
     spec = ConnectorSpec.load(mapping)
     with KafkaSink(bootstrap.kafka_bootstrap(settings)) as sink:
-        counts = pull(spec, read_csv(path, spec.encoding), sink,
-                      raw_topic=settings.raw_topic(spec.source), deadletter_topic=settings.deadletter_topic)
-    console.print(f"{spec.source}: read {counts.read}, events {counts.events}, "
-                  f"unchanged {counts.unchanged}, dead letters {counts.dead_letters}")
+        counts = bootstrap.connector(settings, spec, sink, only_file=path).run()
+    console.print(f"{spec.source}: {counts}")
+
+
+@app.command()
+def pull(
+    source: Annotated[str, typer.Argument(help="a department source with a mapping file in ONCEONLY_MAPPINGS_DIR")],
+) -> None:
+    """Run one department's connector as its mapping file declares (incremental, collected once)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from connectors.kafka_sink import KafkaSink
+    from connectors.spec import ConnectorSpec
+
+    settings = _settings()
+    spec = ConnectorSpec.load(bootstrap.mapping_path(settings, source))
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
+        task = progress.add_task(f"{source}: starting", total=None)
+
+        def show(counts: object) -> None:
+            progress.update(task, description=f"{source}: {counts}")
+
+        with KafkaSink(bootstrap.kafka_bootstrap(settings)) as sink:
+            counts = bootstrap.connector(settings, spec, sink, on_page=show).run()
+    console.print(f"{source}: {counts}")
 
 
 @app.command()

@@ -11,9 +11,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from connectors.csv_files import read_csv
 from connectors.kafka_sink import KafkaSink
-from connectors.pull import pull
 from connectors.spec import ConnectorSpec
 from localstack.processes import spawn, stop
 from onceonly import bootstrap
@@ -40,8 +38,8 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None) -
 
             spec = ConnectorSpec.load(SAMPLE_MAPPING)
             with console.status(f"Pulling {SAMPLE.name} ({spec.encoding})…"), KafkaSink(broker.bootstrap) as sink:
-                counts = pull(spec, read_csv(SAMPLE, spec.encoding), sink,
-                              raw_topic=settings.raw_topic(spec.source), deadletter_topic=settings.deadletter_topic)
+                counts = bootstrap.connector(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}), spec,
+                                             sink, only_file=SAMPLE).run()
             console.print(f"[green]✓[/] {spec.source}: read {counts.read} = {counts.events} events "
                           f"+ {counts.unchanged} unchanged + {counts.dead_letters} dead letters")
 

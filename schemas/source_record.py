@@ -44,6 +44,7 @@ class SourceRecord(BaseModel):
     observed_at: datetime = Field(default_factory=utc_now)
     mapping_version: str
     location: str = ""
+    scope: str = ""  # the unit the connector reads whole, e.g. one ledger file
     payload: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -60,6 +61,7 @@ class SourceRecord(BaseModel):
         payload: dict[str, Any],
         mapping_version: str,
         location: str = "",
+        scope: str = "",
         change: RecordChange = "upsert",
         observed_at: datetime | None = None,
     ) -> SourceRecord:
@@ -71,6 +73,7 @@ class SourceRecord(BaseModel):
             observed_at=observed_at or utc_now(),
             mapping_version=mapping_version,
             location=location,
+            scope=scope,
             payload=payload,
         )
 

@@ -85,6 +85,9 @@ def _one_character_differs(a: MatchFeatures, b: MatchFeatures) -> bool:
 
 
 def _token_subset(a: MatchFeatures, b: MatchFeatures) -> bool:
+    # Latin names only: a Han name's syllables are a subset of another's by chance (王伟 / 王伟明).
+    if a.script != "latin" or b.script != "latin":
+        return False
     short, long = (a.tokens, b.tokens) if len(a.tokens) <= len(b.tokens) else (b.tokens, a.tokens)
     return 2 <= len(short) < len(long) and set(short) <= set(long)
 
@@ -184,13 +187,13 @@ def _compile_residence(spec: ComparisonSpec) -> Compare:
     last = len(tests) - 1
 
     def compare(a: MatchFeatures, b: MatchFeatures) -> int:
-        both_household = a.household_id is not None and b.household_id is not None
+        both_household = bool(a.households) and bool(b.households)
         a_address = bool(a.dwellings or a.flats or a.places)
         b_address = bool(b.dwellings or b.flats or b.places)
         both_phones = bool(a.phones) and bool(b.phones)
         if not (both_household or (a_address and b_address) or both_phones):
             return NULL
-        home = (both_household and a.household_id == b.household_id) or not a.dwellings.isdisjoint(b.dwellings)
+        home = not a.households.isdisjoint(b.households) or not a.dwellings.isdisjoint(b.dwellings)
         phone = both_phones and not a.phones.isdisjoint(b.phones)
         for index, test in enumerate(tests):
             if test == "home_and_phone":

@@ -48,7 +48,7 @@ class MatchFeatures:
     id_text: str | None = field(repr=False)  # the valid number, or the invalid one in 18-character form
     other_ids: frozenset[tuple[str, str]] = field(repr=False)
     # Residence: household number, flats, places, phones.
-    household_id: str | None = field(repr=False)
+    households: frozenset[str] = field(repr=False)  # 户号 (a set, so that a profile's records can be pooled)
     dwellings: frozenset[str] = field(repr=False)  # place + building/unit/room: the same flat
     flats: frozenset[str] = field(repr=False)  # building/unit/room alone (short housing addresses)
     number_flats: frozenset[str] = field(repr=False)  # door number + building/unit/room
@@ -187,7 +187,7 @@ def build_features(record: ResidentRecord) -> MatchFeatures:
         valid_id=record.id_number,
         id_text=id_text,
         other_ids=frozenset((o.kind, o.value) for o in record.other_ids),
-        household_id=record.household_id,
+        households=frozenset((record.household_id,)) if record.household_id else frozenset(),
         dwellings=dwellings,
         flats=flats,
         number_flats=number_flats,

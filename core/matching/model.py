@@ -20,7 +20,8 @@ Parameters are a versioned, JSON-serialisable :class:`MatchModelParameters`; a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from typing import Literal
@@ -29,8 +30,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.resident import ResidentRecord
 
+from core.matching.blocking import DEV_ID_HASH_KEY, Blocker
 from core.matching.comparisons import NULL, CompiledComparisons, compile_comparisons
 from core.matching.features import MatchFeatures, match_features
+from core.matching.rules import CapRules
 from core.matching.settings import MatchSettings, default_settings
 
 __all__ = [
@@ -46,9 +49,6 @@ __all__ = [
     "default_parameters",
     "score",
 ]
-
-DEV_ID_HASH_KEY = "onceonly-dev-key-change-me"
-"""The development key of ``onceonly.settings.Settings.id_hash_key``; production passes its own."""
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 _MIN_PROBABILITY = 1e-12
@@ -206,7 +206,7 @@ def probability_of(weight: float) -> float:
         return 1.0
     if weight < -60:
         return 0.0
-    return 1.0 / (1.0 + 2.0 ** (-weight))
+    return 1.0 / (1.0 + math.exp2(-weight))
 
 
 class Matcher:
@@ -248,9 +248,7 @@ class Matcher:
             self._tf_level = self.comparisons.comparisons[self._tf_index].labels.index(self._tf.level)
             self._tf_m = self.parameters.comparisons[self._tf_index].levels[self._tf_level].m
         self._tf_weights: dict[str, float] = {}
-        self._caps = _compile_caps(self.settings, self.comparisons)
-        from core.matching.blocking import Blocker  # noqa: PLC0415 - blocking imports this module's types
-
+        self.caps = CapRules(self.settings, self.comparisons)
         self.blocker = Blocker(self.settings, id_hash_key)
 
     def _check_alignment(self) -> None:
@@ -311,11 +309,8 @@ class Matcher:
         return weight, vector
 
     def cap_reason(self, vector: tuple[int, ...]) -> str | None:
-        """Why a pair may be reviewed but never linked unseen, or ``None``."""
-        for comparison, levels, unless, reason in self._caps:
-            if vector[comparison] in levels and not any(vector[c] in lv for c, lv in unless):
-                return reason
-        return None
+        """Why a pair may be reviewed but never linked unseen (a hard-negative rule), or ``None``."""
+        return self.caps.reason(vector)
 
     def score(self, a: ResidentRecord | MatchFeatures, b: ResidentRecord | MatchFeatures) -> Score:
         """The score of a pair with each field's evidence (values masked)."""
@@ -323,21 +318,40 @@ class Matcher:
         weight, vector = self.pair_weight(fa, fb)
         return self.explain(fa, fb, weight, vector)
 
-    def explain(self, a: MatchFeatures, b: MatchFeatures, weight: float, vector: tuple[int, ...]) -> Score:
+    def explain(
+        self,
+        a: MatchFeatures,
+        b: MatchFeatures | Sequence[MatchFeatures],
+        weight: float,
+        vector: tuple[int, ...],
+        sources: tuple[int, ...] | None = None,
+    ) -> Score:
+        """The evidence behind a weight: each field's level, masked values and bits.
+
+        ``b`` is one record, or a profile's records with ``sources`` naming, per comparison,
+        the record whose level was taken (see :meth:`profile_weight`).
+        """
+        others = [b] if isinstance(b, MatchFeatures) else list(b)
         shares = self.comparisons.shares_home(vector)
+        context = self.comparisons.context_index
         evidence = []
         for index, (comparison, level) in enumerate(zip(self.comparisons.comparisons, vector, strict=True)):
             field_weight = self.level_weight(index, level, shares, a)
-            personal = index != self.comparisons.context_index
+            source = sources[index] if sources is not None else 0
+            if 0 <= source < len(others):
+                right = others[source].display(comparison.name)
+            else:
+                shown = dict.fromkeys(v for o in others if (v := o.display(comparison.name)) is not None)
+                right = "; ".join(shown) or None
             evidence.append(
                 FieldEvidence(
                     field=comparison.name,
                     level=comparison.level_label(level),
                     left=a.display(comparison.name),
-                    right=b.display(comparison.name),
+                    right=right,
                     weight=round(field_weight, 4),
-                    bayes_factor=2.0**field_weight,
-                    baseline="household_member" if shares and personal and level != NULL else "any_resident",
+                    bayes_factor=math.exp2(field_weight),
+                    baseline="household_member" if shares and index != context and level != NULL else "any_resident",
                 )
             )
         return Score(
@@ -348,24 +362,61 @@ class Matcher:
             evidence=tuple(evidence),
         )
 
+    # Profile scores ---------------------------------------------------------------------------
+
+    @staticmethod
+    def pool_residence(records: Sequence[MatchFeatures]) -> MatchFeatures:
+        """One record's features with the households, addresses and phones of all ``records``."""
+        first = records[0]
+        if len(records) == 1:
+            return first
+        return replace(
+            first,
+            households=frozenset().union(*(r.households for r in records)),
+            dwellings=frozenset().union(*(r.dwellings for r in records)),
+            flats=frozenset().union(*(r.flats for r in records)),
+            number_flats=frozenset().union(*(r.number_flats for r in records)),
+            places=frozenset().union(*(r.places for r in records)),
+            phones=frozenset().union(*(r.phones for r in records)),
+        )
+
+    def profile_weight(
+        self, a: MatchFeatures, records: Sequence[MatchFeatures]
+    ) -> tuple[float, tuple[int, ...], tuple[int, ...]]:
+        """The match weight of a record against a profile's records, pooled field by field.
+
+        The residence comparison sees the profile's households, addresses and phones pooled
+        (a phone from one department, the flat from another); every other comparison takes its
+        best level over the profile's records (a typo in one record does not hide the clean
+        spelling in another). Returns the weight, the pooled comparison vector and, per
+        comparison, the index of the record its level came from (-1 for pooled or null).
+        With a single record this is exactly :meth:`pair_weight`.
+        """
+        comparisons = self.comparisons
+        context = comparisons.context_index
+        context_level = comparisons.comparisons[context].compare(a, self.pool_residence(records))
+        shares = context_level in comparisons.shared_levels
+        weight = self.prior_weight + self.level_weight(context, context_level, shares)
+        vector = [NULL] * len(comparisons.comparisons)
+        sources = [-1] * len(vector)
+        vector[context] = context_level
+        for index, comparison in enumerate(comparisons.comparisons):
+            if index == context:
+                continue
+            best: float | None = None
+            for position, other in enumerate(records):
+                level = comparison.compare(a, other)
+                if level == NULL:
+                    continue
+                w = self.level_weight(index, level, shares, a)
+                if best is None or w > best:
+                    best, vector[index], sources[index] = w, level, position
+            if best is not None:
+                weight += best
+        return weight, tuple(vector), tuple(sources)
+
     def blocking_keys(self, record: ResidentRecord | MatchFeatures) -> frozenset[str]:
         return self.blocker.keys(record)
-
-
-CapTable = tuple[tuple[int, frozenset[int], tuple[tuple[int, frozenset[int]], ...], str], ...]
-
-
-def _compile_caps(settings: MatchSettings, comparisons: CompiledComparisons) -> CapTable:
-    def levels_of(name: str, labels: tuple[str, ...]) -> tuple[int, frozenset[int]]:
-        index = comparisons.index(name)
-        return index, frozenset(comparisons.comparisons[index].labels.index(label) for label in labels)
-
-    caps = []
-    for cap in settings.rules.at_most_review:
-        comparison, levels = levels_of(cap.comparison, cap.levels)
-        unless = tuple(levels_of(u.comparison, u.levels) for u in cap.unless)
-        caps.append((comparison, levels, unless, cap.reason))
-    return tuple(caps)
 
 
 @cache

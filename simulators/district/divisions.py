@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -191,7 +192,7 @@ class BirthplaceTable:
     def draw(self, rng: random.Random, pool: str, year: int) -> str:
         """A county-level code of ``pool`` that existed in ``year``."""
         codes, cumulative = _candidates(pool, year)
-        return rng.choices(codes, cum_weights=cumulative)[0]
+        return codes[bisect_right(cumulative, rng.random() * cumulative[-1])]
 
     def valid(self, code: str, year: int) -> bool:
         division = self._by_code.get(code)

@@ -164,7 +164,8 @@ def _personal_changes(
         after = replace(resident, previous_mobile=resident.mobile, mobile=phones.mobile(rng), last_changed=when)
         yield Change("phone_changed", when, after, resident)
         resident = after
-    if resident.surname and "·" not in resident.name and rng.random() < config.correction_rate:
+    chinese_name = resident.category != "foreign" and resident.surname and "·" not in resident.name
+    if chinese_name and rng.random() < config.correction_rate:
         when = day()
         given = resident.given_name
         # Half are a registry typo put right (a homophone), half a real change of name (改名).

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import random
+import zlib
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from simulators.district.composition import MemberDraft, draft_chinese_household
 from simulators.district.config import DistrictConfig
 from simulators.district.divisions import ETHNIC_POOLS, MIGRANT_POOLS, REGISTERED_POOLS, BirthplaceTable
 from simulators.district.geography import DwellingAllocator
-from simulators.district.id_numbers import make_id_number
+from simulators.district.id_numbers import check_character
 from simulators.district.model import Address, Category, HardCase, Household, HouseholdKind, Resident, Sex, Tenure
 from simulators.district.names import COMMON_FULL_NAMES, NamePicker
 from simulators.district.phones import PhoneBook, passport_number
@@ -115,7 +116,12 @@ class _Builder:
         self.names = NamePicker()
         self.places = BirthplaceTable()
         self.dwellings = DwellingAllocator(self.rng, phase=phase)
-        self.phones = PhoneBook() if phase is None else PhoneBook.for_step(phase, part=1)
+        if phase is None:
+            # Start the counters somewhere fixed by the seed, so runs differ in their numbers too.
+            start = zlib.crc32(str(seed).encode()) % 10_000_000
+            self.phones = PhoneBook(start, start % 1_000_000)
+        else:
+            self.phones = PhoneBook.for_step(phase, part=1)
         self.issued: set[int] = issued if issued is not None else set()
         self.next_resident = first_resident
         self.next_household = first_household
@@ -445,10 +451,11 @@ class _Builder:
                 sequence = rng.randrange(0, 500) * 2 + parity
                 if sequence == 0:
                     continue
-            key = int(f"{division}{birth_date:%Y%m%d}{sequence:03d}")
+            body = f"{division}{birth_date:%Y%m%d}{sequence:03d}"
+            key = int(body)
             if key not in self.issued:
                 self.issued.add(key)
-                return make_id_number(division, birth_date, sequence)
+                return body + check_character(body)
             sequence = None
 
     def _hometown(self, code: str | None) -> str:

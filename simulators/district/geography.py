@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -220,7 +221,7 @@ class DwellingAllocator:
         """A free dwelling, in a community drawn by size unless ``community_index`` is given."""
         rng = self._rng
         if community_index is None:
-            state = rng.choices(self._communities, cum_weights=self._cum_weights)[0]
+            state = self._communities[bisect_right(self._cum_weights, rng.random() * self._cum_weights[-1])]
         else:
             state = self._communities[community_index % len(self._communities)]
         spec = state.spec
@@ -276,7 +277,7 @@ class DwellingAllocator:
             name=name,
             road=road,
             number=self._next_number(road),
-            grid=len(state.compounds) % spec.grids + 1,
+            grid=rng.randint(1, spec.grids),
             floors=rng.choice(_BUILDING_FLOORS),
             units=rng.choice((1, 2, 2, 3, 3, 4)),
             buildings=rng.randint(self._max_buildings // 4, self._max_buildings),

@@ -10,6 +10,7 @@ pronunciation; ``HOMOPHONES`` is also what the noise functions swap within.
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from dataclasses import dataclass
 from itertools import accumulate
 from types import MappingProxyType
@@ -229,7 +230,7 @@ class NamePicker:
 
     def surname(self, rng: random.Random, ethnicity: str = "01") -> str:
         values, weights = self._korean if ethnicity == "10" else self._surnames
-        return rng.choices(values, cum_weights=weights)[0]
+        return values[bisect_right(weights, rng.random() * weights[-1])]
 
     def given_name(self, rng: random.Random, sex: Sex, birth_year: int) -> str:
         """One or two characters; single-character names are commoner among the old."""

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.csv_files import read_csv
 from connectors.kafka_sink import KafkaSink
-from connectors.pull import pull
+from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
 from localstack.processes import spawn, stop
 from onceonly import bootstrap
@@ -24,11 +23,10 @@ MAPPING = PROJECT / "mappings" / "sample_civil_affairs.yaml"
 pytestmark = pytest.mark.kafka
 
 
-def _pull(settings: Settings) -> object:
+def _pull(settings: Settings) -> RunCounts:
     spec = ConnectorSpec.load(MAPPING)
     with KafkaSink(settings.kafka_bootstrap or "") as sink:
-        return pull(spec, read_csv(SAMPLE, spec.encoding), sink,
-                    raw_topic=settings.raw_topic(spec.source), deadletter_topic=settings.deadletter_topic)
+        return bootstrap.connector(settings, spec, sink, only_file=SAMPLE).run()
 
 
 def test_a_gb18030_ledger_reaches_the_sqlite_store_through_a_real_worker(hub_settings: Settings, tmp_path: Path) -> None:
@@ -37,7 +35,7 @@ def test_a_gb18030_ledger_reaches_the_sqlite_store_through_a_real_worker(hub_set
     try:
         counts = _pull(hub_settings)
         # 5 data rows: 4 readable, 1 without its record id (救助证号)
-        assert (counts.read, counts.events, counts.dead_letters) == (5, 4, 1)  # type: ignore[attr-defined]
+        assert (counts.read, counts.events, counts.dead_letters) == (5, 4, 1)
         ledger = SourceRecordLedger(bootstrap.engine(hub_settings))
         eventually(lambda: ledger.count("civil_affairs") == 4, timeout=90)
 
@@ -45,11 +43,13 @@ def test_a_gb18030_ledger_reaches_the_sqlite_store_through_a_real_worker(hub_set
         assert [(d.source, d.location) for d in letters if isinstance(d, DeadLetter)] == [
             ("civil_affairs", "civil_affairs_ledger.csv:6")
         ]
-        # Sending the same file again is redelivery of the same facts: the store does not grow.
-        _pull(hub_settings)
+        # Reading the same file again: collected once, nothing new reaches Kafka or the store.
+        again = _pull(hub_settings)
+        # (an unchanged file is not even read: its fingerprint is the saved cursor)
+        assert (again.read, again.events, again.ended) == (0, 0, 0)
         raw = read_topic(hub_settings.kafka_bootstrap or "", hub_settings.raw_topic("civil_affairs"))
-        assert len(raw) == 8
-        eventually(lambda: _positions_caught_up(ledger, hub_settings, 8), timeout=60)
+        assert len(raw) == 4
+        eventually(lambda: _positions_caught_up(ledger, hub_settings, 4), timeout=60)
         assert ledger.count("civil_affairs") == 4
     finally:
         stop(worker)
@@ -69,4 +69,4 @@ def test_ingest_command_reports_counts_that_add_up(hub_settings: Settings) -> No
     out = subprocess.run(cli("ingest", str(SAMPLE), "--mapping", str(MAPPING)), env=cli_env(hub_settings),
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "read 5, events 4, unchanged 0, dead letters 1" in out.stdout
+    assert "read 5, events 4, unchanged 0, dead letters 1, ended 0" in out.stdout

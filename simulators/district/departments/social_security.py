@@ -12,7 +12,7 @@ Keys: ``grbh`` 个人编号 (the record id), ``xm`` 姓名, ``zjlx`` 证件类�
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Final
 
 from simulators.district.config import NoiseConfig
@@ -54,6 +54,10 @@ def render_social_security(
         mobile = None
     address = pick_address(resident, rng, noise.ss_stale_address_rate)
     status, scheme = _status(resident, rng, noise, age)
+    enrolled_on = _enrolled_on(resident, rng, noise.observed_on)
+    updated = stamp(resident, 2)
+    if updated.date() < enrolled_on:
+        updated = datetime.combine(enrolled_on, updated.time())
     return {
         "grbh": f"32{opaque_number(resident.number, 10**8, 40_503_643, 27_182_818):08d}",
         "xm": name,
@@ -67,9 +71,9 @@ def render_social_security(
         "dwmc": resident.employer,
         "cbzt": status,
         "xzlx": scheme,
-        "cbrq": f"{_enrolled_on(resident, rng, noise.observed_on):%Y%m%d}",
+        "cbrq": f"{enrolled_on:%Y%m%d}",
         "txdz": address.locality if rng.random() < 0.6 else f"南京市秦淮区{address.locality}",
-        "gxsj": stamp(resident, 2).isoformat(),
+        "gxsj": updated.isoformat(),
     }
 
 

@@ -1,0 +1,150 @@
+"""A connector's memory in the hub's database: what it has sent, its cursors, its runs.
+
+Everything a page changes (content hashes, cursor, the raw topic's offsets) is written in one
+transaction, and only after the broker acknowledged the page's records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Engine, and_, select, update
+
+from store.tables import connector_checkpoints, connector_records, connector_runs
+from store.upsert import upsert
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Known:
+    content_hash: str
+    ended: bool
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A record version the broker acknowledged (or that reconciliation found in the topic)."""
+
+    record_id: str
+    content_hash: str  # "end" for an end event
+    scope: str = ""
+
+
+class ConnectorState:
+    def __init__(self, engine: Engine, source: str) -> None:
+        self.engine = engine
+        self.source = source
+
+    # -- what was sent ---------------------------------------------------------------------------
+    def known(self, record_ids: Sequence[str]) -> dict[str, Known]:
+        found: dict[str, Known] = {}
+        table = connector_records
+        with self.engine.connect() as conn:
+            for i in range(0, len(record_ids), _CHUNK):
+                chunk = list(record_ids[i:i + _CHUNK])
+                rows = conn.execute(
+                    select(table.c.record_id, table.c.content_hash, table.c.ended).where(
+                        and_(table.c.source == self.source, table.c.record_id.in_(chunk))
+                    )
+                )
+                found.update({r.record_id: Known(r.content_hash, r.ended) for r in rows})
+        return found
+
+    def commit(self, run_id: str, sent: Iterable[Sent], seen: Iterable[tuple[str, str]],
+               checkpoints: dict[str, Any]) -> None:
+        """Record acknowledged versions, rows seen unchanged (record id, scope), and cursors, atomically."""
+        rows: dict[str, dict[str, Any]] = {}
+        for record_id, scope in seen:
+            rows[record_id] = {"source": self.source, "record_id": record_id, "scope": scope,
+                               "last_seen_run": run_id}
+        sent_rows = []
+        for s in sent:
+            rows.pop(s.record_id, None)
+            sent_rows.append({"source": self.source, "record_id": s.record_id, "content_hash": s.content_hash,
+                              "ended": s.content_hash == "end", "scope": s.scope, "last_seen_run": run_id})
+        with self.engine.begin() as conn:
+            if sent_rows:
+                upsert(conn, connector_records, sent_rows, keys=("source", "record_id"),
+                       update=("content_hash", "ended", "scope", "last_seen_run"))
+            seen_rows = list(rows.values())
+            for i in range(0, len(seen_rows), _CHUNK):
+                chunk = seen_rows[i:i + _CHUNK]
+                for scope in {r["scope"] for r in chunk}:
+                    ids = [r["record_id"] for r in chunk if r["scope"] == scope]
+                    conn.execute(
+                        update(connector_records)
+                        .where(and_(connector_records.c.source == self.source, connector_records.c.record_id.in_(ids)))
+                        .values(last_seen_run=run_id, scope=scope)
+                    )
+            if checkpoints:
+                upsert(conn, connector_checkpoints,
+                       [{"source": self.source, "name": k, "value": v} for k, v in checkpoints.items()],
+                       keys=("source", "name"), update=("value",))
+
+    def mark_scope_seen(self, run_id: str, scope: str) -> int:
+        """An unchanged file: every live record it holds counts as seen, without reading it."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(connector_records)
+                .where(and_(connector_records.c.source == self.source, connector_records.c.scope == scope,
+                            connector_records.c.ended.is_(False)))
+                .values(last_seen_run=run_id)
+            )
+            return int(result.rowcount or 0)
+
+    def unseen_live(self, run_id: str, scopes: Sequence[str] | None = None) -> Iterator[tuple[str, str]]:
+        """Live records this run did not see: (record id, scope), in bounded chunks."""
+        table = connector_records
+        stmt = (
+            select(table.c.record_id, table.c.scope)
+            .where(and_(table.c.source == self.source, table.c.ended.is_(False), table.c.last_seen_run != run_id))
+            .order_by(table.c.record_id)
+        )
+        if scopes is not None:
+            stmt = stmt.where(table.c.scope.in_(list(scopes)))
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=_CHUNK).execute(stmt)
+            rows = [(r.record_id, r.scope) for r in result]
+        yield from rows
+
+    def live_scopes(self) -> set[str]:
+        table = connector_records
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(table.c.scope).where(and_(table.c.source == self.source,
+                                                                 table.c.ended.is_(False))).distinct())
+            return {r.scope for r in rows}
+
+    # -- cursors ---------------------------------------------------------------------------------
+    def checkpoint(self, name: str, default: Any = None) -> Any:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(connector_checkpoints.c.value).where(
+                    and_(connector_checkpoints.c.source == self.source, connector_checkpoints.c.name == name)
+                )
+            ).scalar_one_or_none()
+        return default if value is None else value
+
+    # -- runs ------------------------------------------------------------------------------------
+    def start_run(self, run_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(connector_runs.insert().values(run_id=run_id, source=self.source,
+                                                        started_at=datetime.now(timezone.utc), status="running"))
+
+    def finish_run(self, run_id: str, *, status: str, read: int, events: int, ended: int, unchanged: int,
+                   dead_letters: int, note: str = "") -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(connector_runs).where(connector_runs.c.run_id == run_id).values(
+                    finished_at=datetime.now(timezone.utc), status=status, read=read, events=events, ended=ended,
+                    unchanged=unchanged, dead_letters=dead_letters, note=note)
+            )
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(connector_runs).where(connector_runs.c.source == self.source)
+                                .order_by(connector_runs.c.started_at))
+            return [dict(r._mapping) for r in rows]

@@ -1,0 +1,190 @@
+"""Blocking: the keys that make two records a candidate pair (never all pairs).
+
+Each blocking rule of the settings gives a record zero or more keys, written
+``"<rule>:<value>"``; records sharing a key are compared. Keys derived from identity documents
+(ID numbers, passports) are keyed hashes, never the numbers: keys end up in indexes and logs.
+
+A typo'd ID number must still meet the right one, so the ``id_number_one_edit`` rule gives a
+record one key per digit position: the number with that digit left out. Two numbers one
+changed digit or one swap of neighbours apart share one of these keys (the deletion
+neighbourhood of the symmetric-delete spelling correctors).
+
+**Caps.** A key shared by more than its rule's ``max_block_size`` records (a landline of a
+shared rental, a block of flats whose rooms are all "301") is skipped: too common to tell
+people apart, and it would flood the resolver. :class:`BlockingIndex` applies the caps; a
+resolver keeping its index elsewhere must apply the same rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from functools import cache
+
+from schemas.resident import ResidentRecord
+
+from core.matching.features import MatchFeatures, match_features
+from core.matching.settings import MatchSettings, default_settings
+
+__all__ = ["DEV_ID_HASH_KEY", "Blocker", "BlockingIndex", "blocking_keys"]
+
+DEV_ID_HASH_KEY = "onceonly-dev-key-change-me"
+"""The development default of ``onceonly.settings.Settings.id_hash_key``; production passes its own."""
+
+_HASH_BYTES = 10  # 80 bits: collisions between different numbers are negligible at city scale
+
+
+def _hasher(secret: bytes | str) -> Callable[[str], str]:
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    if not key:
+        raise ValueError("blocking needs a non-empty key: an unkeyed hash of an ID number can be reversed")
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+
+    def digest(text: str) -> str:
+        return hashlib.blake2b(text.encode("utf-8"), key=key, digest_size=_HASH_BYTES).hexdigest()
+
+    return digest
+
+
+KeyBuilder = Callable[[MatchFeatures, Callable[[str], str]], Iterable[str]]
+
+
+def _id_number(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return (h("id:" + f.valid_id),) if f.valid_id else ()
+
+
+def _id_number_one_edit(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    text = f.id_text
+    if not text or len(text) < 15:
+        return ()
+    # Left-out position is not part of the key: a swap at (i, i+1) meets deletion i and i+1.
+    return {h("del:" + text[:i] + text[i + 1 :]) for i in range(len(text))}
+
+
+def _other_id(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return (h(f"doc:{kind}:{value}") for kind, value in f.other_ids)
+
+
+def _household(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return f.households
+
+
+def _dwelling(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return f.dwellings | f.number_flats
+
+
+def _phone(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return f.phones
+
+
+def _birth_date(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return (f.birth_digits,) if f.birth_digits else ()
+
+
+def _pinyin_birth_year(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return (f"{f.pinyin_key}|{f.birth_year}",) if f.pinyin_key and f.birth_year else ()
+
+
+def _sorted_tokens_birth_year(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return (f"{f.sorted_tokens}|{f.birth_year}",) if f.sorted_tokens and f.birth_year else ()
+
+
+def _surname_birth_month(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return (f"{f.surname_pinyin}|{f.birth_month}",) if f.surname_pinyin and f.birth_month else ()
+
+
+def _latin_sorted_tokens(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return (f.sorted_tokens,) if f.script == "latin" and f.sorted_tokens else ()
+
+
+def _name_flat(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    return (f"{f.pinyin_key}|{flat}" for flat in f.flats) if f.pinyin_key else ()
+
+
+_BUILDERS: dict[str, KeyBuilder] = {
+    "id_number": _id_number,
+    "id_number_one_edit": _id_number_one_edit,
+    "other_id": _other_id,
+    "household_id": _household,
+    "dwelling": _dwelling,
+    "phone": _phone,
+    "birth_date": _birth_date,
+    "pinyin_birth_year": _pinyin_birth_year,
+    "sorted_tokens_birth_year": _sorted_tokens_birth_year,
+    "surname_birth_month": _surname_birth_month,
+    "latin_sorted_tokens": _latin_sorted_tokens,
+    "name_flat": _name_flat,
+}
+
+
+class Blocker:
+    """The blocking rules of a settings file, with the key for hashing identity documents."""
+
+    def __init__(self, settings: MatchSettings | None = None, id_hash_key: bytes | str = DEV_ID_HASH_KEY):
+        self.settings = settings or default_settings()
+        self._hash = _hasher(id_hash_key)
+        self._rules = tuple((rule.name, _BUILDERS[rule.key]) for rule in self.settings.blocking_rules)
+        self.caps = {rule.name: rule.max_block_size for rule in self.settings.blocking_rules}
+
+    def keys(self, record: ResidentRecord | MatchFeatures) -> frozenset[str]:
+        """Every blocking key of a record, ``"<rule>:<value>"``."""
+        features = match_features(record)
+        return frozenset(f"{name}:{value}" for name, build in self._rules for value in build(features, self._hash))
+
+    def cap(self, key: str) -> int:
+        return self.caps[key.partition(":")[0]]
+
+
+@cache
+def _default_blocker() -> Blocker:
+    return Blocker()
+
+
+def blocking_keys(record: ResidentRecord | MatchFeatures, *, blocker: Blocker | None = None) -> frozenset[str]:
+    """The blocking keys of a record under the default settings (development hash key).
+
+    >>> from datetime import datetime
+    >>> r = ResidentRecord(source="housing", record_id="1", observed_at=datetime(2024, 1, 1),
+    ...                    name="张伟", name_script="han", name_pinyin="zhang wei", phones=("+8613800138000",))
+    >>> sorted(blocking_keys(r))
+    ['phone:+8613800138000']
+    """
+    return (blocker or _default_blocker()).keys(record)
+
+
+class BlockingIndex:
+    """An in-memory index from blocking keys to items (records), honouring the caps.
+
+    Lookups are deterministic (keys in sorted order, items in the order they were added), so a
+    resolver that adds records in log order gets the same candidates on every replay.
+    """
+
+    def __init__(self, blocker: Blocker) -> None:
+        self.blocker = blocker
+        self._items: dict[str, dict[str, None]] = {}
+
+    def add(self, item: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._items.setdefault(key, {})[item] = None
+
+    def remove(self, item: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            block = self._items.get(key)
+            if block is not None:
+                block.pop(item, None)
+
+    def lookup(self, keys: Iterable[str]) -> list[str]:
+        """Items sharing any key with ``keys``, skipping keys over their rule's cap."""
+        found: dict[str, None] = {}
+        for key in sorted(keys):
+            block = self._items.get(key)
+            if block and len(block) <= self.blocker.cap(key):
+                found.update(block)
+        return list(found)
+
+    def blocks(self) -> Iterable[tuple[str, list[str]]]:
+        """Every key with its items, keys over their cap left out."""
+        for key, block in self._items.items():
+            if 2 <= len(block) <= self.blocker.cap(key):
+                yield key, list(block)

@@ -1,0 +1,208 @@
+"""Deciding where a new record belongs: link, review, new profile, or merge.
+
+:func:`decide` compares a record with every record of each candidate profile (the resolver
+finds candidates through :mod:`core.matching.blocking`):
+
+1. **Same valid ID number** with any record of a profile → that profile is linked, by rule.
+2. **A different valid ID number** on any record of a profile → that profile is out, by rule,
+   whatever the fuzzy evidence says.
+3. Otherwise the profile's score is its best record pair's. It is *linked* when the best pair
+   not held back by an ``at_most_review`` rule reaches the link threshold; it is a *review*
+   candidate when its best pair reaches the review threshold.
+4. One linked profile → ``link``. Several linked profiles that can be one resident (no two
+   different valid ID numbers, no pair of their records held back by a rule) → ``merge``: the
+   record is late evidence bridging them. The **oldest** profile survives: the smallest
+   ``created_at`` when every merged candidate has one, otherwise the one given first
+   (resolvers pass candidates in creation order). Linked profiles that cannot be one resident
+   → the best one wins if it leads by ``ambiguity_margin_bits``; else a steward reviews.
+5. No linked profile → ``review`` (the best review candidate is proposed) or ``new``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.resident import ResidentRecord
+
+from core.matching.features import MatchFeatures, match_features
+from core.matching.model import FieldEvidence, Matcher, Score, default_matcher, probability_of
+from core.matching.rules import id_conflict
+
+__all__ = ["Candidate", "Decision", "Outcome", "ProfileMatch", "decide"]
+
+Outcome = Literal["link", "review", "new", "merge"]
+ProfileStatus = Literal["same_valid_id", "link", "review", "new", "different_valid_ids"]
+
+_RULE_WEIGHT = 1000.0  # the match weight reported for a link by the same-valid-ID rule
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A candidate profile: its id, its records (or their features), and when it was created."""
+
+    profile_id: str
+    records: Sequence[ResidentRecord | MatchFeatures]
+    created_at: datetime | None = None
+
+
+class ProfileMatch(BaseModel):
+    """How one candidate profile fared: what a steward sees beside a review."""
+
+    model_config = ConfigDict(frozen=True)
+
+    profile_id: str
+    status: ProfileStatus
+    weight: float | None = None
+    probability: float | None = None
+    note: str | None = None
+
+
+class Decision(BaseModel):
+    """Where the record goes, and why (the best pair's score and each field's evidence)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: Outcome
+    profile_id: str | None = None  # linked profile, merge survivor, or the profile proposed for review
+    profile_ids_to_merge: tuple[str, ...] = ()  # profiles folded into ``profile_id`` (merge only)
+    score: Score | None = None
+    evidence: tuple[FieldEvidence, ...] = ()
+    reason: str
+    candidates: tuple[ProfileMatch, ...] = ()
+
+
+@dataclass
+class _Assessed:
+    position: int
+    candidate: Candidate
+    features: list[MatchFeatures]
+    status: ProfileStatus
+    weight: float = float("-inf")
+    vector: tuple[int, ...] = ()
+    sources: tuple[int, ...] = ()
+    note: str | None = None
+
+    @property
+    def linked(self) -> bool:
+        return self.status in ("same_valid_id", "link")
+
+
+def _assess(matcher: Matcher, record: MatchFeatures, position: int, candidate: Candidate) -> _Assessed:
+    features = [match_features(r) for r in candidate.records]
+    if not features:
+        return _Assessed(position, candidate, features, "new", note="no records")
+    if record.valid_id is not None:
+        same = next((i for i, f in enumerate(features) if f.valid_id == record.valid_id), None)
+        if same is not None:
+            weight, vector, sources = matcher.profile_weight(record, features)
+            return _Assessed(position, candidate, features, "same_valid_id", _RULE_WEIGHT, vector, sources,
+                             note="the same valid ID number")  # fmt: skip
+        if any(f.valid_id is not None for f in features):
+            return _Assessed(position, candidate, features, "different_valid_ids", note="a different valid ID number")
+    weight, vector, sources = matcher.profile_weight(record, features)
+    held_back = matcher.cap_reason(vector)
+    if held_back is None and weight >= matcher.threshold_weight("link"):
+        status: ProfileStatus = "link"
+    elif weight >= matcher.threshold_weight("review"):
+        status = "review"
+    else:
+        status = "new"
+    note = held_back if held_back is not None and weight >= matcher.threshold_weight("review") else None
+    return _Assessed(position, candidate, features, status, weight, vector, sources, note)
+
+
+def _compatible(matcher: Matcher, left: _Assessed, right: _Assessed) -> bool:
+    """Whether two profiles can be one resident: no ID conflict, no record held back against the other."""
+    if id_conflict(left.features, right.features):
+        return False
+    for one, other in ((left.features, right.features), (right.features, left.features)):
+        for record in one:
+            if matcher.cap_reason(matcher.profile_weight(record, other)[1]) is not None:
+                return False
+    return True
+
+
+def _oldest(group: Sequence[_Assessed]) -> _Assessed:
+    if all(a.candidate.created_at is not None for a in group):
+        return min(group, key=lambda a: (a.candidate.created_at, a.position))
+    return min(group, key=lambda a: a.position)
+
+
+def _explain(matcher: Matcher, record: MatchFeatures, assessed: _Assessed) -> Score | None:
+    if not assessed.vector:
+        return None
+    weight, _, _ = matcher.profile_weight(record, assessed.features)
+    return matcher.explain(record, assessed.features, weight, assessed.vector, assessed.sources)
+
+
+def _summary(assessed: Sequence[_Assessed]) -> tuple[ProfileMatch, ...]:
+    ranked = sorted(assessed, key=lambda a: (-a.weight, a.position))
+    out = []
+    for a in ranked:
+        known = bool(a.vector) and a.status != "same_valid_id"
+        weight = round(a.weight, 3) if known else None
+        probability = probability_of(a.weight) if known else (1.0 if a.status == "same_valid_id" else None)
+        out.append(ProfileMatch(profile_id=a.candidate.profile_id, status=a.status, weight=weight,
+                                probability=probability, note=a.note))  # fmt: skip
+    return tuple(out)
+
+
+def decide(
+    record: ResidentRecord | MatchFeatures, candidates: Sequence[Candidate], *, matcher: Matcher | None = None
+) -> Decision:
+    """Decide whether ``record`` links to, merges, is reviewed against, or stands apart from ``candidates``.
+
+    ``candidates`` are the profiles the blocking keys found, oldest first; each carries its
+    records (or their :class:`MatchFeatures`). The module docstring lists the steps.
+    """
+    matcher = matcher or default_matcher()
+    features = match_features(record)
+    assessed = [_assess(matcher, features, i, c) for i, c in enumerate(candidates)]
+    summary = _summary(assessed)
+    linked = sorted((a for a in assessed if a.linked), key=lambda a: (-a.weight, a.position))
+    if not linked:
+        reviewable = sorted((a for a in assessed if a.status == "review"), key=lambda a: (-a.weight, a.position))
+        if not reviewable:
+            return Decision(outcome="new", reason="no candidate profile reaches the review threshold", candidates=summary)
+        best = reviewable[0]
+        score = _explain(matcher, features, best)
+        reason = best.note or (f"match probability {score.probability:.4f} is below the link threshold" if score else "")
+        return Decision(outcome="review", profile_id=best.candidate.profile_id, score=score,
+                        evidence=score.evidence if score else (), reason=reason, candidates=summary)  # fmt: skip
+
+    best = linked[0]
+    group = [best]
+    rivals: list[_Assessed] = []
+    for other in linked[1:]:
+        if all(_compatible(matcher, member, other) for member in group):
+            group.append(other)
+        else:
+            rivals.append(other)
+    score = _explain(matcher, features, best)
+    evidence = score.evidence if score else ()
+    if rivals:
+        margin = best.weight - max(r.weight for r in rivals)
+        if best.status != "same_valid_id" and margin < matcher.settings.thresholds.ambiguity_margin_bits:
+            return Decision(
+                outcome="review", profile_id=best.candidate.profile_id, score=score, evidence=evidence,
+                reason=f"links to {len(rivals) + 1} profiles that cannot be one resident (lead {margin:.1f} bits)",
+                candidates=summary,
+            )  # fmt: skip
+    if len(group) == 1:
+        reason = "the same valid ID number" if best.status == "same_valid_id" else (
+            f"match probability {score.probability:.6f}" if score else "linked"
+        )
+        return Decision(outcome="link", profile_id=best.candidate.profile_id, score=score, evidence=evidence,
+                        reason=reason, candidates=summary)  # fmt: skip
+    survivor = _oldest(group)
+    absorbed = tuple(a.candidate.profile_id for a in sorted(group, key=lambda a: a.position) if a is not survivor)
+    return Decision(
+        outcome="merge", profile_id=survivor.candidate.profile_id, profile_ids_to_merge=absorbed, score=score,
+        evidence=evidence, reason=f"the record links {len(group)} profiles that can be one resident",
+        candidates=summary,
+    )  # fmt: skip
