@@ -72,7 +72,7 @@ def mapping_path(settings: Settings, source: str) -> Path:
 def connector(settings: Settings, spec: ConnectorSpec, sink: KafkaSink, *, only_file: Path | None = None,
               db: Engine | None = None, on_page: Callable[[RunCounts], None] | None = None) -> Connector:
     """A department's connector: its transport's reader, its state in the store, the shared loop."""
-    reader = reader_for(spec, only_file=only_file)
+    reader = reader_for(spec, only_file=only_file, bootstrap=kafka_bootstrap(settings))
     return Connector(
         spec, reader, ConnectorState(db if db is not None else engine(settings), spec.source), sink,
         Topics(kafka_bootstrap(settings), settings.raw_topic(spec.source), settings.deadletter_topic),
@@ -80,12 +80,25 @@ def connector(settings: Settings, spec: ConnectorSpec, sink: KafkaSink, *, only_
     )
 
 
-def reader_for(spec: ConnectorSpec, *, only_file: Path | None = None) -> Reader:
+def reader_for(spec: ConnectorSpec, *, only_file: Path | None = None, bootstrap: str | None = None) -> Reader:
+    """The transport a mapping file declares (``kind``); each lives in its own module."""
     if only_file is not None or spec.kind in ("csv", "xlsx", "files"):
         from connectors.files import FilesReader
 
         return FilesReader(spec, only=only_file)
-    raise NotImplementedError(f"no reader for connector kind {spec.kind!r} yet")
+    if spec.kind == "sql":
+        from connectors.sql import SqlReader
+
+        return SqlReader(spec)
+    if spec.kind == "http":
+        from connectors.http import HttpReader
+
+        return HttpReader(spec)
+    if spec.kind == "kafka":
+        from connectors.kafka_push import KafkaPushReader
+
+        return KafkaPushReader(spec, bootstrap=bootstrap)
+    raise ValueError(f"{spec.source}: connector kind {spec.kind!r} is not pulled (it is pushed to the ingest API)")
 
 
 def hub_topics(settings: Settings) -> list[str]:

@@ -55,3 +55,16 @@ def cli(*args: str) -> list[str]:
 
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    """How many messages ``topic`` holds (sum of its partitions' end offsets), without reading them."""
+    from kafka import TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+        return sum(ends.values())
+    finally:
+        consumer.close()

@@ -22,7 +22,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 from schemas.resident import ResidentRecord
 
 from core.matching.features import MatchFeatures, match_features
-from core.matching.settings import ComparisonSpec, LevelSpec, MatchSettings, default_settings
+from core.matching.settings import ComparisonSpec, ConditionSpec, LevelSpec, MatchSettings, default_settings
 
 __all__ = ["NULL", "CompiledComparison", "CompiledComparisons", "compile_comparisons", "comparison_vector"]
 
@@ -243,8 +243,10 @@ class CompiledComparisons:
     """All comparisons of a settings file, ready to run on pairs of features."""
 
     comparisons: tuple[CompiledComparison, ...]
-    context_index: int  # the household-context (residence) comparison
-    shared_levels: frozenset[int]  # its levels meaning "the pair shares a home"
+    context_index: int  # the residence comparison (conditioning.household)
+    shared_levels: frozenset[int]  # its levels meaning "the pair shares a home or a phone"
+    birth_index: int  # the birth date comparison (conditioning.born_same_day)
+    same_birth_levels: frozenset[int]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -259,17 +261,25 @@ class CompiledComparisons:
     def shares_home(self, vector: Sequence[int]) -> bool:
         return vector[self.context_index] in self.shared_levels
 
+    def stratum(self, vector: Sequence[int]) -> int:
+        """The pair's stratum (an index into ``settings.STRATA``): 2 × shares home + born same day."""
+        return 2 * (vector[self.context_index] in self.shared_levels) + (vector[self.birth_index] in self.same_birth_levels)
+
 
 def compile_comparisons(settings: MatchSettings) -> CompiledComparisons:
     compiled = tuple(
         CompiledComparison(name=spec.name, kind=spec.kind, labels=spec.labels, compare=_COMPILERS[spec.kind](spec))
         for spec in settings.comparisons
     )
-    context = settings.household_context
-    spec = settings.comparison(context.comparison)
-    context_index = [c.name for c in compiled].index(context.comparison)
-    shared = frozenset(spec.labels.index(label) for label in context.shared_levels)
-    return CompiledComparisons(comparisons=compiled, context_index=context_index, shared_levels=shared)
+    names = [c.name for c in compiled]
+
+    def levels(condition: ConditionSpec) -> tuple[int, frozenset[int]]:
+        labels = settings.comparison(condition.comparison).labels
+        return names.index(condition.comparison), frozenset(labels.index(label) for label in condition.levels)
+
+    context_index, shared = levels(settings.conditioning.household)
+    birth_index, same_birth = levels(settings.conditioning.born_same_day)
+    return CompiledComparisons(compiled, context_index, shared, birth_index, same_birth)
 
 
 _DEFAULT: list[CompiledComparisons] = []

@@ -22,8 +22,10 @@ __all__ = [
     "CapRule",
     "ComparisonKind",
     "ComparisonSpec",
+    "ConditionSpec",
+    "Conditioning",
     "EstimationSettings",
-    "HouseholdContext",
+    "STRATA",
     "LevelCondition",
     "LevelSpec",
     "MatchSettings",
@@ -60,8 +62,8 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 class LevelSpec(BaseModel):
     """One level of a comparison: a label, the test that selects it, and starting m and u.
 
-    ``u_shared`` is u among pairs that share a home (see :class:`HouseholdContext`); it is
-    ignored for the household-context comparison itself.
+    ``u_shared`` is the starting u among pairs that share a home (see :class:`Conditioning`);
+    it is ignored for the residence comparison itself.
     """
 
     model_config = _FROZEN
@@ -114,17 +116,37 @@ class ComparisonSpec(BaseModel):
         return tuple(level.label for level in self.levels)
 
 
-class HouseholdContext(BaseModel):
-    """Which levels of which comparison mean "the two records share a home".
-
-    For such pairs the other comparisons use ``u_shared``: a twin agrees on birth date and
-    surname far more often than a stranger does.
-    """
+class ConditionSpec(BaseModel):
+    """Levels of one comparison that put a pair into a stratum."""
 
     model_config = _FROZEN
 
     comparison: str
-    shared_levels: tuple[str, ...]
+    levels: tuple[str, ...]
+
+
+class Conditioning(BaseModel):
+    """Where non-matches are not independent across fields, and u is estimated per stratum.
+
+    * ``household``: the pair shares a home or a phone. A twin, a spouse or a parent agrees
+      with a resident on surname, address and phone far more often than a stranger does, so
+      every personal comparison (and the birth date) has its own u among household members.
+    * ``born_same_day``: the pair has the same birth date. Namesakes born the same day (张伟
+      and 张伟, both 1985-03-07) are the hard case here, so the name, sex and document
+      comparisons have their own u among people born the same day.
+
+    The four strata are: any resident, born the same day, household member, household member
+    born the same day (twins). u of each is estimated from data (see ``estimate``).
+    """
+
+    model_config = _FROZEN
+
+    household: ConditionSpec
+    born_same_day: ConditionSpec
+
+
+STRATA = ("any_resident", "born_same_day", "household_member", "household_member_born_same_day")
+"""Stratum names, indexed ``2 * household + born_same_day``."""
 
 
 class BlockingRuleSpec(BaseModel):
@@ -206,7 +228,7 @@ class MatchSettings(BaseModel):
 
     version: str
     prior: float = Field(gt=0, lt=1)
-    household_context: HouseholdContext
+    conditioning: Conditioning
     comparisons: tuple[ComparisonSpec, ...]
     blocking_rules: tuple[BlockingRuleSpec, ...]
     rules: RuleSettings = RuleSettings()
@@ -222,10 +244,14 @@ class MatchSettings(BaseModel):
         for kind in ("id_number", "residence"):
             if kinds.count(kind) > 1:
                 raise ValueError(f"at most one {kind} comparison")
-        context = by_name.get(self.household_context.comparison)
+        context = by_name.get(self.conditioning.household.comparison)
         if context is None or context.kind != "residence":
-            raise ValueError("household_context.comparison must name the residence comparison")
-        self._check_levels(context, self.household_context.shared_levels)
+            raise ValueError("conditioning.household must name the residence comparison")
+        self._check_levels(context, self.conditioning.household.levels)
+        birth = by_name.get(self.conditioning.born_same_day.comparison)
+        if birth is None or birth.kind != "birth_date":
+            raise ValueError("conditioning.born_same_day must name the birth date comparison")
+        self._check_levels(birth, self.conditioning.born_same_day.levels)
         for comparison in self.comparisons:
             if comparison is context:
                 continue
