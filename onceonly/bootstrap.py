@@ -23,7 +23,9 @@ from localstack.processes import port_open
 from onceonly.settings import Settings
 from store.engine import make_engine
 from store.ledger import SourceRecordLedger
-from streams.app import build_app
+from store.profile_projection import ProfileProjection
+from core.standardise import FieldMapping
+from streams.app import StreamWiring, build_app
 
 SOURCES = ("public_security", "social_security", "civil_affairs", "housing", "community")
 
@@ -70,9 +72,12 @@ def mapping_path(settings: Settings, source: str) -> Path:
 
 
 def connector(settings: Settings, spec: ConnectorSpec, sink: KafkaSink, *, only_file: Path | None = None,
-              db: Engine | None = None, on_page: Callable[[RunCounts], None] | None = None) -> Connector:
-    """A department's connector: its transport's reader, its state in the store, the shared loop."""
-    reader = reader_for(spec, only_file=only_file, bootstrap=kafka_bootstrap(settings))
+              db: Engine | None = None, on_page: Callable[[RunCounts], None] | None = None,
+              reader: Reader | None = None) -> Connector:
+    """A department's connector: its transport's reader (or ``reader``, e.g. a pushed batch), its
+    state in the store, the shared loop."""
+    if reader is None:
+        reader = reader_for(spec, only_file=only_file, bootstrap=kafka_bootstrap(settings), data_dir=settings.data_dir)
     return Connector(
         spec, reader, ConnectorState(db if db is not None else engine(settings), spec.source), sink,
         Topics(kafka_bootstrap(settings), settings.raw_topic(spec.source), settings.deadletter_topic),
@@ -80,16 +85,24 @@ def connector(settings: Settings, spec: ConnectorSpec, sink: KafkaSink, *, only_
     )
 
 
-def reader_for(spec: ConnectorSpec, *, only_file: Path | None = None, bootstrap: str | None = None) -> Reader:
-    """The transport a mapping file declares (``kind``); each lives in its own module."""
+def reader_for(spec: ConnectorSpec, *, only_file: Path | None = None, bootstrap: str | None = None,
+               data_dir: Path | None = None) -> Reader:
+    """The transport a mapping file declares (``kind``); each lives in its own module.
+
+    A drop folder (``transport.path``) given relative, or not at all (``inbox/<source>``), lies
+    under the data dir, so the same mapping file works locally and in the container.
+    """
     if only_file is not None or spec.kind in ("csv", "xlsx", "files"):
         from connectors.files import FilesReader
 
-        return FilesReader(spec, only=only_file)
+        folder = Path(spec.transport.get("path", f"inbox/{spec.source}"))
+        if not folder.is_absolute() and data_dir is not None:
+            folder = data_dir / folder
+        return FilesReader(spec, folder, only=only_file)
     if spec.kind == "sql":
         from connectors.sql import SqlReader
 
-        return SqlReader(spec)
+        return SqlReader(spec, data_dir=data_dir)
     if spec.kind == "http":
         from connectors.http import HttpReader
 
@@ -102,7 +115,8 @@ def reader_for(spec: ConnectorSpec, *, only_file: Path | None = None, bootstrap:
 
 
 def hub_topics(settings: Settings) -> list[str]:
-    return [settings.raw_topic(s) for s in sources(settings)] + [settings.deadletter_topic]
+    return [settings.raw_topic(s) for s in sources(settings)] + [settings.records_topic, settings.deadletter_topic,
+                                                                    settings.profile_events_topic]
 
 
 def prepare_topics(settings: Settings, bootstrap: str | None = None) -> None:
@@ -119,12 +133,34 @@ def sources(settings: Settings) -> list[str]:
     return list(SOURCES)
 
 
-def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine | None = None) -> faust.App:
-    return build_app(
+def profile_projection(settings: Settings, db: Engine | None = None) -> ProfileProjection:
+    return ProfileProjection(db if db is not None else engine(settings),
+                             id_hash_key=settings.id_hash_key.get_secret_value())
+
+
+def mappings(settings: Settings) -> dict[str, ConnectorSpec]:
+    """Every department mapping file in the mappings folder, by source."""
+    specs = [ConnectorSpec.load(p) for p in sorted(settings.mappings_dir.glob("*.yaml"))]
+    return {spec.source: spec for spec in specs if not spec.source.startswith("sample")}
+
+
+def field_mappings(settings: Settings) -> dict[str, FieldMapping]:
+    found = {source: spec.field_mapping() for source, spec in mappings(settings).items()}
+    return {source: m for source, m in found.items() if m is not None}
+
+
+def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine | None = None,
+               field_mapping_overrides: dict[str, FieldMapping] | None = None) -> faust.App:
+    db = db if db is not None else engine(settings)
+    return build_app(StreamWiring(
         app_id=settings.app_id,
         bootstrap=bootstrap or kafka_bootstrap(settings),
         raw_topics=[settings.raw_topic(s) for s in sources(settings)],
+        records_topic=settings.records_topic,
         deadletter_topic=settings.deadletter_topic,
-        ledger=SourceRecordLedger(db if db is not None else engine(settings)),
+        ledger=SourceRecordLedger(db),
+        profile_events_topic=settings.profile_events_topic,
+        projection=profile_projection(settings, db),
+        mappings={**field_mappings(settings), **(field_mapping_overrides or {})},
         partitions=settings.topic_partitions,
-    )
+    ))

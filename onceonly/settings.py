@@ -5,10 +5,12 @@ The same names are used by the local run and by ``docker-compose.yml``; the READ
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +35,18 @@ class Settings(BaseSettings):
     mappings_dir: Path = Field(default=PROJECT_ROOT / "mappings", description="Department mapping files (YAML)")
     api_host: str = Field(default="127.0.0.1", description="Query service bind address")
     api_port: int = Field(default=8000, description="Query service port")
+    ingest_tokens: Annotated[dict[str, SecretStr], NoDecode] = Field(
+        default_factory=dict,
+        description='Bearer token per source for the ingest API, JSON {"community": "…"}; empty = ingest closed',
+    )
+
+    @field_validator("ingest_tokens", mode="before")
+    @classmethod
+    def _tokens_from_json(cls, value: Any) -> Any:
+        # Compose passes an unset variable as "": that means no department may push.
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
 
     @property
     def sqlite_path(self) -> Path:
@@ -51,3 +65,11 @@ class Settings(BaseSettings):
     @property
     def deadletter_topic(self) -> str:
         return self.topic("deadletter")
+
+    @property
+    def records_topic(self) -> str:
+        return self.topic("records")
+
+    @property
+    def profile_events_topic(self) -> str:
+        return self.topic("profile-events")

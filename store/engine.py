@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
+import store.profile_tables  # noqa: F401 - registers the profile store's tables
 from store.tables import metadata
 
 

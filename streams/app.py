@@ -1,24 +1,28 @@
-"""The faust application and its agents, built from settings by one function.
+"""The faust application and its agents, built from one wiring object.
 
 Agents decode what Kafka delivered, call the core or a store, and write the result. Every agent
-is idempotent: it tracks the offsets it has applied beside its effects, so a redelivered message
-(at-least-once delivery) changes nothing.
+is idempotent: effects in the store are tracked with the offsets applied beside them, and events
+it emits have ids derived from their cause, so a redelivered message (at-least-once) is harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import faust
 from pydantic import ValidationError
 
 from core.privacy import redact_id_numbers
+from core.standardise import FieldMapping
+from core.standardise.stage import standardise_envelope
 from schemas.codec import UnknownEventType, decode, encode
 from schemas.source_record import DeadLetter, SourceRecord
-from store.ledger import Delivered, SourceRecordLedger
+from store.ledger import Delivered
+from store.profile_projection import DeliveredEvent
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +30,36 @@ BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.2
 
 
-def build_app(*, app_id: str, bootstrap: str, raw_topics: Sequence[str], deadletter_topic: str,
-              ledger: SourceRecordLedger, partitions: int = 4) -> faust.App:
+class Ledger(Protocol):
+    def apply(self, batch: Sequence[Delivered]) -> int: ...
+
+
+class Projection(Protocol):
+    def apply(self, batch: Sequence[DeliveredEvent]) -> int: ...
+
+
+@dataclass
+class StreamWiring:
+    """Everything the agents need, built by ``onceonly.bootstrap`` (or a test)."""
+
+    app_id: str
+    bootstrap: str
+    raw_topics: Sequence[str]
+    records_topic: str
+    deadletter_topic: str
+    ledger: Ledger
+    profile_events_topic: str = "profile-events"
+    projection: Projection | None = None
+    mappings: Mapping[str, FieldMapping] = field(default_factory=dict)
+    partitions: int = 4
+
+
+def build_app(wiring: StreamWiring) -> faust.App:
     app = faust.App(
-        app_id,
-        broker=f"kafka://{bootstrap}",
+        wiring.app_id,
+        broker=f"kafka://{wiring.bootstrap}",
         store="memory://",
-        topic_partitions=partitions,
+        topic_partitions=wiring.partitions,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
@@ -40,20 +67,53 @@ def build_app(*, app_id: str, bootstrap: str, raw_topics: Sequence[str], deadlet
         producer_acks=-1,
         broker_commit_every=200,
     )
-    raw = app.topic(*raw_topics, key_type=bytes, value_type=bytes, partitions=partitions)
-    deadletters = app.topic(deadletter_topic, key_type=bytes, value_type=bytes, partitions=partitions)
+    raw = app.topic(*wiring.raw_topics, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
+    records = app.topic(wiring.records_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
+    deadletters = app.topic(wiring.deadletter_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
+
+    async def dead(letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            await deadletters.send(key=f"{letter.source}:{letter.location}".encode(), value=encode(letter))
 
     @app.agent(raw, name="ledger")
     async def land_source_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """Land every source-record version in the SQL ledger (raw.* → source_records)."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
-            batch, rejected = decode_batch(events)
-            for letter in rejected:
-                await deadletters.send(key=letter.source.encode(), value=encode(letter))
-            inserted = await asyncio.to_thread(ledger.apply, batch)
-            yield inserted
+            batch, _ = decode_batch(events)  # the standardise agent dead-letters what is unreadable
+            yield await asyncio.to_thread(wiring.ledger.apply, batch)
 
-    app.conf.onceonly_agents = {"ledger": land_source_records}  # type: ignore[attr-defined]
+    @app.agent(raw, name="standardise")
+    async def standardise_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
+        """raw.* → records: each source-record version in canonical form, or a dead letter."""
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+            batch, rejected = decode_batch(events)
+            for delivered in batch:
+                result = standardise_envelope(delivered.record, wiring.mappings)
+                if isinstance(result, DeadLetter):
+                    rejected.append(result)
+                else:
+                    await records.send(key=delivered.record.identity.encode(), value=encode(result))
+            await dead(rejected)
+            yield len(batch)
+
+    agents: dict[str, Any] = {"ledger": land_source_records, "standardise": standardise_records}
+
+    if wiring.projection is not None:
+        projection = wiring.projection
+        profile_events = app.topic(wiring.profile_events_topic, key_type=bytes, value_type=bytes,
+                                   partitions=wiring.partitions)
+
+        @app.agent(profile_events, name="project")
+        async def project_profiles(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
+            """profile-events → the SQL profile store (a projection: replayable, idempotent)."""
+            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+                batch = [DeliveredEvent(e.message.topic, e.message.partition, e.message.offset, decode(e.value))
+                         for e in events]
+                yield await asyncio.to_thread(projection.apply, batch)  # type: ignore[arg-type]
+
+        agents["project"] = project_profiles
+
+    app.conf.onceonly_agents = agents  # type: ignore[attr-defined]
     return app
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from schemas.codec import encode
 from schemas.source_record import SourceRecord
 from store.ledger import Delivered
-from streams.app import build_app
+from streams.app import StreamWiring, build_app
 
 
 class RecordingLedger:
@@ -23,8 +23,8 @@ class RecordingLedger:
 
 
 def _app(ledger: RecordingLedger):  # type: ignore[no-untyped-def]
-    return build_app(app_id="unit", bootstrap="127.0.0.1:1", raw_topics=["raw.civil_affairs"],
-                     deadletter_topic="deadletter", ledger=ledger)  # type: ignore[arg-type]
+    return build_app(StreamWiring(app_id="unit", bootstrap="127.0.0.1:1", raw_topics=["raw.civil_affairs"],
+                                  records_topic="records", deadletter_topic="deadletter", ledger=ledger))
 
 
 def test_agent_hands_decoded_source_records_to_the_ledger() -> None:

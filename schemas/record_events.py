@@ -1,0 +1,32 @@
+"""What the standardise stage publishes on the ``records`` topic: one event per source-record version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.codec import register
+from schemas.resident import ResidentRecord
+from schemas.source_record import RecordChange
+
+
+class RecordStandardised(BaseModel):
+    """A source-record version in canonical form (or its end), ready to resolve."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str  # the source record's event id: re-standardising gives the same id
+    source: str
+    record_id: str
+    change: RecordChange
+    content_hash: str
+    observed_at: datetime
+    record: ResidentRecord | None = None  # None for an end event
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}:{self.record_id}"
+
+
+register(RecordStandardised)
