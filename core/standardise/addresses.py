@@ -10,6 +10,8 @@ it is building-unit-room. Building, unit and room are stored as plain numbers ("
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,6 +125,7 @@ _DASHES = re.compile(r"[–—―~～﹣]")
 _STORED = frozenset(Address.model_fields) - {"raw"}
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_address(raw: str) -> Address:
     """Parse a free-text address; parts it does not recognise are simply not filled.
 

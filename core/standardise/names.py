@@ -10,6 +10,8 @@ Pinyin is for blocking and homophone keys (伟/玮/炜 all read ``wei``), not fo
 
 from __future__ import annotations
 
+import functools
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -177,6 +179,7 @@ def _syllables(text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def name_pinyin(name: str) -> str:
     """Toneless pinyin syllables of a Han name, with surname readings fixed.
 
@@ -206,6 +209,7 @@ def homophone_key(name: str) -> str:
     return name_pinyin(name).replace(" ", "")
 
 
+@functools.lru_cache(maxsize=65536)
 def standardise_name(raw: str | None) -> StandardName:
     """Standardise a name and compute its keys.
 

@@ -7,6 +7,8 @@ made valid is a *warning*, never an error: a bad phone must not stop a resident'
 
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass
 
@@ -45,6 +47,7 @@ def _area(default_area_code: str | None) -> str | None:
     return digits or None
 
 
+@functools.lru_cache(maxsize=65536)
 def parse_phone(raw: str, *, default_area_code: str | None = None) -> str | None:
     """One number as E.164, or ``None`` when it is not a valid Chinese (or + prefixed) number.
 
