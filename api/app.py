@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.ingest import IngestService, ingest_router
 from onceonly import __version__
+from onceonly.settings import Settings
 from store.ledger import SourceRecordLedger
 
 
-def create_app(engine: Engine, sources: list[str]) -> FastAPI:
-    app = FastAPI(title="OnceOnly query service", version=__version__)
+def create_app(engine: Engine, sources: list[str], settings: Settings | None = None) -> FastAPI:
+    """With ``settings``, departments can also push batches (``api.ingest``)."""
+    ingest = IngestService(settings, engine) if settings is not None else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if ingest is not None:
+            ingest.close()
+
+    app = FastAPI(title="OnceOnly query service", version=__version__, lifespan=lifespan)
     ledger = SourceRecordLedger(engine)
+    if ingest is not None:
+        app.include_router(ingest_router(ingest))
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:

@@ -36,11 +36,15 @@ def read_csv(path: Path, encoding: str, expected_columns: Sequence[str] = ()) ->
             try:
                 text = raw.decode(codec if line_no == 1 else codec.replace("-sig", ""))
             except UnicodeDecodeError as exc:
-                yield UnreadableRow(location, f"bytes not valid {encoding} at byte {exc.start}")
+                yield UnreadableRow(location, f"bytes not valid {codec.removesuffix('-sig')} at byte {exc.start}")
                 continue
             if not text.strip():
                 continue
-            cells = next(csv.reader(io.StringIO(text)))
+            try:
+                cells = next(csv.reader(io.StringIO(text)))
+            except csv.Error as exc:  # e.g. a cell over the csv module's field size limit
+                yield UnreadableRow(location, f"unreadable CSV line: {exc}")
+                continue
             if header is None:
                 header = [c.strip() for c in cells]
                 missing = [c for c in expected_columns if c not in header]

@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from connectors.kafka_sink import Acked, KafkaSink
 from connectors.reconcile import sent_since
@@ -102,7 +103,7 @@ class Connector:
         ids = {id(row): self._record_id(row) for row in page.rows if isinstance(row, NativeRow)}
         known = self.state.known([rid for rid in ids.values() if rid])
         sent: list[Sent] = []
-        seen: list[tuple[str, str]] = []
+        seen = [(rid, page.scope) for rid in map(self._key_id, page.present) if rid]
         for row in page.rows:
             counts.read += 1
             if isinstance(row, UnreadableRow):
@@ -110,8 +111,9 @@ class Connector:
                 counts.dead_letters += 1
                 continue
             record_id = ids[id(row)]
+            # A deletion marker carries only its record id: there is nothing else to check.
             problem = "missing record id (" + ", ".join(self.spec.record_id) + ")" if not record_id else \
-                row_problem(self.spec, self.mapping, row)
+                None if self._deleted(row) else row_problem(self.spec, self.mapping, row)
             if problem or record_id is None:
                 self._dead(row.location, problem or "missing record id", "", record_id)
                 counts.dead_letters += 1
@@ -151,18 +153,26 @@ class Connector:
 
     # -- helpers ---------------------------------------------------------------------------------
     def _record_id(self, row: NativeRow) -> str | None:
-        parts = [str(row.values.get(col) or "").strip() for col in self.spec.record_id]
+        return self._key_id(row.values)
+
+    def _key_id(self, values: dict[str, Any]) -> str | None:
+        parts = [str(values.get(col) or "").strip() for col in self.spec.record_id]
         if not all(parts):
             return None
         joined = "|".join(parts)
         return keyed_hash(joined, self.id_hash_key)[:32] if self.spec.record_id_is_id_number else joined
 
-    def _envelope(self, record_id: str, row: NativeRow, scope: str) -> SourceRecord:
+    def _deleted(self, row: NativeRow) -> bool:
         deleted = self.spec.deleted_when
-        if deleted is not None and str(row.values.get(deleted.column, "")).strip() in deleted.values:
+        return deleted is not None and str(row.values.get(deleted.column, "")).strip() in deleted.values
+
+    def _envelope(self, record_id: str, row: NativeRow, scope: str) -> SourceRecord:
+        if self._deleted(row):
             return SourceRecord.of(source=self.spec.source, record_id=record_id, payload={}, change="end",
                                    mapping_version=self.spec.version, location=row.location, scope=scope)
-        return SourceRecord.of(source=self.spec.source, record_id=record_id, payload=row.values,
+        payload = {k: v for k, v in row.values.items() if k not in self.spec.ignore_columns} \
+            if self.spec.ignore_columns else row.values
+        return SourceRecord.of(source=self.spec.source, record_id=record_id, payload=payload,
                                mapping_version=self.spec.version, location=row.location, scope=scope)
 
     def _dead(self, location: str, reason: str, excerpt: str, record_id: str | None = None) -> None:

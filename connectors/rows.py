@@ -29,6 +29,9 @@ class Page:
     rows: Sequence[Row]
     checkpoints: dict[str, Any] = field(default_factory=dict)  # cursor values after this page
     scope: str = ""  # the unit read whole (a file); "" when the source has no such unit
+    # Record-id column values of rows that exist but were not re-read (a SQL key scan): they
+    # count as seen, so a full scan ends only the records whose rows are really gone.
+    present: Sequence[dict[str, Any]] = ()
 
 
 class Reader(Protocol):

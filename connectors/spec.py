@@ -45,6 +45,9 @@ class ConnectorSpec(BaseModel):
         default=False, description="The department keys rows by ID number: use its keyed hash as record id")
     encoding: str = "utf-8"
     expected_columns: list[str] = Field(default_factory=list, description="A file whose header lacks one is refused")
+    ignore_columns: list[str] = Field(
+        default_factory=list,
+        description="Left out of the payload and its hash: row positions such as 序号 that renumber on every export")
     max_field_bytes: int = 65_536
     deleted_when: DeletedWhen | None = None
     reject_warnings: list[str] = Field(default_factory=lambda: list(DEFAULT_REJECT_WARNINGS))

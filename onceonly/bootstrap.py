@@ -22,7 +22,10 @@ from localstack.kafka_broker import KafkaBroker
 from localstack.processes import port_open
 from onceonly.settings import Settings
 from store.engine import make_engine
+from onceonly.matcher_source import CurrentMatcher
 from store.ledger import SourceRecordLedger
+from store.matcher_parameters import MatcherParameterStore
+from store.resolver_state import ResolverState
 from store.profile_projection import ProfileProjection
 from core.standardise import FieldMapping
 from streams.app import StreamWiring, build_app
@@ -138,10 +141,15 @@ def profile_projection(settings: Settings, db: Engine | None = None) -> ProfileP
                              id_hash_key=settings.id_hash_key.get_secret_value())
 
 
+def current_matcher(settings: Settings, db: Engine | None = None) -> CurrentMatcher:
+    return CurrentMatcher(MatcherParameterStore(db if db is not None else engine(settings)),
+                          id_hash_key=settings.id_hash_key.get_secret_value())
+
+
 def mappings(settings: Settings) -> dict[str, ConnectorSpec]:
     """Every department mapping file in the mappings folder, by source."""
     specs = [ConnectorSpec.load(p) for p in sorted(settings.mappings_dir.glob("*.yaml"))]
-    return {spec.source: spec for spec in specs if not spec.source.startswith("sample")}
+    return {spec.source: spec for spec in specs}
 
 
 def field_mappings(settings: Settings) -> dict[str, FieldMapping]:
@@ -161,6 +169,8 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         ledger=SourceRecordLedger(db),
         profile_events_topic=settings.profile_events_topic,
         projection=profile_projection(settings, db),
+        resolver=ResolverState(db),
+        matcher=current_matcher(settings, db),
         mappings={**field_mappings(settings), **(field_mapping_overrides or {})},
         partitions=settings.topic_partitions,
     ))

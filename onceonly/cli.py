@@ -130,8 +130,21 @@ def serve(
     from api.app import create_app
 
     settings = _settings()
-    service = create_app(bootstrap.engine(settings), bootstrap.sources(settings))
+    service = create_app(bootstrap.engine(settings), bootstrap.sources(settings), settings)
     uvicorn.run(service, host=host or settings.api_host, port=port or settings.api_port, log_level="warning")
+
+
+@app.command()
+def train(seed: Annotated[int, typer.Option(help="seed of the random pair sample")] = 0) -> None:
+    """Re-estimate the matcher's parameters (EM) from the current standardised records; workers pick it up."""
+    from onceonly.training import train as run_training
+    from store.matcher_parameters import MatcherParameterStore
+
+    settings = _settings()
+    with console.status("estimating the matcher's parameters from the records topic…"):
+        parameters = run_training(bootstrap.kafka_bootstrap(settings), settings.records_topic,
+                                  MatcherParameterStore(bootstrap.engine(settings)), seed=seed)
+    console.print(f"stored matcher parameters {parameters.version}")
 
 
 @app.command()

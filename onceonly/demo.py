@@ -19,7 +19,7 @@ from onceonly.settings import PROJECT_ROOT, Settings
 from store.ledger import SourceRecordLedger
 
 SAMPLE = PROJECT_ROOT / "simulators" / "samples" / "civil_affairs_ledger.csv"
-SAMPLE_MAPPING = PROJECT_ROOT / "mappings" / "sample_civil_affairs.yaml"
+SAMPLE_MAPPING = PROJECT_ROOT / "simulators" / "samples" / "civil_affairs_ledger.yaml"
 
 
 def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None) -> None:

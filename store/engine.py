@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-import store.profile_tables  # noqa: F401 - registers the profile store's tables
+import store.matcher_parameters  # noqa: F401 - registers the tables of every store module
+import store.profile_tables  # noqa: F401
+import store.resolver_tables  # noqa: F401 - registers the resolver's state and outbox tables
 from store.tables import metadata
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,6 +50,8 @@ class StreamWiring:
     ledger: Ledger
     profile_events_topic: str = "profile-events"
     projection: Projection | None = None
+    resolver: Any = None  # store.resolver_state.ResolverState
+    matcher: Callable[[], Any] | None = None  # returns the current core.matching.Matcher
     mappings: Mapping[str, FieldMapping] = field(default_factory=dict)
     partitions: int = 4
 
@@ -112,6 +114,13 @@ def build_app(wiring: StreamWiring) -> faust.App:
                 yield await asyncio.to_thread(projection.apply, batch)  # type: ignore[arg-type]
 
         agents["project"] = project_profiles
+
+    if wiring.resolver is not None and wiring.matcher is not None:
+        from streams.resolve import add_resolve_agent
+
+        agents["resolve"] = add_resolve_agent(
+            app, records_topic=wiring.records_topic, profile_events_topic=wiring.profile_events_topic,
+            state=wiring.resolver, matcher=wiring.matcher)
 
     app.conf.onceonly_agents = agents  # type: ignore[attr-defined]
     return app

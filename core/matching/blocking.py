@@ -6,8 +6,8 @@ Each blocking rule of the settings gives a record zero or more keys, written
 
 A typo'd ID number must still meet the right one, so the ``id_number_one_edit`` rule gives a
 record one key per digit position: the number with that digit left out. Two numbers one
-changed digit or one swap of neighbours apart share one of these keys (the deletion
-neighbourhood of the symmetric-delete spelling correctors).
+changed digit, one swap of neighbours, or one dropped digit apart share one of these keys
+(the deletion neighbourhood of the symmetric-delete spelling correctors).
 
 **Caps.** A key shared by more than its rule's ``max_block_size`` records (a landline of a
 shared rental, a block of flats whose rooms are all "301") is skipped: too common to tell
@@ -58,8 +58,11 @@ def _id_number_one_edit(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[s
     text = f.id_text
     if not text or len(text) < 15:
         return ()
-    # Left-out position is not part of the key: a swap at (i, i+1) meets deletion i and i+1.
-    return {h("del:" + text[:i] + text[i + 1 :]) for i in range(len(text))}
+    # The left-out position is not part of the key: a swap at (i, i+1) meets deletions i and
+    # i+1; the whole number is a key too, so that a dropped or extra digit meets as well.
+    keys = {h("del:" + text[:i] + text[i + 1 :]) for i in range(len(text))}
+    keys.add(h("del:" + text))
+    return keys
 
 
 def _other_id(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
@@ -67,15 +70,15 @@ def _other_id(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
 
 
 def _household(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
-    return f.households
+    return f.residence.households
 
 
 def _dwelling(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
-    return f.dwellings | f.number_flats
+    return f.residence.dwellings | f.residence.number_flats
 
 
 def _phone(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
-    return f.phones
+    return f.residence.phones
 
 
 def _birth_date(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
@@ -99,7 +102,7 @@ def _latin_sorted_tokens(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[
 
 
 def _name_flat(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
-    return (f"{f.pinyin_key}|{flat}" for flat in f.flats) if f.pinyin_key else ()
+    return (f"{f.pinyin_key}|{flat}" for flat in f.residence.flats) if f.pinyin_key else ()
 
 
 _BUILDERS: dict[str, KeyBuilder] = {

@@ -21,7 +21,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from schemas.resident import ResidentRecord
 
-from core.matching.features import MatchFeatures, match_features
+from core.matching.features import MatchFeatures, Residence, match_features
 from core.matching.settings import ComparisonSpec, ConditionSpec, LevelSpec, MatchSettings, default_settings
 
 __all__ = ["NULL", "CompiledComparison", "CompiledComparisons", "compile_comparisons", "comparison_vector"]
@@ -56,6 +56,15 @@ def _first_level(tests: Sequence[Test], present: Callable[[MatchFeatures, MatchF
 
 
 def _name_test(level: LevelSpec) -> Test:
+    test = _name_test_any_script(level)
+    if level.script == "latin":
+        return lambda a, b: a.script == "latin" and b.script == "latin" and test(a, b)
+    if level.script == "han":
+        return lambda a, b: a.script != "latin" and b.script != "latin" and test(a, b)
+    return test
+
+
+def _name_test_any_script(level: LevelSpec) -> Test:
     test = level.test
     if test == "exact":
         return lambda a, b: a.name == b.name
@@ -64,15 +73,29 @@ def _name_test(level: LevelSpec) -> Test:
     if test == "same_tokens_reordered":
         return lambda a, b: a.sorted_tokens == b.sorted_tokens
     if test == "jaro_winkler":
-        threshold = float(level.threshold or 1.0)
-        return lambda a, b: JaroWinkler.similarity(a.pinyin_key or "", b.pinyin_key or "", score_cutoff=threshold) > 0
+        return _jaro_winkler(float(level.threshold or 1.0))
     if test == "one_character_differs":
         return _one_character_differs
     if test == "token_subset":
         return _token_subset
+    if test == "same_given_name":
+        return lambda a, b: a.given_name is not None and a.given_name == b.given_name
     if test == "same_surname":
         return lambda a, b: a.surname is not None and a.surname == b.surname
     return _always
+
+
+def _jaro_winkler(threshold: float) -> Test:
+    def similar(a: MatchFeatures, b: MatchFeatures) -> bool:
+        if JaroWinkler.similarity(a.pinyin_key or "", b.pinyin_key or "", score_cutoff=threshold) > 0:
+            return True
+        if a.script != "latin" or b.script != "latin":
+            return False
+        # Latin names also in sorted word order: "Smith Jonh" against "John Smith".
+        x, y = (a.sorted_tokens or "").replace(" ", ""), (b.sorted_tokens or "").replace(" ", "")
+        return JaroWinkler.similarity(x, y, score_cutoff=threshold) > 0
+
+    return similar
 
 
 def _one_character_differs(a: MatchFeatures, b: MatchFeatures) -> bool:
@@ -182,39 +205,47 @@ def _compile_other_ids(spec: ComparisonSpec) -> Compare:
 # Residence: household number, flat, phones ----------------------------------------------------
 
 
-def _compile_residence(spec: ComparisonSpec) -> Compare:
-    tests = tuple(level.test for level in spec.levels)
-    last = len(tests) - 1
+ResidenceCompare = Callable[[Residence, Residence], int]
+_RESIDENCE_TESTS = {
+    "home_and_phone": 0, "home": 1, "phone": 2, "same_flat": 3, "flat_only": 4, "same_place": 5, "else": 6,
+}  # fmt: skip
 
-    def compare(a: MatchFeatures, b: MatchFeatures) -> int:
-        both_household = bool(a.households) and bool(b.households)
-        a_address = bool(a.dwellings or a.flats or a.places)
-        b_address = bool(b.dwellings or b.flats or b.places)
+
+def compile_residence(spec: ComparisonSpec) -> ResidenceCompare:
+    """The residence comparison on :class:`Residence` values (one record's, or a profile's pooled)."""
+    plan = tuple((index, _RESIDENCE_TESTS[level.test]) for index, level in enumerate(spec.levels))
+
+    def compare(a: Residence, b: Residence) -> int:
         both_phones = bool(a.phones) and bool(b.phones)
-        if not (both_household or (a_address and b_address) or both_phones):
+        if not ((a.households and b.households) or (a.has_address and b.has_address) or both_phones):
             return NULL
         home = not a.households.isdisjoint(b.households) or not a.dwellings.isdisjoint(b.dwellings)
         phone = both_phones and not a.phones.isdisjoint(b.phones)
-        for index, test in enumerate(tests):
-            if test == "home_and_phone":
+        for index, test in plan:
+            if test == 0:
                 holds = home and phone
-            elif test == "home":
+            elif test == 1:
                 holds = home
-            elif test == "phone":
+            elif test == 2:
                 holds = phone
-            elif test == "same_flat":
-                holds = not a.number_flats.isdisjoint(b.number_flats) or (
-                    not a.flats.isdisjoint(b.flats) and (not a.places or not b.places)
-                )
-            elif test == "same_place":
+            elif test == 3:
+                holds = not a.number_flats.isdisjoint(b.number_flats)
+            elif test == 4:
+                holds = not a.flats.isdisjoint(b.flats) and (not a.places or not b.places)
+            elif test == 5:
                 holds = not a.places.isdisjoint(b.places)
             else:
                 holds = True
             if holds:
                 return index
-        return last
+        return plan[-1][0]
 
     return compare
+
+
+def _compile_residence(spec: ComparisonSpec) -> Compare:
+    compare = compile_residence(spec)
+    return lambda a, b: compare(a.residence, b.residence)
 
 
 _COMPILERS: dict[str, Callable[[ComparisonSpec], Compare]] = {
@@ -247,6 +278,7 @@ class CompiledComparisons:
     shared_levels: frozenset[int]  # its levels meaning "the pair shares a home or a phone"
     birth_index: int  # the birth date comparison (conditioning.born_same_day)
     same_birth_levels: frozenset[int]
+    residence: ResidenceCompare  # the residence comparison on Residence values (for pooled profiles)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -256,7 +288,7 @@ class CompiledComparisons:
         return self.names.index(name)
 
     def vector(self, a: MatchFeatures, b: MatchFeatures) -> tuple[int, ...]:
-        return tuple(c.compare(a, b) for c in self.comparisons)
+        return tuple([c.compare(a, b) for c in self.comparisons])
 
     def shares_home(self, vector: Sequence[int]) -> bool:
         return vector[self.context_index] in self.shared_levels
@@ -279,7 +311,8 @@ def compile_comparisons(settings: MatchSettings) -> CompiledComparisons:
 
     context_index, shared = levels(settings.conditioning.household)
     birth_index, same_birth = levels(settings.conditioning.born_same_day)
-    return CompiledComparisons(compiled, context_index, shared, birth_index, same_birth)
+    residence = compile_residence(settings.comparison(settings.conditioning.household.comparison))
+    return CompiledComparisons(compiled, context_index, shared, birth_index, same_birth, residence)
 
 
 _DEFAULT: list[CompiledComparisons] = []

@@ -1,21 +1,30 @@
 """Deciding where a new record belongs: link, review, new profile, or merge.
 
-:func:`decide` compares a record with every record of each candidate profile (the resolver
+:func:`decide` compares a record with the records of each candidate profile (the resolver
 finds candidates through :mod:`core.matching.blocking`):
 
 1. **Same valid ID number** with any record of a profile → that profile is linked, by rule.
 2. **A different valid ID number** on any record of a profile → that profile is out, by rule,
    whatever the fuzzy evidence says.
-3. Otherwise the profile's score is its best record pair's. It is *linked* when the best pair
-   not held back by an ``at_most_review`` rule reaches the link threshold; it is a *review*
-   candidate when its best pair reaches the review threshold.
-4. One linked profile → ``link``. Several linked profiles that can be one resident (no two
-   different valid ID numbers, no pair of their records held back by a rule) → ``merge``: the
-   record is late evidence bridging them. The **oldest** profile survives: the smallest
-   ``created_at`` when every merged candidate has one, otherwise the one given first
-   (resolvers pass candidates in creation order). Linked profiles that cannot be one resident
-   → the best one wins if it leads by ``ambiguity_margin_bits``; else a steward reviews.
+3. Otherwise the record is scored against the profile as a whole
+   (:meth:`~core.matching.model.Matcher.profile_weight`): the profile's phones, flats and
+   household numbers pooled, and each other field at its best record. The profile is
+   *linked* when that score reaches the link threshold and no ``at_most_review`` rule holds
+   it back (names that disagree), a *review* candidate when it reaches the review threshold.
+4. One linked profile → ``link``. Several linked profiles that can be one resident → ``merge``:
+   the record is late evidence bridging them. So is a candidate that reaches the link
+   threshold against the linked profile *once the record has joined it* (the record carried
+   the missing phone or birth date). Profiles can be one resident when they hold no two
+   different valid ID numbers, no record of one is held back by a rule against the other,
+   and they do not contradict each other on personal fields by more than
+   ``ambiguity_margin_bits`` (a father and son of one name are no bridge). The **oldest**
+   profile survives: the smallest ``created_at`` when every merged candidate has one,
+   otherwise the one given first (resolvers pass candidates in creation order).
+   Linked profiles that cannot be one resident → the best one wins if it leads by
+   ``ambiguity_margin_bits`` (or holds the same valid ID number); else a steward reviews.
 5. No linked profile → ``review`` (the best review candidate is proposed) or ``new``.
+
+``decide`` is pure and deterministic: the same record and candidates give the same decision.
 """
 
 from __future__ import annotations
@@ -86,6 +95,7 @@ class _Assessed:
     vector: tuple[int, ...] = ()
     sources: tuple[int, ...] = ()
     note: str | None = None
+    pair_weight: float = float("-inf")  # the probabilistic weight (``weight`` ranks, rules included)
 
     @property
     def linked(self) -> bool:
@@ -101,7 +111,7 @@ def _assess(matcher: Matcher, record: MatchFeatures, position: int, candidate: C
         if same is not None:
             weight, vector, sources = matcher.profile_weight(record, features)
             return _Assessed(position, candidate, features, "same_valid_id", _RULE_WEIGHT, vector, sources,
-                             note="the same valid ID number")  # fmt: skip
+                             note="the same valid ID number", pair_weight=weight)  # fmt: skip
         if any(f.valid_id is not None for f in features):
             return _Assessed(position, candidate, features, "different_valid_ids", note="a different valid ID number")
     weight, vector, sources = matcher.profile_weight(record, features)
@@ -112,19 +122,69 @@ def _assess(matcher: Matcher, record: MatchFeatures, position: int, candidate: C
         status = "review"
     else:
         status = "new"
-    note = held_back if held_back is not None and weight >= matcher.threshold_weight("review") else None
-    return _Assessed(position, candidate, features, status, weight, vector, sources, note)
+    note = held_back
+    return _Assessed(position, candidate, features, status, weight, vector, sources, note, weight)
 
 
 def _compatible(matcher: Matcher, left: _Assessed, right: _Assessed) -> bool:
-    """Whether two profiles can be one resident: no ID conflict, no record held back against the other."""
+    """Whether two profiles can be one resident.
+
+    No two different valid ID numbers; no record held back by a rule against the other
+    profile; and no contradiction: some record of each profile must not disagree with the
+    other profile by more than ``ambiguity_margin_bits`` on personal fields (a father and son
+    of one name, born decades apart, are no bridge). Living elsewhere is no contradiction.
+    """
     if id_conflict(left.features, right.features):
         return False
+    margin = matcher.settings.thresholds.ambiguity_margin_bits
     for one, other in ((left.features, right.features), (right.features, left.features)):
+        least = float("-inf")
         for record in one:
-            if matcher.cap_reason(matcher.profile_weight(record, other)[1]) is not None:
+            _, vector, _ = matcher.profile_weight(record, other)
+            if matcher.cap_reason(vector) is not None:
                 return False
+            least = max(least, _contradiction(matcher, record, vector))
+        if least < -margin:
+            return False
     return True
+
+
+def _contradiction(matcher: Matcher, record: MatchFeatures, vector: tuple[int, ...]) -> float:
+    """The negative evidence (bits, <= 0) of the personal fields of a comparison vector."""
+    stratum = matcher.comparisons.stratum(vector)
+    context = matcher.comparisons.context_index
+    return sum(
+        min(0.0, matcher.level_weight(index, level, stratum, record))
+        for index, level in enumerate(vector)
+        if index != context
+    )
+
+
+def _bridged(
+    matcher: Matcher, record: MatchFeatures, group: Sequence[_Assessed], others: Sequence[_Assessed]
+) -> list[_Assessed]:
+    """Candidates that link to the linked profile once the new record has joined it.
+
+    The record may carry exactly the evidence that was missing between two profiles (the
+    phone one lacked, the birth date the other lacked): a candidate whose records reach the
+    link threshold against the enlarged profile is merged too.
+    """
+    enlarged = [record, *(f for member in group for f in member.features)]
+    link = matcher.threshold_weight("link")
+    # A profile far below the review threshold against the record itself (a stranger who
+    # merely shares a birth date) is not worth re-scoring.
+    floor = matcher.threshold_weight("review") - matcher.settings.thresholds.ambiguity_margin_bits
+    bridged: list[_Assessed] = []
+    for other in others:
+        if other.status == "different_valid_ids" or not other.features or other.weight < floor:
+            continue
+        for candidate in other.features:
+            weight, vector, _ = matcher.profile_weight(candidate, enlarged)
+            if weight >= link and matcher.cap_reason(vector) is None:
+                if all(_compatible(matcher, member, other) for member in (*group, *bridged)):
+                    bridged.append(other)
+                break
+    return bridged
 
 
 def _oldest(group: Sequence[_Assessed]) -> _Assessed:
@@ -136,8 +196,7 @@ def _oldest(group: Sequence[_Assessed]) -> _Assessed:
 def _explain(matcher: Matcher, record: MatchFeatures, assessed: _Assessed) -> Score | None:
     if not assessed.vector:
         return None
-    weight, _, _ = matcher.profile_weight(record, assessed.features)
-    return matcher.explain(record, assessed.features, weight, assessed.vector, assessed.sources)
+    return matcher.explain(record, assessed.features, assessed.pair_weight, assessed.vector, assessed.sources)
 
 
 def _summary(assessed: Sequence[_Assessed]) -> tuple[ProfileMatch, ...]:
@@ -183,6 +242,8 @@ def decide(
             group.append(other)
         else:
             rivals.append(other)
+    if not rivals:
+        group.extend(_bridged(matcher, features, group, [a for a in assessed if not a.linked]))
     score = _explain(matcher, features, best)
     evidence = score.evidence if score else ()
     if rivals:
@@ -203,6 +264,6 @@ def decide(
     absorbed = tuple(a.candidate.profile_id for a in sorted(group, key=lambda a: a.position) if a is not survivor)
     return Decision(
         outcome="merge", profile_id=survivor.candidate.profile_id, profile_ids_to_merge=absorbed, score=score,
-        evidence=evidence, reason=f"the record links {len(group)} profiles that can be one resident",
+        evidence=evidence, reason=f"the record bridges {len(group)} profiles that can be one resident",
         candidates=summary,
     )  # fmt: skip

@@ -3,29 +3,31 @@
 The estimation follows splink's recipe, adapted to what a residents' hub knows:
 
 * **u from random pairs.** Two records drawn at random are almost never one resident, so the
-  level frequencies among random pairs estimate u (pairs with the same valid ID number, the
-  only known matches, are left out). Names also get a term-frequency table.
+  level frequencies among random pairs estimate u among strangers (pairs with the same valid
+  ID number, the only known matches, are left out). Names also get a term-frequency table.
 * **m and the prior by EM over blocked candidate pairs.** The candidate pairs are every pair
   sharing a blocking key. Blocking selects pairs by their agreement, so the model is fitted
-  as a model of *all* pairs seen through the candidates: u for pairs that share no home stays
-  fixed at the random-pair estimate (blocking would bias it), the prior is the expected
-  number of matches over the number of *all* pairs, and m is re-estimated from the
-  responsibilities. Because every rule's pairs are modelled with the same global u and prior,
-  no comparison has to be switched off per blocking rule as splink does per training
-  session; the price is that m describes the matches blocking can find — which are the only
-  matches the resolver ever scores.
-* **u among household members by EM too.** Every pair sharing a home or a phone is a
-  candidate (those are blocking keys), so ``u_shared`` — how often a twin, a spouse or a
-  parent agrees with a resident — is estimated from those pairs' non-match responsibilities,
-  and so is u of the household-context levels themselves.
+  as a model of *all* pairs seen through the candidates: u among strangers stays fixed at the
+  random-pair estimate (blocking would bias it), the prior is the expected number of matches
+  over the number of *all* pairs, and m is re-estimated from the responsibilities. Since
+  being a candidate is (nearly) a function of the comparison levels, the match probability
+  of a candidate is the same under this global model, and no comparison has to be switched
+  off per blocking rule as splink does per training session; the price is that m describes
+  the matches blocking can find — the only matches the resolver ever scores.
+* **u per stratum by EM too.** Every pair sharing a home or a phone, and every pair born the
+  same day, is a candidate (those are blocking keys), so u among household members and among
+  people born the same day is estimated from those candidates' non-match responsibilities —
+  and so are u of the stratum-defining levels themselves (sharing a home; the same birth
+  date), counted exactly instead of sampled.
 * **Free labels.** Two records with the same valid ID number are one resident; two with
   different valid ID numbers are two. Such pairs keep their known class throughout EM
   (semi-supervised EM), which anchors the latent classes; m estimated from the labelled
   matches alone is kept in the training summary as a sanity check.
 
-Every count is smoothed towards the starting values in the settings with
-``estimation.pseudo_count`` pseudo-pairs. The result is deterministic for a given seed and
-record order.
+Counts are smoothed towards the starting values in the settings with
+``estimation.pseudo_count`` pseudo-pairs, and no probability is set below half a count (a
+level never seen among a million random pairs is rare, not impossible). The result is
+deterministic for a given seed and record order.
 """
 
 from __future__ import annotations
@@ -52,14 +54,13 @@ from core.matching.model import (
     TrainingSummary,
     default_parameters,
 )
-from core.matching.settings import MatchSettings, default_settings
+from core.matching.settings import STRATA, MatchSettings, default_settings
 
 __all__ = ["candidate_pairs", "estimate_parameters"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-_FLOOR = 1e-12
+BoolArray = npt.NDArray[np.bool_]
 
 
 def candidate_pairs(features: Sequence[MatchFeatures], blocker: Blocker) -> IntArray:
@@ -80,39 +81,40 @@ def candidate_pairs(features: Sequence[MatchFeatures], blocker: Blocker) -> IntA
 
 @dataclass
 class _Pairs:
-    """Comparison vectors of a set of pairs, in the arrays EM works on."""
+    """Comparison vectors of a set of pairs, as the arrays EM works on."""
 
     levels: IntArray  # (pairs, comparisons), NULL = -1
-    shared: npt.NDArray[np.bool_]
+    stratum: IntArray  # index into STRATA
     label: IntArray  # 1 same valid ID, 0 different valid IDs, -1 unknown
-    tf_log_frequency: FloatArray  # log2 of the name's frequency where the exact-name level applies
+    tf_log_frequency: FloatArray  # log2 of the exact name's frequency (0 where not applicable)
 
 
 def _compare(
     features: Sequence[MatchFeatures],
     pairs: IntArray,
     compiled: CompiledComparisons,
-    tf: TermFrequencies | None,
-    tf_index: int,
-    tf_level: int,
+    tf: TermFrequencies | None = None,
+    tf_index: int = -1,
+    tf_level: int = -1,
 ) -> _Pairs:
-    rows = np.empty((len(pairs), len(compiled.comparisons)), dtype=np.int64)
-    label = np.full(len(pairs), -1, dtype=np.int64)
-    tf_log = np.zeros(len(pairs), dtype=np.float64)
     compares = [c.compare for c in compiled.comparisons]
-    for row, (i, j) in enumerate(pairs.tolist()):
+    flat: list[int] = []
+    labels: list[int] = []
+    tf_log: list[float] = []
+    for i, j in pairs.tolist():
         a, b = features[i], features[j]
-        rows[row] = [compare(a, b) for compare in compares]
-        if a.valid_id is not None and b.valid_id is not None:
-            label[row] = 1 if a.valid_id == b.valid_id else 0
-        if tf is not None and a.name is not None:
-            tf_log[row] = math.log2(tf.frequency(a.name))
-    shared = np.isin(rows[:, compiled.context_index], list(compiled.shared_levels))
-    if tf_index < 0:
-        tf_log[:] = 0.0
-    else:
-        tf_log[(rows[:, tf_index] != tf_level) | shared] = 0.0
-    return _Pairs(rows, shared, label, tf_log)
+        row = [compare(a, b) for compare in compares]
+        flat.extend(row)
+        labels.append(-1 if a.valid_id is None or b.valid_id is None else int(a.valid_id == b.valid_id))
+        exact_name = tf is not None and row[tf_index] == tf_level and a.name is not None
+        tf_log.append(math.log2(tf.frequency(a.name)) if exact_name and tf is not None and a.name else 0.0)
+    levels = np.array(flat, dtype=np.int64).reshape(len(pairs), len(compares))
+    shared = np.isin(levels[:, compiled.context_index], sorted(compiled.shared_levels))
+    same_birth = np.isin(levels[:, compiled.birth_index], sorted(compiled.same_birth_levels))
+    stratum = 2 * shared.astype(np.int64) + same_birth.astype(np.int64)
+    tf_array = np.array(tf_log, dtype=np.float64)
+    tf_array[stratum >= 2] = 0.0  # household members: no term frequency
+    return _Pairs(levels, stratum, np.array(labels, dtype=np.int64), tf_array)
 
 
 def _random_pairs(n: int, count: int, rng: np.random.Generator) -> IntArray:
@@ -122,15 +124,48 @@ def _random_pairs(n: int, count: int, rng: np.random.Generator) -> IntArray:
     return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)
 
 
-def _smoothed(counts: FloatArray, total: float, prior: FloatArray, pseudo: float) -> FloatArray:
-    values = (counts + pseudo * prior) / (total + pseudo)
-    return np.maximum(values, _FLOOR)
+def _smoothed(counts: FloatArray, total: float, prior: FloatArray, pseudo: float, *, floor: bool = True) -> FloatArray:
+    """Level probabilities from (soft) counts, pulled towards ``prior``; with ``floor``, never below half a count."""
+    values = (counts + pseudo * prior / prior.sum()) / (total + pseudo)
+    if floor:
+        values = np.maximum(values, 0.5 / (total + 1.0))
+    result: FloatArray = values / values.sum()
+    return result
 
 
 def _level_counts(levels: IntArray, weights: FloatArray, size: int) -> tuple[FloatArray, float]:
-    mask = levels != NULL
-    counts = np.bincount(levels[mask], weights=weights[mask], minlength=size).astype(np.float64)
-    return counts, float(weights[mask].sum())
+    present = levels != NULL
+    counts = np.bincount(levels[present], weights=weights[present], minlength=size).astype(np.float64)
+    return counts, float(weights[present].sum())
+
+
+def _stranger_scope(c: int, stratum: IntArray, context: int, birth: int) -> BoolArray:
+    """The pairs whose levels give comparison ``c``'s u among strangers (stratum 0)."""
+    if c == context:
+        return np.ones(len(stratum), dtype=np.bool_)  # the residence comparison is not conditioned
+    scope: BoolArray = stratum < 2 if c == birth else stratum == 0  # birth: conditioned on the household only
+    return scope
+
+
+def _exact_levels(
+    fixed: FloatArray,
+    counted: FloatArray,
+    counted_levels: BoolArray,
+    pairs_in_scope: float,
+) -> FloatArray:
+    """u where some levels are counted over all pairs (from candidates) and the rest sampled.
+
+    ``counted`` holds the expected non-match counts of the ``counted_levels`` among the
+    candidates, ``pairs_in_scope`` the number of non-match pairs the levels are a share of,
+    and ``fixed`` the sampled distribution of the remaining levels.
+    """
+    scope = max(pairs_in_scope, 1.0)
+    share = np.where(counted_levels, np.maximum(counted, 0.5) / scope, 0.0)  # never below half a count
+    share = np.minimum(share, 0.5)
+    rest = np.where(counted_levels, 0.0, fixed)
+    rest = rest / max(float(rest.sum()), 1e-300)
+    result: FloatArray = share + (1.0 - float(share.sum())) * rest
+    return result
 
 
 def estimate_parameters(
@@ -157,8 +192,10 @@ def estimate_parameters(
         raise ValueError("estimating a matching model needs at least three records")
     rng = np.random.default_rng(seed)
     total_pairs = n * (n - 1) / 2
-    context = compiled.context_index
+    context, birth = compiled.context_index, compiled.birth_index
     sizes = [len(c.labels) for c in compiled.comparisons]
+    count = len(sizes)
+    pseudo, stratum_pseudo = options.pseudo_count, options.stratum_pseudo_count
 
     # Term frequencies of the exact name.
     tf: TermFrequencies | None = None
@@ -166,152 +203,149 @@ def estimate_parameters(
     for spec in settings.comparisons:
         if spec.term_frequency_level is not None:
             names = Counter(f.name for f in features if f.name is not None)
-            named = sum(names.values())
-            if named:
+            if names:
                 keep = {name: k for name, k in names.items() if k >= options.term_frequency_min_count}
-                tf = TermFrequencies(comparison=spec.name, level=spec.term_frequency_level, total_records=named,
-                                     min_count=options.term_frequency_min_count, counts=dict(sorted(keep.items())))  # fmt: skip
-                tf_index = compiled.index(spec.name)
-                tf_level = spec.labels.index(spec.term_frequency_level)
+                tf = TermFrequencies(comparison=spec.name, level=spec.term_frequency_level,
+                                     total_records=sum(names.values()), min_count=options.term_frequency_min_count,
+                                     counts=dict(sorted(keep.items())))  # fmt: skip
+                tf_index, tf_level = compiled.index(spec.name), spec.labels.index(spec.term_frequency_level)
 
-    # u from random pairs (known matches left out).
-    random_count = int(min(options.random_pairs, max(total_pairs * 2, 1000)))
-    randoms = _compare(features, _random_pairs(n, random_count, rng), compiled, None, -1, -1)
-    keep_random = randoms.label != 1
-    apart_random = keep_random & ~randoms.shared
+    # u among strangers, from random pairs (known matches left out).
+    random_count = int(min(options.random_pairs, max(total_pairs, 1000)))
+    randoms = _compare(features, _random_pairs(n, random_count, rng), compiled)
+    keep = randoms.label != 1
     m0 = [np.array([lv.m for lv in c.levels]) for c in start.comparisons]
-    u0 = [np.array([lv.u for lv in c.levels]) for c in start.comparisons]
-    u0_shared = [np.array([lv.u_shared or lv.u for lv in c.levels]) for c in start.comparisons]
-    pseudo = options.pseudo_count
-    u_apart: list[FloatArray] = []
+    u0 = [np.array([[lv.u_in(s) for lv in c.levels] for s in range(len(STRATA))]) for c in start.comparisons]
+    counted = [np.array([lv.u_from_candidates for lv in spec.levels]) for spec in settings.comparisons]
+    sampled: list[FloatArray] = []  # u among strangers, as sampled
+    present: list[float] = []  # share of all pairs in a comparison's stranger scope with the field on both sides
     for c, size in enumerate(sizes):
-        counts, total = _level_counts(randoms.levels[apart_random, c], np.ones(int(apart_random.sum())), size)
-        u_apart.append(_smoothed(counts, total, u0[c], pseudo))
-    # The household-context levels that mean "not sharing a home" are common enough to be
-    # read off random pairs; the shared ones are estimated in EM from the candidate pairs.
-    context_levels = randoms.levels[keep_random, context]
-    context_present = float((context_levels != NULL).mean()) if len(context_levels) else 1.0
-    unshared = np.array([lv not in compiled.shared_levels for lv in range(sizes[context])])
-    unshared_rows = context_levels[np.isin(context_levels, np.flatnonzero(unshared))]
-    counts, total = _level_counts(unshared_rows, np.ones(len(unshared_rows)), sizes[context])
-    unshared_prior = np.where(unshared, u0[context], 0.0)
-    unshared_share = np.where(unshared, _smoothed(counts, total, unshared_prior / unshared_prior.sum(), pseudo), 0.0)
+        scope = _stranger_scope(c, randoms.stratum, context, birth) & keep
+        rows = randoms.levels[scope, c]
+        counts, total = _level_counts(rows, np.ones(len(rows)), size)
+        sampled.append(_smoothed(counts, total, u0[c][0], pseudo))
+        present.append(float((rows != NULL).sum()) / max(int(keep.sum()), 1))
 
     # Candidate pairs, sampled down if there are too many.
-    blocker = Blocker(settings, DEV_ID_HASH_KEY)
-    pairs = candidate_pairs(features, blocker)
+    pairs = candidate_pairs(features, Blocker(settings, DEV_ID_HASH_KEY))
     all_candidates = len(pairs)
     if all_candidates > options.max_candidate_pairs:
-        chosen = np.sort(rng.choice(all_candidates, size=options.max_candidate_pairs, replace=False))
-        pairs = pairs[chosen]
-    scale = all_candidates / max(len(pairs), 1)  # each used pair stands for this many candidates
+        pairs = pairs[np.sort(rng.choice(all_candidates, size=options.max_candidate_pairs, replace=False))]
+    scale = all_candidates / max(len(pairs), 1)  # each pair used stands for this many candidates
     data = _compare(features, pairs, compiled, tf, tf_index, tf_level)
     labelled = data.label >= 0
+    width = max(sizes) + 1  # level + 1, so that NULL (-1) lands in column 0
+    shifted = data.levels + 1
 
     m = [x.copy() for x in m0]
-    u_shared = [x.copy() for x in u0_shared]
-    u_context = u_apart[context].copy()
+    u = [np.array([sampled[c], *u0[c][1:]]) for c in range(count)]  # (strata, levels) per comparison
     prior = start.prior
     iterations, converged = 0, False
     r = np.zeros(len(pairs))
-    for iterations in range(1, options.max_iterations + 1):  # noqa: B007 - kept for the summary
-        # E-step: the match probability of every candidate pair.
-        log_odds = np.full(len(pairs), np.log2(prior) - np.log2(1 - prior))
-        for c in range(len(sizes)):
-            levels = data.levels[:, c]
-            present = levels != NULL
-            safe = np.where(present, levels, 0)
-            if c == context:
-                w = np.log2(m[c]) - np.log2(u_context)
-                log_odds += np.where(present, w[safe], 0.0)
-                continue
-            w_apart = np.log2(m[c]) - np.log2(u_apart[c])
-            w_shared = np.log2(m[c]) - np.log2(u_shared[c])
-            log_odds += np.where(present, np.where(data.shared, w_shared[safe], w_apart[safe]), 0.0)
+    for iterations in range(1, options.max_iterations + 1):  # noqa: B007 - reported in the summary
+        # E-step: the match probability of every candidate pair under the current model.
+        weights = np.zeros((count, len(STRATA), width))
+        for c in range(count):
+            for s in range(len(STRATA)):
+                stratum = 0 if c == context else (s & 2 if c == birth else s)
+                weights[c, s, 1 : sizes[c] + 1] = np.log2(m[c]) - np.log2(u[c][stratum])
+        log_odds = np.full(len(pairs), math.log2(prior) - math.log2(1 - prior))
+        for c in range(count):
+            log_odds += weights[c, data.stratum, shifted[:, c]]
         if tf is not None:
             tf_rows = data.tf_log_frequency != 0
-            exact_w = np.log2(m[tf_index][tf_level]) - np.log2(u_apart[tf_index][tf_level])
-            log_odds[tf_rows] += np.log2(m[tf_index][tf_level]) - data.tf_log_frequency[tf_rows] - exact_w
+            excess = np.array([0.0, max(math.log2(u[tf_index][1][tf_level] / u[tf_index][0][tf_level]), 0.0)])
+            s_rows = data.stratum[tf_rows]
+            log_odds[tf_rows] += (
+                math.log2(m[tf_index][tf_level]) - data.tf_log_frequency[tf_rows] - excess[s_rows]
+                - weights[tf_index, s_rows, tf_level + 1]
+            )  # fmt: skip
         r = 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -200, 200)))
         r[labelled] = data.label[labelled]
         non = 1.0 - r
 
         # M-step.
-        new_m = []
-        for c, size in enumerate(sizes):
-            counts, total = _level_counts(data.levels[:, c], r, size)
-            new_m.append(_smoothed(counts, total, m0[c], pseudo))
-        new_u_shared = []
-        for c, size in enumerate(sizes):
-            if c == context:
-                new_u_shared.append(u_shared[c])
+        new_m = [_smoothed(*_level_counts(data.levels[:, c], r, sizes[c]), m0[c], pseudo) for c in range(count)]
+        new_u = [x.copy() for x in u]
+        for c in range(count):
+            if c in (context, birth):
                 continue
-            counts, total = _level_counts(data.levels[data.shared, c], non[data.shared], size)
-            new_u_shared.append(_smoothed(counts, total, u0_shared[c], pseudo))
-        expected_matches = float(r.sum()) * scale
-        context_pairs = data.levels[:, context] != NULL
-        non_match_context_pairs = max(context_present * total_pairs - float(r[context_pairs].sum()) * scale, 1.0)
-        shared_counts, _ = _level_counts(data.levels[data.shared, context], non[data.shared], sizes[context])
-        shared_u = shared_counts * scale / non_match_context_pairs
-        shared_u = np.where(unshared, 0.0, np.maximum(shared_u, u0[context] * 1e-3))
-        new_u_context = np.maximum(shared_u + (1.0 - shared_u.sum()) * unshared_share, _FLOOR)
-        new_prior = float(np.clip(expected_matches / total_pairs, 1e-12, 0.5))
+            # Each stratum is pulled towards its parent: born the same day towards any
+            # resident, household members towards the settings' u_shared, twins towards
+            # household members.
+            for s in (2, 1, 3):
+                in_stratum = data.stratum == s
+                counts, total = _level_counts(data.levels[in_stratum, c], non[in_stratum], sizes[c])
+                parent = new_u[c][2] if s == 3 else u0[c][2] if s == 2 else u[c][0]
+                new_u[c][s] = _smoothed(counts, total, parent, stratum_pseudo, floor=False)
+        household = data.stratum >= 2
+        counts, total = _level_counts(data.levels[household, birth], non[household], sizes[birth])
+        new_u[birth][2] = new_u[birth][3] = _smoothed(counts, total, u0[birth][2], stratum_pseudo, floor=False)
+        # Levels implying a shared blocking key: counted exactly over the candidates.
+        for c in range(count):
+            if not counted[c].any():
+                continue
+            scope = _stranger_scope(c, data.stratum, context, birth)
+            rows = data.levels[scope, c]
+            counts, _ = _level_counts(rows, non[scope] * scale, sizes[c])
+            in_scope = present[c] * total_pairs - float(r[scope & (data.levels[:, c] != NULL)].sum()) * scale
+            new_u[c][0] = _exact_levels(sampled[c], counts, counted[c], in_scope)
+        new_u[birth][1] = new_u[birth][0]
+        new_prior = float(np.clip(float(r.sum()) * scale / total_pairs, 1e-12, 0.5))
 
         change = max(
             max(float(np.abs(a - b).max()) for a, b in zip(new_m, m, strict=True)),
-            max(float(np.abs(a - b).max()) for a, b in zip(new_u_shared, u_shared, strict=True)),
-            abs(np.log(new_prior) - np.log(prior)),
+            max(float(np.abs(np.log(a) - np.log(b)).max()) for a, b in zip(new_u, u, strict=True)) / 100,
+            abs(math.log(new_prior) - math.log(prior)),
         )
-        m, u_shared, u_context, prior = new_m, new_u_shared, new_u_context, new_prior
+        m, u, prior = new_m, new_u, new_prior
         if change < options.tolerance:
             converged = True
             break
 
-    u_final = [u_context if c == context else u_apart[c] for c in range(len(sizes))]
-    label_matches = data.label == 1
     m_from_labels: dict[str, dict[str, float]] = {}
-    if label_matches.any():
+    known = data.label == 1
+    if known.any():
         for c, comparison in enumerate(compiled.comparisons):
-            counts, total = _level_counts(data.levels[label_matches, c], np.ones(int(label_matches.sum())), sizes[c])
+            counts, total = _level_counts(data.levels[known, c], np.ones(int(known.sum())), sizes[c])
             if total > 0:
                 m_from_labels[comparison.name] = {
                     label: round(float(x / total), 6) for label, x in zip(comparison.labels, counts, strict=True)
                 }
-    comparisons = tuple(
-        ComparisonParameters(
-            name=comparison.name,
-            levels=tuple(
-                LevelParameters(
-                    label=label,
-                    m=float(m[c][lv]),
-                    u=float(u_final[c][lv]),
-                    u_shared=None if c == context else float(u_shared[c][lv]),
-                )
-                for lv, label in enumerate(comparison.labels)
-            ),
-        )
-        for c, comparison in enumerate(compiled.comparisons)
-    )
-    summary = TrainingSummary(
-        seed=seed,
-        records=n,
-        record_pairs=int(total_pairs),
-        candidate_pairs=all_candidates,
-        candidate_pairs_used=len(pairs),
-        labelled_matches=int((data.label == 1).sum()),
-        labelled_non_matches=int((data.label == 0).sum()),
-        random_pairs=int(keep_random.sum()),
-        iterations=iterations,
-        converged=converged,
-        expected_matches=round(float(r.sum()) * scale, 3),
-        m_from_labels=m_from_labels,
-    )
+
+    def level_parameters(c: int, lv: int, label: str) -> LevelParameters:
+        if c == context:
+            return LevelParameters(label=label, m=float(m[c][lv]), u=float(u[c][0][lv]))
+        return LevelParameters(
+            label=label, m=float(m[c][lv]), u=float(u[c][0][lv]), u_born_same_day=float(u[c][1][lv]),
+            u_household=float(u[c][2][lv]), u_household_born_same_day=float(u[c][3][lv]),
+        )  # fmt: skip
+
     return MatchModelParameters(
         version=version,
         settings_version=settings.version,
         trained_at=trained_at,
         prior=prior,
-        comparisons=comparisons,
+        comparisons=tuple(
+            ComparisonParameters(
+                name=comparison.name,
+                levels=tuple(level_parameters(c, lv, label) for lv, label in enumerate(comparison.labels)),
+            )
+            for c, comparison in enumerate(compiled.comparisons)
+        ),
         term_frequencies=tf,
-        training=summary,
+        training=TrainingSummary(
+            seed=seed,
+            records=n,
+            record_pairs=int(total_pairs),
+            candidate_pairs=all_candidates,
+            candidate_pairs_used=len(pairs),
+            labelled_matches=int((data.label == 1).sum()),
+            labelled_non_matches=int((data.label == 0).sum()),
+            random_pairs=int(keep.sum()),
+            iterations=iterations,
+            converged=converged,
+            expected_matches=round(float(r.sum()) * scale, 3),
+            m_from_labels=m_from_labels,
+        ),
     )

@@ -11,6 +11,7 @@ it: its ``repr`` leaves it out and :meth:`MatchFeatures.display` masks it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, NamedTuple
@@ -19,9 +20,45 @@ from schemas.resident import Address, ResidentRecord
 
 from core.standardise import latin_key, mask_id_number, mask_phone, name_pinyin, split_surname
 
-__all__ = ["MatchFeatures", "build_features", "match_features"]
+__all__ = ["MatchFeatures", "Residence", "build_features", "match_features"]
 
 Script = Literal["han", "latin", "mixed", "empty"]
+
+
+@dataclass(frozen=True, slots=True)
+class Residence:
+    """Where and how to reach a resident: household numbers, flats, places, phones.
+
+    Sets, so that the residence of a whole profile is the union of its records' (see
+    :meth:`pool`): a phone from one department and the flat from another.
+    """
+
+    households: frozenset[str]  # 户号
+    dwellings: frozenset[str]  # place + building/unit/room: the same flat
+    flats: frozenset[str]  # building/unit/room alone (short housing addresses)
+    number_flats: frozenset[str]  # door number + building/unit/room
+    places: frozenset[str]  # "compound:…", "road:…" (road + door number)
+    phones: frozenset[str]
+
+    @property
+    def has_address(self) -> bool:
+        return bool(self.dwellings or self.flats or self.places)
+
+    @staticmethod
+    def pool(residences: Sequence[Residence]) -> Residence:
+        if len(residences) == 1:
+            return residences[0]
+        return Residence(
+            households=frozenset().union(*(r.households for r in residences)),
+            dwellings=frozenset().union(*(r.dwellings for r in residences)),
+            flats=frozenset().union(*(r.flats for r in residences)),
+            number_flats=frozenset().union(*(r.number_flats for r in residences)),
+            places=frozenset().union(*(r.places for r in residences)),
+            phones=frozenset().union(*(r.phones for r in residences)),
+        )
+
+    def __repr__(self) -> str:
+        return "Residence(…)"  # phones and household numbers stay out of logs
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +74,7 @@ class MatchFeatures:
     sorted_tokens: str | None
     surname: str | None  # Han: the surname characters (复姓 aware); Latin: the last word
     surname_pinyin: str | None
+    given_name: str | None  # Han: the characters after the surname; Latin: the words before the last
     # Birth date (出生日期) and sex.
     birth_date: date | None
     birth_digits: str | None  # "YYYYMMDD" when the full date is known
@@ -47,13 +85,7 @@ class MatchFeatures:
     valid_id: str | None = field(repr=False)
     id_text: str | None = field(repr=False)  # the valid number, or the invalid one in 18-character form
     other_ids: frozenset[tuple[str, str]] = field(repr=False)
-    # Residence: household number, flats, places, phones.
-    households: frozenset[str] = field(repr=False)  # 户号 (a set, so that a profile's records can be pooled)
-    dwellings: frozenset[str] = field(repr=False)  # place + building/unit/room: the same flat
-    flats: frozenset[str] = field(repr=False)  # building/unit/room alone (short housing addresses)
-    number_flats: frozenset[str] = field(repr=False)  # door number + building/unit/room
-    places: frozenset[str] = field(repr=False)  # "compound:…", "road:…" (road + door number)
-    phones: frozenset[str] = field(repr=False)
+    residence: Residence = field(repr=False)
     # What a steward may see (ID numbers masked, phones masked).
     shown: dict[str, str] = field(repr=False, compare=False)
 
@@ -70,6 +102,7 @@ class _NameKeys(NamedTuple):
     sorted_tokens: str | None = None
     surname: str | None = None
     surname_pinyin: str | None = None
+    given_name: str | None = None
 
 
 def _name_keys(record: ResidentRecord) -> _NameKeys:
@@ -85,13 +118,17 @@ def _name_keys(record: ResidentRecord) -> _NameKeys:
         exact = " ".join(tokens)
         surname: str | None = tokens[-1]
         surname_pinyin: str | None = tokens[-1]
+        given_name: str | None = " ".join(tokens[:-1]) or None
     else:
         exact = name
         surname_chars, given = split_surname(name)
         surname = surname_chars or None
         # The surname's syllables are the first one or two of the name's pinyin.
         surname_pinyin = "".join(tokens[: len(surname_chars)]) if surname_chars and given else None
-    return _NameKeys(exact, script, "".join(tokens), tokens, " ".join(sorted(tokens)), surname, surname_pinyin)
+        given_name = given if surname_chars and given else None
+    return _NameKeys(
+        exact, script, "".join(tokens), tokens, " ".join(sorted(tokens)), surname, surname_pinyin, given_name
+    )
 
 
 def _id_text(record: ResidentRecord) -> str | None:
@@ -179,6 +216,7 @@ def build_features(record: ResidentRecord) -> MatchFeatures:
         sorted_tokens=names.sorted_tokens,
         surname=names.surname,
         surname_pinyin=names.surname_pinyin,
+        given_name=names.given_name,
         birth_date=birth,
         birth_digits=birth_digits,
         birth_month=birth_month,
@@ -187,12 +225,14 @@ def build_features(record: ResidentRecord) -> MatchFeatures:
         valid_id=record.id_number,
         id_text=id_text,
         other_ids=frozenset((o.kind, o.value) for o in record.other_ids),
-        households=frozenset((record.household_id,)) if record.household_id else frozenset(),
-        dwellings=dwellings,
-        flats=flats,
-        number_flats=number_flats,
-        places=places,
-        phones=frozenset(record.phones),
+        residence=Residence(
+            households=frozenset((record.household_id,)) if record.household_id else frozenset(),
+            dwellings=dwellings,
+            flats=flats,
+            number_flats=number_flats,
+            places=places,
+            phones=frozenset(record.phones),
+        ),
         shown=shown,
     )
 

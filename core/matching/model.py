@@ -6,11 +6,14 @@ pair is the prior's log2 odds plus the evidence of every non-null field. Two ref
 
 * **Term frequency.** An exact name is weighed against the name's own frequency in the district
   (u = share of records carrying it), so 张伟 = 张伟 says less than 欧阳修 = 欧阳修.
-* **Household context.** When the pair shares a home or a phone (see ``household_context`` in
-  ``matching.yaml``), the personal fields use ``u_shared``: how often *another member of the
-  same household* agrees. A twin agrees on surname, birth date, address and phone, so those
-  agreements must not be counted as if a stranger had made them. Conditioning the
-  non-match distribution on the context keeps the weights additive and explainable.
+* **Strata.** Non-matches are not independent across fields: a twin agrees on surname, birth
+  date, address and phone together; a namesake born the same day agrees on name and birth
+  date together. So u of the personal fields is conditioned on whether the pair shares a
+  home or a phone, and (except for the birth date itself) on whether it was born the same
+  day (``conditioning`` in ``matching.yaml``; four strata, :data:`STRATA`). A twin's
+  agreements are weighed against other household members, a namesake's against other people
+  born that day, never as if a stranger had made them. The weights stay additive and each
+  field's evidence says which baseline it was weighed against.
 
 Parameters are a versioned, JSON-serialisable :class:`MatchModelParameters`; a
 :class:`Matcher` compiles settings and parameters into lookup tables. A worker can build a new
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from typing import Literal
@@ -32,9 +34,9 @@ from schemas.resident import ResidentRecord
 
 from core.matching.blocking import DEV_ID_HASH_KEY, Blocker
 from core.matching.comparisons import NULL, CompiledComparisons, compile_comparisons
-from core.matching.features import MatchFeatures, match_features
+from core.matching.features import MatchFeatures, Residence, match_features
 from core.matching.rules import CapRules
-from core.matching.settings import MatchSettings, default_settings
+from core.matching.settings import STRATA, MatchSettings, Stratum, default_settings
 
 __all__ = [
     "ComparisonParameters",
@@ -55,12 +57,25 @@ _MIN_PROBABILITY = 1e-12
 
 
 class LevelParameters(BaseModel):
+    """m and u of one level; u per stratum (the residence comparison has only ``u``)."""
+
     model_config = _FROZEN
 
     label: str
     m: float = Field(gt=0, le=1)
-    u: float = Field(gt=0, le=1)
-    u_shared: float | None = Field(default=None, gt=0, le=1)
+    u: float = Field(gt=0, le=1)  # among any residents
+    u_born_same_day: float | None = Field(default=None, gt=0, le=1)
+    u_household: float | None = Field(default=None, gt=0, le=1)
+    u_household_born_same_day: float | None = Field(default=None, gt=0, le=1)
+
+    def u_in(self, stratum: int) -> float:
+        """u in a stratum (index into :data:`STRATA`), falling back to the nearest one given."""
+        values = (self.u, self.u_born_same_day, self.u_household, self.u_household_born_same_day)
+        for candidate in (stratum, stratum & 2, stratum & 1, 0):
+            value = values[candidate]
+            if value is not None:
+                return value
+        return self.u
 
 
 class ComparisonParameters(BaseModel):
@@ -139,7 +154,7 @@ class MatchModelParameters(BaseModel):
 def default_parameters(settings: MatchSettings | None = None) -> MatchModelParameters:
     """The untrained parameters: the starting m and u written in the settings file."""
     settings = settings or default_settings()
-    context = settings.household_context.comparison
+    context = settings.conditioning.household.comparison
     return MatchModelParameters(
         version=f"{settings.version}+defaults",
         settings_version=settings.version,
@@ -148,9 +163,11 @@ def default_parameters(settings: MatchSettings | None = None) -> MatchModelParam
             ComparisonParameters(
                 name=spec.name,
                 levels=tuple(
-                    LevelParameters(
-                        label=level.label, m=level.m, u=level.u,
-                        u_shared=None if spec.name == context else level.u_shared,
+                    LevelParameters(label=level.label, m=level.m, u=level.u)
+                    if spec.name == context
+                    else LevelParameters(
+                        label=level.label, m=level.m, u=level.u, u_born_same_day=level.u_same_day or level.u,
+                        u_household=level.u_shared, u_household_born_same_day=level.u_shared,
                     )
                     for level in spec.levels
                 ),
@@ -163,8 +180,9 @@ def default_parameters(settings: MatchSettings | None = None) -> MatchModelParam
 class FieldEvidence(BaseModel):
     """One field's part in a score: its level, the two (masked) values, and its weight in bits.
 
-    ``baseline`` says whom the agreement was weighed against: any resident of the district, or
-    another member of the same household (when the pair shares a home or a phone).
+    ``baseline`` says whom the agreement was weighed against: any resident of the district,
+    people born the same day, or other members of the same household (when the pair shares a
+    home or a phone).
     """
 
     model_config = _FROZEN
@@ -175,7 +193,7 @@ class FieldEvidence(BaseModel):
     right: str | None = None
     weight: float
     bayes_factor: float
-    baseline: Literal["any_resident", "household_member"] = "any_resident"
+    baseline: Stratum = "any_resident"
 
 
 class Score(BaseModel):
@@ -186,7 +204,7 @@ class Score(BaseModel):
     weight: float
     probability: float
     prior_weight: float
-    shares_home: bool
+    stratum: Stratum
     evidence: tuple[FieldEvidence, ...]
 
     def field(self, name: str) -> FieldEvidence:
@@ -230,23 +248,32 @@ class Matcher:
         self.id_hash_key = id_hash_key
         self._check_alignment()
         self.prior_weight = _log2(self.parameters.prior) - _log2(1 - self.parameters.prior)
-        context = self.comparisons.context_index
-        apart: list[tuple[float, ...]] = []
-        shared: list[tuple[float, ...]] = []
-        for index, comparison in enumerate(self.parameters.comparisons):
-            apart.append(tuple(_log2(lv.m) - _log2(lv.u) for lv in comparison.levels))
-            if index == context:
-                shared.append(apart[-1])
-            else:
-                shared.append(tuple(_log2(lv.m) - _log2(lv.u_shared or lv.u) for lv in comparison.levels))
-        self._apart = tuple(apart)
-        self._shared = tuple(shared)
+        context, birth = self.comparisons.context_index, self.comparisons.birth_index
+
+        def conditioned(index: int, stratum: int) -> int:
+            # The residence comparison defines the strata and is not conditioned; the birth
+            # date defines "born the same day" and is conditioned on the household only.
+            return 0 if index == context else (stratum & 2 if index == birth else stratum)
+
+        # weights[stratum][comparison][level]; each row ends with 0.0, so that NULL (-1) reads 0.
+        self._tables: tuple[tuple[tuple[float, ...], ...], ...] = tuple(
+            tuple(
+                (*(_log2(lv.m) - _log2(lv.u_in(conditioned(index, stratum))) for lv in comparison.levels), 0.0)
+                for index, comparison in enumerate(self.parameters.comparisons)
+            )
+            for stratum in range(len(STRATA))
+        )
+        self._compares = tuple(c.compare for c in self.comparisons.comparisons)
+        self._threshold_weights = {which: self._threshold(which) for which in ("link", "review")}
         self._tf_index, self._tf_level, self._tf_m = -1, -1, 1.0
+        self._tf_excess = (1.0, 1.0)  # how much likelier an exact name is among people born the same day
         self._tf: TermFrequencies | None = self.parameters.term_frequencies
         if self._tf is not None:
             self._tf_index = self.comparisons.index(self._tf.comparison)
             self._tf_level = self.comparisons.comparisons[self._tf_index].labels.index(self._tf.level)
-            self._tf_m = self.parameters.comparisons[self._tf_index].levels[self._tf_level].m
+            level = self.parameters.comparisons[self._tf_index].levels[self._tf_level]
+            self._tf_m = level.m
+            self._tf_excess = (1.0, max(level.u_in(1) / level.u_in(0), 1.0))
         self._tf_weights: dict[str, float] = {}
         self.caps = CapRules(self.settings, self.comparisons)
         self.blocker = Blocker(self.settings, id_hash_key)
@@ -264,6 +291,9 @@ class Matcher:
 
     def threshold_weight(self, which: Literal["link", "review"]) -> float:
         """A probability threshold of the settings as a match weight (log2 odds)."""
+        return self._threshold_weights[which]
+
+    def _threshold(self, which: str) -> float:
         t = self.settings.thresholds
         p = t.link_probability if which == "link" else t.review_probability
         return math.log2(p / (1 - p))
@@ -276,7 +306,7 @@ class Matcher:
     def comparison_vector(self, a: ResidentRecord | MatchFeatures, b: ResidentRecord | MatchFeatures) -> tuple[int, ...]:
         return self.comparisons.vector(match_features(a), match_features(b))
 
-    def _tf_weight(self, value: str | None) -> float:
+    def _tf_weight(self, value: str | None, stratum: int) -> float:
         if value is None or self._tf is None:
             return 0.0
         weight = self._tf_weights.get(value)
@@ -284,28 +314,27 @@ class Matcher:
             weight = _log2(self._tf_m) - _log2(self._tf.frequency(value))
             if len(self._tf_weights) < 500_000:
                 self._tf_weights[value] = weight
-        return weight
+        return weight - math.log2(self._tf_excess[stratum])
 
-    def level_weight(self, comparison: int, level: int, shares_home: bool, a: MatchFeatures | None = None) -> float:
-        """The evidence in bits of one comparison level (term frequency applied when ``a`` is given)."""
+    def level_weight(self, comparison: int, level: int, stratum: int, a: MatchFeatures | None = None) -> float:
+        """The evidence in bits of one comparison level in a stratum (term frequency applied when ``a`` is given)."""
         if level == NULL:
             return 0.0
-        if not shares_home and comparison == self._tf_index and level == self._tf_level and a is not None:
-            return self._tf_weight(a.name)
-        table = self._shared if shares_home else self._apart
-        return table[comparison][level]
+        if stratum < 2 and comparison == self._tf_index and level == self._tf_level and a is not None:
+            return self._tf_weight(a.name, stratum)
+        return self._tables[stratum][comparison][level]
 
     def pair_weight(self, a: MatchFeatures, b: MatchFeatures) -> tuple[float, tuple[int, ...]]:
         """The match weight (prior included) and comparison vector of a pair: the fast path."""
-        vector = self.comparisons.vector(a, b)
-        shares = vector[self.comparisons.context_index] in self.comparisons.shared_levels
-        table = self._shared if shares else self._apart
-        weight = self.prior_weight
-        for index, level in enumerate(vector):
-            if level != NULL:
-                weight += table[index][level]
-        if not shares and self._tf_index >= 0 and vector[self._tf_index] == self._tf_level:
-            weight += self._tf_weight(a.name) - table[self._tf_index][self._tf_level]
+        comparisons = self.comparisons
+        vector = tuple([compare(a, b) for compare in self._compares])
+        stratum = 2 * (vector[comparisons.context_index] in comparisons.shared_levels) + (
+            vector[comparisons.birth_index] in comparisons.same_birth_levels
+        )
+        table = self._tables[stratum]
+        weight = self.prior_weight + sum(map(tuple.__getitem__, table, vector))
+        if stratum < 2 and self._tf_index >= 0 and vector[self._tf_index] == self._tf_level:
+            weight += self._tf_weight(a.name, stratum) - table[self._tf_index][self._tf_level]
         return weight, vector
 
     def cap_reason(self, vector: tuple[int, ...]) -> str | None:
@@ -332,11 +361,12 @@ class Matcher:
         the record whose level was taken (see :meth:`profile_weight`).
         """
         others = [b] if isinstance(b, MatchFeatures) else list(b)
-        shares = self.comparisons.shares_home(vector)
-        context = self.comparisons.context_index
+        stratum = self.comparisons.stratum(vector)
+        context, birth = self.comparisons.context_index, self.comparisons.birth_index
         evidence = []
         for index, (comparison, level) in enumerate(zip(self.comparisons.comparisons, vector, strict=True)):
-            field_weight = self.level_weight(index, level, shares, a)
+            field_weight = self.level_weight(index, level, stratum, a)
+            baseline = 0 if index == context or level == NULL else (stratum & 2 if index == birth else stratum)
             source = sources[index] if sources is not None else 0
             if 0 <= source < len(others):
                 right = others[source].display(comparison.name)
@@ -349,36 +379,20 @@ class Matcher:
                     level=comparison.level_label(level),
                     left=a.display(comparison.name),
                     right=right,
-                    weight=round(field_weight, 4),
+                    weight=field_weight,
                     bayes_factor=math.exp2(field_weight),
-                    baseline="household_member" if shares and index != context and level != NULL else "any_resident",
+                    baseline=STRATA[baseline],
                 )
             )
         return Score(
             weight=weight,
             probability=probability_of(weight),
             prior_weight=self.prior_weight,
-            shares_home=shares,
+            stratum=STRATA[stratum],
             evidence=tuple(evidence),
         )
 
     # Profile scores ---------------------------------------------------------------------------
-
-    @staticmethod
-    def pool_residence(records: Sequence[MatchFeatures]) -> MatchFeatures:
-        """One record's features with the households, addresses and phones of all ``records``."""
-        first = records[0]
-        if len(records) == 1:
-            return first
-        return replace(
-            first,
-            households=frozenset().union(*(r.households for r in records)),
-            dwellings=frozenset().union(*(r.dwellings for r in records)),
-            flats=frozenset().union(*(r.flats for r in records)),
-            number_flats=frozenset().union(*(r.number_flats for r in records)),
-            places=frozenset().union(*(r.places for r in records)),
-            phones=frozenset().union(*(r.phones for r in records)),
-        )
 
     def profile_weight(
         self, a: MatchFeatures, records: Sequence[MatchFeatures]
@@ -393,27 +407,38 @@ class Matcher:
         With a single record this is exactly :meth:`pair_weight`.
         """
         comparisons = self.comparisons
-        context = comparisons.context_index
-        context_level = comparisons.comparisons[context].compare(a, self.pool_residence(records))
-        shares = context_level in comparisons.shared_levels
-        weight = self.prior_weight + self.level_weight(context, context_level, shares)
-        vector = [NULL] * len(comparisons.comparisons)
-        sources = [-1] * len(vector)
-        vector[context] = context_level
-        for index, comparison in enumerate(comparisons.comparisons):
-            if index == context:
-                continue
-            best: float | None = None
-            for position, other in enumerate(records):
-                level = comparison.compare(a, other)
-                if level == NULL:
-                    continue
-                w = self.level_weight(index, level, shares, a)
-                if best is None or w > best:
-                    best, vector[index], sources[index] = w, level, position
-            if best is not None:
-                weight += best
+        context, birth = comparisons.context_index, comparisons.birth_index
+        if len(records) == 1:
+            weight, single = self.pair_weight(a, records[0])
+            return weight, single, tuple(-1 if level == NULL else 0 for level in single)
+        compares = self._compares
+        rows = [[compare(a, other) for compare in compares] for other in records]
+        pooled = comparisons.residence(a.residence, Residence.pool([r.residence for r in records]))
+        household = 2 if pooled in comparisons.shared_levels else 0
+        vector = [NULL] * len(compares)
+        sources = [-1] * len(compares)
+        vector[context] = pooled
+        weight = self.prior_weight + self._tables[0][context][pooled]
+        weight += self._best(a, rows, birth, household, vector, sources)
+        stratum = household + (vector[birth] in comparisons.same_birth_levels)
+        for index in range(len(compares)):
+            if index != context and index != birth:
+                weight += self._best(a, rows, index, stratum, vector, sources)
         return weight, tuple(vector), tuple(sources)
+
+    def _best(
+        self, a: MatchFeatures, rows: list[list[int]], index: int, stratum: int, vector: list[int], sources: list[int]
+    ) -> float:
+        """The best weight of comparison ``index`` over a profile's records (0 when all null)."""
+        best: float | None = None
+        for position, row in enumerate(rows):
+            level = row[index]
+            if level == NULL:
+                continue
+            w = self.level_weight(index, level, stratum, a)
+            if best is None or w > best:
+                best, vector[index], sources[index] = w, level, position
+        return 0.0 if best is None else best
 
     def blocking_keys(self, record: ResidentRecord | MatchFeatures) -> frozenset[str]:
         return self.blocker.keys(record)
@@ -436,6 +461,6 @@ def level_table(matcher: Matcher) -> Mapping[str, Mapping[str, float]]:
     """Each level's weight in bits against any resident: a steward's summary of a parameter set."""
     out: dict[str, dict[str, float]] = {}
     for index, comparison in enumerate(matcher.comparisons.comparisons):
-        out[comparison.name] = {label: round(matcher.level_weight(index, level, False), 2)
+        out[comparison.name] = {label: round(matcher.level_weight(index, level, 0), 2)
                                 for level, label in enumerate(comparison.labels)}  # fmt: skip
     return out

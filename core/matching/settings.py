@@ -26,7 +26,7 @@ __all__ = [
     "Conditioning",
     "EstimationSettings",
     "STRATA",
-    "LevelCondition",
+    "Stratum",
     "LevelSpec",
     "MatchSettings",
     "RuleSettings",
@@ -41,13 +41,13 @@ ComparisonKind = Literal["name", "birth_date", "sex", "id_number", "other_ids", 
 COMPARISON_TESTS: dict[str, frozenset[str]] = {
     "name": frozenset({
         "exact", "same_pinyin", "same_tokens_reordered", "jaro_winkler", "one_character_differs",
-        "token_subset", "same_surname", "else",
+        "token_subset", "same_given_name", "same_surname", "else",
     }),
     "birth_date": frozenset({"exact", "one_digit_or_swap", "same_month_when_day_unknown", "same_year", "else"}),
     "sex": frozenset({"exact", "else"}),
     "id_number": frozenset({"same_valid", "different_valid", "within_edits", "else"}),
     "other_ids": frozenset({"exact", "within_edits", "else"}),
-    "residence": frozenset({"home_and_phone", "home", "phone", "same_flat", "same_place", "else"}),
+    "residence": frozenset({"home_and_phone", "home", "phone", "same_flat", "flat_only", "same_place", "else"}),
 }  # fmt: skip
 
 # The blocking keys :mod:`core.matching.blocking` knows how to build.
@@ -62,8 +62,12 @@ _FROZEN = ConfigDict(frozen=True, extra="forbid")
 class LevelSpec(BaseModel):
     """One level of a comparison: a label, the test that selects it, and starting m and u.
 
-    ``u_shared`` is the starting u among pairs that share a home (see :class:`Conditioning`);
-    it is ignored for the residence comparison itself.
+    ``u_shared`` is the starting u among pairs that share a home and ``u_same_day`` among
+    pairs born the same day (see :class:`Conditioning`; ``u`` when not given); both are
+    ignored for the residence comparison itself. ``u_from_candidates`` marks a level
+    that implies a shared blocking key (the same phone, the same passport…): every pair at
+    this level is a candidate, so its u is counted exactly over the candidate pairs instead of
+    sampled from random pairs, where it is too rare to be seen often.
     """
 
     model_config = _FROZEN
@@ -72,9 +76,12 @@ class LevelSpec(BaseModel):
     test: str
     threshold: float | None = Field(default=None, gt=0, le=1)
     max_edits: int | None = Field(default=None, ge=0)
+    script: Literal["han", "latin"] | None = None  # name tests: only when both names are in this script
     m: float = Field(gt=0, le=1)
     u: float = Field(gt=0, le=1)
     u_shared: float | None = Field(default=None, gt=0, le=1)
+    u_same_day: float | None = Field(default=None, gt=0, le=1)
+    u_from_candidates: bool = False
     description: str = ""
 
 
@@ -145,7 +152,8 @@ class Conditioning(BaseModel):
     born_same_day: ConditionSpec
 
 
-STRATA = ("any_resident", "born_same_day", "household_member", "household_member_born_same_day")
+Stratum = Literal["any_resident", "born_same_day", "household_member", "household_member_born_same_day"]
+STRATA: tuple[Stratum, ...] = ("any_resident", "born_same_day", "household_member", "household_member_born_same_day")
 """Stratum names, indexed ``2 * household + born_same_day``."""
 
 
@@ -166,13 +174,6 @@ class BlockingRuleSpec(BaseModel):
         return self
 
 
-class LevelCondition(BaseModel):
-    model_config = _FROZEN
-
-    comparison: str
-    levels: tuple[str, ...]
-
-
 class CapRule(BaseModel):
     """A pair whose ``comparison`` falls into ``levels`` is never linked unseen: at most reviewed."""
 
@@ -180,7 +181,7 @@ class CapRule(BaseModel):
 
     comparison: str
     levels: tuple[str, ...]
-    unless: tuple[LevelCondition, ...] = ()
+    unless: tuple[ConditionSpec, ...] = ()
     reason: str
 
 
@@ -218,6 +219,7 @@ class EstimationSettings(BaseModel):
     max_iterations: int = Field(default=60, ge=1)
     tolerance: float = Field(default=1e-5, gt=0)
     pseudo_count: float = Field(default=1.0, ge=0)
+    stratum_pseudo_count: float = Field(default=20.0, ge=0)
     term_frequency_min_count: int = Field(default=2, ge=1)
 
 
@@ -252,6 +254,12 @@ class MatchSettings(BaseModel):
         if birth is None or birth.kind != "birth_date":
             raise ValueError("conditioning.born_same_day must name the birth date comparison")
         self._check_levels(birth, self.conditioning.born_same_day.levels)
+        for comparison, condition in ((context, self.conditioning.household), (birth, self.conditioning.born_same_day)):
+            for level in comparison.levels:
+                if level.label in condition.levels and not level.u_from_candidates:
+                    raise ValueError(
+                        f"{comparison.name}.{level.label} defines a stratum, so it needs u_from_candidates: true"
+                    )
         for comparison in self.comparisons:
             if comparison is context:
                 continue
@@ -262,7 +270,7 @@ class MatchSettings(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("blocking rule names repeat")
         for cap in self.rules.at_most_review:
-            for condition in (LevelCondition(comparison=cap.comparison, levels=cap.levels), *cap.unless):
+            for condition in (ConditionSpec(comparison=cap.comparison, levels=cap.levels), *cap.unless):
                 target = by_name.get(condition.comparison)
                 if target is None:
                     raise ValueError(f"rule refers to an unknown comparison {condition.comparison!r}")

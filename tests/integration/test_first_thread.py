@@ -18,7 +18,7 @@ from store.ledger import SourceRecordLedger
 from tests.helpers import PROJECT, cli, cli_env, eventually, read_topic
 
 SAMPLE = PROJECT / "simulators" / "samples" / "civil_affairs_ledger.csv"
-MAPPING = PROJECT / "mappings" / "sample_civil_affairs.yaml"
+MAPPING = PROJECT / "simulators" / "samples" / "civil_affairs_ledger.yaml"
 
 pytestmark = pytest.mark.kafka
 

@@ -147,6 +147,8 @@ class Noise:
     housing_no_id: float
     legacy_15: float
     name_missing_given_char: float
+    sex_error: float
+    worker_phone: float
 
     @classmethod
     def draw(cls, rng: random.Random) -> Noise:
@@ -156,6 +158,7 @@ class Noise:
             month_only=rng.uniform(0.4, 0.9), moved=rng.uniform(0.03, 0.12), phone_changed=rng.uniform(0.05, 0.2),
             twins=rng.uniform(0.02, 0.06), namesakes=rng.uniform(0.005, 0.02), housing_no_id=rng.uniform(0.2, 0.6),
             legacy_15=rng.uniform(0.02, 0.1), name_missing_given_char=rng.uniform(0.0, 0.01),
+            sex_error=rng.uniform(0.0, 0.01), worker_phone=rng.uniform(0.0, 0.3),
         )  # fmt: skip
 
 
@@ -223,6 +226,11 @@ class District:
                 if given is not None:
                     giv = given
                 name = sur + giv
+                # Parents do not give two children one name: draw again within the household.
+                taken = {q.name for q in self.people[-8:] if q.household == household}
+                while name in taken:
+                    giv = self._given(sex, 2)
+                    name = sur + giv
             division = rng.choice(_DIVISIONS_LOCAL if rng.random() < 0.75 else _DIVISIONS_MIGRANT)
             id_number = _id_number(division, birth, sex, rng)
             while id_number in self._used_ids:
@@ -337,6 +345,7 @@ class Departments:
         self.rng, self.noise = rng, noise
         self._t = opencc.OpenCC("s2t")
         self._count = 0
+        self.worker_phone = _mobile(rng)
 
     # Noise ----------------------------------------------------------------------------------
 
@@ -450,7 +459,8 @@ class Departments:
         out: list[tuple[str, dict[str, Any]]] = []
         adult = (TODAY - p.birth).days > 18 * 365
         age = (TODAY - p.birth).days / 365
-        sex_word = "男" if p.sex == "male" else "女"
+        sex = p.sex if rng.random() >= noise.sex_error else ("female" if p.sex == "male" else "male")
+        sex_word = "男" if sex == "male" else "女"
         if p.latin or rng.random() < 0.92:  # 公安: household register or residence permit
             row: dict[str, Any] = {"姓名": self.name(p, clerk_care=0.9), "性别": sex_word,
                                    "出生日期": self.birth_text(p, typo=noise.birth_typo / 4)}  # fmt: skip
@@ -466,7 +476,7 @@ class Departments:
         if not p.latin and adult and rng.random() < (0.75 if age < 65 else 0.6):  # 社保
             month_only = rng.random() < noise.month_only
             row = {"xm": self.name(p, clerk_care=0.5), "sfzh": self.id_text(p, typo=noise.id_typo),
-                   "xb": "1" if p.sex == "male" else "2",
+                   "xb": "1" if sex == "male" else "2",
                    "csny": self.birth_text(p, typo=noise.birth_typo, month_only=month_only),
                    "sjhm": p.old_mobile if p.old_mobile and rng.random() < 0.4 else p.mobile}  # fmt: skip
             if rng.random() < 0.4:
@@ -490,7 +500,10 @@ class Departments:
                 row["证件类型"], row["证件号码"] = "居民身份证", self.id_text(p, typo=noise.id_typo)
             out.append(("housing", row))
         if rng.random() < 0.45:  # 社区: door-to-door visits
-            row = {"姓名": self.name(p, clerk_care=0.0), "电话": self.phone(p, stale=0.1),
+            phone = self.phone(p, stale=0.1)
+            if age > 70 and rng.random() < noise.worker_phone:
+                phone = self.worker_phone  # the community worker's own phone, written for an elder
+            row = {"姓名": self.name(p, clerk_care=0.0), "电话": phone,
                    "住址": self.dwelling(p, stale=0.05).variant(rng)}  # fmt: skip
             if rng.random() < 0.7:
                 row["性别"] = sex_word
@@ -621,7 +634,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"trained in {time.perf_counter() - started:.1f}s: {parameters.training}")
     matcher = Matcher(parameters)
     for c in parameters.comparisons:
-        print(f"  {c.name:12s}", "  ".join(f"{lv.label}: m={lv.m:.3g} u={lv.u:.3g} us={lv.u_shared or 0:.3g}" for lv in c.levels))
+        print(f"  {c.name}")
+        for lv in c.levels:
+            print(f"    {lv.label:22s} m={lv.m:.3g} u={lv.u:.3g} same_day={lv.u_born_same_day or 0:.3g} "
+                  f"household={lv.u_household or 0:.3g} twins={lv.u_household_born_same_day or 0:.3g}")
     print(f"  prior {parameters.prior:.3g}")
     result = resolve(records, matcher)
     precision, recall, tp, pp, tt = pairwise(result.profile_of, truth)

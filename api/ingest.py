@@ -1,0 +1,165 @@
+"""``POST /api/v1/ingest/{source}``: a department (community workers' app) pushes native rows.
+
+A pushed batch runs through the same ``Connector`` loop as a pull (``connectors.batch``), so
+collected-once, dead letters and run counts apply unchanged: posting the same batch twice sends
+nothing the second time. The route only authenticates, decodes and answers; the answer is the
+run's counts (200), or a short message (4xx/503), never a stack trace and never a submitted
+value (a row may hold an ID number).
+
+Runs of one source never overlap in this process (two runs could both see a new row as new and
+send it twice), so each source has a lock and a reused producer. Several API replicas pushing
+the same source at once are not serialised: run one replica per pushed source.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Path, Request
+from kafka.errors import KafkaError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from connectors.batch import BatchReader
+from connectors.kafka_sink import KafkaSink, SinkError
+from connectors.pull import RunCounts
+from connectors.spec import ConnectorSpec
+from core.privacy import redact_id_numbers
+from onceonly import bootstrap
+from onceonly.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS = 5_000
+MAX_BODY_BYTES = 32 * 1024 * 1024
+Cell = str | int | float | bool | None
+
+
+class IngestBatch(BaseModel):
+    """What a department posts: its native rows, as its mapping file names the columns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+                                 description="the sender's name for the batch; used in dead-letter locations")
+    rows: list[dict[str, Cell]] = Field(min_length=1, max_length=MAX_ROWS)
+
+
+class IngestResult(BaseModel):
+    """The run's counts: ``read == events + unchanged + dead_letters``."""
+
+    source: str
+    batch_id: str
+    read: int
+    events: int
+    unchanged: int
+    dead_letters: int
+
+
+class IngestService:
+    """Runs pushed batches through the shared loop, one run per source at a time."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings, self.engine = settings, engine
+        self._locks: dict[str, threading.Lock] = {}
+        self._sinks: dict[str, KafkaSink] = {}
+        self._guard = threading.Lock()
+
+    def authorise(self, source: str, authorization: str | None) -> None:
+        """401 without a known token, 403 with another source's token."""
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            raise HTTPException(401, "send the department's token as 'Authorization: Bearer <token>'",
+                                headers={"WWW-Authenticate": "Bearer"})
+        tokens = {s: t.get_secret_value() for s, t in self.settings.ingest_tokens.items()}
+        holder = next((s for s, t in tokens.items() if hmac.compare_digest(t.encode(), given.strip().encode())), None)
+        if holder is None:
+            raise HTTPException(401, "unknown token", headers={"WWW-Authenticate": "Bearer"})
+        if holder != source:
+            raise HTTPException(403, f"this token may not push to {source!r}")
+
+    def spec(self, source: str) -> ConnectorSpec:
+        path = bootstrap.mapping_path(self.settings, source)
+        if not path.is_file():
+            raise HTTPException(404, f"no mapping file for source {source!r}")
+        spec = ConnectorSpec.load(path)
+        if spec.kind != "ingest":
+            raise HTTPException(404, f"source {source!r} is pulled by the hub, not pushed (kind {spec.kind})")
+        return spec
+
+    def run(self, spec: ConnectorSpec, batch_id: str, rows: list[dict[str, Cell]]) -> RunCounts:
+        with self._guard:
+            lock = self._locks.setdefault(spec.source, threading.Lock())
+        with lock:
+            sink = self._sinks.get(spec.source)
+            if sink is None:
+                sink = self._sinks[spec.source] = KafkaSink(bootstrap.kafka_bootstrap(self.settings),
+                                                            client_id=f"onceonly-ingest-{spec.source}")
+            connector = bootstrap.connector(self.settings, spec, sink, db=self.engine,
+                                            reader=BatchReader(batch_id, rows))
+            return connector.run()
+
+    def close(self) -> None:
+        for sink in self._sinks.values():
+            sink.close()
+        self._sinks.clear()
+
+
+def ingest_router(service: IngestService) -> APIRouter:
+    router = APIRouter(tags=["departments"])
+
+    @router.post("/api/v1/ingest/{source}", response_model=IngestResult,
+                 responses={400: {}, 401: {}, 403: {}, 404: {}, 413: {}, 422: {}, 503: {}})
+    async def ingest(request: Request,
+                     source: Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]*$")],
+                     authorization: Annotated[str | None, Header()] = None) -> IngestResult:
+        """Take a batch of native rows (JSON ``{"rows": [{column: value, …}, …]}``) into Kafka,
+        each fact once; bad rows become dead letters and are counted, not refused."""
+        service.authorise(source, authorization)
+        spec = service.spec(source)
+        batch = _decode(await request.body())
+        batch_id = redact_id_numbers(batch.batch_id or uuid.uuid4().hex)
+        try:
+            counts = await run_in_threadpool(service.run, spec, batch_id, batch.rows)
+        except (bootstrap.NoBroker, KafkaError, SinkError, SQLAlchemyError, OSError) as exc:
+            # Nothing unacknowledged was checkpointed: resending the batch is safe (collected once).
+            log.warning("ingest %s: batch %s not taken in: %s", source, batch_id, type(exc).__name__)
+            raise HTTPException(503, f"the batch was not taken in ({type(exc).__name__}); send it again") from exc
+        return IngestResult(source=source, batch_id=batch_id, read=counts.read, events=counts.events,
+                            unchanged=counts.unchanged, dead_letters=counts.dead_letters)
+
+    return router
+
+
+def _decode(body: bytes) -> IngestBatch:
+    """The body as a batch, or a 4xx that says what is wrong without echoing any value."""
+    if len(body) > MAX_BODY_BYTES:
+        raise HTTPException(413, f"body over {MAX_BODY_BYTES // (1024 * 1024)} MB: send smaller batches")
+    try:
+        data: Any = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, f"body is not UTF-8 (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise HTTPException(400, f"body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    try:
+        return IngestBatch.model_validate(data)
+    except ValidationError as exc:
+        problems = list(dict.fromkeys(_problem(e) for e in exc.errors()))[:10]
+        raise HTTPException(422, {"message": "not a batch of rows", "problems": problems}) from None
+
+
+def _problem(error: Any) -> str:
+    loc = [str(p) for p in error["loc"]]
+    if loc and loc[-1] in _CELL_TYPES and len(loc) == 4:  # one error per member of the Cell union
+        return f"{'.'.join(loc[:-1])}: a cell must be text, a number, true/false or null"
+    return f"{'.'.join(loc) or 'body'}: {error['msg']}"
+
+
+_CELL_TYPES = {"str", "int", "float", "bool"}

@@ -1,0 +1,155 @@
+"""The resolve agent: ``records`` → the resolver's state and outbox → ``profile-events``.
+
+Thin: it decodes a batch, hands it to :meth:`store.resolver_state.ResolverState.resolve_batch`
+in a thread (one transaction, under the resolver's global lock), then publishes the outbox
+(:meth:`~store.resolver_state.ResolverState.publish_outbox`: send in outbox order, flush, mark
+published). A timer publishes too, so events a crashed worker left in the outbox go out
+without waiting for new records. Redelivered records make no events (the state remembers every
+input it handled); a resent event carries its id and version, and consumers drop what they have.
+
+Several workers in one consumer group share the ``records`` partitions; the state's lock makes
+their decisions one sequence, so each profile's versions reach the topic in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable, AsyncIterator, Sequence
+from typing import Any, Protocol
+
+import faust
+from pydantic import ValidationError
+
+from core.matching import Matcher
+from schemas.codec import UnknownEventType, decode
+from schemas.record_events import RecordStandardised
+from store.resolver_state import ResolverState
+
+log = logging.getLogger(__name__)
+
+__all__ = ["KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "decode_records"]
+
+BATCH_SIZE = 500
+BATCH_WITHIN_S = 0.2
+PUBLISH_EVERY_S = 5.0
+
+
+class OutboxSender(Protocol):
+    """Where the outbox publisher sends: ``flush`` returns once the broker acknowledged all."""
+
+    def send(self, key: bytes, value: bytes) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class KafkaOutboxSender:
+    """A kafka-python producer for the outbox: acks=all, idempotent (no reordering on retry).
+
+    ``flush`` waits for every send and raises the first failure, so the publisher never marks
+    as published what the broker did not take. Created on first use, in the publishing thread.
+    """
+
+    def __init__(self, bootstrap: str, topic: str, *, timeout_s: float = 30.0) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.timeout_s = timeout_s
+        self._producer: Any = None
+        self._futures: list[Any] = []
+        self._lock = threading.Lock()
+
+    def send(self, key: bytes, value: bytes) -> None:
+        with self._lock:
+            if self._producer is None:
+                from kafka import KafkaProducer  # type: ignore[import-untyped]
+
+                self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+                                               linger_ms=5, client_id="onceonly-resolver-outbox")
+            self._futures.append(self._producer.send(self.topic, key=key, value=value))
+
+    def flush(self) -> None:
+        with self._lock:
+            futures, self._futures = self._futures, []
+            if self._producer is None or not futures:
+                return
+            self._producer.flush(timeout=self.timeout_s)
+            for future in futures:
+                future.get(timeout=self.timeout_s)  # raises the KafkaError of a failed send
+
+    def close(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close(timeout=self.timeout_s)
+                self._producer = None
+
+
+def add_resolve_agent(
+    app: faust.App,
+    *,
+    records_topic: str,
+    profile_events_topic: str,
+    state: ResolverState,
+    matcher: Matcher | Callable[[], Matcher],
+    sender: OutboxSender | None = None,
+    batch_size: int = BATCH_SIZE,
+    within_s: float = BATCH_WITHIN_S,
+    publish_every_s: float = PUBLISH_EVERY_S,
+) -> Any:
+    """Register the ``resolve`` agent (and its outbox timer) on ``app``; return the agent.
+
+    ``matcher`` may be a callable returning the current matcher, so that a newly trained
+    parameter version is used from the next batch on. ``sender`` defaults to a
+    :class:`KafkaOutboxSender` on the app's broker.
+    """
+    current = matcher if callable(matcher) and not isinstance(matcher, Matcher) else (lambda: matcher)
+    records = app.topic(records_topic, key_type=bytes, value_type=bytes)
+    outbox = sender or KafkaOutboxSender(_bootstrap(app), profile_events_topic)
+
+    def resolve_and_publish(items: Sequence[RecordStandardised]) -> int:
+        emitted = state.resolve_batch(items, current())  # type: ignore[arg-type]
+        state.publish_outbox(outbox.send, outbox.flush)
+        return emitted
+
+    @app.agent(records, name="resolve")
+    async def resolve_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
+        """records → resolver state + outbox → profile-events."""
+        async for events in stream.take_events(batch_size, within=within_s):  # type: ignore[attr-defined]
+            items = decode_records(events)
+            yield await asyncio.to_thread(resolve_and_publish, items)
+
+    @app.timer(interval=publish_every_s, name="resolve_outbox")  # type: ignore[untyped-decorator]
+    async def publish_outbox() -> None:
+        sent = await asyncio.to_thread(state.publish_outbox, outbox.send, outbox.flush)
+        if sent:
+            log.info("resolve: published %d events left in the outbox", sent)
+
+    def close_sender(_app: Any, *args: Any, **kwargs: Any) -> None:
+        outbox.close()
+
+    app.on_before_shutdown.connect(close_sender)  # type: ignore[arg-type]
+
+    return resolve_records
+
+
+def decode_records(events: Sequence[Any]) -> list[RecordStandardised]:
+    """The records of a delivered batch; anything else is logged by position and skipped
+    (the standardise stage writes this topic and dead-letters what it cannot read)."""
+    items: list[RecordStandardised] = []
+    for event in events:
+        try:
+            item = decode(event.value)
+            if not isinstance(item, RecordStandardised):
+                raise UnknownEventType(f"expected RecordStandardised, got {type(item).__name__}")
+        except (ValueError, ValidationError, KeyError, TypeError) as exc:
+            msg = event.message
+            log.warning("resolve: skipped %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, type(exc).__name__)
+            continue
+        items.append(item)
+    return items
+
+
+def _bootstrap(app: faust.App) -> str:
+    return ",".join(f"{url.host}:{url.port}" for url in app.conf.broker)

@@ -1,0 +1,81 @@
+"""The resolve agent in faust's test harness (no broker, no database): decode, resolve, publish."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+import faust
+
+from core.matching import Matcher, default_matcher
+from core.resolution import ResolverMemory
+from schemas.codec import decode, encode
+from schemas.profile_events import ProfileEvent
+from schemas.record_events import RecordStandardised
+from streams.resolve import add_resolve_agent
+from tests.unit.test_resolution_records import GA, SB, arrived
+
+
+class MemoryState:
+    """Stands in for store.resolver_state.ResolverState: the same two calls, over memory."""
+
+    def __init__(self) -> None:
+        self.memory = ResolverMemory()
+        self.outbox: list[ProfileEvent] = []
+        self.published = 0
+        self.batches: list[list[RecordStandardised]] = []
+
+    def resolve_batch(self, items: Sequence[RecordStandardised], matcher: Matcher) -> int:
+        self.batches.append(list(items))
+        before = len(self.outbox)
+        for item in items:
+            self.outbox += self.memory.resolve(item, matcher)
+        return len(self.outbox) - before
+
+    def publish_outbox(self, send: Callable[[bytes, bytes], None], flush: Callable[[], None]) -> int:
+        waiting = self.outbox[self.published:]
+        for event in waiting:
+            send(event.profile_id.encode(), encode(event))
+        flush()
+        self.published += len(waiting)
+        return len(waiting)
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+        self.acked: list[tuple[bytes, bytes]] = []
+        self.closed = False
+
+    def send(self, key: bytes, value: bytes) -> None:
+        self.sent.append((key, value))
+
+    def flush(self) -> None:
+        self.acked, self.sent = self.acked + self.sent, []
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_the_agent_resolves_delivered_records_and_publishes_the_events_keyed_by_profile() -> None:
+    app = faust.App("unit-resolve", broker="kafka://127.0.0.1:1", store="memory://", key_serializer="raw",
+                    value_serializer="raw")
+    state, sender = MemoryState(), RecordingSender()
+    agent = add_resolve_agent(app, records_topic="records", profile_events_topic="profile-events",
+                              state=state, matcher=default_matcher(), sender=sender)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        async with agent.test_context() as ctx:
+            await ctx.put(key=b"public_security:GA-1", value=encode(arrived(GA)))
+            await ctx.put(key=b"junk", value=b"\xff not an event 11010519491231002X")
+            await ctx.put(key=b"social_security:SB-1", value=encode(arrived(SB)))
+            await ctx.put(key=b"public_security:GA-1", value=encode(arrived(GA)))  # redelivered
+
+    asyncio.run(run())
+    assert [item.key for batch in state.batches for item in batch] == [
+        "public_security:GA-1", "social_security:SB-1", "public_security:GA-1"]
+    events = [decode(value) for _, value in sender.acked]
+    assert [type(e).__name__ for e in events] == ["ProfileCreated", "RecordLinked", "RecordLinked"]
+    keys = [key for key, _ in sender.acked]
+    assert all(isinstance(e, ProfileEvent) and key == e.profile_id.encode() for key, e in zip(keys, events))
+    assert sender.sent == []  # everything sent was flushed
