@@ -98,7 +98,7 @@ class ProfileProjection:
         links = [{"source": r.record.source, "record_id": r.record.record_id, "profile_id": profile.profile_id}
                  for r in profile.records.values()]
         if links:
-            upsert(conn, record_links, links, keys=("source", "record_id"), update=("profile_id",))
+            insert_new(conn, record_links, links)
 
     # -- reading -----------------------------------------------------------------------------------
     def profiles(self) -> Iterator[Profile]:
@@ -110,8 +110,15 @@ class ProfileProjection:
         return checksum(list(self.profiles()))
 
     def links(self) -> Iterator[tuple[str, str, str]]:
+        """(source, record id, profile id) of every record, in an active profile where there is one."""
+        stmt = (
+            select(record_links.c.source, record_links.c.record_id, record_links.c.profile_id, profiles.c.status)
+            .join(profiles, profiles.c.profile_id == record_links.c.profile_id)
+            .order_by(record_links.c.source, record_links.c.record_id, profiles.c.status, record_links.c.profile_id)
+        )
+        last: tuple[str, str] | None = None
         with self.engine.connect() as conn:
-            stmt = select(record_links.c.source, record_links.c.record_id, record_links.c.profile_id).order_by(
-                record_links.c.source, record_links.c.record_id)
             for row in conn.execution_options(yield_per=5000).execute(stmt):
-                yield row.source, row.record_id, row.profile_id
+                if (row.source, row.record_id) != last:  # "active" sorts before "merged_into:…"
+                    last = (row.source, row.record_id)
+                    yield row.source, row.record_id, row.profile_id

@@ -42,12 +42,14 @@ profile_event_log = Table(
 )
 Index("ix_profile_event_log_profile", profile_event_log.c.profile_id, profile_event_log.c.version)
 
-# Where every source record is linked now: `export links` and lookups by source record.
+# Where every source record is linked: `export links` and lookups by source record. Each profile
+# owns its rows (profile id is part of the key), because events of different profiles arrive on
+# different partitions: a merged-away profile's late event must not overwrite the survivor's row.
 record_links = Table(
     "record_links",
     metadata,
     Column("source", String(64), primary_key=True),
     Column("record_id", String(200), primary_key=True),
-    Column("profile_id", String(64), nullable=False),
+    Column("profile_id", String(64), primary_key=True),
 )
 Index("ix_record_links_profile", record_links.c.profile_id)

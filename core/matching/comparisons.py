@@ -290,9 +290,6 @@ class CompiledComparisons:
     def vector(self, a: MatchFeatures, b: MatchFeatures) -> tuple[int, ...]:
         return tuple([c.compare(a, b) for c in self.comparisons])
 
-    def shares_home(self, vector: Sequence[int]) -> bool:
-        return vector[self.context_index] in self.shared_levels
-
     def stratum(self, vector: Sequence[int]) -> int:
         """The pair's stratum (an index into ``settings.STRATA``): 2 × shares home + born same day."""
         return 2 * (vector[self.context_index] in self.shared_levels) + (vector[self.birth_index] in self.same_birth_levels)

@@ -30,7 +30,7 @@ finds candidates through :mod:`core.matching.blocking`):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -40,7 +40,7 @@ from schemas.resident import ResidentRecord
 
 from core.matching.features import MatchFeatures, match_features
 from core.matching.model import FieldEvidence, Matcher, Score, default_matcher, probability_of
-from core.matching.rules import id_conflict
+from core.matching.rules import id_conflict, id_relation
 
 __all__ = ["Candidate", "Decision", "Outcome", "ProfileMatch", "decide"]
 
@@ -72,7 +72,10 @@ class ProfileMatch(BaseModel):
 
 
 class Decision(BaseModel):
-    """Where the record goes, and why (the best pair's score and each field's evidence)."""
+    """Where the record goes, and why: the best profile's score with each field's evidence.
+
+    ``candidates`` lists every candidate profile with its status, for the review screen.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -106,14 +109,13 @@ def _assess(matcher: Matcher, record: MatchFeatures, position: int, candidate: C
     features = [match_features(r) for r in candidate.records]
     if not features:
         return _Assessed(position, candidate, features, "new", note="no records")
-    if record.valid_id is not None:
-        same = next((i for i, f in enumerate(features) if f.valid_id == record.valid_id), None)
-        if same is not None:
-            weight, vector, sources = matcher.profile_weight(record, features)
-            return _Assessed(position, candidate, features, "same_valid_id", _RULE_WEIGHT, vector, sources,
-                             note="the same valid ID number", pair_weight=weight)  # fmt: skip
-        if any(f.valid_id is not None for f in features):
-            return _Assessed(position, candidate, features, "different_valid_ids", note="a different valid ID number")
+    relations = {id_relation(record, f) for f in features}
+    if "same" in relations:
+        weight, vector, sources = matcher.profile_weight(record, features)
+        return _Assessed(position, candidate, features, "same_valid_id", _RULE_WEIGHT, vector, sources,
+                         note="the same valid ID number", pair_weight=weight)  # fmt: skip
+    if "different" in relations:
+        return _Assessed(position, candidate, features, "different_valid_ids", note="a different valid ID number")
     weight, vector, sources = matcher.profile_weight(record, features)
     held_back = matcher.cap_reason(vector)
     if held_back is None and weight >= matcher.threshold_weight("link"):
@@ -122,8 +124,7 @@ def _assess(matcher: Matcher, record: MatchFeatures, position: int, candidate: C
         status = "review"
     else:
         status = "new"
-    note = held_back
-    return _Assessed(position, candidate, features, status, weight, vector, sources, note, weight)
+    return _Assessed(position, candidate, features, status, weight, vector, sources, held_back, weight)
 
 
 def _compatible(matcher: Matcher, left: _Assessed, right: _Assessed) -> bool:

@@ -238,7 +238,7 @@ def build_features(record: ResidentRecord) -> MatchFeatures:
 
 
 _CACHE: dict[tuple[object, ...], MatchFeatures] = {}
-_CACHE_SIZE = 200_000
+_CACHE_SIZE = 20_000  # about 3 KB each: resolvers keep features with their profiles for more
 
 
 def _fingerprint(record: ResidentRecord) -> tuple[object, ...]:

@@ -23,7 +23,7 @@ Parameters are a versioned, JSON-serialisable :class:`MatchModelParameters`; a
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Literal
@@ -230,9 +230,12 @@ def probability_of(weight: float) -> float:
 class Matcher:
     """Settings and parameters compiled into lookup tables: cheap pair scores.
 
-    >>> matcher = Matcher()
-    >>> round(matcher.threshold_weight("link"), 1)
-    10.0
+    Build one per parameter version and swap it in; a ``Matcher`` is immutable once built
+    (it only memoises name weights).
+
+    >>> matcher = Matcher()  # the shipped settings with their starting parameters
+    >>> round(matcher.threshold_weight("link"), 2)  # link at P >= 0.99: log2(0.99 / 0.01) bits
+    6.63
     """
 
     def __init__(
@@ -299,9 +302,6 @@ class Matcher:
         return math.log2(p / (1 - p))
 
     # Pair scores ------------------------------------------------------------------------------
-
-    def features(self, record: ResidentRecord | MatchFeatures) -> MatchFeatures:
-        return match_features(record)
 
     def comparison_vector(self, a: ResidentRecord | MatchFeatures, b: ResidentRecord | MatchFeatures) -> tuple[int, ...]:
         return self.comparisons.vector(match_features(a), match_features(b))
@@ -455,12 +455,3 @@ def score(
 ) -> Score:
     """The score of a record pair (see :meth:`Matcher.score`)."""
     return (matcher or default_matcher()).score(a, b)
-
-
-def level_table(matcher: Matcher) -> Mapping[str, Mapping[str, float]]:
-    """Each level's weight in bits against any resident: a steward's summary of a parameter set."""
-    out: dict[str, dict[str, float]] = {}
-    for index, comparison in enumerate(matcher.comparisons.comparisons):
-        out[comparison.name] = {label: round(matcher.level_weight(index, level, 0), 2)
-                                for level, label in enumerate(comparison.labels)}  # fmt: skip
-    return out

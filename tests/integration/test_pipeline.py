@@ -16,7 +16,7 @@ from onceonly.settings import Settings
 from store.profile_projection import ProfileProjection
 from store.profile_tables import record_links
 from tests.helpers import cli, cli_env, eventually
-from tests.pipeline import ingest_department_files, write_department_files
+from simulators.district_files import ingest_department_files, write_department_files
 
 pytestmark = pytest.mark.kafka
 

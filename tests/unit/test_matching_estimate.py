@@ -7,17 +7,10 @@ from datetime import datetime, timezone
 import pytest
 
 from core.matching import MatchModelParameters, default_settings, estimate_parameters
-from core.matching.settings import MatchSettings
 from schemas.resident import ResidentRecord
-from tests.unit.test_matching_quality import synthetic_district
+from tests.unit.test_matching_quality import fast_settings, synthetic_district
 
 TRAINED_AT = datetime(2025, 6, 1, tzinfo=timezone.utc)
-
-
-def fast_settings() -> MatchSettings:
-    """The default settings with a smaller random sample, so that the unit tier stays fast."""
-    settings = default_settings()
-    return settings.model_copy(update={"estimation": settings.estimation.model_copy(update={"random_pairs": 60_000})})
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ from typing import Any
 import opencc
 from stdnum.cn import ric
 
-from core.matching import BlockingIndex, Candidate, Matcher, decide, estimate_parameters, match_features
-from core.matching.features import MatchFeatures
+from core.matching import BlockingIndex, Candidate, Matcher, decide, default_settings, estimate_parameters, match_features
+from core.matching.settings import MatchSettings
 from core.standardise import FieldMapping, standardise
 from schemas.resident import ResidentRecord
 from schemas.source_record import SourceRecord
@@ -610,9 +610,15 @@ def _hard_case_errors(predicted: Sequence[int], truth: Sequence[int], people: Se
 # --- The unit-tier check ------------------------------------------------------------------------------
 
 
+def fast_settings() -> MatchSettings:
+    """The default settings with a smaller random sample, so that the unit tier stays fast."""
+    settings = default_settings()
+    return settings.model_copy(update={"estimation": settings.estimation.model_copy(update={"random_pairs": 60_000})})
+
+
 def test_a_small_synthetic_district_resolves_precisely_and_completely() -> None:
     records, truth, _people, _noise = synthetic_district(residents=700, seed=11)
-    parameters = estimate_parameters(records, version="test", seed=1)
+    parameters = estimate_parameters(records, version="test", seed=1, settings=fast_settings())
     result = resolve(records, Matcher(parameters))
     precision, recall, *_ = pairwise(result.profile_of, truth)
     # Loose bounds for a tiny district (a few hundred true pairs); the scale run is the real measure.
