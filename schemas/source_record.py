@@ -65,12 +65,15 @@ class SourceRecord(BaseModel):
         change: RecordChange = "upsert",
         observed_at: datetime | None = None,
     ) -> SourceRecord:
+        observed = observed_at or utc_now()
+        hashed = content_hash(payload) if change == "upsert" else "end"
         return cls(
+            event_id=hashlib.sha256(f"{source}\x1f{record_id}\x1f{hashed}\x1f{observed.isoformat()}".encode()).hexdigest()[:32],
             source=source,
             record_id=record_id,
             change=change,
-            content_hash=content_hash(payload) if change == "upsert" else "end",
-            observed_at=observed_at or utc_now(),
+            content_hash=hashed,
+            observed_at=observed,
             mapping_version=mapping_version,
             location=location,
             scope=scope,

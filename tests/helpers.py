@@ -12,7 +12,6 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from onceonly.settings import Settings
-from schemas.codec import decode
 
 
 def eventually(check: Callable[[], Any], *, timeout: float = 60.0, every: float = 0.3) -> Any:
@@ -27,14 +26,11 @@ def eventually(check: Callable[[], Any], *, timeout: float = 60.0, every: float 
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
 
 
-def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 3000) -> list[Any]:
-    """Every message on ``topic`` from the beginning, decoded."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, consumer_timeout_ms=idle_ms, group_id=None)
-    try:
-        return [decode(m.value) for m in consumer]
-    finally:
-        consumer.close()
+def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every message now on ``topic`` (up to its end offsets), decoded, in partition order."""
+    from streams.log import read_log
+
+    return [logged.event for batch in read_log(bootstrap, topic, client_id="test-reader") for logged in batch]
 
 
 def cli_env(settings: Settings) -> dict[str, str]:

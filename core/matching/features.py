@@ -12,9 +12,14 @@ it: its ``repr`` leaves it out and :meth:`MatchFeatures.display` masks it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Literal, NamedTuple
+
+import opencc
 
 from schemas.resident import Address, ResidentRecord
 
@@ -143,26 +148,96 @@ def _id_text(record: ResidentRecord) -> str | None:
     return invalid
 
 
+# Reading the flat off the raw address text. The parsed Address fields are used only when this
+# fails: a road whose name holds a compound word (苜蓿园大街, 瞻园路) can derail a parser into
+# reading a compound and a room out of the road and its door number, and then two spellings of
+# one flat share nothing. The tail of an address is regular: [door number 号] [compound]
+# building 幢/栋/号楼/座 [unit 单元] room [室], or the short forms 12-3-2-301 and 3-2-301.
+_COMPACT = re.compile(r"(?:(?P<n>\d+)号?-)?(?P<b>\d+)-(?P<u>\d+)-(?P<r>[A-Za-z]?\d+)$")
+_MARKED = re.compile(
+    r"(?P<b>[0-9A-Za-z]+)(?:幢|栋|号楼|座|#)(?:(?P<u>\d+)单元)?(?:\d+(?:层|楼))?(?P<r>[A-Za-z]?\d+)$"
+)
+_DOOR = re.compile(r"(\d+)号(?!楼)院?")
+_TRAILING_WORDS = re.compile(r"(?:室|房|号)$")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fffA-Za-z]+$")
+# Divisions written before the road or compound (省 市 区 县 街道 社区); 小区 is a compound.
+_DIVISIONS = re.compile(r"^.*(?:省|市|(?<![小校园景片])区|县|街道|社区|居委会)")
+
+
+@cache
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def _tail_name(text: str) -> str:
+    """The road or compound name at the end of ``text`` (divisions in front stripped)."""
+    run = _HAN_RUN.search(text)
+    return _DIVISIONS.sub("", run.group(0)) if run else ""
+
+
+def _raw_address_keys(raw: str) -> tuple[str, str | None, list[str]] | None:
+    """Flat ("building|unit|room", or "" for a house), door number and places read off the raw text.
+
+    ``None`` when the tail of the address is not recognisable (the parsed fields are used then).
+    """
+    text = str(_t2s().convert(unicodedata.normalize("NFKC", raw)))
+    text = "".join(text.split()).replace("—", "-")
+    body = _TRAILING_WORDS.sub("", text)
+    match = _COMPACT.search(body) or _MARKED.search(body)
+    if match is None:
+        doors = list(_DOOR.finditer(text))
+        if not doors or doors[-1].end() != len(text):
+            return None
+        road = _tail_name(text[: doors[-1].start()])  # a courtyard house (平房): lane and door number
+        return ("", doors[-1].group(1), [f"road:{road}{doors[-1].group(1)}"]) if road else None
+    flat = f"{match.group('b')}|{match.group('u') or ''}|{match.group('r')}"
+    prefix = body[: match.start()]
+    number = match.groupdict().get("n")
+    if number is not None:
+        before, after = prefix, ""
+    else:
+        doors = list(_DOOR.finditer(prefix))
+        if doors:
+            number, before, after = doors[-1].group(1), prefix[: doors[-1].start()], prefix[doors[-1].end() :]
+        else:
+            before, after = "", prefix
+    places = []
+    compound = _tail_name(after)
+    if compound:
+        places.append(f"compound:{compound}")
+    road = _tail_name(before)
+    if number and road:
+        places.append(f"road:{road}{number}")
+    return flat, number, places
+
+
 def _address_keys(addresses: list[Address]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
     dwellings: set[str] = set()
     flats: set[str] = set()
     number_flats: set[str] = set()
     places: set[str] = set()
     for address in addresses:
-        own_places = []
-        if address.compound:
-            own_places.append(f"compound:{address.compound}")
-        if address.road and address.number:
-            own_places.append(f"road:{address.road}{address.number}")
+        read = _raw_address_keys(address.raw)
+        if read is not None:
+            flat, number, own_places = read
+        else:
+            own_places = []
+            if address.compound:
+                own_places.append(f"compound:{address.compound}")
+            if address.road and address.number:
+                own_places.append(f"road:{address.road}{address.number}")
+            number = address.number
+            flat = f"{address.building or ''}|{address.unit or ''}|{address.room}" if address.room else ""
+            if not flat and address.road and address.number and not (address.building or address.unit):
+                flat = ""  # a courtyard house (平房): the door number is the dwelling
         places.update(own_places)
-        if address.room:
-            flat = f"{address.building or ''}|{address.unit or ''}|{address.room}"
+        if flat:
             flats.add(flat)
             dwellings.update(f"{place}|{flat}" for place in own_places)
-            if address.number:
-                number_flats.add(f"{address.number}|{flat}")
-        elif address.road and address.number and not (address.building or address.unit or address.compound):
-            dwellings.add(f"road:{address.road}{address.number}|house")  # a courtyard house (平房)
+            if number:
+                number_flats.add(f"{number}|{flat}")
+        else:
+            dwellings.update(f"{place}|house" for place in own_places if place.startswith("road:"))
     return frozenset(dwellings), frozenset(flats), frozenset(number_flats), frozenset(places)
 
 

@@ -1,0 +1,139 @@
+"""Throughput and latency of the whole hub on the real broker and workers.
+
+1. End to end: a district's department files through their connectors into Kafka, then the
+   workers (standardise → resolve → project) until every record is readable in the profile store.
+   Prints records/s for the connector stage and end to end.
+2. Latency: a department publishes source records at a steady rate (default 500/s) while the
+   workers run; for each record, the time from publish to its link being readable in the store.
+   Prints p50/p99.
+
+    .venv/bin/python -m bench.throughput --residents 35000 --workers 2 --rate 500 --latency-seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from bench.accuracy import _env, standardised
+from connectors.kafka_sink import KafkaSink
+from core.matching import estimate_parameters
+from localstack.kafka_broker import KafkaBroker
+from localstack.processes import spawn, stop
+from onceonly import bootstrap
+from onceonly.settings import Settings
+from schemas.source_record import SourceRecord
+from simulators.district import generate_district, render_district
+from simulators.district_files import ingest_department_files, write_department_files
+from store.matcher_parameters import MatcherParameterStore
+from store.profile_tables import record_links
+
+console = Console()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--residents", type=int, default=35000, help="~2.9 records per resident")
+    parser.add_argument("--seed", type=int, default=31)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=500.0, help="records/s published in the latency run")
+    parser.add_argument("--latency-seconds", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    import sys
+
+    with tempfile.TemporaryDirectory(prefix="onceonly-throughput-") as tmp:
+        work = Path(tmp)
+        truth = write_department_files(work / "departments", args.residents, args.seed)
+        with KafkaBroker.started(work / "kafka") as broker:
+            settings = Settings(data_dir=work / "var", kafka_bootstrap=broker.bootstrap, app_id="throughput")
+            sample = list(standardised(min(args.residents, 5000), args.seed).values())
+            MatcherParameterStore(bootstrap.engine(settings)).save(
+                estimate_parameters(sample, version=f"throughput-{args.seed}", seed=args.seed))
+            bootstrap.prepare_topics(settings)
+            workers = [spawn([sys.executable, "-m", "onceonly.cli", "worker"], work / f"worker-{i}.log",
+                             env=_env(settings)) for i in range(args.workers)]
+            try:
+                started = time.monotonic()
+                sent = ingest_department_files(settings, work / "departments")
+                connectors_s = time.monotonic() - started
+                projection = bootstrap.profile_projection(settings)
+                while _linked(settings) < sent:
+                    time.sleep(0.5)
+                end_to_end_s = time.monotonic() - started
+                latencies = _latency_run(settings, args.rate, args.latency_seconds, args.seed)
+            finally:
+                for proc in workers:
+                    stop(proc)
+
+    table = Table(title=f"Throughput on this machine ({args.workers} workers, {len(truth)} records)")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("connector stage (files → Kafka), records/s", f"{sent / connectors_s:,.0f}")
+    table.add_row("end to end (connector → projected profile), records/s", f"{sent / end_to_end_s:,.0f}")
+    table.add_row("end to end wall time, s", f"{end_to_end_s:,.1f}")
+    if latencies:
+        q = statistics.quantiles(latencies, n=100)
+        table.add_row(f"latency publish → readable at {args.rate:.0f}/s, p50 ms", f"{q[49] * 1000:,.0f}")
+        table.add_row(f"latency publish → readable at {args.rate:.0f}/s, p99 ms", f"{q[98] * 1000:,.0f}")
+        table.add_row("latency samples", str(len(latencies)))
+    console.print(table)
+    return 0
+
+
+def _linked(settings: Settings) -> int:
+    with bootstrap.engine(settings).connect() as conn:
+        return len(conn.execute(select(record_links.c.source, record_links.c.record_id).distinct()).all())
+
+
+def _latency_run(settings: Settings, rate: float, seconds: float, seed: int) -> list[float]:
+    """Publish fresh community records at ``rate``/s; time each until its link is readable."""
+    rows = [r.row for r in render_district(generate_district(int(rate * seconds / 2) + 50, seed=seed + 1),
+                                           seed=seed + 1, departments=("community",))]
+    published: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        engine = bootstrap.engine(settings)
+        while not done.is_set() or len(seen) < len(published):
+            with engine.connect() as conn:
+                now = time.monotonic()
+                for record_id, in conn.execute(select(record_links.c.record_id).where(
+                        record_links.c.source == "community", record_links.c.record_id.like("LAT-%"))):
+                    seen.setdefault(record_id, now)
+            if done.is_set() and time.monotonic() - stop_at > 30:
+                return
+            time.sleep(0.005)
+
+    stop_at = float("inf")
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    interval = 1.0 / rate
+    with KafkaSink(settings.kafka_bootstrap or "", client_id="latency") as sink:
+        next_at = time.monotonic()
+        for i, row in enumerate(rows[: int(rate * seconds)]):
+            record_id = f"LAT-{i:07d}"
+            record = SourceRecord.of(source="community", record_id=record_id, payload=row, mapping_version="bench")
+            published[record_id] = time.monotonic()
+            sink.send(settings.raw_topic("community"), record.identity, record)  # linger ≤ 10 ms
+            if i % 50 == 49:
+                sink.flush()
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        sink.flush()
+    stop_at = time.monotonic()
+    done.set()
+    watcher.join(timeout=60)
+    return [seen[k] - published[k] for k in published if k in seen]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
