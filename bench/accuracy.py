@@ -96,10 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
 
     hub = score(truth, links)
+    naive = score(truth, id_number_groups(list(records.values())))
+    console.print(f"OnceOnly: precision {hub.precision:.4f} recall {hub.recall:.4f} F1 {hub.f1:.4f}")
     t0 = time.monotonic()
     splink = score(truth, splink_clusters(list(records.values()), seed=args.seed))
     splink_s = time.monotonic() - t0
-    naive = score(truth, id_number_groups(list(records.values())))
     table = Table(title=f"Pairwise accuracy, {len(truth)} records of {args.residents} residents (seed {args.seed})")
     for column in ("method", "precision", "recall", "F1", "mixed profiles", "profiles", "records"):
         table.add_column(column, justify="right" if column != "method" else "left")

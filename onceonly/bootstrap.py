@@ -133,7 +133,9 @@ def engine(settings: Settings) -> Engine:
 
 
 def sources(settings: Settings) -> list[str]:
-    return list(SOURCES)
+    """Every source with a mapping file (a new department is a new file), the five known ones first."""
+    declared = [spec.source for spec in mappings(settings).values()] if settings.mappings_dir.is_dir() else []
+    return list(dict.fromkeys([*SOURCES, *declared]))
 
 
 def profile_projection(settings: Settings, db: Engine | None = None) -> ProfileProjection:

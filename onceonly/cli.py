@@ -136,13 +136,15 @@ def serve(
 
 @app.command()
 def train(seed: Annotated[int, typer.Option(help="seed of the random pair sample")] = 0) -> None:
-    """Re-estimate the matcher's parameters (EM) from the current standardised records; workers pick it up."""
+    """Re-estimate the matcher's parameters (EM) from the raw topics' current records; workers pick it up."""
     from onceonly.training import train as run_training
     from store.matcher_parameters import MatcherParameterStore
 
     settings = _settings()
-    with console.status("estimating the matcher's parameters from the records topic…"):
-        parameters = run_training(bootstrap.kafka_bootstrap(settings), settings.records_topic,
+    with console.status("estimating the matcher's parameters from the raw topics…"):
+        parameters = run_training(bootstrap.kafka_bootstrap(settings),
+                                  [settings.raw_topic(s) for s in bootstrap.sources(settings)],
+                                  bootstrap.field_mappings(settings),
                                   MatcherParameterStore(bootstrap.engine(settings)), seed=seed)
     console.print(f"stored matcher parameters {parameters.version}")
 
@@ -204,11 +206,12 @@ def export(
 @app.command()
 def demo(
     seconds: Annotated[float, typer.Option(help="Stop after this many seconds (0 = wait for Ctrl-C)")] = 0,
+    residents: Annotated[int, typer.Option(help="residents of the synthetic district")] = 2000,
 ) -> None:
-    """Bring up the embedded stack (local Kafka + SQLite), run the first thread, and keep it up."""
+    """Bring up the embedded stack and all department systems, run the main job, and keep it up."""
     from onceonly.demo import run_demo
 
-    run_demo(_settings(), console, stay_up_s=seconds or None)
+    run_demo(_settings(), console, stay_up_s=seconds or None, residents=residents)
 
 
 def _wait_for_interrupt() -> None:

@@ -1,80 +1,275 @@
-"""``onceonly demo``: the embedded stack on one machine, with the first thread run through it."""
+"""``onceonly demo``: the main job on the embedded default, with every department system running.
+
+One synthetic district; the four department systems hold it the way each really does (SQL
+database, HTTP API, drop folder, change-event topic) and the community workers' app pushes its
+visits to the hub's ingest API. The hub collects each source once, trains its matcher on what
+it collected, lets two stream workers resolve everything into profiles, shows the result, and
+shows that pulling again sends nothing. Everything runs under ``<data dir>/demo`` and stops on
+Ctrl-C (or after ``--seconds``): no process is left behind.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
+import subprocess
 import sys
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn,
+                           TimeElapsedColumn)
 from rich.table import Table
+from sqlalchemy import Engine, func, select
 
 from connectors.kafka_sink import KafkaSink
+from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
-from localstack.processes import spawn, stop
+from localstack.processes import free_port, spawn, stop, wait_until
 from onceonly import bootstrap
-from onceonly.settings import PROJECT_ROOT, Settings
+from onceonly.department_systems import DepartmentSystems, department_systems
+from onceonly.settings import Settings
+from onceonly.training import current_records, train_on
 from store.ledger import SourceRecordLedger
+from store.matcher_parameters import MatcherParameterStore
+from store.profile_tables import profile_event_log, profiles, record_links
 
-SAMPLE = PROJECT_ROOT / "simulators" / "samples" / "civil_affairs_ledger.csv"
-SAMPLE_MAPPING = PROJECT_ROOT / "simulators" / "samples" / "civil_affairs_ledger.yaml"
+DEFAULT_RESIDENTS = 2000
+SEED = 1
+WORKERS = 2
+RESTAMPED_ROWS = 200
+REPULLED = "public_security"
+DEPARTMENT_NAMES = {"public_security": "公安", "social_security": "人社", "civil_affairs": "民政",
+                    "housing": "住建", "community": "社区"}
+TRANSPORTS = {"public_security": "SQL pull", "social_security": "HTTP pull", "civil_affairs": "files pull",
+              "housing": "Kafka pull", "community": "API push"}
 
 
-def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None) -> None:
-    demo_dir = settings.data_dir / "demo"
+@dataclass
+class SourceCounts:
+    source: str
+    read: int
+    events: int
+    unchanged: int
+    dead_letters: int
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.events + self.unchanged + self.dead_letters
+
+
+def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
+             residents: int = DEFAULT_RESIDENTS, seed: int = SEED, workers: int = WORKERS) -> None:
+    started = time.monotonic()
+    demo_dir = settings.data_dir.resolve() / "demo"
     shutil.rmtree(demo_dir, ignore_errors=True)
+    logs = demo_dir / "logs"
+    logs.mkdir(parents=True)
     settings = settings.model_copy(update={"data_dir": demo_dir, "database_url": None})
-    workers = []
     try:
-        with console.status("Starting the local Kafka broker (KRaft)…"), bootstrap.local_broker(settings) as broker:
-            console.print(f"[green]✓[/] Kafka broker at {broker.bootstrap}")
-            env = dict(os.environ, ONCEONLY_KAFKA_BOOTSTRAP=broker.bootstrap, ONCEONLY_DATA_DIR=str(demo_dir))
-            env.pop("ONCEONLY_DATABASE_URL", None)
-            workers.append(spawn([sys.executable, "-m", "onceonly.cli", "worker"], demo_dir / "worker-1.log", env=env))
-            console.print(f"[green]✓[/] stream worker started (log: {demo_dir / 'worker-1.log'})")
-            ledger = SourceRecordLedger(bootstrap.engine(settings))
+        with ExitStack() as stack:
+            with console.status("Starting the local Kafka broker (KRaft) and creating the hub's topics…"):
+                broker = stack.enter_context(bootstrap.local_broker(settings))
+            settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+            console.print(f"[green]✓[/] Kafka broker at {broker.bootstrap}; topics: "
+                          f"{', '.join(bootstrap.hub_topics(settings))}")
 
-            spec = ConnectorSpec.load(SAMPLE_MAPPING)
-            with console.status(f"Pulling {SAMPLE.name} ({spec.encoding})…"), KafkaSink(broker.bootstrap) as sink:
-                counts = bootstrap.connector(settings.model_copy(update={"kafka_bootstrap": broker.bootstrap}), spec,
-                                             sink, only_file=SAMPLE).run()
-            console.print(f"[green]✓[/] {spec.source}: read {counts.read} = {counts.events} events "
-                          f"+ {counts.unchanged} unchanged + {counts.dead_letters} dead letters")
+            # The hub's query service, which also takes the community app's pushes (ingest API).
+            token = secrets.token_urlsafe(16)
+            api_url = f"http://127.0.0.1:{free_port()}"
+            serve_env = {**_child_env(settings), "ONCEONLY_API_HOST": "127.0.0.1",
+                         "ONCEONLY_API_PORT": api_url.rsplit(":", 1)[1],
+                         "ONCEONLY_INGEST_TOKENS": json.dumps({"community": token})}
+            serve = spawn(_cli("serve"), logs / "serve.log", env=serve_env)
+            stack.callback(stop, serve)
 
-            with console.status("Waiting for the worker to project the records into SQLite…"):
-                _wait_for(lambda: ledger.count(spec.source) >= counts.events, timeout=120)
-            _print_store(console, ledger, settings)
-            _print_where_to_look(console, settings, broker.bootstrap, demo_dir)
+            with console.status(f"Generating a district of {residents:,} residents (seed {seed}) and bringing up "
+                                "its department systems…"):
+                systems = stack.enter_context(department_systems(settings, broker.bootstrap, residents, seed))
+            _print_systems(console, systems)
+            with console.status("Starting the query service (ingest API)…"):
+                wait_until(lambda: _answers(f"{api_url}/health"), timeout=120, what="the query service",
+                           proc=serve, log_path=logs / "serve.log")
+            console.print(f"[green]✓[/] query service at {api_url} (community token in ONCEONLY_INGEST_TOKENS)")
+
+            counts = _collect(console, settings, systems, api_url, token)
+            _print_counts(console, counts)
+
+            engine = bootstrap.engine(settings)
+            records = _train(console, settings, engine, seed)
+
+            env = _child_env(settings)
+            worker_procs = [spawn(_cli("worker"), logs / f"worker-{i}.log", env=env) for i in range(1, workers + 1)]
+            stack.callback(_stop_all, worker_procs)
+            console.print(f"[green]✓[/] {workers} stream workers started (one consumer group; logs in {logs})")
+            _wait_for_profiles(console, settings, engine, worker_procs, logs, expected_links=len(records),
+                               events_sent=sum(c.events for c in counts))
+            _print_store(console, settings, engine, broker.bootstrap)
+            _print_where_to_look(console, settings, systems, broker.bootstrap, api_url, logs)
+            _pull_again(console, systems)
+            console.print(f"Up in {time.monotonic() - started:.0f} s.")
             _stay_up(console, stay_up_s)
-    finally:
-        for proc in workers:
-            stop(proc)
-    console.print("Stopped: worker and broker are down.")
+    except KeyboardInterrupt:
+        console.print("\nCtrl-C: stopping…")
+    console.print("Stopped: workers, query service, department systems and broker are down.")
 
 
-def _wait_for(condition: object, *, timeout: float) -> None:
+# -- collecting -----------------------------------------------------------------------------------
+def _collect(console: Console, settings: Settings, systems: DepartmentSystems, api_url: str,
+             token: str) -> list[SourceCounts]:
+    """Each pulled source through its connector (its mapping file), then the community push."""
+    found: list[SourceCounts] = []
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console)
+    with progress, KafkaSink(settings.kafka_bootstrap or "") as sink:
+        tasks = {s: progress.add_task(f"{s} ({TRANSPORTS[s]})", total=systems.rows[s] + systems.bad.get(s, 0))
+                 for s in bootstrap.sources(settings)}
+        for source in bootstrap.sources(settings):
+            spec = ConnectorSpec.load(bootstrap.mapping_path(settings, source))
+            if spec.kind == "ingest":
+                answer = systems.post_visits(api_url, token)
+                found.append(SourceCounts(source, answer["read"], answer["events"], answer["unchanged"],
+                                          answer["dead_letters"]))
+                progress.update(tasks[source], completed=answer["read"])
+                continue
+
+            def show(c: RunCounts, task: TaskID = tasks[source]) -> None:
+                progress.update(task, completed=c.read)
+
+            run = bootstrap.connector(settings, spec, sink, on_page=show).run()
+            progress.update(tasks[source], completed=run.read)
+            found.append(SourceCounts(source, run.read, run.events, run.unchanged, run.dead_letters))
+    return found
+
+
+def _train(console: Console, settings: Settings, engine: Engine, seed: int) -> list[object]:
+    """EM on the raw topics' current records, standardised in-process, before any worker resolves."""
+    raw_topics = [settings.raw_topic(s) for s in bootstrap.sources(settings)]
+    with console.status("Training the matcher: standardising the raw topics' records in-process…") as status:
+        records = current_records(settings.kafka_bootstrap or "", raw_topics, bootstrap.field_mappings(settings))
+        status.update(f"Training the matcher: EM on {len(records):,} standardised records…")
+        parameters = train_on(records, MatcherParameterStore(engine), seed=seed)
+    console.print(f"[green]✓[/] matcher trained before resolution on {len(records):,} records "
+                  f"(EM, no labels): parameters {parameters.version} stored")
+    return list(records)
+
+
+# -- waiting for the workers ----------------------------------------------------------------------
+def _wait_for_profiles(console: Console, settings: Settings, engine: Engine, workers: Sequence[subprocess.Popen[bytes]],
+                       logs: Path, *, expected_links: int, events_sent: int, quiet_s: float = 3.0,
+                       timeout: float = 1800.0) -> None:
+    """Until every standardised record is linked, every version landed, and the store is quiet."""
+    ledger = SourceRecordLedger(engine)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.3)
-    raise TimeoutError("the worker did not project the records in time; see the worker log")
+    last_events, quiet_since = -1, time.monotonic()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("workers: standardise → resolve → project", total=expected_links)
+        while True:
+            for i, proc in enumerate(workers, start=1):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"stream worker {i} exited with code {proc.returncode}; "
+                                       f"see {logs / f'worker-{i}.log'}")
+            linked, events = _linked(engine), _count(engine, profile_event_log)
+            progress.update(task, completed=min(linked, expected_links))
+            if events != last_events:
+                last_events, quiet_since = events, time.monotonic()
+            elif (linked >= expected_links and ledger.count() >= events_sent
+                  and time.monotonic() - quiet_since >= quiet_s):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"only {linked:,} of {expected_links:,} records linked after {timeout:.0f} s; "
+                                   f"see the worker logs in {logs}")
+            time.sleep(0.5)
 
 
-def _print_store(console: Console, ledger: SourceRecordLedger, settings: Settings) -> None:
-    table = Table(title="Profile store (SQLite): source-record versions per source")
-    table.add_column("source")
-    table.add_column("versions", justify="right")
-    for source in bootstrap.sources(settings):
-        table.add_row(source, str(ledger.count(source)))
+# -- showing --------------------------------------------------------------------------------------
+def _print_systems(console: Console, systems: DepartmentSystems) -> None:
+    console.print(f"[green]✓[/] district of {systems.residents:,} residents (seed {systems.seed}); "
+                  "department systems up:")
+    for source, where in systems.describe().items():
+        bad = systems.bad.get(source, 0)
+        console.print(f"    {DEPARTMENT_NAMES[source]} {source:<16} {systems.rows[source]:>6,} rows"
+                      f"{f' + {bad} bad' if bad else ''}  {where}")
+
+
+def _print_counts(console: Console, counts: Sequence[SourceCounts]) -> None:
+    table = Table(title="Collected once: each source through its connector (read = events + unchanged + dead letters)")
+    for column in ("source", "read", "events", "unchanged", "dead letters", "adds up"):
+        table.add_column(column, justify="left" if column == "source" else "right")
+    for c in counts:
+        table.add_row(c.source, f"{c.read:,}", f"{c.events:,}", f"{c.unchanged:,}", f"{c.dead_letters:,}",
+                      "✓" if c.balanced else "✗")
+    total = SourceCounts("total", *(sum(getattr(c, f) for c in counts)
+                                    for f in ("read", "events", "unchanged", "dead_letters")))
+    table.add_section()
+    table.add_row(total.source, f"{total.read:,}", f"{total.events:,}", f"{total.unchanged:,}",
+                  f"{total.dead_letters:,}", "✓" if total.balanced else "✗")
     console.print(table)
 
 
-def _print_where_to_look(console: Console, settings: Settings, kafka: str, demo_dir: Path) -> None:
-    console.print(f"Where to look:\n  store  {settings.store_url}\n  kafka  {kafka}  "
-                  f"(topics {settings.raw_topic('<source>')}, {settings.deadletter_topic})\n  logs   {demo_dir}")
+def _print_store(console: Console, settings: Settings, engine: Engine, kafka: str) -> None:
+    by_type = _events_by_type(engine)
+    with engine.connect() as conn:
+        active = int(conn.execute(select(func.count()).select_from(profiles)
+                                  .where(profiles.c.status == "active")).scalar_one())
+        merged_away = _count(engine, profiles) - active
+    reviews = _pending_reviews(engine)
+    dead = _topic_size(kafka, settings.deadletter_topic)
+    table = Table(title="Profile store (SQLite)", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("profiles", f"{active:,}")
+    table.add_row("records linked", f"{_linked(engine):,}")
+    table.add_row("merges", f"{by_type.get('ProfilesMerged', 0) // 2:,}")  # recorded in both profiles' streams
+    table.add_row("merged-away profiles (redirects)", f"{merged_away:,}")
+    table.add_row("pending reviews", f"{reviews:,}")
+    table.add_row("dead letters (topic)", f"{dead:,}")
+    console.print(table)
+    events = Table(title="Profile events by type (profile_event_log)")
+    events.add_column("type")
+    events.add_column("events", justify="right")
+    for name, n in sorted(by_type.items(), key=lambda kv: -kv[1]):
+        events.add_row(name, f"{n:,}")
+    console.print(events)
+
+
+def _print_where_to_look(console: Console, settings: Settings, systems: DepartmentSystems, kafka: str, api_url: str,
+                         logs: Path) -> None:
+    raw = ", ".join(settings.raw_topic(s) for s in bootstrap.sources(settings))
+    console.print(
+        "Where to look:\n"
+        f"  query service  {api_url}  (OpenAPI: {api_url}/docs)\n"
+        f"  store          {settings.sqlite_path}\n"
+        f"  kafka          {kafka}\n"
+        f"    topics       {raw}\n"
+        f"                 {settings.records_topic}, {settings.profile_events_topic}, {settings.deadletter_topic}; "
+        f"department's own: {systems.housing.topic}\n"
+        f"  departments    {systems.data_dir / 'departments'}, {systems.civil_affairs_folder}\n"
+        f"  logs           {logs}\n"
+        f"  commands       ONCEONLY_DATA_DIR={settings.data_dir} onceonly status | pull <source> | replay")
+
+
+def _pull_again(console: Console, systems: DepartmentSystems) -> None:
+    """The station's batch re-stamps rows without changing a fact; pulling again sends nothing."""
+    restamped = systems.restamp_public_security(RESTAMPED_ROWS)
+    console.print(f"{DEPARTMENT_NAMES[REPULLED]} {REPULLED}: the station's overnight batch re-stamped {restamped} rows "
+                  "(updated_at only, same facts). Pulling again:")
+    env = {**os.environ, "ONCEONLY_DATA_DIR": str(systems.data_dir), "COLUMNS": "200"}
+    env.pop("ONCEONLY_DATABASE_URL", None)
+    done = subprocess.run(_cli("pull", REPULLED), env=env, capture_output=True, text=True, timeout=300)
+    console.print(f"  $ onceonly pull {REPULLED}\n  {done.stdout.strip()}")
+    if done.returncode != 0:
+        raise RuntimeError(f"onceonly pull {REPULLED} failed: {done.stderr.strip()[-2000:]}")
+    console.print("  → collected once: nothing already collected is sent again")
 
 
 def _stay_up(console: Console, seconds: float | None) -> None:
@@ -82,8 +277,79 @@ def _stay_up(console: Console, seconds: float | None) -> None:
         time.sleep(seconds)
         return
     console.print("The stack stays up; press Ctrl-C to stop.")
+    while True:
+        time.sleep(1)
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "onceonly.cli", *args]
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ, ONCEONLY_KAFKA_BOOTSTRAP=settings.kafka_bootstrap or "",
+               ONCEONLY_DATA_DIR=str(settings.data_dir))
+    env.pop("ONCEONLY_DATABASE_URL", None)
+    return env
+
+
+def _stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    with ThreadPoolExecutor(max_workers=max(1, len(procs))) as pool:
+        list(pool.map(stop, procs))
+
+
+def _answers(url: str) -> bool:
     try:
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        console.print("\nCtrl-C: stopping…")
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _count(engine: Engine, table: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def _linked(engine: Engine) -> int:
+    """Source records linked to a profile (each counted once)."""
+    distinct = select(record_links.c.source, record_links.c.record_id).distinct().subquery()
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(distinct)).scalar_one())
+
+
+def _events_by_type(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(profile_event_log.c.type, func.count()).group_by(profile_event_log.c.type))
+        return {str(t): int(n) for t, n in rows}
+
+
+def _pending_reviews(engine: Engine) -> int:
+    """Reviews requested and not yet resolved (one review id may sit in several profiles' streams)."""
+    ids: dict[str, set[str]] = {"ReviewRequested": set(), "ReviewResolved": set()}
+    with engine.connect() as conn:
+        for kind, payload in conn.execute(select(profile_event_log.c.type, profile_event_log.c.payload)
+                                          .where(profile_event_log.c.type.in_(list(ids)))):
+            review_id = _review_id(payload)
+            if review_id:
+                ids[kind].add(review_id)
+    return len(ids["ReviewRequested"] - ids["ReviewResolved"])
+
+
+def _review_id(payload: str) -> str | None:
+    """The review id in a logged event (``schemas.codec``: ``{"type": …, "data": {…}}``)."""
+    try:
+        found = json.loads(payload)["data"].get("review_id")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return str(found) if found else None
+
+
+def _topic_size(bootstrap_servers: str, topic: str) -> int:
+    from kafka import KafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, client_id="onceonly-demo")
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        return sum(consumer.end_offsets([TopicPartition(topic, p) for p in partitions]).values())
+    finally:
+        consumer.close()

@@ -1,32 +1,67 @@
-"""Training the matcher on the district's own standardised records (the ``records`` topic)."""
+"""Training the matcher on the district's own records, standardised from the raw topics.
+
+Training reads the **raw** topics (what the connectors sent) and standardises each record's
+latest version in this process with the departments' mapping files, through the same pure
+function the standardise agent calls (``core.standardise.stage.standardise_envelope``). So the
+matcher can be trained *before* any worker has run: a first resolution never has to use the
+untrained defaults.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 
 from core.matching import MatchModelParameters, estimate_parameters
+from core.standardise import FieldMapping
+from core.standardise.stage import standardise_envelope
 from schemas.record_events import RecordStandardised
 from schemas.resident import ResidentRecord
+from schemas.source_record import SourceRecord
 from store.matcher_parameters import MatcherParameterStore
 from streams.log import read_log
 
 
-def current_records(bootstrap: str, records_topic: str) -> list[ResidentRecord]:
-    """The latest version of every live standardised record in the log."""
-    latest: dict[str, ResidentRecord | None] = {}
-    for batch in read_log(bootstrap, records_topic, client_id="onceonly-train"):
-        for logged in batch:
-            event = logged.event
-            if isinstance(event, RecordStandardised):
-                latest[event.key] = event.record if event.change == "upsert" else None
-    return [r for r in latest.values() if r is not None]
+def current_records(bootstrap: str, raw_topics: Sequence[str], mappings: Mapping[str, FieldMapping],
+                    *, progress: Callable[[int], None] | None = None) -> list[ResidentRecord]:
+    """The latest version of every live record in the raw topics, standardised in-process.
+
+    Versions of one record share its Kafka key (``source:record_id``), hence one partition, so
+    the last one read is the latest; a record whose latest version is an end is left out, and
+    so is one its mapping cannot standardise (the agent dead-letters it too). ``progress`` is
+    called with the number of messages read so far.
+    """
+    latest: dict[str, SourceRecord] = {}
+    read = 0
+    for topic in raw_topics:
+        for batch in read_log(bootstrap, topic, client_id="onceonly-train"):
+            for logged in batch:
+                if isinstance(logged.event, SourceRecord):
+                    latest[logged.event.identity] = logged.event
+            read += len(batch)
+            if progress is not None:
+                progress(read)
+    records: list[ResidentRecord] = []
+    for envelope in latest.values():
+        if envelope.change == "end":
+            continue
+        result = standardise_envelope(envelope, mappings)
+        if isinstance(result, RecordStandardised) and result.record is not None:
+            records.append(result.record)
+    return records
 
 
-def train(bootstrap: str, records_topic: str, store: MatcherParameterStore, *, seed: int = 0) -> MatchModelParameters:
-    """Estimate m/u and λ from the current records (EM) and store them as a new version."""
-    records = current_records(bootstrap, records_topic)
+def train_on(records: Sequence[ResidentRecord], store: MatcherParameterStore, *, seed: int = 0) -> MatchModelParameters:
+    """Estimate m/u and λ from ``records`` (EM, no labels) and store them as a new version."""
     now = datetime.now(timezone.utc)
-    parameters = estimate_parameters(records, version=f"em-{now:%Y%m%dT%H%M%S.%f}-{len(records)}", trained_at=now,
-                                     seed=seed)
+    parameters = estimate_parameters(list(records), version=f"em-{now:%Y%m%dT%H%M%S.%f}-{len(records)}",
+                                     trained_at=now, seed=seed)
     store.save(parameters)
     return parameters
+
+
+def train(bootstrap: str, raw_topics: Sequence[str], mappings: Mapping[str, FieldMapping],
+          store: MatcherParameterStore, *, seed: int = 0) -> MatchModelParameters:
+    """Train on the current records of ``raw_topics`` (see :func:`current_records`); workers
+    running now pick the new version up (``onceonly.matcher_source``)."""
+    return train_on(current_records(bootstrap, raw_topics, mappings), store, seed=seed)

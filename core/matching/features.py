@@ -11,9 +11,9 @@ it: its ``repr`` leaves it out and :meth:`MatchFeatures.display` masks it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
@@ -120,7 +120,7 @@ def _name_keys(record: ResidentRecord) -> _NameKeys:
     if not tokens:
         return _NameKeys()
     if script == "latin":
-        exact = " ".join(tokens)
+        exact = " ".join(sorted(tokens))  # word order is free in Latin names: "GUPTA ANANYA" = "Ananya Gupta"
         surname: str | None = tokens[-1]
         surname_pinyin: str | None = tokens[-1]
         given_name: str | None = " ".join(tokens[:-1]) or None
@@ -211,32 +211,35 @@ def _raw_address_keys(raw: str) -> tuple[str, str | None, list[str]] | None:
     return flat, number, places
 
 
+def _parsed_address_keys(address: Address) -> tuple[str, str | None, list[str]] | None:
+    """The same keys from the parser's fields (Chinese numerals: 三幢), when the text was not read."""
+    places = [f"compound:{address.compound}"] if address.compound else []
+    if address.road and address.number:
+        places.append(f"road:{address.road}{address.number}")
+    if address.room:
+        return f"{address.building or ''}|{address.unit or ''}|{address.room}", address.number, places
+    if address.road and address.number and not (address.building or address.unit or address.compound):
+        return "", address.number, places
+    return ("", None, [p for p in places if p.startswith("compound:")]) if places else None
+
+
 def _address_keys(addresses: list[Address]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
     dwellings: set[str] = set()
     flats: set[str] = set()
     number_flats: set[str] = set()
     places: set[str] = set()
     for address in addresses:
-        read = _raw_address_keys(address.raw)
-        if read is not None:
-            flat, number, own_places = read
-        else:
-            own_places = []
-            if address.compound:
-                own_places.append(f"compound:{address.compound}")
-            if address.road and address.number:
-                own_places.append(f"road:{address.road}{address.number}")
-            number = address.number
-            flat = f"{address.building or ''}|{address.unit or ''}|{address.room}" if address.room else ""
-            if not flat and address.road and address.number and not (address.building or address.unit):
-                flat = ""  # a courtyard house (平房): the door number is the dwelling
+        read = _raw_address_keys(address.raw) or _parsed_address_keys(address)
+        if read is None:
+            continue
+        flat, number, own_places = read
         places.update(own_places)
         if flat:
             flats.add(flat)
             dwellings.update(f"{place}|{flat}" for place in own_places)
             if number:
                 number_flats.add(f"{number}|{flat}")
-        else:
+        else:  # a courtyard house (平房): lane and door number are the dwelling
             dwellings.update(f"{place}|house" for place in own_places if place.startswith("road:"))
     return frozenset(dwellings), frozenset(flats), frozenset(number_flats), frozenset(places)
 

@@ -29,9 +29,13 @@ def test_homophone_given_names_and_pinyin_spellings_are_the_same_pinyin() -> Non
     assert name_level("张伟", "Zhang Wei") == "same_pinyin"
 
 
-def test_latin_names_in_comma_form_or_other_order_are_exact_or_reordered() -> None:
+def test_latin_names_match_exactly_in_any_word_order() -> None:
+    # Police write "SMITH JOHN" (surname first, no comma), housing "John Smith".
     assert name_level("SMITH, John", "John Smith") == "exact"
-    assert name_level("Smith John", "John Smith") == "reordered"
+    assert name_level("SMITH JOHN", "John Smith") == "exact"
+
+
+def test_han_syllables_in_another_order_are_reordered() -> None:
     assert name_level("张伟", "Wei Zhang") == "reordered"
 
 

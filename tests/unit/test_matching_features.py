@@ -59,9 +59,9 @@ def test_traditional_and_simplified_spellings_share_one_exact_name_key() -> None
     assert match_features(resident(name="張偉明")).name == match_features(resident(name="张伟明")).name == "张伟明"
 
 
-def test_a_latin_name_in_surname_comma_form_has_the_key_of_the_written_order() -> None:
+def test_a_latin_name_has_one_exact_key_in_any_word_order() -> None:
     comma, written = match_features(resident(name="SMITH, John")), match_features(resident(name="John Smith"))
-    assert comma.name == written.name == "john smith"
+    assert comma.name == written.name == match_features(resident(name="SMITH JOHN")).name == "john smith"
     assert comma.surname == "smith" and comma.given_name == "john"
 
 
@@ -116,3 +116,19 @@ def test_features_are_memoised_by_record_content() -> None:
     record = resident(name="王芳")
     assert match_features(record) is match_features(record)
     assert match_features(record.model_copy(update={"name": "王方"})).name == "王方"
+
+
+def test_a_flat_is_read_off_the_address_text_even_when_a_road_name_holds_a_compound_word() -> None:
+    # 苜蓿园大街 and 瞻园路 end in a compound word (园): the flat must still be the same.
+    police = match_features(resident(name="周炜超", registered_address="江苏省南京市秦淮区苜蓿园大街23号金泰家园19幢1单元702室"))
+    housing = match_features(resident(name="周炜超", property_address="苜蓿园大街23-19-1-702"))
+    visit = match_features(resident(name="周炜超", address="金泰家园19栋1单元702"))
+    assert "road:苜蓿园大街23|19|1|702" in police.residence.dwellings & housing.residence.dwellings
+    assert "compound:金泰家园|19|1|702" in police.residence.dwellings & visit.residence.dwellings
+
+
+def test_a_courtyard_house_on_an_unsuffixed_lane_is_one_dwelling() -> None:
+    # 张家衙 is a lane without 路/街/巷: the door number alone makes the dwelling.
+    full = match_features(resident(name="王虹萍", address="江苏省南京市秦淮区双塘街道船板巷社区张家衙15号"))
+    short = match_features(resident(name="王虹萍", property_address="张家衙15号"))
+    assert full.residence.dwellings == short.residence.dwellings == frozenset({"road:张家衙15|house"})
