@@ -34,7 +34,7 @@ from simulators.district_files import ingest_department_files, write_department_
 from schemas.source_record import SourceRecord
 from store.matcher_parameters import MatcherParameterStore
 
-console = Console()
+console = Console(width=130)
 
 
 def standardised(n: int, seed: int) -> dict[str, ResidentRecord]:

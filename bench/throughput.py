@@ -36,7 +36,7 @@ from simulators.district_files import ingest_department_files, write_department_
 from store.matcher_parameters import MatcherParameterStore
 from store.profile_tables import record_links
 
-console = Console()
+console = Console(width=130)
 
 
 def main(argv: list[str] | None = None) -> int:

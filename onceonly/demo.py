@@ -79,7 +79,7 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
             with console.status("Starting the local Kafka broker (KRaft) and creating the hub's topics…"):
                 broker = stack.enter_context(bootstrap.local_broker(settings))
             settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
-            console.print(f"[green]✓[/] Kafka broker at {broker.bootstrap}; topics: "
+            _say(console, f"[green]✓[/] Kafka broker at {broker.bootstrap}; topics: "
                           f"{', '.join(bootstrap.hub_topics(settings))}")
 
             # The hub's query service, which also takes the community app's pushes (ingest API).
@@ -98,7 +98,7 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
             with console.status("Starting the query service (ingest API)…"):
                 wait_until(lambda: _answers(f"{api_url}/health"), timeout=120, what="the query service",
                            proc=serve, log_path=logs / "serve.log")
-            console.print(f"[green]✓[/] query service at {api_url} (community token in ONCEONLY_INGEST_TOKENS)")
+            _say(console, f"[green]✓[/] query service at {api_url} (community token in ONCEONLY_INGEST_TOKENS)")
 
             counts = _collect(console, settings, systems, api_url, token)
             _print_counts(console, counts)
@@ -109,17 +109,17 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
             env = _child_env(settings)
             worker_procs = [spawn(_cli("worker"), logs / f"worker-{i}.log", env=env) for i in range(1, workers + 1)]
             stack.callback(_stop_all, worker_procs)
-            console.print(f"[green]✓[/] {workers} stream workers started (one consumer group; logs in {logs})")
+            _say(console, f"[green]✓[/] {workers} stream workers started (one consumer group; logs in {logs})")
             _wait_for_profiles(console, settings, engine, worker_procs, logs, expected_links=len(records),
                                events_sent=sum(c.events for c in counts))
             _print_store(console, settings, engine, broker.bootstrap)
             _print_where_to_look(console, settings, systems, broker.bootstrap, api_url, logs)
             _pull_again(console, systems)
-            console.print(f"Up in {time.monotonic() - started:.0f} s.")
+            _say(console, f"Up in {time.monotonic() - started:.0f} s.")
             _stay_up(console, stay_up_s)
     except KeyboardInterrupt:
-        console.print("\nCtrl-C: stopping…")
-    console.print("Stopped: workers, query service, department systems and broker are down.")
+        _say(console, "\nCtrl-C: stopping…")
+    _say(console, "Stopped: workers, query service, department systems and broker are down.")
 
 
 # -- collecting -----------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def _train(console: Console, settings: Settings, engine: Engine, seed: int) -> l
         records = current_records(settings.kafka_bootstrap or "", raw_topics, bootstrap.field_mappings(settings))
         status.update(f"Training the matcher: EM on {len(records):,} standardised records…")
         parameters = train_on(records, MatcherParameterStore(engine), seed=seed)
-    console.print(f"[green]✓[/] matcher trained before resolution on {len(records):,} records "
+    _say(console, f"[green]✓[/] matcher trained before resolution on {len(records):,} records "
                   f"(EM, no labels): parameters {parameters.version} stored")
     return list(records)
 
@@ -193,16 +193,16 @@ def _wait_for_profiles(console: Console, settings: Settings, engine: Engine, wor
 
 # -- showing --------------------------------------------------------------------------------------
 def _print_systems(console: Console, systems: DepartmentSystems) -> None:
-    console.print(f"[green]✓[/] district of {systems.residents:,} residents (seed {systems.seed}); "
+    _say(console, f"[green]✓[/] district of {systems.residents:,} residents (seed {systems.seed}); "
                   "department systems up:")
     for source, where in systems.describe().items():
         bad = systems.bad.get(source, 0)
-        console.print(f"    {DEPARTMENT_NAMES[source]} {source:<16} {systems.rows[source]:>6,} rows"
+        _say(console, f"    {DEPARTMENT_NAMES[source]} {source:<16} {systems.rows[source]:>6,} rows"
                       f"{f' + {bad} bad' if bad else ''}  {where}")
 
 
 def _print_counts(console: Console, counts: Sequence[SourceCounts]) -> None:
-    table = Table(title="Collected once: each source through its connector (read = events + unchanged + dead letters)")
+    table = Table(title="Collected once, per source: read = events + unchanged + dead letters")
     for column in ("source", "read", "events", "unchanged", "dead letters", "adds up"):
         table.add_column(column, justify="left" if column == "source" else "right")
     for c in counts:
@@ -245,7 +245,8 @@ def _print_store(console: Console, settings: Settings, engine: Engine, kafka: st
 def _print_where_to_look(console: Console, settings: Settings, systems: DepartmentSystems, kafka: str, api_url: str,
                          logs: Path) -> None:
     raw = ", ".join(settings.raw_topic(s) for s in bootstrap.sources(settings))
-    console.print(
+    _say(
+        console,
         "Where to look:\n"
         f"  query service  {api_url}  (OpenAPI: {api_url}/docs)\n"
         f"  store          {settings.sqlite_path}\n"
@@ -261,27 +262,32 @@ def _print_where_to_look(console: Console, settings: Settings, systems: Departme
 def _pull_again(console: Console, systems: DepartmentSystems) -> None:
     """The station's batch re-stamps rows without changing a fact; pulling again sends nothing."""
     restamped = systems.restamp_public_security(RESTAMPED_ROWS)
-    console.print(f"{DEPARTMENT_NAMES[REPULLED]} {REPULLED}: the station's overnight batch re-stamped {restamped} rows "
+    _say(console, f"{DEPARTMENT_NAMES[REPULLED]} {REPULLED}: the station's overnight batch re-stamped {restamped} rows "
                   "(updated_at only, same facts). Pulling again:")
     env = {**os.environ, "ONCEONLY_DATA_DIR": str(systems.data_dir), "COLUMNS": "200"}
     env.pop("ONCEONLY_DATABASE_URL", None)
     done = subprocess.run(_cli("pull", REPULLED), env=env, capture_output=True, text=True, timeout=300)
-    console.print(f"  $ onceonly pull {REPULLED}\n  {done.stdout.strip()}")
+    _say(console, f"  $ onceonly pull {REPULLED}\n  {done.stdout.strip()}")
     if done.returncode != 0:
         raise RuntimeError(f"onceonly pull {REPULLED} failed: {done.stderr.strip()[-2000:]}")
-    console.print("  → collected once: nothing already collected is sent again")
+    _say(console, "  → collected once: nothing already collected is sent again")
 
 
 def _stay_up(console: Console, seconds: float | None) -> None:
     if seconds is not None:
         time.sleep(seconds)
         return
-    console.print("The stack stays up; press Ctrl-C to stop.")
+    _say(console, "The stack stays up; press Ctrl-C to stop.")
     while True:
         time.sleep(1)
 
 
 # -- helpers --------------------------------------------------------------------------------------
+def _say(console: Console, text: str) -> None:
+    """A line of text, never wrapped by rich (a terminal wraps it; a log keeps it whole)."""
+    console.print(text, soft_wrap=True)
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "onceonly.cli", *args]
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 
 from onceonly.settings import Settings
 
@@ -50,6 +50,7 @@ class DepartmentSystems:
     seed: int
     public_security_url: str
     public_security: Engine
+    public_security_ids: list[str]  # 人员编号 of the district's rows (not the bad ones)
     social_security: Any  # simulators.social_security.SocialSecurityApi
     civil_affairs_folder: Path
     civil_affairs_files: dict[str, int]  # format → files exported in it
@@ -90,9 +91,7 @@ class DepartmentSystems:
         facts): a connector reads them again and must send nothing. Returns how many."""
         from simulators.public_security import KEY, WATERMARK, household_register, next_stamp
 
-        with self.public_security.begin() as conn:
-            ids = [r[0] for r in conn.execute(select(household_register.c[KEY]).where(
-                ~household_register.c[KEY].startswith("GXBAD")).order_by(household_register.c[KEY]).limit(n_rows))]
+        ids = self.public_security_ids[:n_rows]  # good rows only: a bad one is refused every time it is read
         stamp = next_stamp(self.public_security)
         with self.public_security.begin() as conn:
             conn.execute(update(household_register).where(household_register.c[KEY].in_(ids))
@@ -130,6 +129,7 @@ def department_systems(settings: Settings, kafka_bootstrap: str, residents: int,
     ps.metadata.drop_all(ps_engine)
     ps.metadata.create_all(ps_engine)
     counts["public_security"] = ps.insert_rows(ps_engine, rows_of("public_security"))
+    ps_ids = ps.person_ids(ps_engine)
     if bad_rows:
         bad["public_security"] = ps.insert_bad_rows(ps_engine)
 
@@ -182,7 +182,7 @@ def department_systems(settings: Settings, kafka_bootstrap: str, residents: int,
 
         systems = DepartmentSystems(
             data_dir=data_dir, residents=residents, seed=seed, public_security_url=ps_url,
-            public_security=ps_engine, social_security=social, civil_affairs_folder=folder,
+            public_security=ps_engine, public_security_ids=ps_ids, social_security=social, civil_affairs_folder=folder,
             civil_affairs_files=files, housing=housing, community_visits=visits, rows=counts, bad=bad, env=env)
         with _environment(env):
             yield systems
