@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -35,7 +36,7 @@ from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
 from localstack.processes import free_port, spawn, stop, wait_until
 from onceonly import bootstrap
-from onceonly.department_systems import DepartmentSystems, department_systems
+from onceonly.department_systems import DEPARTMENTS, DepartmentSystems, department_systems
 from onceonly.settings import Settings
 from onceonly.training import current_records, train_on
 from store.ledger import SourceRecordLedger
@@ -74,6 +75,8 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
     logs = demo_dir / "logs"
     logs.mkdir(parents=True)
     settings = settings.model_copy(update={"data_dir": demo_dir, "database_url": None})
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),  # `kill` stops it as Ctrl-C does
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}  # even if inherited ignored
     try:
         with ExitStack() as stack:
             with console.status("Starting the local Kafka broker (KRaft) and creating the hub's topics…"):
@@ -104,13 +107,14 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
             _print_counts(console, counts)
 
             engine = bootstrap.engine(settings)
-            records = _train(console, settings, engine, seed)
+            stack.callback(engine.dispose)
+            trained_on = _train(console, settings, engine, seed)
 
             env = _child_env(settings)
             worker_procs = [spawn(_cli("worker"), logs / f"worker-{i}.log", env=env) for i in range(1, workers + 1)]
             stack.callback(_stop_all, worker_procs)
             _say(console, f"[green]✓[/] {workers} stream workers started (one consumer group; logs in {logs})")
-            _wait_for_profiles(console, settings, engine, worker_procs, logs, expected_links=len(records),
+            _wait_for_profiles(console, settings, engine, worker_procs, logs, expected_links=trained_on,
                                events_sent=sum(c.events for c in counts))
             _print_store(console, settings, engine, broker.bootstrap)
             _print_where_to_look(console, settings, systems, broker.bootstrap, api_url, logs)
@@ -119,6 +123,9 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
             _stay_up(console, stay_up_s)
     except KeyboardInterrupt:
         _say(console, "\nCtrl-C: stopping…")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     _say(console, "Stopped: workers, query service, department systems and broker are down.")
 
 
@@ -131,8 +138,8 @@ def _collect(console: Console, settings: Settings, systems: DepartmentSystems, a
                         TimeElapsedColumn(), console=console)
     with progress, KafkaSink(settings.kafka_bootstrap or "") as sink:
         tasks = {s: progress.add_task(f"{s} ({TRANSPORTS[s]})", total=systems.rows[s] + systems.bad.get(s, 0))
-                 for s in bootstrap.sources(settings)}
-        for source in bootstrap.sources(settings):
+                 for s in DEPARTMENTS}
+        for source in DEPARTMENTS:
             spec = ConnectorSpec.load(bootstrap.mapping_path(settings, source))
             if spec.kind == "ingest":
                 answer = systems.post_visits(api_url, token)
@@ -150,8 +157,9 @@ def _collect(console: Console, settings: Settings, systems: DepartmentSystems, a
     return found
 
 
-def _train(console: Console, settings: Settings, engine: Engine, seed: int) -> list[object]:
-    """EM on the raw topics' current records, standardised in-process, before any worker resolves."""
+def _train(console: Console, settings: Settings, engine: Engine, seed: int) -> int:
+    """EM on the raw topics' current records, standardised in-process, before any worker resolves;
+    returns how many records it was trained on (every one of them must end up linked)."""
     raw_topics = [settings.raw_topic(s) for s in bootstrap.sources(settings)]
     with console.status("Training the matcher: standardising the raw topics' records in-process…") as status:
         records = current_records(settings.kafka_bootstrap or "", raw_topics, bootstrap.field_mappings(settings))
@@ -159,13 +167,13 @@ def _train(console: Console, settings: Settings, engine: Engine, seed: int) -> l
         parameters = train_on(records, MatcherParameterStore(engine), seed=seed)
     _say(console, f"[green]✓[/] matcher trained before resolution on {len(records):,} records "
                   f"(EM, no labels): parameters {parameters.version} stored")
-    return list(records)
+    return len(records)
 
 
 # -- waiting for the workers ----------------------------------------------------------------------
 def _wait_for_profiles(console: Console, settings: Settings, engine: Engine, workers: Sequence[subprocess.Popen[bytes]],
                        logs: Path, *, expected_links: int, events_sent: int, quiet_s: float = 3.0,
-                       timeout: float = 1800.0) -> None:
+                       timeout: float = 900.0) -> None:
     """Until every standardised record is linked, every version landed, and the store is quiet."""
     ledger = SourceRecordLedger(engine)
     deadline = time.monotonic() + timeout
@@ -286,6 +294,10 @@ def _stay_up(console: Console, seconds: float | None) -> None:
 def _say(console: Console, text: str) -> None:
     """A line of text, never wrapped by rich (a terminal wraps it; a log keeps it whole)."""
     console.print(text, soft_wrap=True)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _cli(*args: str) -> list[str]:

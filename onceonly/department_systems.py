@@ -29,16 +29,20 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, update
 
 from onceonly.settings import Settings
 
+if TYPE_CHECKING:
+    from simulators.civil_affairs import LedgerFormat
+
 Row = dict[str, str]
 
+DEPARTMENTS = ("public_security", "social_security", "civil_affairs", "housing", "community")
 SOCIAL_SECURITY_CLIENT_ID = "onceonly-demo"
-CIVIL_AFFAIRS_FORMATS = ("gb18030", "utf-8-sig", "xlsx")
+CIVIL_AFFAIRS_FORMATS: tuple[LedgerFormat, ...] = ("gb18030", "utf-8-sig", "xlsx")
 
 
 @dataclass
@@ -53,7 +57,7 @@ class DepartmentSystems:
     public_security_ids: list[str]  # 人员编号 of the district's rows (not the bad ones)
     social_security: Any  # simulators.social_security.SocialSecurityApi
     civil_affairs_folder: Path
-    civil_affairs_files: dict[str, int]  # format → files exported in it
+    civil_affairs_files: dict[LedgerFormat, int]  # format → files exported in it
     housing: Any  # simulators.housing.HousingRegistry
     community_visits: list[Row]
     rows: dict[str, int] = field(default_factory=dict)  # good rows each department holds
@@ -114,7 +118,7 @@ def department_systems(settings: Settings, kafka_bootstrap: str, residents: int,
     from simulators.social_security import SocialSecurityApi
 
     data_dir = settings.data_dir
-    specs = {s: ConnectorSpec.load(bootstrap.mapping_path(settings, s)) for s in bootstrap.sources(settings)}
+    specs = {s: ConnectorSpec.load(bootstrap.mapping_path(settings, s)) for s in DEPARTMENTS}
     district = list(generate_district(residents, seed=seed))
 
     def rows_of(department: str) -> Iterator[dict[str, Any]]:
@@ -126,39 +130,37 @@ def department_systems(settings: Settings, kafka_bootstrap: str, residents: int,
     # 公安: the table where the mapping's default URL points ({data_dir} filled in)
     ps_url = str(specs["public_security"].transport["url"]).replace("{data_dir}", str(data_dir))
     ps_engine = ps.engine_for(ps_url)
-    ps.metadata.drop_all(ps_engine)
-    ps.metadata.create_all(ps_engine)
-    counts["public_security"] = ps.insert_rows(ps_engine, rows_of("public_security"))
-    ps_ids = ps.person_ids(ps_engine)
-    if bad_rows:
-        bad["public_security"] = ps.insert_bad_rows(ps_engine)
-
-    # 民政: one file per street, the streets shared out between the three export formats
-    ca_transport = specs["civil_affairs"].transport
-    folder = Path(ca_transport.get("path", "inbox/civil_affairs"))
-    folder = folder if folder.is_absolute() else data_dir / folder
-    ledger_rows = [_text(r) for r in rows_of("civil_affairs")]
-    streets = sorted({r["所属街道"] for r in ledger_rows})
-    by_format = {fmt: [r for r in ledger_rows if streets.index(r["所属街道"]) % 3 == i]
-                 for i, fmt in enumerate(CIVIL_AFFAIRS_FORMATS)}
-    ledgers = {fmt: write_ledger(folder, rows, fmt=fmt) for fmt, rows in by_format.items() if rows}  # type: ignore[arg-type]
-    counts["civil_affairs"] = len(ledger_rows)
-    if bad_rows and "gb18030" in ledgers:
-        bad["civil_affairs"] = ledgers["gb18030"].inject_bad_rows()
-    files = {fmt: sum(1 for p in folder.iterdir() if p.suffix == (".xlsx" if fmt == "xlsx" else ".csv")
-                      and (fmt == "xlsx" or _csv_format(p) == fmt)) for fmt in CIVIL_AFFAIRS_FORMATS}
-
-    # 人社: the API on a free loopback port, credentials for the connector in the environment
-    secret = secrets.token_urlsafe(16)
-    ss_db = data_dir / "departments" / "social_security.db"
-    ss_db.parent.mkdir(parents=True, exist_ok=True)
-    social = SocialSecurityApi(ss_db, clients={SOCIAL_SECURITY_CLIENT_ID: secret})
-    counts["social_security"] = social.load(rows_of("social_security"))
-    if bad_rows:
-        bad["social_security"] = social.add_bad_records()
-
+    social: SocialSecurityApi | None = None
     housing: HousingRegistry | None = None
     try:
+        ps.metadata.drop_all(ps_engine)
+        ps.metadata.create_all(ps_engine)
+        counts["public_security"] = ps.insert_rows(ps_engine, rows_of("public_security"))
+        ps_ids = ps.person_ids(ps_engine)
+        if bad_rows:
+            bad["public_security"] = ps.insert_bad_rows(ps_engine)
+
+        # 民政: one file per street, the streets shared out between the three export formats
+        folder = Path(specs["civil_affairs"].transport.get("path", "inbox/civil_affairs"))
+        folder = folder if folder.is_absolute() else data_dir / folder
+        ledger_rows = [_text(r) for r in rows_of("civil_affairs")]
+        streets = sorted({r["所属街道"] for r in ledger_rows})
+        by_format = {fmt: [r for r in ledger_rows if streets.index(r["所属街道"]) % 3 == i]
+                     for i, fmt in enumerate(CIVIL_AFFAIRS_FORMATS)}
+        ledgers = {fmt: write_ledger(folder, rows, fmt=fmt) for fmt, rows in by_format.items() if rows}
+        counts["civil_affairs"] = len(ledger_rows)
+        if bad_rows and "gb18030" in ledgers:
+            bad["civil_affairs"] = ledgers["gb18030"].inject_bad_rows()
+        files = {fmt: sum(1 for p in folder.iterdir() if _file_format(p) == fmt) for fmt in CIVIL_AFFAIRS_FORMATS}
+
+        # 人社: the API on a free loopback port, credentials for the connector in the environment
+        secret = secrets.token_urlsafe(16)
+        ss_db = data_dir / "departments" / "social_security.db"
+        ss_db.parent.mkdir(parents=True, exist_ok=True)
+        social = SocialSecurityApi(ss_db, clients={SOCIAL_SECURITY_CLIENT_ID: secret})
+        counts["social_security"] = social.load(rows_of("social_security"))
+        if bad_rows:
+            bad["social_security"] = social.add_bad_records()
         social.start()
         ss = specs["social_security"].transport
         env = {ss["base_url_env"]: social.base_url, ss["client_id_env"]: SOCIAL_SECURITY_CLIENT_ID,
@@ -182,12 +184,14 @@ def department_systems(settings: Settings, kafka_bootstrap: str, residents: int,
 
         systems = DepartmentSystems(
             data_dir=data_dir, residents=residents, seed=seed, public_security_url=ps_url,
-            public_security=ps_engine, public_security_ids=ps_ids, social_security=social, civil_affairs_folder=folder,
-            civil_affairs_files=files, housing=housing, community_visits=visits, rows=counts, bad=bad, env=env)
+            public_security=ps_engine, public_security_ids=ps_ids, social_security=social,
+            civil_affairs_folder=folder, civil_affairs_files=files, housing=housing, community_visits=visits,
+            rows=counts, bad=bad, env=env)
         with _environment(env):
             yield systems
     finally:
-        social.close()
+        if social is not None:
+            social.close()
         if housing is not None:
             housing.close()
         ps_engine.dispose()
@@ -197,7 +201,10 @@ def _text(row: Mapping[str, Any]) -> Row:
     return {k: "" if v is None else str(v) for k, v in row.items()}
 
 
-def _csv_format(path: Path) -> str:
+def _file_format(path: Path) -> str:
+    """How a clerk exported the file: XLSX, or CSV with a UTF-8 BOM (wins), else GB18030."""
+    if path.suffix == ".xlsx":
+        return "xlsx"
     with path.open("rb") as fh:
         return "utf-8-sig" if fh.read(3) == b"\xef\xbb\xbf" else "gb18030"
 

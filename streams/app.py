@@ -68,6 +68,10 @@ def build_app(wiring: StreamWiring) -> faust.App:
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_every=200,
+        # On a rebalance faust waits for in-flight events to be acked before giving partitions up;
+        # with batching agents that stalls a joining worker ~60 s. Every agent is idempotent
+        # (tracked offsets, derived event ids), so redelivery after a rebalance is harmless.
+        stream_wait_empty=False,
     )
     raw = app.topic(*wiring.raw_topics, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     records = app.topic(wiring.records_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -35,17 +35,17 @@ from schemas.resident import Address, AddressKind, IdKind, OtherId, ResidentReco
 from schemas.source_record import SourceRecord
 
 from core.standardise._masking import mask_id_number, mask_id_numbers_in_text
-from core.standardise._text import as_text
+from core.standardise._text import as_text, fold_width
 from core.standardise.addresses import parse_address
 from core.standardise.codes import ETHNICITY, MARITAL_STATUS, NATIONALITY, RELATION_TO_HEAD, CodeTable
 from core.standardise.dates import YearMonth, parse_date, parse_full_date
 from core.standardise.errors import CannotStandardise, StandardiseError, UnknownCodeValue
 from core.standardise.id_numbers import check_id_number, looks_like_foreigner_permit
-from core.standardise.names import standardise_name
+from core.standardise.names import detect_script, standardise_name
 from core.standardise.phones import parse_phones
 from core.standardise.sex import parse_sex
 
-__all__ = ["FieldMapping", "ID_KIND_NAMES", "standardise"]
+__all__ = ["CHECKABLE_WARNINGS", "FieldMapping", "ID_KIND_NAMES", "first_warning", "standardise"]
 
 _SCALAR_FIELDS = frozenset(
     {
@@ -223,15 +223,129 @@ def standardise(
     name, no valid ID number, no other identity document), or for an end marker. Doubts about
     single fields never raise: they land in ``warnings`` and the field stays empty.
     """
-    where = {"source": source_record.source, "record_id": source_record.record_id}
-    if source_record.change == "end":
-        raise CannotStandardise("an end marker carries no payload to standardise", **where)
-    if mapping.source and mapping.source != source_record.source:
-        raise CannotStandardise(f"the mapping is for {mapping.source!r}", **where)
+    where = _where(source_record.source, source_record.record_id, source_record.change, mapping)
     today = today or date.today()
     reader = _Reader(source_record.payload, mapping)
 
-    # Identity documents.
+    identity = _identity(reader, mapping, today)
+    name_raw = reader.raw("name")
+    name = standardise_name(None if name_raw is None else str(name_raw))
+    if name.name is None:
+        _must_identify(identity, where)
+
+    sex = _sex(reader, mapping, identity.sex)
+    birth_date, birth_month = _birth(reader, today, identity.birth_date)
+
+    # Phones and addresses.
+    phones = parse_phones(*reader.all_raw("phones"), default_area_code=mapping.default_area_code)
+    for warning in phones.warnings:
+        reader.warn(warning)
+    addresses: dict[AddressKind, Address] = {}
+    for key in mapping.targets("addresses"):
+        text = reader.text(f"addresses.{key}")
+        if text is not None:
+            addresses[_ADDRESS_KINDS[key]] = parse_address(text)
+
+    # Household, codes, life events, attributes.
+    household_id = reader.text("household_id")
+    dates = _life_dates(reader, today)
+    codes = _codes(reader)
+    attributes: dict[str, str] = {}
+    for key in mapping.targets("attributes"):
+        text = reader.text(f"attributes.{key}")
+        if text is not None:
+            attributes[key] = reader.mapped(f"attributes.{key}", text)
+
+    return ResidentRecord(
+        source=source_record.source,
+        record_id=source_record.record_id,
+        observed_at=source_record.observed_at,
+        name=name.name,
+        name_raw=name.raw or None,
+        name_script=name.script,
+        name_pinyin=name.pinyin,
+        id_number=identity.id_number,
+        id_number_invalid=identity.id_number_invalid,
+        other_ids=tuple(identity.other_ids),
+        sex=sex,
+        birth_date=birth_date,
+        birth_month=str(birth_month) if birth_month else None,
+        phones=phones.numbers,
+        addresses=addresses,
+        household_id="".join(household_id.split()) if household_id else None,
+        relation_to_head=codes["relation_to_head"],
+        ethnicity=codes["ethnicity"],
+        marital_status=codes["marital_status"],
+        nationality=codes["nationality"],
+        deceased_on=dates["deceased_on"],
+        moved_out_on=dates["moved_out_on"],
+        attributes=attributes,
+        warnings=tuple(reader.warnings),
+    )
+
+
+# Warning kinds :func:`first_warning` finds without standardising the whole record: the doubts
+# about single codes and dates (those a connector refuses a row for by default).
+CHECKABLE_WARNINGS = frozenset({
+    "sex_unknown", "birth_date_unreadable", "deceased_on_unreadable", "moved_out_on_unreadable",
+    "relation_to_head_unknown", "ethnicity_unknown", "marital_status_unknown", "nationality_unknown",
+})
+
+
+def first_warning(
+    payload: Mapping[str, Any], mapping: FieldMapping, kinds: frozenset[str], *, source: str,
+    record_id: str, today: date | None = None,
+) -> str | None:
+    """What :func:`standardise` would say about a payload, as far as ``kinds`` are concerned,
+    at a fraction of its cost (no name keys, phones, addresses or records are built).
+
+    Raises :class:`CannotStandardise` exactly when :func:`standardise` would; otherwise returns
+    the first of its warnings whose kind is in ``kinds`` (``None`` if there is none). ``kinds``
+    must lie within :data:`CHECKABLE_WARNINGS`: the identity, mismatch and phone warnings need
+    the whole record.
+    """
+    if not kinds <= CHECKABLE_WARNINGS:
+        raise ValueError(f"not checkable without standardising: {sorted(kinds - CHECKABLE_WARNINGS)}")
+    where = _where(source, record_id, "upsert", mapping)
+    today = today or date.today()
+    reader = _Reader(payload, mapping)
+    name_raw = reader.raw("name")
+    if detect_script(fold_width("" if name_raw is None else str(name_raw))) == "empty":
+        # no name (standardise_name would give None): only an identity document can identify
+        _must_identify(_identity(reader, mapping, today), where)
+        reader.warnings.clear()  # identity warnings are not checkable kinds
+    # The sections below in standardise's order; without an ID number's sex and birth date
+    # they add only their own parse warnings (the mismatch warnings are not checkable).
+    _sex(reader, mapping, None)
+    _birth(reader, today, None)
+    _life_dates(reader, today)
+    _codes(reader)
+    for warning in reader.warnings:
+        if warning.split(":", 1)[0] in kinds:
+            return warning
+    return None
+
+
+class _Identity(NamedTuple):
+    other_ids: list[OtherId]
+    id_number: str | None
+    id_number_invalid: str | None
+    birth_date: date | None
+    sex: Sex | None
+
+
+def _where(source: str, record_id: str, change: str, mapping: FieldMapping) -> dict[str, str]:
+    where = {"source": source, "record_id": record_id}
+    if change == "end":
+        raise CannotStandardise("an end marker carries no payload to standardise", **where)
+    if mapping.source and mapping.source != source:
+        raise CannotStandardise(f"the mapping is for {mapping.source!r}", **where)
+    return where
+
+
+def _identity(reader: _Reader, mapping: FieldMapping, today: date) -> _Identity:
+    """Identity documents: a valid ID number (with its birth date and sex), an invalid one kept
+    as evidence, other documents."""
     other_ids: list[OtherId] = []
     id_number: str | None = None
     id_number_invalid: str | None = None
@@ -257,18 +371,20 @@ def standardise(
         other = OtherId(kind=_ID_KINDS[key], value=_other_id_value(text)) if text else None
         if other is not None and other not in other_ids:
             other_ids.append(other)
+    return _Identity(other_ids, id_number, id_number_invalid, id_birth, id_sex)
 
-    # Name.
-    name_raw = reader.raw("name")
-    name = standardise_name(None if name_raw is None else str(name_raw))
 
-    if name.name is None and id_number is None and not other_ids:
+def _must_identify(identity: _Identity, where: dict[str, str]) -> None:
+    """A record without a name must carry a valid ID number or another identity document."""
+    if identity.id_number is None and not identity.other_ids:
         reason = "no name and no valid ID number or other identity document"
-        if id_number_invalid is not None:
-            reason += f" (the ID number {mask_id_number(id_number_invalid)} is invalid)"
+        if identity.id_number_invalid is not None:
+            reason += f" (the ID number {mask_id_number(identity.id_number_invalid)} is invalid)"
         raise CannotStandardise(reason, **where)
 
-    # Sex and birth date, cross-checked with the ID number.
+
+def _sex(reader: _Reader, mapping: FieldMapping, id_sex: Sex | None) -> Sex:
+    """Sex as the record says, cross-checked with (or filled from) the ID number's."""
     sex: Sex = "unknown"
     try:
         sex = parse_sex(reader.raw("sex"), mapping.codes.get("sex"))
@@ -279,7 +395,11 @@ def standardise(
             sex = id_sex
         elif sex != id_sex:
             reader.warn(f"sex_mismatch: record says {sex}, ID number says {id_sex}")
+    return sex
 
+
+def _birth(reader: _Reader, today: date, id_birth: date | None) -> tuple[date | None, YearMonth | None]:
+    """Birth date (or month) as the record says, cross-checked with (or filled from) the ID number's."""
     birth_date: date | None = None
     birth_month: YearMonth | None = None
     birth_raw = reader.raw("birth_date")
@@ -300,19 +420,10 @@ def standardise(
             reader.warn(f"birth_date_mismatch: record says {birth_month}, ID number says {id_birth}")
         elif birth_date is None:
             birth_date, birth_month = id_birth, None
+    return birth_date, birth_month
 
-    # Phones and addresses.
-    phones = parse_phones(*reader.all_raw("phones"), default_area_code=mapping.default_area_code)
-    for warning in phones.warnings:
-        reader.warn(warning)
-    addresses: dict[AddressKind, Address] = {}
-    for key in mapping.targets("addresses"):
-        text = reader.text(f"addresses.{key}")
-        if text is not None:
-            addresses[_ADDRESS_KINDS[key]] = parse_address(text)
 
-    # Household, codes, life events, attributes.
-    household_id = reader.text("household_id")
+def _life_dates(reader: _Reader, today: date) -> dict[str, date | None]:
     dates: dict[str, date | None] = {}
     for target in ("deceased_on", "moved_out_on"):
         value = reader.raw(target)
@@ -322,42 +433,13 @@ def standardise(
                 dates[target] = parse_full_date(value, today=today)
             except StandardiseError as error:
                 reader.warn(f"{target}_unreadable: {error.message}")
-    codes = {
+    return dates
+
+
+def _codes(reader: _Reader) -> dict[str, str | None]:
+    return {
         "relation_to_head": reader.code("relation_to_head", RELATION_TO_HEAD),
         "ethnicity": reader.code("ethnicity", ETHNICITY),
         "marital_status": reader.code("marital_status", MARITAL_STATUS),
         "nationality": reader.code("nationality", NATIONALITY),
     }
-    attributes: dict[str, str] = {}
-    for key in mapping.targets("attributes"):
-        text = reader.text(f"attributes.{key}")
-        if text is not None:
-            attributes[key] = reader.mapped(f"attributes.{key}", text)
-
-    return ResidentRecord(
-        source=source_record.source,
-        record_id=source_record.record_id,
-        observed_at=source_record.observed_at,
-        name=name.name,
-        name_raw=name.raw or None,
-        name_script=name.script,
-        name_pinyin=name.pinyin,
-        id_number=id_number,
-        id_number_invalid=id_number_invalid,
-        other_ids=tuple(other_ids),
-        sex=sex,
-        birth_date=birth_date,
-        birth_month=str(birth_month) if birth_month else None,
-        phones=phones.numbers,
-        addresses=addresses,
-        household_id="".join(household_id.split()) if household_id else None,
-        relation_to_head=codes["relation_to_head"],
-        ethnicity=codes["ethnicity"],
-        marital_status=codes["marital_status"],
-        nationality=codes["nationality"],
-        deceased_on=dates["deceased_on"],
-        moved_out_on=dates["moved_out_on"],
-        attributes=attributes,
-        warnings=tuple(reader.warnings),
-    )
-
