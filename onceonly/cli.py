@@ -149,6 +149,68 @@ def train(seed: Annotated[int, typer.Option(help="seed of the random pair sample
     console.print(f"stored matcher parameters {parameters.version}")
 
 
+steward_app = typer.Typer(no_args_is_help=True, help="A steward's decisions: reviews, splits, undoing merges.")
+app.add_typer(steward_app, name="steward")
+
+
+def _steward_submit(command: object) -> None:
+    from onceonly.steward import submit
+    from core.resolution import ResolutionError
+
+    try:
+        events = submit(_settings(), command)  # type: ignore[arg-type]
+    except ResolutionError as exc:
+        console.print(f"[red]refused[/]: {exc}")
+        raise typer.Exit(2) from exc
+    for event in events:
+        console.print(f"  {type(event).__name__} {event.profile_id} v{event.version}")
+    console.print(f"{len(events)} events published" if events else "nothing to do (already decided)")
+
+
+@steward_app.command("confirm")
+def steward_confirm(review_id: str, profile_id: Annotated[str, typer.Option(help="the candidate profile")],
+                    steward: Annotated[str, typer.Option(help="who decides")], note: str = "") -> None:
+    """Confirm a review: the record's provisional profile and the candidate are the same person (merge)."""
+    from onceonly.steward import now
+    from schemas.profile_events import ConfirmMatch
+
+    _steward_submit(ConfirmMatch(review_id=review_id, profile_id=profile_id, note=note, steward=steward,
+                                 issued_at=now()))
+
+
+@steward_app.command("reject")
+def steward_reject(review_id: str, steward: Annotated[str, typer.Option(help="who decides")], note: str = "") -> None:
+    """Reject a review: not the same person; the profiles stay apart."""
+    from onceonly.steward import now
+    from schemas.profile_events import RejectMatch
+
+    _steward_submit(RejectMatch(review_id=review_id, note=note, steward=steward, issued_at=now()))
+
+
+@steward_app.command("split")
+def steward_split(profile_id: str, record_keys: Annotated[list[str], typer.Argument(help="source:record_id …")],
+                  steward: Annotated[str, typer.Option(help="who decides")],
+                  reason: Annotated[str, typer.Option(help="why these records are another person")]) -> None:
+    """Split records out of a profile into a new one ("not the same person")."""
+    from onceonly.steward import now
+    from schemas.profile_events import SplitProfile
+
+    _steward_submit(SplitProfile(profile_id=profile_id, record_keys=tuple(record_keys), reason=reason,
+                                 steward=steward, issued_at=now()))
+
+
+@steward_app.command("undo-merge")
+def steward_undo_merge(merge_event_id: str, survivor: Annotated[str, typer.Option()],
+                       merged_away: Annotated[str, typer.Option()], steward: Annotated[str, typer.Option()],
+                       reason: Annotated[str, typer.Option()]) -> None:
+    """Undo a wrong merge: the merged-away profile comes back with its records and its id."""
+    from onceonly.steward import now
+    from schemas.profile_events import UndoMerge
+
+    _steward_submit(UndoMerge(merge_event_id=merge_event_id, survivor=survivor, merged_away=merged_away,
+                              reason=reason, steward=steward, issued_at=now()))
+
+
 @app.command()
 def replay(
     into: Annotated[str | None, typer.Option(help="SQLAlchemy URL of an EMPTY store to rebuild into "

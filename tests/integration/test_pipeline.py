@@ -90,3 +90,43 @@ def test_two_workers_make_the_same_clustering_as_one(kafka_broker: object, tmp_p
         truth, links = _run(settings, tmp_path / f"w{workers}", workers=workers)
         results.append(_clusters(links))
     assert results[0] == results[1]
+
+
+def test_a_steward_undoes_a_merge_and_every_reader_sees_the_correction(hub_settings: Settings, tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from store.profile_tables import profile_event_log, profiles
+
+    write_department_files(tmp_path / "departments", RESIDENTS, SEED)
+    bootstrap.prepare_topics(hub_settings)
+    worker = spawn(cli("worker"), tmp_path / "worker.log", env=cli_env(hub_settings))
+    try:
+        sent = ingest_department_files(hub_settings, tmp_path / "departments")
+        projection = bootstrap.profile_projection(hub_settings)
+        eventually(lambda: len(_links(projection)) >= sent, timeout=300, every=1.0)
+        _quiet(projection)
+        engine = bootstrap.engine(hub_settings)
+        with engine.connect() as conn:
+            merges = conn.execute(select(profile_event_log.c.event_id, profile_event_log.c.payload).where(
+                profile_event_log.c.type == "ProfilesMerged")).all()
+        assert merges, "this district should contain late evidence that merged two profiles"
+        from schemas.codec import decode
+
+        merge = decode(merges[0].payload)
+        moved = {f"{r.record.source}:{r.record.record_id}" for r in merge.records}  # type: ignore[attr-defined]
+        out = subprocess.run(cli("steward", "undo-merge", merge.event_id, "--survivor", merge.survivor,  # type: ignore[attr-defined]
+                                 "--merged-away", merge.merged_away, "--steward", "steward-wang",  # type: ignore[attr-defined]
+                                 "--reason", "两个人: 出生日期不同"), env=cli_env(hub_settings),
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+        def restored() -> bool:
+            with engine.connect() as conn:
+                status = conn.execute(select(profiles.c.status).where(
+                    profiles.c.profile_id == merge.merged_away)).scalar_one()  # type: ignore[attr-defined]
+            links = _links(projection)
+            return status == "active" and all(links[k] == merge.merged_away for k in moved)  # type: ignore[attr-defined]
+
+        eventually(restored, timeout=120)
+    finally:
+        stop(worker)

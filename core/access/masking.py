@@ -1,0 +1,66 @@
+"""What a principal sees of each profile field: shown, masked, or hidden (not granted).
+
+ID numbers (公民身份号码), phone numbers and sensitive attributes (assistance 救助, disability 残疾,
+health 健康: sensitive personal information under PIPL) are masked by default; ``unmask`` names the
+fields the principal asked to see in clear, with a purpose the caller logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Literal
+
+from core.access.grants import Grant
+from core.access.roles import Principal, can
+from core.privacy import mask_id_number
+
+FieldView = Literal["shown", "masked", "hidden"]
+
+FIELDS: tuple[str, ...] = (
+    "name", "id_number", "sex", "birth_date", "birth_month", "phones", "registered_address",
+    "residential_address", "property_address", "household_id", "relation_to_head", "ethnicity",
+    "marital_status", "nationality", "deceased_on", "moved_out_on",
+)
+SENSITIVE_FIELDS: frozenset[str] = frozenset({"id_number", "phones"})
+# Attribute keys that reveal assistance, disability or health (or imply them, e.g. the amount paid).
+_SENSITIVE_ATTRIBUTE = re.compile(r"assistance|disab|health|medical|illness|monthly_amount|person_category|低保|残疾|健康")
+
+
+def is_sensitive(field: str) -> bool:
+    """>>> is_sensitive("attributes.assistance"), is_sensitive("name")
+    (True, False)"""
+    if field in SENSITIVE_FIELDS:
+        return True
+    return field.startswith("attributes.") and bool(_SENSITIVE_ATTRIBUTE.search(field))
+
+
+def visibility(principal: Principal, field: str, *, unmask: Collection[str] = (),
+               grants: Mapping[str, Grant] | None = None) -> FieldView:
+    """How ``field`` is shown to ``principal`` when it asked to unmask ``unmask``."""
+    if principal.role == "department_reader":
+        grant = (grants or {}).get(principal.department or "")
+        if grant is None or not grant.allows(field):
+            return "hidden"
+        return "shown" if not is_sensitive(field) or grant.in_clear(field) else "masked"
+    if not can(principal, "read_profile"):
+        return "hidden"
+    if not is_sensitive(field):
+        return "shown"
+    return "shown" if can(principal, "unmask") and _asked(field, unmask) else "masked"
+
+
+def _asked(field: str, unmask: Collection[str]) -> bool:
+    return field in unmask or (field.startswith("attributes.") and "attributes" in unmask)
+
+
+def mask_value(field: str, value: str) -> str:
+    """The masked form of one value: ``110105********002X``, ``+86 139****0000``, ``***``."""
+    if field == "id_number":
+        return mask_id_number(value)
+    if field == "phones":
+        digits = re.sub(r"\D", "", value)
+        if digits.startswith("86") and len(digits) == 13:
+            digits = digits[2:]
+        return digits[:3] + "*" * max(len(digits) - 7, 0) + digits[-4:] if len(digits) >= 7 else "*" * len(digits)
+    return "***"

@@ -1,0 +1,76 @@
+"""Roles (角色) and what each may do.
+
+- ``community_worker`` (社区工作者): reads residents of their own communities only.
+- ``steward`` (数据管理员): reads every resident, decides reviews, watches the pipeline.
+- ``department_reader`` (部门读取方): a department's machine account, reads its granted fields.
+- ``auditor`` (审计员): reads the audit log, never resident data.
+- ``admin`` (系统管理员): manages users and sees pipeline health, never resident data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["community_worker", "steward", "department_reader", "auditor", "admin"]
+ROLES: tuple[Role, ...] = ("community_worker", "steward", "department_reader", "auditor", "admin")
+
+Action = Literal[
+    "search",  # find residents
+    "read_profile",  # a resident's profile, history, household
+    "unmask",  # see ID numbers, phones, sensitive attributes in clear, with a purpose
+    "review",  # the steward review queue: read and decide
+    "dead_letters",  # browse dead letters
+    "health",  # pipeline health
+    "audit",  # read and verify the audit log
+    "manage_users",
+]
+
+_PERMISSIONS: dict[Role, frozenset[Action]] = {
+    "community_worker": frozenset({"search", "read_profile", "unmask"}),
+    "steward": frozenset({"search", "read_profile", "unmask", "review", "dead_letters", "health"}),
+    "department_reader": frozenset({"search", "read_profile"}),
+    "auditor": frozenset({"audit"}),
+    "admin": frozenset({"health", "manage_users"}),
+}
+
+
+class AccessDenied(PermissionError):
+    """The principal may not do this; the message says why and names no resident data."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking: a console user or a machine token's holder."""
+
+    user_id: str
+    username: str
+    role: Role
+    communities: frozenset[str] = field(default_factory=frozenset)  # community workers' scope
+    department: str | None = None  # department readers: whose grant applies
+
+    @property
+    def display(self) -> str:
+        return f"{self.username} ({self.role})"
+
+
+def can(principal: Principal, action: Action) -> bool:
+    return action in _PERMISSIONS[principal.role]
+
+
+def require(principal: Principal, action: Action) -> None:
+    """Raise :class:`AccessDenied` unless the principal's role allows ``action``."""
+    if not can(principal, action):
+        raise AccessDenied(f"role {principal.role} may not {action.replace('_', ' ')}")
+
+
+def may_see_community(principal: Principal, community: str | None) -> bool:
+    """Community workers see residents of their own communities; other reading roles see all.
+
+    A resident with no known community is outside every worker's scope (minimum necessary).
+    """
+    if not can(principal, "read_profile"):
+        return False
+    if principal.role == "community_worker":
+        return community is not None and community in principal.communities
+    return True
