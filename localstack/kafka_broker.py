@@ -136,21 +136,7 @@ class KafkaBroker:
     def _ready(self) -> bool:
         if not port_open(self.port):
             return False
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
-
-        try:
-            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=2000,
-                                     client_id="onceonly-readiness")
-        except (KafkaError, OSError, ValueError):
-            return False
-        try:
-            admin.describe_cluster()
-            return True
-        except (KafkaError, OSError):
-            return False
-        finally:
-            admin.close()
+        return cluster_reachable(self.bootstrap, timeout_ms=2000)
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -160,6 +146,25 @@ class KafkaBroker:
     @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+
+def cluster_reachable(bootstrap: str, *, timeout_ms: int = 5000) -> bool:
+    """True when a Kafka client can read the cluster's metadata at ``bootstrap``."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms,
+                                 client_id="onceonly-check")
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.describe_cluster()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
 
 
 def _cluster_id() -> str:

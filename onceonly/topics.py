@@ -8,6 +8,10 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from localstack.kafka_broker import cluster_reachable
+
+__all__ = ["cluster_reachable", "ensure_topics"]
+
 
 def ensure_topics(bootstrap: str, names: Iterable[str], *, partitions: int,
                   compacted: Iterable[str] = ()) -> None:
@@ -26,21 +30,5 @@ def ensure_topics(bootstrap: str, names: Iterable[str], *, partitions: int,
                 admin.create_topics(wanted)
             except TopicAlreadyExistsError:
                 pass
-    finally:
-        admin.close()
-
-
-def cluster_reachable(bootstrap: str) -> bool:
-    from kafka.errors import KafkaError
-
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="onceonly-check", request_timeout_ms=5000)
-    except (KafkaError, OSError, ValueError):
-        return False
-    try:
-        admin.describe_cluster()
-        return True
-    except (KafkaError, OSError):
-        return False
     finally:
         admin.close()
