@@ -1,0 +1,154 @@
+"""The publish flow: only after validation passed, send profile snapshots and department extracts.
+
+(a) Every profile whose version changed since the last publish goes to the compacted topic
+``profiles.published`` keyed by profile id (acks=all), so a reader of the topic sees each
+resident's latest snapshot. A merged-away profile is published as its redirect.
+(b) Each department in ``config/grants.yaml`` gets an extract under
+``<data_dir>/extracts/<department>/`` (CSV and JSONL) holding the profile id and exactly the
+fields it is granted; an ID number only where granted.
+
+A failed validation quarantines its batches (``flows.state``), publishes nothing and fails the
+run with the steward's report; a later run over the corrected data publishes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from core.planner import Grants, extract_row
+from core.profile import Profile
+from flows import state
+from flows.validate import Validation, check
+from onceonly import bootstrap
+from onceonly.settings import PROJECT_ROOT, Settings
+
+PUBLISHED_TOPIC = "profiles.published"
+GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"
+
+
+class ValidationFailed(RuntimeError):
+    """Validation failed: the batch is quarantined and nothing was published."""
+
+
+@dataclass(frozen=True)
+class Published:
+    snapshots: int
+    extracts: dict[str, Path]  # department → its CSV
+    batches: list[str]
+    report: str | None
+    data_docs: str
+
+
+def published_topic(settings: Settings) -> str:
+    return settings.topic(PUBLISHED_TOPIC)
+
+
+def load_grants(path: Path | None = None) -> Grants:
+    return Grants.from_dict(yaml.safe_load((path or GRANTS_FILE).read_text(encoding="utf-8")) or {})
+
+
+def snapshot(profile: Profile) -> dict[str, object]:
+    """What the published topic holds for one profile: its surviving fields with provenance."""
+    if not profile.is_active:
+        return {"profile_id": profile.profile_id, "version": profile.version, "status": profile.status,
+                "merged_into": profile.merged_into}
+    return {"profile_id": profile.profile_id, "version": profile.version, "status": profile.status,
+            "updated_at": profile.updated_at.isoformat(), "records": sorted(profile.records),
+            "golden": profile.golden.model_dump(mode="json")}
+
+
+def send_snapshots(settings: Settings, profiles: list[Profile]) -> int:
+    """Send the profiles that changed since the last publish; remember their versions once acked."""
+    from kafka import KafkaProducer
+
+    from onceonly.topics import ensure_topics
+
+    engine = bootstrap.engine(settings)
+    bootstrap_servers = bootstrap.kafka_bootstrap(settings)
+    topic = published_topic(settings)
+    ensure_topics(bootstrap_servers, [topic], partitions=settings.topic_partitions, compacted=[topic])
+    sent_before = state.published_versions(engine)
+    changed = [p for p in profiles if sent_before.get(p.profile_id) != p.version]
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", client_id="onceonly-publish",
+                             key_serializer=str.encode,
+                             value_serializer=lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8"))
+    try:
+        futures = [producer.send(topic, key=p.profile_id, value=snapshot(p)) for p in changed]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=60)  # raises if the broker did not acknowledge
+    finally:
+        producer.close()
+    state.save_published(engine, {p.profile_id: p.version for p in changed})
+    return len(changed)
+
+
+def write_extracts(settings: Settings, profiles: list[Profile], grants: Grants) -> dict[str, Path]:
+    """One extract per department: the profile id and its granted fields, nothing else."""
+    written: dict[str, Path] = {}
+    active = sorted((p for p in profiles if p.is_active), key=lambda p: p.profile_id)
+    for department, grant in grants.departments.items():
+        folder = settings.data_dir / "extracts" / department
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = [extract_row(p, grant) for p in active]
+        columns = ["profile_id", *grant.field_names]
+        csv_path = folder / "profiles.csv"
+        with csv_path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+        with (folder / "profiles.jsonl").open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        (folder / "grant.json").write_text(json.dumps({
+            "department": department, "title": grant.title, "residents": len(rows),
+            "fields": [{"field": g.field, "purpose": g.purpose, "sharing": g.sharing, "basis": g.basis}
+                       for g in grant.fields],
+        }, ensure_ascii=False, indent=2), encoding="utf-8")
+        written[department] = csv_path
+    return written
+
+
+@task(name="publish", timeout_seconds=1800, cache_policy=NO_CACHE)
+def publish(settings: Settings, validation: Validation, grants_file: Path | None = None) -> Published:
+    if not validation.passed:
+        raise ValidationFailed(f"validation failed; nothing published; report: {validation.report}")
+    engine = bootstrap.engine(settings)
+    profiles = list(bootstrap.profile_projection(settings, engine).profiles())
+    sent = send_snapshots(settings, profiles)
+    extracts = write_extracts(settings, profiles, load_grants(grants_file))
+    batch_ids = [b.batch_id for b in validation.batches]
+    state.mark_published(engine, batch_ids)
+    return Published(snapshots=sent, extracts=extracts, batches=batch_ids, report=validation.report,
+                     data_docs=validation.data_docs)
+
+
+@flow(name="validate-and-publish", log_prints=True)
+def validate_and_publish(grants_file: str | None = None) -> Published:
+    """Validate (GX), then publish what passed; a failure quarantines the batches and fails the run."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    settings = Settings()
+    logger = get_run_logger()
+    validation = check(settings)
+    logger.info("Data Docs: %s", validation.data_docs)
+    report = Path(validation.report or "")
+    create_markdown_artifact(key="validation-report", markdown=report.read_text(encoding="utf-8"),
+                             description="GX validation of the source batches and the profile store")
+    if not validation.passed:
+        logger.error("validation failed (%s): batches quarantined, nothing published; report %s",
+                     ", ".join(sorted(validation.failed_suites())), report)
+        raise ValidationFailed(f"validation failed; batches quarantined; report: {report}")
+    published = publish(settings, validation, Path(grants_file) if grants_file else None)
+    create_table_artifact(key="published-extracts", table=[
+        {"department": d, "extract": str(p)} for d, p in published.extracts.items()],
+        description=f"{published.snapshots} profile snapshots sent to {published_topic(settings)}")
+    logger.info("published %d snapshots and %d extracts", published.snapshots, len(published.extracts))
+    return published

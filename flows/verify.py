@@ -1,0 +1,53 @@
+"""The verify flow: replay the profile-events log into a scratch database and compare its checksum
+with the live store's. A mismatch means the store is not the fold of the log: the run fails loudly."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from onceonly import bootstrap
+from onceonly.settings import Settings
+
+
+class StoreDiverged(RuntimeError):
+    """The live profile store differs from a replay of the log."""
+
+
+@task(name="replay-and-compare", timeout_seconds=7200, cache_policy=NO_CACHE)
+def replay_and_compare() -> dict[str, object]:
+    from store.engine import make_engine
+    from store.profile_projection import ProfileProjection
+    from store.replay import replay_into
+
+    settings = Settings()
+    scratch = settings.data_dir / "verify" / f"replay-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.db"
+    engine = make_engine(f"sqlite:///{scratch}")
+    try:
+        rebuilt = ProfileProjection(engine, id_hash_key=settings.id_hash_key.get_secret_value())
+        read = replay_into(rebuilt, bootstrap.kafka_bootstrap(settings), settings.profile_events_topic)
+        again = rebuilt.checksum()
+    finally:
+        engine.dispose()
+    live = bootstrap.profile_projection(settings).checksum()
+    scratch.unlink(missing_ok=True)
+    for suffix in ("-wal", "-shm"):
+        scratch.with_name(scratch.name + suffix).unlink(missing_ok=True)
+    return {"events": read, "live": live, "replayed": again}
+
+
+@flow(name="verify", log_prints=True)
+def verify_flow() -> dict[str, object]:
+    result = replay_and_compare()
+    same = result["live"] == result["replayed"]
+    create_markdown_artifact(key="verify-replay", markdown=(
+        f"Replayed {result['events']} events: live `{result['live']}`, replayed `{result['replayed']}` — "
+        + ("**identical**" if same else "**MISMATCH**")))
+    if not same:
+        get_run_logger().error("MISMATCH: the live store is not the fold of the log (%s ≠ %s)",
+                               result["live"], result["replayed"])
+        raise StoreDiverged(f"live store checksum {result['live']} ≠ replayed {result['replayed']}")
+    return result
