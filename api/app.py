@@ -4,21 +4,44 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import yaml
 from fastapi import FastAPI, HTTPException
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api import errors
+from api.auth import Authenticator, Sessions, session_secret
 from api.ingest import IngestService, ingest_router
+from api.pipeline import PipelineViews
+from api.queries import ResidentQueries
+from api.v1 import v1_router
+from core.access import Grant, default_grants, parse_grants
 from onceonly import __version__
-from onceonly.settings import Settings
+from onceonly.settings import PROJECT_ROOT, Settings
+from store.audit import AuditLog
+from store.auth_tables import UserStore
 from store.ledger import SourceRecordLedger
+from store.resolver_state import ResolverState
+
+GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"
+
+
+def load_grants(path: Path = GRANTS_FILE) -> dict[str, Grant]:
+    """Department grants from ``config/grants.yaml``, or a small default when there is none."""
+    if not path.is_file():
+        return default_grants()
+    return parse_grants(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
 
 def create_app(engine: Engine, sources: list[str], settings: Settings | None = None) -> FastAPI:
-    """With ``settings``, departments can also push batches (``api.ingest``)."""
+    """With ``settings``, departments can also push batches (``api.ingest``) and stewards' decisions
+    are published to Kafka at once; without, the app reads the store with default settings."""
     ingest = IngestService(settings, engine) if settings is not None else None
+    effective = settings if settings is not None else Settings()
+    key = effective.id_hash_key.get_secret_value()
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -26,10 +49,35 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
         if ingest is not None:
             ingest.close()
 
-    app = FastAPI(title="OnceOnly query service", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="OnceOnly query service", version=__version__, lifespan=lifespan,
+                  description="Residents' profiles for community workers, stewards and departments: "
+                              "masked by default, scoped by role, every read audited.")
+    errors.install(app)
     ledger = SourceRecordLedger(engine)
     if ingest is not None:
         app.include_router(ingest_router(ingest))
+
+    users = UserStore(engine)
+    audit = AuditLog(engine)
+    auth = Authenticator(users, Sessions(session_secret(key)))
+    queries = ResidentQueries(engine, id_hash_key=key, grants=load_grants(), audit=audit)
+
+    def kafka() -> str:
+        if settings is None:
+            raise LookupError("no settings: Kafka not configured")
+        from onceonly import bootstrap
+
+        return bootstrap.kafka_bootstrap(settings)
+
+    pipeline = PipelineViews(engine, kafka, deadletter_topic=effective.deadletter_topic,
+                             profile_events_topic=effective.profile_events_topic)
+    resolver = ResolverState(engine)
+    app.include_router(v1_router(queries, pipeline, resolver, audit, auth.required))
+
+    from api.console import console_router
+
+    app.include_router(console_router(queries, pipeline, resolver, audit, users, auth))
+    app.state.users, app.state.audit = users, audit
 
     @app.get("/health", tags=["operations"])
     def health() -> dict[str, Any]:

@@ -276,6 +276,153 @@ def demo(
     run_demo(_settings(), console, stay_up_s=seconds or None, residents=residents)
 
 
+users_app = typer.Typer(no_args_is_help=True, help="Users of the query service and console.")
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log of reads of resident data.")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="community_worker, steward, department_reader, auditor or admin")],
+    community: Annotated[list[str], typer.Option(help="a community worker's community (repeat)")] = [],  # noqa: B006
+    department: Annotated[str | None, typer.Option(help="a department reader's grant")] = None,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
+) -> None:
+    """Add a user (password hashed with argon2)."""
+    from store.auth_tables import UserStore
+
+    try:
+        UserStore(bootstrap.engine(_settings())).add(username, password, role, communities=community,  # type: ignore[arg-type]
+                                                     department=department)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"added {username} ({role})")
+
+
+@users_app.command("token")
+def users_token(username: str, label: Annotated[str, typer.Option(help="what the token is for")] = "") -> None:
+    """Issue a bearer token for a user (printed once; only its hash is stored)."""
+    from store.auth_tables import UnknownUser, UserStore
+
+    try:
+        print(UserStore(bootstrap.engine(_settings())).issue_token(username, label))
+    except UnknownUser as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+@users_app.command("seed")
+def users_seed() -> None:
+    """Add the demo users, one per role (password onceonly-demo; for the local demo only)."""
+    from api.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+    from store.auth_tables import UserStore
+
+    added = {u.username for u in seed_demo_users(UserStore(bootstrap.engine(_settings())))}
+    for user in DEMO_USERS:
+        scope = "、".join(user.communities) or user.department or ""
+        console.print(f"  {user.username:20} {user.role:18} {scope}{'' if user.username in added else '  (existed)'}")
+    console.print(f"password of every demo user: {DEMO_PASSWORD}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users, roles and scopes."""
+    from store.auth_tables import UserStore
+
+    for p in UserStore(bootstrap.engine(_settings())).list():
+        console.print(f"  {p.username:20} {p.role:18} {'、'.join(sorted(p.communities)) or p.department or ''}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain; exit 1 when an entry was edited or deleted."""
+    from store.audit import AuditLog
+
+    result = AuditLog(bootstrap.engine(_settings())).verify()
+    for problem in result.problems:
+        console.print(f"[red]{problem}[/]")
+    if not result.ok:
+        console.print(f"[red]audit log TAMPERED[/] ({result.entries} entries)")
+        raise typer.Exit(1)
+    console.print(f"audit log intact: {result.entries} entries, hash chain verified")
+
+
+flows_app = typer.Typer(no_args_is_help=True, help="Prefect flows: ingest, validate and publish, train, verify, serve.")
+app.add_typer(flows_app, name="flows")
+
+
+@flows_app.command("serve")
+def flows_serve() -> None:
+    """Serve every deployment on its schedule (ingest per mapping, validate-and-publish, train, verify)."""
+    from flows.serve import serve_flows
+
+    serve_flows(_settings())
+
+
+@flows_app.command("publish")
+def flows_publish() -> None:
+    """Validate with Great Expectations, then publish what passed (a failure quarantines and exits 1)."""
+    from flows.publish import ValidationFailed, validate_and_publish
+
+    try:
+        published = validate_and_publish()
+    except ValidationFailed as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"published {published.snapshots} profile snapshots; extracts: "
+                  f"{', '.join(str(p) for p in published.extracts.values())}")
+    console.print(f"Data Docs: {published.data_docs}")
+
+
+@flows_app.command("ingest")
+def flows_ingest(source: str) -> None:
+    """Run one department's ingest flow now."""
+    from flows.ingest import ingest_flow
+
+    console.print(f"{source}: {ingest_flow(source)}")
+
+
+@flows_app.command("train")
+def flows_train(seed: int = 0) -> None:
+    """Run the train-matcher flow now."""
+    from flows.train import train_flow
+
+    console.print(f"stored matcher parameters {train_flow(seed)}")
+
+
+@flows_app.command("verify")
+def flows_verify() -> None:
+    """Run the verify flow now (replay into a scratch store; a mismatch exits 1)."""
+    from flows.verify import StoreDiverged, verify_flow
+
+    try:
+        console.print(f"identical: {verify_flow()}")
+    except StoreDiverged as exc:
+        console.print(f"[red]MISMATCH[/]: {exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def plan(
+    form: Annotated[str, typer.Option(help="a form in config/forms, e.g. elderly_survey")],
+    community: Annotated[str | None, typer.Option(help="the community (社区) whose residents to plan")] = None,
+    profile: Annotated[list[str] | None, typer.Option(help="a profile id (repeatable) instead of a community")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="the pre-filled .xlsx to write")] = Path("plan.xlsx"),
+) -> None:
+    """Plan a form: what the hub already knows per resident, and an .xlsx asking only for the gaps."""
+    from flows.plan import export_xlsx, load_form
+    from flows.plan import plan as make_plan
+
+    if community is None and not profile:
+        raise typer.BadParameter("give --community or --profile")
+    collection = make_plan(bootstrap.engine(_settings()), load_form(form), community=community, profile_ids=profile)
+    export_xlsx(collection, output)
+    console.print(f"{len(collection.residents)} residents, {collection.requested} fields requested, "
+                  f"{collection.known} already known: re-collection avoided {collection.share_known:.0%}")
+    console.print(f"wrote {output}")
+
+
 def _wait_for_interrupt() -> None:
     stop = False
 

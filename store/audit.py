@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -88,14 +89,17 @@ def entry_hash(seq: int, at: datetime, user_id: str, username: str, role: str, a
 class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # One append at a time per process: SQLite's busy handler would otherwise make concurrent
+        # appends sleep and retry; across processes the head row's lock still orders them.
+        self._lock = threading.Lock()
         metadata.create_all(engine, tables=[audit_log, audit_residents, audit_head])
 
     def append(self, principal: Principal, action: str, purpose: str, residents: Sequence[str],
                fields: Sequence[str]) -> AuditEntry:
         residents = tuple(dict.fromkeys(residents))
         fields = tuple(fields)
-        at = datetime.now(timezone.utc)
-        with self.engine.begin() as conn:
+        with self._lock, self.engine.begin() as conn:
+            at = datetime.now(timezone.utc)
             # Write the head first: it takes the write lock (SQLite) or the row lock (Postgres),
             # so two appends never chain onto the same predecessor.
             bumped = conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq + 1))

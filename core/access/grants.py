@@ -1,6 +1,16 @@
 """Department grants (共享授权): which profile fields a department may read, for what purpose.
 
-Grants are data (``config/grants.yaml`` where it exists), parsed here from plain mappings::
+Grants are data (``config/grants.yaml``, shared with ``flows/publish.py``), parsed here from plain
+mappings. The file's form: per department, a list of grants, each fields + purpose, and for a
+conditional grant (有条件共享) its legal ``basis``; fields granted with a basis come in clear::
+
+    departments:
+      civil_affairs:
+        grants:
+          - {fields: [name, sex, birth_date], purpose: 资格核对, sharing: unconditional}
+          - {fields: [id_number, phones], purpose: 身份核验, basis: 区政务数据共享协议 第3条}
+
+A short form is read too::
 
     grants:
       social_security:
@@ -42,6 +52,8 @@ def parse_grants(data: Any) -> dict[str, Grant]:
     """Grants by department from a parsed YAML document (``{"grants": {dept: {...}}}`` or the bare map)."""
     if not isinstance(data, Mapping):
         raise InvalidGrants("grants must be a mapping of department → grant")
+    if isinstance(data.get("departments"), Mapping):
+        return _parse_departments(data["departments"])
     body = data.get("grants", data)
     if not isinstance(body, Mapping):
         raise InvalidGrants("'grants' must be a mapping of department → grant")
@@ -55,6 +67,28 @@ def parse_grants(data: Any) -> dict[str, Grant]:
             raise InvalidGrants(f"grant of {department!r}: 'fields' and 'unmasked' must be lists")
         grants[str(department)] = Grant(department=str(department), purpose=str(spec.get("purpose", "")),
                                         fields=frozenset(map(str, fields)), unmasked=frozenset(map(str, unmasked)))
+    return grants
+
+
+def _parse_departments(body: Mapping[str, Any]) -> dict[str, Grant]:
+    grants: dict[str, Grant] = {}
+    for department, spec in body.items():
+        items = spec.get("grants", []) if isinstance(spec, Mapping) else None
+        if not isinstance(items, list):
+            raise InvalidGrants(f"department {department!r}: 'grants' must be a list")
+        fields: set[str] = set()
+        clear: set[str] = set()
+        purposes: list[str] = []
+        for item in items:
+            if not isinstance(item, Mapping) or not isinstance(item.get("fields", []), list):
+                raise InvalidGrants(f"department {department!r}: each grant needs a list of 'fields'")
+            granted = set(map(str, item.get("fields", [])))
+            fields |= granted
+            if item.get("basis"):
+                clear |= granted
+            if item.get("purpose"):
+                purposes.append(str(item["purpose"]))
+        grants[str(department)] = Grant(str(department), "；".join(purposes), frozenset(fields), frozenset(clear))
     return grants
 
 

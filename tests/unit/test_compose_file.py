@@ -15,7 +15,7 @@ COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text
 SERVICES: dict[str, Any] = COMPOSE["services"]
 HUB_SERVICES = [name for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("onceonly:")]
 # Variables only the embedded local run reads (where to cache the broker's jars on a laptop).
-LOCAL_ONLY = {"ONCEONLY_KAFKA_CACHE", "ONCEONLY_REQUIRE_POSTGRES"}
+LOCAL_ONLY = {"ONCEONLY_KAFKA_CACHE", "ONCEONLY_REQUIRE_POSTGRES", "ONCEONLY_REQUIRE_BROWSER"}
 
 
 def test_the_production_stack_has_kafka_postgres_prefect_workers_and_the_query_service() -> None:

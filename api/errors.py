@@ -1,0 +1,70 @@
+"""Every error as a short 4xx/5xx answer: a clear message, never a stack trace, SQL or submitted value."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.queries import BadQuery, NotFound, Unavailable
+from core.access import AccessDenied
+from core.privacy import redact_id_numbers
+from core.resolution.errors import ResolutionError
+
+log = logging.getLogger(__name__)
+
+
+def _answer(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+    if request.url.path.startswith("/console"):
+        if status == 401:
+            return RedirectResponse("/console/login", status_code=303)
+        message = detail if isinstance(detail, str) else str(detail)
+        return HTMLResponse(f"<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>错误 {status}</title>"
+                            f"<body><h1>出错了（{status}）</h1><p class='error'>{_html(message)}</p>"
+                            "<p><a href='/console/'>返回首页</a></p></body></html>", status_code=status)
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _answer(request, exc.status_code, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's default echoes the input, which may hold an ID number: name the place only.
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:10]
+        return _answer(request, 422, {"message": "the request is not valid", "problems": problems})
+
+    @app.exception_handler(BadQuery)
+    async def bad_query(request: Request, exc: BadQuery) -> Response:
+        return _answer(request, 400, redact_id_numbers(str(exc)))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _answer(request, 404, redact_id_numbers(str(exc)))
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> Response:
+        return _answer(request, 503, str(exc))
+
+    @app.exception_handler(AccessDenied)
+    async def denied(request: Request, exc: AccessDenied) -> Response:
+        return _answer(request, 403, str(exc))
+
+    @app.exception_handler(ResolutionError)
+    async def refused(request: Request, exc: ResolutionError) -> Response:
+        return _answer(request, 409, redact_id_numbers(f"the resolver refused: {exc}"))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+        return _answer(request, 500, "internal error; the failure was logged without resident data")

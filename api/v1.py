@@ -1,0 +1,192 @@
+"""The query service's JSON routes under ``/api/v1``: residents, households, reviews, pipeline, audit.
+
+Routes decode, call :mod:`api.queries` / :mod:`api.pipeline` and answer; access decisions are in
+``core.access``. ID numbers and phone numbers are only accepted in POST bodies, never in a URL
+(URLs end up in access logs and browser histories).
+"""
+
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.pipeline import PipelineViews
+from api.queries import BadQuery, ResidentQueries, SearchQuery
+from core.access import FIELDS, Principal, require
+from schemas.profile_events import ConfirmMatch, RejectMatch, StewardCommand
+from store.audit import AuditLog
+from store.resolver_state import ResolverState
+
+Unmaskable = Literal["id_number", "phones", "attributes"]
+PURPOSE = Field(min_length=4, max_length=200, description="why the data is needed (logged in the audit log)")
+
+
+class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=100, description="simplified, traditional or pinyin")
+    id_number: str | None = Field(default=None, max_length=40, description="a citizen ID number (hashed, never logged)")
+    phone: str | None = Field(default=None, max_length=40)
+    address: str | None = Field(default=None, max_length=200)
+    household: str | None = Field(default=None, max_length=64)
+    page: int = Field(default=1, ge=1, le=1000)
+    size: int = Field(default=20, ge=1, le=100)
+    purpose: str = Field(default="居民查询", min_length=2, max_length=200)
+
+
+class UnmaskBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[Unmaskable] = Field(min_length=1)
+    purpose: str = PURPOSE
+
+
+class ConfirmBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile_id: str = Field(min_length=1, max_length=64, description="the candidate the record belongs to")
+    note: str = Field(default="", max_length=500)
+
+
+class RejectBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=500)
+
+
+def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
+              principal_dep: Any) -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    Me = Annotated[Principal, Depends(principal_dep)]
+
+    @router.get("/me", tags=["access"])
+    def me(principal: Me) -> dict[str, Any]:
+        """Who the token or session belongs to, and their scope."""
+        return {"username": principal.username, "role": principal.role,
+                "communities": sorted(principal.communities), "department": principal.department}
+
+    @router.get("/residents", tags=["residents"])
+    def search_get(principal: Me, request: Request,
+                   name: Annotated[str | None, Query(max_length=100)] = None,
+                   address: Annotated[str | None, Query(max_length=200)] = None,
+                   household: Annotated[str | None, Query(max_length=64)] = None,
+                   id_hash: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$",
+                                                        description="keyed hash of an ID number")] = None,
+                   page: Annotated[int, Query(ge=1, le=1000)] = 1,
+                   size: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
+        """Search by name (简体/繁體/pinyin), address, household number or ID hash; ranked, paged.
+
+        ID numbers and phone numbers are refused here: POST them to ``/residents/search``.
+        """
+        if {"id_number", "phone", "id", "idcard"} & set(request.query_params):
+            raise BadQuery("ID numbers and phone numbers never go in a URL: POST them to /api/v1/residents/search")
+        return queries.search(principal, SearchQuery(name=name, address=address, household=household, id_hash=id_hash),
+                              page=page, size=size)
+
+    @router.post("/residents/search", tags=["residents"])
+    def search_post(principal: Me, body: SearchBody) -> dict[str, Any]:
+        """Search with any criteria, including an ID number or phone number (kept out of URLs and logs)."""
+        query = SearchQuery(name=body.name, id_number=body.id_number, phone=body.phone, address=body.address,
+                            household=body.household)
+        return queries.search(principal, query, page=body.page, size=body.size, purpose=body.purpose)
+
+    @router.get("/residents/{profile_id}", tags=["residents"])
+    def profile(principal: Me, profile_id: str,
+                as_of: Annotated[datetime | None, Query(description="the profile as it was at this time")] = None,
+                purpose: Annotated[str, Query(min_length=2, max_length=200)] = "查看居民画像") -> dict[str, Any]:
+        """A resident: every field with value, source and observed time, conflicts, linked records,
+        household, history; masked fields as the role requires. ``as_of`` travels back in time."""
+        if as_of is not None and as_of.tzinfo is None:
+            as_of = as_of.replace(tzinfo=timezone.utc)
+        return queries.profile(principal, profile_id, at=as_of, purpose=purpose)
+
+    @router.post("/residents/{profile_id}/unmask", tags=["residents"])
+    def unmask(principal: Me, profile_id: str, body: UnmaskBody) -> dict[str, Any]:
+        """The profile with ``fields`` in clear; needs a purpose, and the unmasking is audited."""
+        return queries.profile(principal, profile_id, unmask=set(body.fields), purpose=body.purpose)
+
+    @router.get("/residents/{profile_id}/history", tags=["residents"])
+    def history(principal: Me, profile_id: str) -> list[dict[str, Any]]:
+        """The profile's events, oldest first (summaries hold no ID numbers)."""
+        return queries.history(principal, profile_id)
+
+    @router.get("/households/{household_id}", tags=["residents"])
+    def household(principal: Me, household_id: str) -> dict[str, Any]:
+        """The active residents sharing a household number (户号), within the caller's scope."""
+        return queries.household(principal, household_id)
+
+    @router.get("/fields", tags=["access"])
+    def fields(principal: Me) -> dict[str, Any]:
+        """The canonical fields, and which of them this caller sees shown, masked or not at all."""
+        from core.access import visibility
+
+        return {f: visibility(principal, f, grants=queries.grants) for f in FIELDS}
+
+    # -- stewards -------------------------------------------------------------------------------
+    @router.get("/reviews", tags=["stewards"])
+    def reviews(principal: Me, limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        """Pending reviews: the record beside each candidate profile, with each field's evidence and weight."""
+        return queries.reviews(principal, limit=limit, offset=offset)
+
+    def decide(principal: Principal, command: StewardCommand, action: str, residents: list[str]) -> dict[str, Any]:
+        require(principal, "review")
+        events = resolver.handle_command(command)
+        published = pipeline.publish(resolver.publish_outbox) if events else 0
+        audit.append(principal, action, "人工复核", residents, ["review"])
+        return {"command_id": command.command_id, "published": published,
+                "events": [{"type": type(e).__name__, "profile_id": e.profile_id, "version": e.version}
+                           for e in events]}
+
+    @router.post("/reviews/{review_id}/confirm", tags=["stewards"])
+    async def confirm(principal: Me, review_id: str, body: ConfirmBody) -> dict[str, Any]:
+        """Link the reviewed record to the candidate ``profile_id``: emits the link (and merge) events."""
+        require(principal, "review")
+        command = ConfirmMatch(steward=principal.username, issued_at=datetime.now(timezone.utc), review_id=review_id,
+                               profile_id=body.profile_id, note=body.note)
+        return await run_in_threadpool(decide, principal, command, "confirm_review", [body.profile_id])
+
+    @router.post("/reviews/{review_id}/reject", tags=["stewards"])
+    async def reject(principal: Me, review_id: str, body: RejectBody) -> dict[str, Any]:
+        """The reviewed record is none of the candidates: it gets a profile of its own."""
+        require(principal, "review")
+        command = RejectMatch(steward=principal.username, issued_at=datetime.now(timezone.utc), review_id=review_id,
+                              note=body.note)
+        return await run_in_threadpool(decide, principal, command, "reject_review", [])
+
+    @router.get("/dead-letters", tags=["stewards"])
+    def dead_letters(principal: Me, source: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$")] = None,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+        """Records that could not be read or standardised: source, location, reason (ID numbers masked)."""
+        require(principal, "dead_letters")
+        return pipeline.dead_letters(source=source, limit=limit)
+
+    @router.get("/pipeline/health", tags=["stewards"])
+    def health(principal: Me) -> dict[str, Any]:
+        """Consumer lag per topic and consumer, connector-run counts per source, profile counts."""
+        require(principal, "health")
+        return pipeline.health()
+
+    # -- auditors -------------------------------------------------------------------------------
+    @router.get("/audit", tags=["audit"])
+    def audit_entries(principal: Me, resident: Annotated[str | None, Query(max_length=64)] = None,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        """The audit log, newest first; with ``resident``, who looked at that resident, when and why."""
+        require(principal, "audit")
+        entries = audit.entries(resident=resident, limit=limit, offset=offset)
+        return {"entries": [{"seq": e.seq, "at": e.at.isoformat(), "username": e.username, "role": e.role,
+                             "action": e.action, "purpose": e.purpose, "residents": list(e.residents),
+                             "fields": list(e.fields), "hash": e.hash} for e in entries]}
+
+    @router.get("/audit/verify", tags=["audit"])
+    def audit_verify(principal: Me) -> dict[str, Any]:
+        """Recompute the hash chain: ``ok`` is false when an entry was edited or deleted."""
+        require(principal, "audit")
+        result = audit.verify()
+        return {"ok": result.ok, "entries": result.entries, "problems": list(result.problems)}
+
+    return router

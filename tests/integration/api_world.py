@@ -1,0 +1,113 @@
+"""A real profile store for the query-service tests: a simulated district (300 residents) resolved by
+the real resolver state and projected by the real projection, with users of every role.
+
+Built once per process into a SQLite file; each test module copies the file, so tests that write
+(decisions, audit tampering) never disturb another module.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from api.app import create_app
+from core.matching import default_matcher
+from core.profile import Profile
+from onceonly.settings import Settings
+from store.auth_tables import UserStore
+from store.engine import make_engine
+from store.profile_projection import DeliveredEvent, ProfileProjection
+from store.profile_tables import profiles
+from store.resolver_state import ResolverState
+from tests.integration.test_resolver_state import district
+
+KEY = "api-test-key"
+PASSWORD = "correct horse battery"
+RESIDENTS = 300
+
+
+def project_outbox(engine: Engine, state: ResolverState) -> int:
+    """Deliver the resolver's unpublished outbox straight into the projection (no broker needed)."""
+    rows = state.outbox(unpublished_only=True)
+    projection = ProfileProjection(engine, id_hash_key=KEY)
+    with engine.connect() as conn:
+        from store.tables import consumer_positions
+
+        last = conn.execute(select(consumer_positions.c.offset).where(
+            consumer_positions.c.consumer == ProfileProjection.CONSUMER)).scalar() or -1
+    applied = projection.apply([DeliveredEvent("profile-events", 0, last + 1 + i, row.event())
+                                for i, row in enumerate(rows)])
+    state.publish_outbox(lambda k, v: None, lambda: None)
+    return applied
+
+
+@cache
+def _template(directory: str) -> Path:
+    path = Path(directory) / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    state = ResolverState(engine)
+    state.resolve_batch(list(district(RESIDENTS)), default_matcher())
+    project_outbox(engine, state)
+    engine.dispose()
+    return path
+
+
+@dataclass
+class World:
+    engine: Engine
+    settings: Settings
+    community_a: str  # the community with most residents
+    community_b: str  # another one
+    users: UserStore
+
+    def app_client(self) -> TestClient:
+        app = create_app(self.engine, ["public_security"], self.settings)
+        return TestClient(app, raise_server_exceptions=False)
+
+    def login(self, client: TestClient, username: str) -> TestClient:
+        answer = client.post("/console/login", data={"username": username, "password": PASSWORD},
+                             follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        return client
+
+    def profiles_in(self, community: str) -> list[Profile]:
+        with self.engine.connect() as conn:
+            return [Profile.model_validate(r.doc) for r in conn.execute(
+                select(profiles.c.doc).where(profiles.c.community == community, profiles.c.status == "active")
+                .order_by(profiles.c.profile_id))]
+
+    def one(self, community: str, *, with_id: bool = False, with_phone: bool = False) -> Profile:
+        for p in self.profiles_in(community):
+            if with_id and p.golden.id_number is None:
+                continue
+            if with_phone and p.golden.phones is None:
+                continue
+            if p.golden.name is None:
+                continue
+            return p
+        raise AssertionError(f"no suitable profile in {community}")
+
+
+def build_world(tmp: Path, cache_dir: Path) -> World:
+    path = tmp / "store.db"
+    shutil.copy(_template(str(cache_dir)), path)
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        counts = Counter(r.community for r in conn.execute(
+            select(profiles.c.community).where(profiles.c.status == "active", profiles.c.community.is_not(None))))
+    (a, _), (b, _) = counts.most_common(2)
+    users = UserStore(engine)
+    users.add("worker_a", PASSWORD, "community_worker", communities=[a])
+    users.add("worker_b", PASSWORD, "community_worker", communities=[b])
+    users.add("steward", PASSWORD, "steward")
+    users.add("auditor", PASSWORD, "auditor")
+    users.add("admin", PASSWORD, "admin")
+    users.add("dept_civil", PASSWORD, "department_reader", department="civil_affairs")
+    settings = Settings(data_dir=tmp / "var", id_hash_key=KEY, _env_file=None)  # type: ignore[call-arg]
+    return World(engine=engine, settings=settings, community_a=a, community_b=b, users=users)

@@ -1,0 +1,137 @@
+"""Every role × endpoint × community: allowed (and masked or not), or refused.
+
+Users: a community worker of community A, one of community B, a steward, a department reader
+(civil affairs grant), an auditor, an admin, and nobody. Resident R lives in community A.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.integration.api_world import World, build_world
+
+ROLES = ("worker_a", "worker_b", "steward", "dept_civil", "auditor", "admin", None)
+
+# What each role gets from each endpoint: a status, and for 200s with resident data "masked"/"clear".
+# (endpoint) → {role: expected}
+MATRIX: dict[str, dict[str | None, Any]] = {
+    "search_name":     {"worker_a": "masked", "worker_b": 200, "steward": "masked", "dept_civil": "clear",
+                        "auditor": 403, "admin": 403, None: 401},
+    "search_id":       {"worker_a": "masked", "worker_b": "empty", "steward": "masked", "dept_civil": "clear",
+                        "auditor": 403, "admin": 403, None: 401},
+    "profile":         {"worker_a": "masked", "worker_b": 404, "steward": "masked", "dept_civil": "clear",
+                        "auditor": 403, "admin": 403, None: 401},
+    "unmask":          {"worker_a": "clear", "worker_b": 404, "steward": "clear",
+                        "dept_civil": 403, "auditor": 403, "admin": 403, None: 401},
+    "history":         {"worker_a": 200, "worker_b": 404, "steward": 200, "dept_civil": 403,
+                        "auditor": 403, "admin": 403, None: 401},
+    "household":       {"worker_a": "masked", "worker_b": 404, "steward": "masked", "dept_civil": "clear",
+                        "auditor": 403, "admin": 403, None: 401},
+    "reviews":         {"worker_a": 403, "worker_b": 403, "steward": 200, "dept_civil": 403,
+                        "auditor": 403, "admin": 403, None: 401},
+    "confirm":         {"worker_a": 403, "worker_b": 403, "steward": 409, "dept_civil": 403,
+                        "auditor": 403, "admin": 403, None: 401},
+    "health":          {"worker_a": 403, "worker_b": 403, "steward": 200, "dept_civil": 403,
+                        "auditor": 403, "admin": 200, None: 401},
+    "dead_letters":    {"worker_a": 403, "worker_b": 403, "steward": 503, "dept_civil": 403,
+                        "auditor": 403, "admin": 403, None: 401},
+    "audit":           {"worker_a": 403, "worker_b": 403, "steward": 403, "dept_civil": 403,
+                        "auditor": 200, "admin": 403, None: 401},
+    "audit_verify":    {"worker_a": 403, "worker_b": 403, "steward": 403, "dept_civil": 403,
+                        "auditor": 200, "admin": 403, None: 401},
+    "console_profile": {"worker_a": 200, "worker_b": 404, "steward": 200, "dept_civil": 200,
+                        "auditor": 403, "admin": 403, None: 303},
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("api-matrix"), tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def clients(world: World) -> Iterator[dict[str | None, TestClient]]:
+    out: dict[str | None, TestClient] = {}
+    for role in ROLES:
+        client = world.app_client().__enter__()
+        if role == "dept_civil":  # a machine: bearer token, not a session
+            client.headers["Authorization"] = f"Bearer {world.users.issue_token('dept_civil', 'matrix')}"
+        elif role is not None:
+            world.login(client, role)
+        out[role] = client
+    yield out
+    for client in out.values():
+        client.__exit__(None, None, None)
+
+
+def _calls(world: World) -> dict[str, Callable[[TestClient], Any]]:
+    resident = next(p for p in world.profiles_in(world.community_a)
+                    if p.golden.id_number and p.household_id and p.golden.name)
+    rid, number = resident.profile_id, resident.golden.id_number.value  # type: ignore[union-attr]
+    name = resident.golden.name.value  # type: ignore[union-attr]
+    return {
+        "search_name": lambda c: c.get("/api/v1/residents", params={"name": name}),
+        "search_id": lambda c: c.post("/api/v1/residents/search", json={"id_number": number}),
+        "profile": lambda c: c.get(f"/api/v1/residents/{rid}"),
+        "unmask": lambda c: c.post(f"/api/v1/residents/{rid}/unmask",
+                                   json={"fields": ["id_number", "phones"], "purpose": "矩阵测试核对"}),
+        "history": lambda c: c.get(f"/api/v1/residents/{rid}/history"),
+        "household": lambda c: c.get(f"/api/v1/households/{resident.household_id}"),
+        "reviews": lambda c: c.get("/api/v1/reviews"),
+        "confirm": lambda c: c.post("/api/v1/reviews/no-such-review/confirm", json={"profile_id": rid}),
+        "health": lambda c: c.get("/api/v1/pipeline/health"),
+        "dead_letters": lambda c: c.get("/api/v1/dead-letters"),
+        "audit": lambda c: c.get("/api/v1/audit"),
+        "audit_verify": lambda c: c.get("/api/v1/audit/verify"),
+        "console_profile": lambda c: c.get(f"/console/residents/{rid}", follow_redirects=False),
+        "_resident": lambda c: (rid, number, name),
+    }
+
+
+@pytest.mark.parametrize("endpoint", list(MATRIX))
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "anonymous")
+def test_each_role_gets_what_its_scope_allows(world: World, clients: dict[str | None, TestClient],
+                                              endpoint: str, role: str | None) -> None:
+    calls = _calls(world)
+    rid, number, name = calls["_resident"](None)
+    expected = MATRIX[endpoint][role]
+    answer = calls[endpoint](clients[role])
+    body = answer.text
+    assert "Traceback" not in body
+    if expected in ("masked", "clear"):
+        assert answer.status_code == 200, body
+        assert rid in body
+        if expected == "masked":
+            assert number not in body, "the ID number must be masked by default"
+            assert number[:6] + "********" + number[-4:] in body
+        else:
+            assert number in body
+    elif expected == "empty":
+        assert answer.status_code == 200 and answer.json()["results"] == []  # other communities are invisible
+    else:
+        assert answer.status_code == expected, body
+        if expected in (403, 404) and endpoint not in ("household",):
+            assert number not in body and (endpoint == "search_name" or name not in body or role == "steward")
+
+
+def test_a_department_reader_sees_only_its_granted_fields(world: World, clients: dict[str | None, TestClient]) -> None:
+    from api.app import load_grants
+
+    grant = load_grants()["civil_affairs"]
+    rid, _, _ = _calls(world)["_resident"](None)
+    view = clients["dept_civil"].get(f"/api/v1/residents/{rid}").json()
+    assert {f["field"] for f in view["fields"]} <= set(grant.fields)
+    assert "records" not in view and "history" not in view
+
+
+def test_refusals_and_reads_are_in_the_audit_log_and_the_chain_verifies(
+        world: World, clients: dict[str | None, TestClient]) -> None:
+    rid, _, _ = _calls(world)["_resident"](None)
+    looked = clients["auditor"].get("/api/v1/audit", params={"resident": rid}).json()["entries"]
+    who = {e["username"] for e in looked}
+    assert {"worker_a", "steward", "dept_civil"} <= who and "worker_b" not in who
+    assert clients["auditor"].get("/api/v1/audit/verify").json()["ok"] is True

@@ -1,0 +1,70 @@
+"""Stewards: the review queue with evidence, confirm and reject through the resolver's commands,
+and pipeline health from the store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from store.resolver_state import ResolverState
+from tests.integration.api_world import World, build_world, project_outbox
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("api-stewards"), tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="module")
+def steward(world: World) -> Iterator[TestClient]:
+    with world.app_client() as client:
+        yield world.login(client, "steward")
+
+
+def test_the_review_queue_shows_the_record_beside_its_candidates_with_evidence(steward: TestClient) -> None:
+    queue = steward.get("/api/v1/reviews").json()
+    assert queue["total"] == len(queue["reviews"]) > 0
+    review = queue["reviews"][0]
+    assert review["record"]["source"] and review["candidates"][0]["profile_id"]
+    assert review["evidence"] and {"field", "level", "weight"} <= set(review["evidence"][0])
+    for shown in (review["record"].get("id_number"), *(c.get("id_number") for c in review["candidates"])):
+        assert shown is None or "*" in shown  # masked on both sides
+
+
+def test_confirm_and_reject_emit_events_that_the_projection_applies(world: World, steward: TestClient) -> None:
+    reviews = steward.get("/api/v1/reviews").json()["reviews"]
+    assert len(reviews) >= 2, "the district drew too few reviews"
+    first, second = reviews[0], reviews[1]
+    target = first["candidates"][0]["profile_id"]
+    confirmed = steward.post(f"/api/v1/reviews/{first['review_id']}/confirm", json={"profile_id": target, "note": "同一人"})
+    assert confirmed.status_code == 200, confirmed.text
+    types = {e["type"] for e in confirmed.json()["events"]}
+    assert "ReviewResolved" in types and confirmed.json()["published"] is None  # no Kafka: the workers publish
+    rejected = steward.post(f"/api/v1/reviews/{second['review_id']}/reject", json={"note": "不是同一人"})
+    assert rejected.status_code == 200 and rejected.json()["events"]
+    again = steward.post(f"/api/v1/reviews/{first['review_id']}/confirm", json={"profile_id": target})
+    assert again.status_code == 409 and "refused" in again.json()["detail"]
+
+    project_outbox(world.engine, ResolverState(world.engine))  # what the stream workers would do
+    left = {r["review_id"] for r in steward.get("/api/v1/reviews").json()["reviews"]}
+    assert first["review_id"] not in left and second["review_id"] not in left
+    record_key = f"{first['record']['source']}:{first['record']['record_id']}"
+    survivor = steward.get(f"/api/v1/residents/{target}").json()
+    assert record_key in {f"{r['source']}:{r['record_id']}" for r in survivor["records"]}
+
+
+def test_a_confirm_naming_a_profile_that_is_no_candidate_is_refused(steward: TestClient) -> None:
+    reviews = steward.get("/api/v1/reviews").json()["reviews"]
+    if not reviews:
+        pytest.skip("no review left")
+    answer = steward.post(f"/api/v1/reviews/{reviews[0]['review_id']}/confirm", json={"profile_id": "p-nobody"})
+    assert answer.status_code == 409 and "Traceback" not in answer.text
+
+
+def test_pipeline_health_reports_profiles_and_consumers_without_kafka(steward: TestClient) -> None:
+    health = steward.get("/api/v1/pipeline/health").json()
+    assert health["profiles"]["active"] > 0
+    assert any(c["consumer"] == "profiles" and c["applied"] > 0 and c["lag"] is None for c in health["consumers"])
+    assert "lag unknown" in health["kafka"]
