@@ -7,11 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-import store.matcher_parameters  # noqa: F401 - registers the tables of every store module
-import store.profile_tables  # noqa: F401
-import store.resolver_tables  # noqa: F401 - registers the resolver's state and outbox tables
 from store.migrate import upgrade
-from store.tables import metadata
 
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
@@ -29,7 +25,6 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     if create:
         upgrade(engine)
-        metadata.create_all(engine)  # tables of modules still without a migration revision
     return engine
 
 
