@@ -17,7 +17,8 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        # Writers queue on SQLite's single lock; under load a resolve batch can hold it for long.
+        kwargs["connect_args"] = {"timeout": 300, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)

@@ -22,6 +22,7 @@ from core.standardise.stage import standardise_envelope
 from schemas.codec import UnknownEventType, decode, encode
 from schemas.source_record import DeadLetter, SourceRecord
 from store.ledger import Delivered
+from streams.retry import until_applied
 from store.profile_projection import DeliveredEvent
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
         """Land every source-record version in the SQL ledger (raw.* → source_records)."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
             batch, _ = decode_batch(events)  # the standardise agent dead-letters what is unreadable
-            yield await asyncio.to_thread(wiring.ledger.apply, batch)
+            yield await until_applied("ledger", lambda: wiring.ledger.apply(batch))
 
     @app.agent(raw, name="standardise")
     async def standardise_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
@@ -115,7 +116,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
             async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
                 batch = [DeliveredEvent(e.message.topic, e.message.partition, e.message.offset, decode(e.value))
                          for e in events]
-                yield await asyncio.to_thread(projection.apply, batch)  # type: ignore[arg-type]
+                yield await until_applied("project", lambda: projection.apply(batch))  # type: ignore[arg-type]
 
         agents["project"] = project_profiles
 

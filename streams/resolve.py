@@ -27,6 +27,8 @@ from schemas.codec import UnknownEventType, decode
 from schemas.record_events import RecordStandardised
 from store.resolver_state import ResolverState
 
+from streams.retry import until_applied
+
 log = logging.getLogger(__name__)
 
 __all__ = ["KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "decode_records"]
@@ -118,11 +120,15 @@ def add_resolve_agent(
         """records → resolver state + outbox → profile-events."""
         async for events in stream.take_events(batch_size, within=within_s):  # type: ignore[attr-defined]
             items = decode_records(events)
-            yield await asyncio.to_thread(resolve_and_publish, items)
+            yield await until_applied("resolve", lambda: resolve_and_publish(items))
 
     @app.timer(interval=publish_every_s, name="resolve_outbox")  # type: ignore[untyped-decorator]
     async def publish_outbox() -> None:
-        sent = await asyncio.to_thread(state.publish_outbox, outbox.send, outbox.flush)
+        try:
+            sent = await asyncio.to_thread(state.publish_outbox, outbox.send, outbox.flush)
+        except Exception as exc:  # noqa: BLE001 - the next tick (or batch) publishes what is left
+            log.warning("resolve: outbox publish failed, will retry: %s", type(exc).__name__)
+            return
         if sent:
             log.info("resolve: published %d events left in the outbox", sent)
 
