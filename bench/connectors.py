@@ -68,6 +68,7 @@ class Result:
     rows: int
     setup_s: float
     first_s: float
+    first_cpu_s: float
     first: RunCounts
     again_s: float
     again: RunCounts
@@ -241,8 +242,11 @@ def hub(work: Path, broker: KafkaBroker, kind: str) -> Settings:
     return settings
 
 
-def timed(action: Callable[[], RunCounts], profile: Path | None) -> tuple[float, RunCounts]:
+def timed(action: Callable[[], RunCounts], profile: Path | None) -> tuple[float, float, RunCounts]:
+    """Wall seconds, CPU seconds of this process (every thread: reader, loop, producer, and the
+    in-process department servers), and the run's counts."""
     profiler = cProfile.Profile() if profile is not None else None
+    cpu = time.process_time()
     started = time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -251,11 +255,11 @@ def timed(action: Callable[[], RunCounts], profile: Path | None) -> tuple[float,
     finally:
         if profiler is not None:
             profiler.disable()
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     if profiler is not None and profile is not None:
         profile.parent.mkdir(parents=True, exist_ok=True)
         profiler.dump_stats(profile)
-    return elapsed, counts
+    return elapsed, cpu, counts
 
 
 def pull(settings: Settings, spec: ConnectorSpec) -> RunCounts:
@@ -289,8 +293,8 @@ def run_kind(kind: str, work: Path, broker: KafkaBroker, residents: list[Residen
             setup_s = time.perf_counter() - started
             if profile is not None:
                 console.print("  (ingest runs in the server's threads: not profiled)")
-            first_s, first = timed(lambda: post_all(url, rows(), args.ingest_batch), None)
-            again_s, again = timed(lambda: post_all(url, rows(), args.ingest_batch), None)
+            first_s, first_cpu, first = timed(lambda: post_all(url, rows(), args.ingest_batch), None)
+            again_s, _, again = timed(lambda: post_all(url, rows(), args.ingest_batch), None)
         else:
             if kind == "sql":
                 raw = sql_system(work, rows(), stack)
@@ -302,9 +306,9 @@ def run_kind(kind: str, work: Path, broker: KafkaBroker, residents: list[Residen
                 raw = kafka_system(broker, rows(), stack)
             spec = ConnectorSpec.model_validate(raw)
             setup_s = time.perf_counter() - started
-            first_s, first = timed(lambda: pull(settings, spec), profile)
-            again_s, again = timed(lambda: pull(settings, spec), None)
-    return Result(kind, args.rows, setup_s, first_s, first, again_s, again)
+            first_s, first_cpu, first = timed(lambda: pull(settings, spec), profile)
+            again_s, _, again = timed(lambda: pull(settings, spec), None)
+    return Result(kind, args.rows, setup_s, first_s, first_cpu, first, again_s, again)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
                               f"re-pull {result.again}; peak RSS {_peak_rss_mb():,.0f} MB")
 
     table = Table(title=f"Connector pulls into Kafka, {args.rows:,} rows per kind (local broker, SQLite store)")
-    for column in ("kind", "rows", "first pull s", "records/s", "re-pull s", "events on re-pull", "dead letters"):
+    for column in ("kind", "rows", "first pull s", "records/s", "CPU s", "re-pull s", "events on re-pull",
+                   "dead letters"):
         table.add_column(column, justify="left" if column == "kind" else "right")
     ok = True
     for r in results:
@@ -346,11 +351,13 @@ def main(argv: list[str] | None = None) -> int:
         quiet = r.again.events == 0 and r.again.ended == 0
         ok = ok and sent_all and quiet and r.first.balanced and r.again.balanced
         table.add_row(KINDS[r.kind][1], f"{r.first.read:,}", f"{r.first_s:.1f}", f"{r.first.read / r.first_s:,.0f}",
-                      f"{r.again_s:.1f}", f"{r.again.events + r.again.ended}",
+                      f"{r.first_cpu_s:.1f}", f"{r.again_s:.1f}", f"{r.again.events + r.again.ended}",
                       f"{r.first.dead_letters + r.again.dead_letters}")
     console.print(table)
     console.print(f"peak RSS of this process {_peak_rss_mb():,.0f} MB; records/s = rows read by the first pull / its "
-                  f"wall time (reader, checks, hashes, broker acknowledgements, state commits)")
+                  f"wall time (reader, checks, hashes, broker acknowledgements, state commits); CPU s = this "
+                  f"process's CPU time in the first pull (all its threads; the broker is another process), "
+                  f"steadier than wall time on a shared machine; load average {os.getloadavg()[0]:.1f}")
     if not ok:
         console.print("[red]a pull did not take every row exactly once, or a re-pull sent something[/]")
     return 0 if ok else 1

@@ -21,7 +21,7 @@ from connectors.spec import ConnectorSpec
 from connectors.state import ConnectorState, Known, Sent
 from connectors.validate import row_problem
 from core.privacy import keyed_hash, redact_id_numbers
-from schemas.source_record import DeadLetter, SourceRecord
+from schemas.source_record import DeadLetter, SourceRecord, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,9 @@ class Connector:
     def _reconcile(self, run_id: str) -> int:
         offsets = dict(self.state.checkpoint("raw_offsets", {}) or {})
         found: list[Sent] = []
-        for sent, position in sent_since(self.topics.bootstrap, self.topics.raw, self.spec.source, offsets):
+        api_version = getattr(self.sink, "api_version", None)
+        for sent, position in sent_since(self.topics.bootstrap, self.topics.raw, self.spec.source, offsets,
+                                         api_version=api_version):
             found.append(sent)
             offsets = position
             if len(found) >= 1000:
@@ -111,23 +113,29 @@ class Connector:
                 counts.dead_letters += 1
                 continue
             record_id = ids[id(row)]
+            deleted = self._deleted(row)
             # A deletion marker carries only its record id: there is nothing else to check.
             problem = "missing record id (" + ", ".join(self.spec.record_id) + ")" if not record_id else \
-                None if self._deleted(row) else row_problem(self.spec, self.mapping, row)
+                None if deleted else row_problem(self.spec, self.mapping, row)
             if problem or record_id is None:
                 self._dead(row.location, problem or "missing record id", "", record_id)
                 counts.dead_letters += 1
                 continue
             before = known.get(record_id)
-            record = self._envelope(record_id, row, page.scope)
-            nothing_to_end = record.change == "end" and (before is None or before.ended)
-            if nothing_to_end or (before is not None and before.content_hash == record.content_hash):
+            # The content hash decides; the envelope is built only for a version that is sent.
+            payload = {} if deleted else self._payload(row)
+            hashed = "end" if deleted else content_hash(payload)
+            nothing_to_end = deleted and (before is None or before.ended)
+            if nothing_to_end or (before is not None and before.content_hash == hashed):
                 seen.append((record_id, page.scope))
                 counts.unchanged += 1
                 continue
+            record = SourceRecord.of(source=self.spec.source, record_id=record_id, payload=payload,
+                                     change="end" if deleted else "upsert", mapping_version=self.spec.version,
+                                     location=row.location, scope=page.scope, hashed=hashed)
             self.sink.send(self.topics.raw, record.identity, record)
-            known[record_id] = Known(record.content_hash, record.change == "end")
-            sent.append(Sent(record_id, record.content_hash, page.scope))
+            known[record_id] = Known(hashed, deleted)
+            sent.append(Sent(record_id, hashed, page.scope))
             counts.events += 1
         self._save(run_id, sent, seen, page.checkpoints)
         if self.on_page is not None:
@@ -166,14 +174,11 @@ class Connector:
         deleted = self.spec.deleted_when
         return deleted is not None and str(row.values.get(deleted.column, "")).strip() in deleted.values
 
-    def _envelope(self, record_id: str, row: NativeRow, scope: str) -> SourceRecord:
-        if self._deleted(row):
-            return SourceRecord.of(source=self.spec.source, record_id=record_id, payload={}, change="end",
-                                   mapping_version=self.spec.version, location=row.location, scope=scope)
-        payload = {k: v for k, v in row.values.items() if k not in self.spec.ignore_columns} \
-            if self.spec.ignore_columns else row.values
-        return SourceRecord.of(source=self.spec.source, record_id=record_id, payload=payload,
-                               mapping_version=self.spec.version, location=row.location, scope=scope)
+    def _payload(self, row: NativeRow) -> dict[str, Any]:
+        """What the envelope carries and its hash covers: the row, less the ignored columns."""
+        if not self.spec.ignore_columns:
+            return row.values
+        return {k: v for k, v in row.values.items() if k not in self.spec.ignore_columns}
 
     def _dead(self, location: str, reason: str, excerpt: str, record_id: str | None = None) -> None:
         letter = DeadLetter(source=self.spec.source, location=location, reason=redact_id_numbers(reason),

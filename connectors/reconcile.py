@@ -17,11 +17,14 @@ from schemas.codec import decode
 from schemas.source_record import SourceRecord
 
 
-def sent_since(bootstrap: str, topic: str, source: str,
-               next_offsets: dict[str, int]) -> Iterator[tuple[Sent, dict[str, int]]]:
-    """Source records of ``source`` in ``topic`` past ``next_offsets`` (partition → offset)."""
+def sent_since(bootstrap: str, topic: str, source: str, next_offsets: dict[str, int], *,
+               api_version: tuple[int, ...] | None = None) -> Iterator[tuple[Sent, dict[str, int]]]:
+    """Source records of ``source`` in ``topic`` past ``next_offsets`` (partition → offset).
+
+    ``api_version``: the cluster's, when a client already found it (else the consumer probes)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-                             client_id=f"onceonly-reconcile-{source}")
+                             client_id=f"onceonly-reconcile-{source}",
+                             **({"api_version": api_version} if api_version else {}))
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

@@ -64,9 +64,15 @@ class SourceRecord(BaseModel):
         scope: str = "",
         change: RecordChange = "upsert",
         observed_at: datetime | None = None,
+        hashed: str | None = None,
     ) -> SourceRecord:
+        """The envelope of one row; ``hashed`` is ``content_hash(payload)`` when the caller has
+        computed it already (a connector compares hashes before it builds an envelope)."""
         observed = observed_at or utc_now()
-        hashed = content_hash(payload) if change == "upsert" else "end"
+        if change != "upsert":
+            hashed = "end"
+        elif hashed is None:
+            hashed = content_hash(payload)
         return cls(
             event_id=hashlib.sha256(f"{source}\x1f{record_id}\x1f{hashed}\x1f{observed.isoformat()}".encode()).hexdigest()[:32],
             source=source,

@@ -57,10 +57,11 @@ class CodeTable:
         text = "".join(text.split())
         if self.width and text.isdigit() and len(text) <= self.width:
             text = text.zfill(self.width)
-        for candidate in (text, to_simplified(text)):
-            code = self._index.get(candidate.casefold())
-            if code is not None:
-                return code
+        code = self._index.get(text.casefold())
+        if code is None:  # only then traditional characters (漢族): OpenCC is the costly part
+            code = self._index.get(to_simplified(text).casefold())
+        if code is not None:
+            return code
         raise UnknownCodeValue(self.title, value)
 
     def name_of(self, code: str) -> str:

@@ -314,12 +314,19 @@ def first_warning(
         # no name (standardise_name would give None): only an identity document can identify
         _must_identify(_identity(reader, mapping, today), where)
         reader.warnings.clear()  # identity warnings are not checkable kinds
-    # The sections below in standardise's order; without an ID number's sex and birth date
-    # they add only their own parse warnings (the mismatch warnings are not checkable).
-    _sex(reader, mapping, None)
-    _birth(reader, today, None)
-    _life_dates(reader, today)
-    _codes(reader)
+    # standardise's sections in its order, each only if it can give a kind asked for; without
+    # an ID number's sex and birth date they add only their own parse warnings (the mismatch
+    # warnings are not checkable), so the first warning of a kind asked for is the answer.
+    if "sex_unknown" in kinds:
+        _sex(reader, mapping, None)
+    if "birth_date_unreadable" in kinds:
+        _birth(reader, today, None)
+    for target in _LIFE_DATES:
+        if f"{target}_unreadable" in kinds:
+            _life_date(reader, target, today)
+    for target, table in _CODE_TABLES:
+        if f"{target}_unknown" in kinds:
+            reader.code(target, table)
     for warning in reader.warnings:
         if warning.split(":", 1)[0] in kinds:
             return warning
@@ -423,23 +430,27 @@ def _birth(reader: _Reader, today: date, id_birth: date | None) -> tuple[date | 
     return birth_date, birth_month
 
 
+_LIFE_DATES = ("deceased_on", "moved_out_on")
+_CODE_TABLES: tuple[tuple[str, CodeTable], ...] = (
+    ("relation_to_head", RELATION_TO_HEAD), ("ethnicity", ETHNICITY), ("marital_status", MARITAL_STATUS),
+    ("nationality", NATIONALITY),
+)
+
+
+def _life_date(reader: _Reader, target: str, today: date) -> date | None:
+    value = reader.raw(target)
+    if value is None:
+        return None
+    try:
+        return parse_full_date(value, today=today)
+    except StandardiseError as error:
+        reader.warn(f"{target}_unreadable: {error.message}")
+        return None
+
+
 def _life_dates(reader: _Reader, today: date) -> dict[str, date | None]:
-    dates: dict[str, date | None] = {}
-    for target in ("deceased_on", "moved_out_on"):
-        value = reader.raw(target)
-        dates[target] = None
-        if value is not None:
-            try:
-                dates[target] = parse_full_date(value, today=today)
-            except StandardiseError as error:
-                reader.warn(f"{target}_unreadable: {error.message}")
-    return dates
+    return {target: _life_date(reader, target, today) for target in _LIFE_DATES}
 
 
 def _codes(reader: _Reader) -> dict[str, str | None]:
-    return {
-        "relation_to_head": reader.code("relation_to_head", RELATION_TO_HEAD),
-        "ethnicity": reader.code("ethnicity", ETHNICITY),
-        "marital_status": reader.code("marital_status", MARITAL_STATUS),
-        "nationality": reader.code("nationality", NATIONALITY),
-    }
+    return {target: reader.code(target, table) for target, table in _CODE_TABLES}
