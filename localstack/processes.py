@@ -1,7 +1,7 @@
 """Child processes that cannot outlive their parent.
 
 Each server is started in its own process group with ``PR_SET_PDEATHSIG``, so that if the Python
-process dies (even by SIGKILL) the kernel sends the child SIGTERM: no orphan JVMs or postmasters.
+process dies (even by SIGKILL) the kernel kills the child: no orphan JVMs, workers or postmasters.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ _PR_SET_PDEATHSIG = 1
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        # SIGKILL, not SIGTERM: an orphan must not linger in a graceful shutdown that waits for a
+        # broker that died with the same parent (every effect is idempotent, nothing is lost).
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
         pass
 
