@@ -10,6 +10,7 @@ import contextlib
 import glob
 import os
 import pwd
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -44,6 +45,20 @@ class PostgresServer:
     @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def fresh_database(self, name: str) -> str:
+        """An empty database called after ``name`` (dropped first if it exists); its URL."""
+        from sqlalchemy import create_engine, text
+
+        db = re.sub(r"[^a-z0-9]+", "_", name.lower())[:60]
+        admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}"'))
+                conn.execute(text(f'CREATE DATABASE "{db}"'))
+        finally:
+            admin.dispose()
+        return self.url.rsplit("/", 1)[0] + f"/{db}"
 
     @classmethod
     @contextlib.contextmanager

@@ -49,23 +49,9 @@ def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Eng
         engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
     else:
         server: PostgresServer = request.getfixturevalue("postgres_server")
-        engine = make_engine(_fresh_database(server, request.node.name))
+        engine = make_engine(server.fresh_database("t_" + request.node.name[:50]))
     yield engine
     engine.dispose()
-
-
-def _fresh_database(server: PostgresServer, name: str) -> str:
-    import re
-
-    from sqlalchemy import create_engine, text
-
-    db = "t_" + re.sub(r"[^a-z0-9]+", "_", name.lower())[:50]
-    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{db}"'))
-        conn.execute(text(f'CREATE DATABASE "{db}"'))
-    admin.dispose()
-    return server.url.rsplit("/", 1)[0] + f"/{db}"
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ district evolving between pulls.
 
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import Engine, create_engine, text, update
+from sqlalchemy import Engine, text, update
 
 from connectors.kafka_sink import KafkaSink
 from connectors.pull import RunCounts
@@ -212,7 +211,7 @@ class TestPostgresDepartment(PublicSecurityDatabase):
         self.server = request.getfixturevalue("postgres_server")
 
     def database_url(self, tmp_path: Path) -> str:
-        return _fresh_database(self.server, f"ps_{tmp_path.name}")
+        return self.server.fresh_database(f"ps_{tmp_path.name}")
 
     def unreachable_url(self, tmp_path: Path) -> str:
         with socket.socket() as probe:  # a port nobody listens on
@@ -232,16 +231,6 @@ class TestPostgresDepartment(PublicSecurityDatabase):
             assert (counts.read, counts.events) == (self.rows, self.rows)
         finally:
             self.stop(system)
-
-
-def _fresh_database(server: PostgresServer, name: str) -> str:
-    db = re.sub(r"[^a-z0-9]+", "_", name.lower())[:60]
-    admin = create_engine(server.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{db}"'))
-        conn.execute(text(f'CREATE DATABASE "{db}"'))
-    admin.dispose()
-    return server.url.rsplit("/", 1)[0] + f"/{db}"
 
 
 class LateProxy:

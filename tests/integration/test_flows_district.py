@@ -1,5 +1,6 @@
-"""The validate → publish flows in Prefect's test harness, on the real broker and a SQLite store
-that the real pipeline (connectors → worker → projection) filled from a simulated district."""
+"""The validate → publish flows in Prefect's test harness, on the real broker and a store (SQLite,
+then PostgreSQL) that the real pipeline (connectors → worker → projection) filled from a simulated
+district."""
 
 from __future__ import annotations
 
@@ -27,15 +28,20 @@ RESIDENTS = 100
 SEED = 5151
 
 
-@pytest.fixture(scope="module")
-def district(kafka_broker: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def district(request: pytest.FixtureRequest, kafka_broker: object,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A district of 100 residents run through the real pipeline; the flows read the env settings."""
     from localstack.processes import spawn, stop
     from simulators.district_files import ingest_department_files, write_department_files
     from tests.helpers import eventually
 
-    tmp = tmp_path_factory.mktemp("flows")
+    tmp = tmp_path_factory.mktemp(f"flows-{request.param}")
+    database_url = None
+    if request.param == "postgres":
+        database_url = request.getfixturevalue("postgres_server").fresh_database(f"flows_{tmp.name}")
     settings = Settings(data_dir=tmp / "var", kafka_bootstrap=kafka_broker.bootstrap,  # type: ignore[attr-defined]
+                        database_url=database_url,
                         topic_prefix=f"flows{abs(hash(tmp)) % 10**6}.", app_id=f"flows-{abs(hash(tmp)) % 10**6}")
     write_department_files(tmp / "departments", RESIDENTS, SEED)
     bootstrap.prepare_topics(settings)
