@@ -17,6 +17,16 @@ TRAIN_CRON = "0 4 * * 0"  # re-estimate the matcher on Sundays at 04:00
 VERIFY_CRON = "0 5 * * *"  # replay and compare every morning
 
 
+def _scheduled_sources(settings: Settings) -> list[str]:
+    return [source for source, spec in sorted(bootstrap.mappings(settings).items())
+            if spec.schedule and spec.kind != "ingest"]
+
+
+def deployments_expected(settings: Settings) -> int:
+    """How many deployments :func:`deployments` serves (without importing Prefect)."""
+    return len(_scheduled_sources(settings)) + 3
+
+
 def deployments(settings: Settings) -> list[Any]:
     """The deployments: ingest per mapping that declares a schedule (pushed sources have none)."""
     from flows.ingest import ingest_flow
@@ -24,10 +34,11 @@ def deployments(settings: Settings) -> list[Any]:
     from flows.train import train_flow
     from flows.verify import verify_flow
 
+    mappings = bootstrap.mappings(settings)
     found = [
-        ingest_flow.to_deployment(name=f"ingest-{source}", cron=spec.schedule, parameters={"source": source},
+        ingest_flow.to_deployment(name=f"ingest-{source}", cron=mappings[source].schedule, parameters={"source": source},
                                   tags=["ingest", source], concurrency_limit=1)
-        for source, spec in sorted(bootstrap.mappings(settings).items()) if spec.schedule and spec.kind != "ingest"
+        for source in _scheduled_sources(settings)
     ]
     found.append(validate_and_publish.to_deployment(name="validate-and-publish", cron=PUBLISH_CRON,
                                                     concurrency_limit=1))

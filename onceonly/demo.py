@@ -39,6 +39,9 @@ from onceonly import bootstrap
 from onceonly.department_systems import DEPARTMENTS, DepartmentSystems, department_systems
 from onceonly.settings import Settings
 from onceonly.training import current_records, train_on
+from api.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
+from localstack.prefect_server import PrefectServer, prefect_server
+from store.auth_tables import UserStore
 from store.ledger import SourceRecordLedger
 from store.matcher_parameters import MatcherParameterStore
 from store.profile_tables import profile_event_log, profiles, record_links
@@ -84,6 +87,8 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
             settings = settings.model_copy(update={"kafka_bootstrap": broker.bootstrap})
             _say(console, f"[green]✓[/] Kafka broker at {broker.bootstrap}; topics: "
                           f"{', '.join(bootstrap.hub_topics(settings))}")
+            # Prefect's server takes a while to start: it starts now and is waited for later.
+            prefect = stack.enter_context(prefect_server(demo_dir / "prefect"))
 
             # The hub's query service, which also takes the community app's pushes (ingest API).
             token = secrets.token_urlsafe(16)
@@ -117,7 +122,10 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
             _wait_for_profiles(console, settings, engine, worker_procs, logs, expected_links=trained_on,
                                events_sent=sum(c.events for c in counts))
             _print_store(console, settings, engine, broker.bootstrap)
-            _print_where_to_look(console, settings, systems, broker.bootstrap, api_url, logs)
+            seed_demo_users(UserStore(engine))
+            flows = _serve_flows(console, settings, prefect, logs)
+            stack.callback(stop, flows)
+            _print_where_to_look(console, settings, systems, broker.bootstrap, api_url, logs, prefect)
             _pull_again(console, systems)
             _say(console, f"Up in {time.monotonic() - started:.0f} s.")
             _stay_up(console, stay_up_s)
@@ -126,7 +134,7 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    _say(console, "Stopped: workers, query service, department systems and broker are down.")
+    _say(console, "Stopped: workers, flows, Prefect server, query service, department systems and broker are down.")
 
 
 # -- collecting -----------------------------------------------------------------------------------
@@ -199,6 +207,34 @@ def _wait_for_profiles(console: Console, settings: Settings, engine: Engine, wor
             time.sleep(0.5)
 
 
+# -- the flows ------------------------------------------------------------------------------------
+def _serve_flows(console: Console, settings: Settings, prefect: PrefectServer,
+                 logs: Path) -> subprocess.Popen[bytes]:
+    """``onceonly flows serve`` against the demo's Prefect server, and one validate-and-publish run
+    started at once (the schedule's next one is up to half an hour away)."""
+    from flows.serve import deployments_expected
+
+    with console.status(f"Starting the Prefect server ({prefect.ui_url}) and serving the flows on schedule…"):
+        prefect.wait_ready()
+        proc = spawn(_cli("flows", "serve"), logs / "flows.log", env={**_child_env(settings), **prefect.env()})
+        expected = deployments_expected(settings)
+        wait_until(lambda: len(prefect.deployments()) >= expected, timeout=300, what="the flow deployments",
+                   proc=proc, log_path=logs / "flows.log")
+    served = sorted(prefect.deployments(), key=lambda d: d["name"])
+    _say(console, f"[green]✓[/] {len(served)} Prefect deployments served on schedule:")
+    for d in served:
+        crons = ", ".join(s["schedule"].get("cron", "?") for s in d.get("schedules") or []) or "on demand"
+        _say(console, f"    {d['flow_name'] + '/' + d['name']:<44} {crons}")
+    publish = next(d for d in served if d["name"] == "validate-and-publish")
+    with console.status("Running validate-and-publish now (Great Expectations, then publish)…"):
+        run = prefect.wait_for_run(prefect.run_now(publish["id"]))
+    state = (run.get("state") or {}).get("type", "?")
+    mark = "[green]✓[/]" if state == "COMPLETED" else "[red]✗[/]"
+    _say(console, f"{mark} flow run validate-and-publish ({run.get('name')}): {state} — "
+                  f"{prefect.ui_url}/runs/flow-run/{run['id']}")
+    return proc
+
+
 # -- showing --------------------------------------------------------------------------------------
 def _print_systems(console: Console, systems: DepartmentSystems) -> None:
     _say(console, f"[green]✓[/] district of {systems.residents:,} residents (seed {systems.seed}); "
@@ -251,12 +287,23 @@ def _print_store(console: Console, settings: Settings, engine: Engine, kafka: st
 
 
 def _print_where_to_look(console: Console, settings: Settings, systems: DepartmentSystems, kafka: str, api_url: str,
-                         logs: Path) -> None:
+                         logs: Path, prefect: PrefectServer) -> None:
     raw = ", ".join(settings.raw_topic(s) for s in bootstrap.sources(settings))
+    users = Table(title=f"Web console {api_url}/console — demo users (password {DEMO_PASSWORD}, demo only)")
+    for column in ("user", "role", "sees"):
+        users.add_column(column)
+    for user in DEMO_USERS:
+        scope = ", ".join(user.communities) or (f"grants of {user.department}" if user.department else "all")
+        users.add_row(user.username, user.role, scope)
+    console.print(users)
     _say(
         console,
         "Where to look:\n"
+        f"  web console    {api_url}/console  (log in as one of the users above)\n"
         f"  query service  {api_url}  (OpenAPI: {api_url}/docs)\n"
+        f"  Prefect UI     {prefect.ui_url}  (deployments, runs, artifacts; the flows are served on schedule)\n"
+        f"  Data Docs      {settings.data_dir / 'gx' / 'uncommitted' / 'data_docs' / 'local_site' / 'index.html'}\n"
+        f"  extracts       {settings.data_dir / 'extracts'}  (one per department, granted fields only)\n"
         f"  store          {settings.sqlite_path}\n"
         f"  kafka          {kafka}\n"
         f"    topics       {raw}\n"

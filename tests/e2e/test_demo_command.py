@@ -13,6 +13,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.helpers import cli
@@ -59,7 +60,7 @@ def test_demo_runs_the_main_job_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
     demo = subprocess.Popen(cli("demo", "--residents", "400"), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     # a demo that never gets up is interrupted, so reading its output ends
-    watchdog = threading.Timer(300, demo.send_signal, args=(signal.SIGINT,))
+    watchdog = threading.Timer(600, demo.send_signal, args=(signal.SIGINT,))
     watchdog.start()
     try:
         assert demo.stdout is not None
@@ -95,8 +96,27 @@ def test_demo_runs_the_main_job_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
         repull = re.search(r"public_security: read (\d+), events (\d+), unchanged (\d+)", output)
         assert repull and int(repull[1]) > 0 and int(repull[2]) == 0 and int(repull[3]) == int(repull[1]), output
 
+        # the flows are served on schedule by a Prefect server, and one validate-and-publish ran
+        served = re.search(r"(\d+) Prefect deployments served on schedule", output)
+        assert served and int(served[1]) == 7, output  # ingest ×4 (pulled sources), publish, train, verify
+        assert re.search(r"ingest/ingest-housing\s+\*/5 \* \* \* \*", output), output
+        assert re.search(r"flow run validate-and-publish \([\w-]+\): COMPLETED", output), output
+        prefect_ui = re.search(r"Prefect UI\s+(http://127\.0\.0\.1:\d+)", output)
+        assert prefect_ui, output
+        runs = httpx.post(f"{prefect_ui[1]}/api/flow_runs/filter", json={}, timeout=10).json()
+        assert any(r["state"]["type"] == "COMPLETED" for r in runs), runs
+        docs = re.search(r"Data Docs\s+(\S+index\.html)", output)
+        assert docs and Path(docs[1]).is_file(), output
+
+        # the console is up with the seeded users
+        console_url = re.search(r"web console\s+(http://127\.0\.0\.1:\d+)/console", output)
+        assert console_url and "worker_qinhong" in output and "onceonly-demo" in output, output
+        with httpx.Client(base_url=console_url[1], timeout=30, follow_redirects=True) as client:
+            login = client.post("/console/login", data={"username": "steward", "password": "onceonly-demo"})
+            assert login.status_code == 200 and "退出" in login.text, login.text[:500]
+
         running = [p for p in _processes_under(tmp_path) if not p.startswith(f"{demo.pid} ")]
-        assert len(running) >= 4, f"broker, two workers and the query service should be up: {running}"
+        assert len(running) >= 6, f"broker, two workers, query service, Prefect server and flows should be up: {running}"
     except BaseException:
         watchdog.cancel()
         _stop(demo)  # a failed assertion must not leave the stack running
@@ -105,5 +125,5 @@ def test_demo_runs_the_main_job_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
     demo.send_signal(signal.SIGINT)
     rest, _ = demo.communicate(timeout=120)
     assert demo.returncode == 0, rest
-    assert "Stopped: workers, query service, department systems and broker are down." in rest
+    assert "Stopped: workers, flows, Prefect server, query service, department systems and broker are down." in rest
     assert _processes_under(tmp_path) == []
