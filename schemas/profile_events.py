@@ -191,9 +191,11 @@ class ProfileSplit(ProfileEvent):
 
 
 class ReviewRequested(ProfileEvent):
-    """The matcher asks a steward whether ``record`` belongs to this candidate profile.
+    """The matcher asks a steward whether ``record`` belongs to one of ``candidate_profile_ids``.
 
-    Recorded in each candidate's stream under one ``review_id``.
+    Recorded once, in the stream of the provisional profile that holds ``record`` until a steward
+    decides (confirm merges it into the chosen candidate; reject keeps it apart). The candidates'
+    own streams are untouched until the decision.
     """
 
     review_id: str
