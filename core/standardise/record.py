@@ -78,6 +78,10 @@ class FieldMapping(BaseModel):
     ``marital_status``, ``nationality``, ``deceased_on``, ``moved_out_on``,
     ``addresses.<registered|residential|property>``, ``other_ids.<IdKind>`` and
     ``attributes.<snake_case_key>``. ``codes`` are keyed the same way.
+
+    ``when`` makes a target conditional on other columns: ``{deceased_on: {人员状态: [死亡注销]}}``
+    reads ``deceased_on`` only from rows whose 人员状态 is one of the listed values (a department
+    that keeps the date of death and the date of moving away in one column).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -85,6 +89,7 @@ class FieldMapping(BaseModel):
     source: str | None = None
     fields: dict[str, tuple[str, ...]]
     codes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    when: dict[str, dict[str, tuple[str, ...]]] = Field(default_factory=dict)
     default_area_code: str | None = None
 
     @field_validator("fields", mode="before")
@@ -104,6 +109,40 @@ class FieldMapping(BaseModel):
                 for field, table in value.items()
             }
         return value
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _conditions_as_text(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        out: dict[str, dict[str, tuple[str, ...]]] = {}
+        for target, condition in value.items():
+            if not isinstance(condition, Mapping) or not condition:
+                raise ValueError(f"when.{target}: give {{column: [values]}}")
+            out[str(target)] = {str(column): tuple(str(v) for v in ((allowed,) if isinstance(allowed, str | int)
+                                                                     else allowed))
+                                for column, allowed in condition.items()}
+        return out
+
+    @field_validator("when")
+    @classmethod
+    def _conditions_on_mapped_targets(cls, value: dict[str, dict[str, tuple[str, ...]]],
+                                      info: Any) -> dict[str, dict[str, tuple[str, ...]]]:
+        fields = info.data.get("fields") or {}
+        for target, condition in value.items():
+            if target not in fields:
+                raise ValueError(f"when.{target}: {target!r} is not mapped in fields")
+            for column, allowed in condition.items():
+                if not allowed:
+                    raise ValueError(f"when.{target}.{column}: no values given")
+        return value
+
+    def applies(self, target: str, payload: Mapping[str, Any]) -> bool:
+        """Whether ``target`` is read from this row (its ``when`` condition, if any, holds)."""
+        condition = self.when.get(target)
+        if not condition:
+            return True
+        return all(as_text(payload.get(column)) in allowed for column, allowed in condition.items())
 
     @field_validator("default_area_code", mode="before")
     @classmethod
@@ -160,6 +199,8 @@ class _Reader:
 
     def raw(self, target: str) -> object:
         """The first non-blank value of the target's columns (the original object)."""
+        if not self.mapping.applies(target, self.payload):
+            return None
         for column in self.mapping.columns(target):
             value = self.payload.get(column)
             if as_text(value) is not None:
@@ -167,6 +208,8 @@ class _Reader:
         return None
 
     def all_raw(self, target: str) -> list[object]:
+        if not self.mapping.applies(target, self.payload):
+            return []
         return [self.payload.get(column) for column in self.mapping.columns(target)]
 
     def text(self, target: str) -> str | None:

@@ -283,3 +283,41 @@ def test_attribute_values_pass_through_their_code_table() -> None:
         {"fields": {"name": "姓名", "attributes.assistance": "jzlb"}, "codes": {"attributes.assistance": {"1": "城市低保"}}}
     )
     assert standardise(record({"姓名": "张伟", "jzlb": "1"}), mapping).attributes == {"assistance": "城市低保"}
+
+
+def _mapping_file(source: str) -> FieldMapping:
+    import yaml
+
+    from tests.helpers import PROJECT
+
+    loaded = yaml.safe_load((PROJECT / "mappings" / f"{source}.yaml").read_text(encoding="utf-8"))
+    return FieldMapping.model_validate({"source": source, **loaded["standardise"]})
+
+
+@pytest.mark.parametrize(("status", "deceased", "moved"), [
+    ("死亡注销", date(2023, 5, 1), None),
+    ("迁出注销", None, date(2023, 5, 1)),
+    ("正常", None, None),
+])
+def test_one_column_read_as_death_or_move_out_by_the_status_beside_it(status: str, deceased: date | None,
+                                                                     moved: date | None) -> None:
+    mapping = _mapping_file("public_security")  # 注销日期 means either, by 人员状态
+    resident = standardise(record({"姓名": "张伟", "人员状态": status, "注销日期": "2023-05-01"}), mapping,
+                           today=TODAY)
+    assert (resident.deceased_on, resident.moved_out_on) == (deceased, moved)
+
+
+def test_a_condition_holds_only_for_the_listed_values() -> None:
+    mapping = FieldMapping.model_validate({"fields": {"name": "姓名", "deceased_on": "日期"},
+                                           "when": {"deceased_on": {"状态": ["死亡", "死亡注销"]}}})
+    assert mapping.applies("deceased_on", {"状态": " 死亡 "})
+    assert not mapping.applies("deceased_on", {"状态": "迁出"}) and not mapping.applies("deceased_on", {})
+    assert mapping.applies("name", {})  # no condition
+
+
+def test_a_condition_on_an_unmapped_target_or_without_values_is_refused() -> None:
+    with pytest.raises(ValidationError, match="not mapped"):
+        FieldMapping.model_validate({"fields": {"name": "姓名"}, "when": {"deceased_on": {"状态": ["死亡"]}}})
+    with pytest.raises(ValidationError, match="no values"):
+        FieldMapping.model_validate({"fields": {"name": "姓名", "deceased_on": "日期"},
+                                     "when": {"deceased_on": {"状态": []}}})
