@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import errors
+from api.admin import UserAdmin, admin_router
 from api.auth import Authenticator, Sessions, session_secret
+from api.dead_letters import DeadLetterReprocessing
 from api.ingest import IngestService, ingest_router
-from api.pipeline import PipelineViews
+from api.pipeline import HealthSampler, PipelineViews
+from api.quality import QualityViews
 from api.queries import ResidentQueries
 from api.v1 import v1_router
 from core.access import Grant, default_grants, parse_grants
@@ -24,6 +28,7 @@ from onceonly.settings import PROJECT_ROOT, Settings
 from store.audit import AuditLog
 from store.auth_tables import UserStore
 from store.ledger import SourceRecordLedger
+from store.pipeline_samples import PipelineSamples
 from store.resolver_state import ResolverState
 
 GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"
@@ -43,11 +48,19 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     effective = settings if settings is not None else Settings()
     key = effective.id_hash_key.get_secret_value()
 
+    sampler: list[HealthSampler] = []
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if ingest is not None:
-            ingest.close()
+        # Pipeline health over time: a sample every interval, in a thread of this process.
+        sampler.append(HealthSampler(pipeline, effective.health_sample_seconds))
+        sampler[0].start()
+        try:
+            yield
+        finally:
+            sampler.pop().stop()
+            if ingest is not None:
+                ingest.close()
 
     app = FastAPI(title="OnceOnly query service", version=__version__, lifespan=lifespan,
                   description="Residents' profiles for community workers, stewards and departments: "
@@ -70,13 +83,23 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
         return bootstrap.kafka_bootstrap(settings)
 
     pipeline = PipelineViews(engine, kafka, deadletter_topic=effective.deadletter_topic,
-                             profile_events_topic=effective.profile_events_topic)
+                             profile_events_topic=effective.profile_events_topic,
+                             samples=PipelineSamples(engine, retention=timedelta(days=effective.health_retention_days)),
+                             sample_seconds=effective.health_sample_seconds)
     resolver = ResolverState(engine)
-    app.include_router(v1_router(queries, pipeline, resolver, audit, auth.required))
+    quality = QualityViews(engine, effective.data_dir)
+    reprocessing = DeadLetterReprocessing(settings, engine, pipeline, kafka) if settings is not None else None
+    user_admin = UserAdmin(users, audit, min_password_length=effective.min_password_length)
+    app.include_router(v1_router(queries, pipeline, resolver, audit, auth.required, quality, reprocessing))
+    app.include_router(admin_router(user_admin, auth.required))
 
     from api.console import console_router
 
-    app.include_router(console_router(queries, pipeline, resolver, audit, users, auth))
+    app.include_router(console_router(queries, pipeline, resolver, audit, users, auth, quality=quality,
+                                      reprocessing=reprocessing, user_admin=user_admin))
+    from api.planner import PlannerService, include_planner
+
+    include_planner(app, PlannerService(engine, queries, audit, ingest), auth.required)
     app.state.users, app.state.audit = users, audit
 
     @app.get("/health", tags=["operations"])

@@ -7,18 +7,24 @@ SameSite=Strict, so another site cannot post these forms with it.
 """
 
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import SecretStr, ValidationError
 
+from api.admin import NewUser, RoleChange, UserAdmin
 from api.auth import SESSION_COOKIE, SESSION_SECONDS, Authenticator
+from api.charts import line_chart
+from api.dead_letters import DeadLetterReprocessing
 from api.pipeline import PipelineViews
+from api.quality import QualityViews
 from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
-from core.access import AccessDenied, Principal, can
+from core.access import ROLES, AccessDenied, Principal, can
 from core.resolution.errors import ResolutionError
 from schemas.profile_events import ConfirmMatch, RejectMatch
 from store.audit import AuditLog
@@ -35,7 +41,7 @@ LABELS = {
 }
 SOURCES = {"public_security": "公安", "social_security": "人社", "civil_affairs": "民政", "housing": "住建",
            "community": "社区"}
-ROLES = {"community_worker": "社区工作者", "steward": "数据管理员", "department_reader": "部门读取方",
+ROLE_NAMES = {"community_worker": "社区工作者", "steward": "数据管理员", "department_reader": "部门读取方",
          "auditor": "审计员", "admin": "系统管理员"}
 SEX = {"male": "男", "female": "女", "unknown": "未知"}
 
@@ -48,12 +54,18 @@ def label(field: str) -> str:
     return LABELS.get(field, field)
 
 
-templates.env.globals.update(label=label, source_name=lambda s: SOURCES.get(s, s), role_name=lambda r: ROLES.get(r, r),
+def role_name(role: str) -> str:
+    return ROLE_NAMES.get(role, role)
+
+
+templates.env.globals.update(label=label, source_name=lambda s: SOURCES.get(s, s), role_name=role_name,
                              sex_name=lambda s: SEX.get(s or "", s or ""), can=can)
 
 
 def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
-                   users: UserStore, auth: Authenticator) -> APIRouter:
+                   users: UserStore, auth: Authenticator, *, quality: QualityViews | None = None,
+                   reprocessing: DeadLetterReprocessing | None = None,
+                   user_admin: UserAdmin | None = None) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
 
     def page(request: Request, name: str, principal: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -103,7 +115,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         if query.kinds():
             try:
                 result = queries.search(principal, query, page=max(p, 1), size=20)
-            except (BadQuery, AccessDenied) as exc:
+            except BadQuery as exc:  # a refusal (AccessDenied) goes to the handler, which audits it
                 error = str(exc)
         return page(request, "search.html", principal, result=result, error=error, form=form, page_no=max(p, 1))
 
@@ -164,21 +176,154 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         return page(request, "reviews.html", principal, q=queries.reviews(principal, limit=50),
                     done=f"已{'确认' if decision == 'confirm' else '驳回'}复核 {review_id}，产生 {len(events)} 个事件")
 
+    def letters_page(request: Request, principal: Principal, source: str, status: int = 200, **ctx: Any) -> Response:
+        try:
+            letters, error = pipeline.dead_letters(source=source or None, limit=200), ctx.pop("error", None)
+        except Unavailable as exc:
+            letters, error = None, str(exc)
+        return page(request, "deadletters.html", principal, status=status, d=letters, error=error, source=source,
+                    can_reprocess=reprocessing is not None, **ctx)
+
     @router.get("/dead-letters")
     def dead_letters(request: Request, principal: Me, source: str = "") -> Response:
         if not can(principal, "dead_letters"):
             raise AccessDenied("role may not browse dead letters")
-        try:
-            letters, error = pipeline.dead_letters(source=source or None, limit=200), None
-        except Unavailable as exc:
-            letters, error = None, str(exc)
-        return page(request, "deadletters.html", principal, d=letters, error=error, source=source)
+        return letters_page(request, principal, source)
+
+    @router.post("/dead-letters/reprocess")
+    def reprocess(request: Request, principal: Me, source: Annotated[str, Form(max_length=64)] = "",
+                  event_ids: Annotated[list[str] | None, Form()] = None) -> Response:
+        if not can(principal, "dead_letters"):
+            raise AccessDenied("role may not re-process dead letters")
+        if reprocessing is None:
+            raise Unavailable("重处理需要 Kafka 与映射文件的配置")
+        ids = [i for i in (event_ids or []) if i]
+        if not source and not ids:
+            return letters_page(request, principal, "", status=400, error="请选择来源或勾选要重处理的死信")
+        result = reprocessing.run(principal, source=source or None, event_ids=ids)
+        audit.append(principal, "reprocess_dead_letters", "死信重处理", [],
+                     [f"source={source or '*'}", f"letters={result['selected']}"])
+        done = (f"已重处理：选中 {result['selected']} 条，可读 {result['resolved']} 条（发送 {result['sent']} 条），"
+                f"仍无法读取 {result['still_unreadable']} 条，跳过 {result['skipped']} 条")
+        return letters_page(request, principal, source, done=done, result=result)
 
     @router.get("/health")
-    def health(request: Request, principal: Me) -> Response:
+    def health(request: Request, principal: Me, hours: int = 24) -> Response:
         if not can(principal, "health"):
             raise AccessDenied("role may not see pipeline health")
-        return page(request, "health.html", principal, h=pipeline.health())
+        reading = pipeline.health()
+        pipeline.sample_if_due(reading)
+        hours = min(max(hours, 1), 24 * 7)
+        history = pipeline.history(datetime.now(timezone.utc) - timedelta(hours=hours))
+        return page(request, "health.html", principal, h=reading, charts=health_charts(history), hours=hours,
+                    samples=len(history))
+
+    # -- data quality (数据质量) --------------------------------------------------------------------
+    def quality_views() -> QualityViews:
+        if quality is None:
+            raise Unavailable("数据质量视图未配置")
+        return quality
+
+    @router.get("/quality")
+    def quality_page(request: Request, principal: Me) -> Response:
+        if not can(principal, "health"):
+            raise AccessDenied("role may not see data quality")
+        return page(request, "quality.html", principal, q=quality_views().summary())
+
+    @router.get("/quarantine/{batch_id}")
+    def quarantine_report(request: Request, principal: Me, batch_id: str) -> Response:
+        if not can(principal, "review"):
+            raise AccessDenied("role may not read validation reports")
+        batch, text = quality_views().report(batch_id)
+        return page(request, "quality_report.html", principal, b=batch, report_html=render_report(text))
+
+    @router.get("/data-docs/{path:path}")
+    def data_docs(principal: Me, path: str) -> Response:
+        if not can(principal, "review"):
+            raise AccessDenied("role may not open the Data Docs")
+        found, media = quality_views().docs_file(path)
+        # Read-only and never cached. The pages are GX's HTML over resident rows: sandboxed (no script
+        # runs, the page gets no access to the console's origin) and nothing is fetched from elsewhere.
+        return FileResponse(found, media_type=media, headers={
+            "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox allow-popups; default-src 'self' 'unsafe-inline' data:"})
+
+    @router.get("/data-docs")
+    def data_docs_home() -> Response:
+        return RedirectResponse("/console/data-docs/index.html", status_code=307)
+
+    # -- users (用户管理) ----------------------------------------------------------------------------
+    def admin_views() -> UserAdmin:
+        if user_admin is None:
+            raise Unavailable("用户管理未配置")
+        return user_admin
+
+    def users_page(request: Request, principal: Principal, status: int = 200, **ctx: Any) -> Response:
+        if not can(principal, "manage_users"):
+            raise AccessDenied("role may not manage users")
+        return page(request, "users.html", principal, status=status, accounts=admin_views().accounts(principal),
+                    roles=ROLES, min_password=admin_views().min_password_length, **ctx)
+
+    @router.get("/users")
+    def users_list(request: Request, principal: Me) -> Response:
+        return users_page(request, principal)
+
+    @router.post("/users")
+    def users_create(request: Request, principal: Me, username: Annotated[str, Form(max_length=64)],
+                     password: Annotated[str, Form(max_length=200)], role: Annotated[str, Form(max_length=32)],
+                     communities: Annotated[str, Form(max_length=2000)] = "",
+                     grids: Annotated[str, Form(max_length=2000)] = "",
+                     department: Annotated[str, Form(max_length=64)] = "",
+                     display_name: Annotated[str, Form(max_length=200)] = "") -> Response:
+        if not can(principal, "manage_users"):
+            raise AccessDenied("role may not manage users")
+        try:
+            new = NewUser(username=username, password=SecretStr(password), role=role,
+                          display_name=display_name, communities=_items(communities), grids=_items(grids),
+                          department=department or None)
+            admin_views().create(principal, new)
+        except (ValidationError, BadQuery, HTTPException) as exc:
+            # Never echo the password: the form comes back empty, with the reason only.
+            return users_page(request, principal, status=400, error=f"未能创建用户：{_why(exc)}")
+        return users_page(request, principal, done=f"已创建用户 {username}（{role_name(role)}）")
+
+    @router.post("/users/{username}/disable")
+    def users_disable(request: Request, principal: Me, username: str) -> Response:
+        try:
+            admin_views().set_active(principal, username, False)
+        except BadQuery as exc:
+            return users_page(request, principal, status=400, error=f"未能停用：{exc}")
+        return users_page(request, principal, done=f"已停用用户 {username}")
+
+    @router.post("/users/{username}/enable")
+    def users_enable(request: Request, principal: Me, username: str) -> Response:
+        admin_views().set_active(principal, username, True)
+        return users_page(request, principal, done=f"已启用用户 {username}")
+
+    @router.post("/users/{username}/role")
+    def users_role(request: Request, principal: Me, username: str, role: Annotated[str, Form(max_length=32)],
+                   communities: Annotated[str, Form(max_length=2000)] = "",
+                   grids: Annotated[str, Form(max_length=2000)] = "",
+                   department: Annotated[str, Form(max_length=64)] = "") -> Response:
+        try:
+            change = RoleChange(role=role, communities=_items(communities), grids=_items(grids),
+                                department=department or None)
+            admin_views().set_role(principal, username, change)
+        except (ValidationError, BadQuery) as exc:
+            return users_page(request, principal, status=400, error=f"未能更改角色：{_why(exc)}")
+        return users_page(request, principal, done=f"已将用户 {username} 的角色改为 {role_name(role)}")
+
+    @router.post("/users/{username}/tokens")
+    def users_token(request: Request, principal: Me, username: str,
+                    label: Annotated[str, Form(max_length=200)] = "") -> Response:
+        try:
+            issued = admin_views().issue_token(principal, username, label)
+        except BadQuery as exc:
+            return users_page(request, principal, status=400, error=f"未能签发令牌：{exc}")
+        response = users_page(request, principal, done=f"已为 {username} 签发机器令牌（仅显示这一次）",
+                              token=issued["token"], token_user=username)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @router.get("/audit")
     def audit_page(request: Request, principal: Me, resident: str = "") -> Response:
@@ -196,3 +341,61 @@ def _home(principal: Principal) -> str:
     if can(principal, "audit"):
         return "/console/audit"
     return "/console/health"
+
+
+def _items(text: str) -> list[str]:
+    """Communities or grids typed as one line: separated by commas (either width), 、 or spaces."""
+    return [part for part in re.split(r"[,，、\s]+", text.strip()) if part]
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        # Field names and messages only: pydantic's text would echo the submitted values.
+        return "；".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    if isinstance(exc, HTTPException):
+        return str(exc.detail)
+    return str(exc)
+
+
+def render_report(markdown: str) -> str:
+    """The steward report (markdown) as HTML; raw HTML in it is escaped, not rendered."""
+    from markdown_it import MarkdownIt
+
+    html: str = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return html
+
+
+THROUGHPUT_LABELS = {"ledger": "原始记录入账", "profiles": "画像投影"}
+
+
+def health_charts(history: list[dict[str, Any]]) -> dict[str, str]:
+    """The health page's charts (inline SVG): throughput, lag, data quality, dead letters."""
+    def when(sample: dict[str, Any]) -> datetime:
+        return datetime.fromisoformat(sample["taken_at"])
+
+    def series(key: str) -> dict[str, list[tuple[datetime, float]]]:
+        found: dict[str, list[tuple[datetime, float]]] = {}
+        for sample in history:
+            for name, value in (sample.get(key) or {}).items():
+                if value is not None:
+                    found.setdefault(THROUGHPUT_LABELS.get(name, name), []).append((when(sample), float(value)))
+        return found
+
+    quality_points = [(when(s), float(s["validation_pass_rate"])) for s in history
+                      if s.get("validation_pass_rate") is not None]
+    dead: dict[str, list[tuple[datetime, float]]] = {}
+    for sample in history:
+        letters = sample.get("dead_letters") or {}
+        if letters.get("in_topic") is not None:
+            dead.setdefault("死信主题累计", []).append((when(sample), float(letters["in_topic"])))
+        for src, n in (letters.get("per_source") or {}).items():
+            dead.setdefault(SOURCES.get(src, src), []).append((when(sample), float(n)))
+    return {
+        "throughput": line_chart(series("records_per_s"), title="吞吐量（条/秒）", y_label="条/秒",
+                                 chart_id="chart-throughput"),
+        "lag": line_chart(series("lag"), title="消费积压（条）", y_label="积压条数", chart_id="chart-lag"),
+        "quality": line_chart({"校验通过率": quality_points} if quality_points else {},
+                              title="数据质量：最近一次校验的批次通过率", y_label="通过率", chart_id="chart-quality",
+                              y_max=1.0, percent=True),
+        "dead_letters": line_chart(dead, title="死信数量", y_label="条", chart_id="chart-dead-letters"),
+    }

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.queries import BadQuery, NotFound, Unavailable
@@ -33,6 +34,34 @@ def _html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Paths that read resident data (or rows of it: reviews, dead letters, quality reports): a refused
+# or out-of-scope read there is audited like a read.
+RESIDENT_PATHS = ("/api/v1/residents", "/api/v1/households", "/api/v1/reviews", "/api/v1/dead-letters",
+                  "/console/residents", "/console/households", "/console/search", "/console/reviews",
+                  "/console/dead-letters", "/console/quarantine", "/console/data-docs")
+
+
+def _about_residents(path: str) -> bool:
+    return path.startswith(RESIDENT_PATHS) or path in ("/console", "/console/")
+
+
+def _audit_refusal(request: Request, why: str) -> None:
+    """Append ``refused:<route>`` for an authenticated caller: who, role, what was asked (method and
+    path, ID-number-like text masked; ID numbers only ever travel in bodies), never resident data.
+    The residents column stays empty: a refused caller did not look at anyone."""
+    principal = getattr(request.state, "principal", None)
+    audit = getattr(request.app.state, "audit", None)
+    if principal is None or audit is None:
+        return
+    route = request.scope.get("route")
+    name = getattr(route, "name", None) or "request"
+    asked = redact_id_numbers(f"{request.method} {request.url.path}")[:300]
+    try:
+        audit.append(principal, f"refused:{name}"[:64], f"{asked} — {redact_id_numbers(why)[:200]}", [], [])
+    except Exception as exc:  # noqa: BLE001 - the refusal is still answered; the failure is logged
+        log.error("auditing a refused request failed: %s", type(exc).__name__)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -50,6 +79,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
+        if _about_residents(request.url.path):
+            await run_in_threadpool(_audit_refusal, request, "not found or outside the caller's scope")
         return _answer(request, 404, redact_id_numbers(str(exc)))
 
     @app.exception_handler(Unavailable)
@@ -58,6 +89,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(AccessDenied)
     async def denied(request: Request, exc: AccessDenied) -> Response:
+        await run_in_threadpool(_audit_refusal, request, str(exc))
         return _answer(request, 403, str(exc))
 
     @app.exception_handler(ResolutionError)

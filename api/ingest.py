@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from connectors.batch import BatchReader
 from connectors.kafka_sink import KafkaSink, SinkError
 from connectors.pull import RunCounts
+from connectors.rows import Reader
 from connectors.spec import ConnectorSpec
 from core.privacy import redact_id_numbers
 from onceonly import bootstrap
@@ -94,7 +95,9 @@ class IngestService:
             raise HTTPException(404, f"source {source!r} is pulled by the hub, not pushed (kind {spec.kind})")
         return spec
 
-    def run(self, spec: ConnectorSpec, batch_id: str, rows: list[dict[str, Cell]]) -> RunCounts:
+    def run(self, spec: ConnectorSpec, batch_id: str, rows: list[dict[str, Cell]],
+            reader: Reader | None = None) -> RunCounts:
+        """``reader`` replaces the batch's own (the planner's answers bring rows it could not read)."""
         with self._guard:
             lock = self._locks.setdefault(spec.source, threading.Lock())
         with lock:
@@ -103,7 +106,7 @@ class IngestService:
                 sink = self._sinks[spec.source] = KafkaSink(bootstrap.kafka_bootstrap(self.settings),
                                                             client_id=f"onceonly-ingest-{spec.source}")
             connector = bootstrap.connector(self.settings, spec, sink, db=self.engine,
-                                            reader=BatchReader(batch_id, rows))
+                                            reader=reader or BatchReader(batch_id, rows))
             return connector.run()
 
     def close(self) -> None:

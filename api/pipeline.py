@@ -1,14 +1,20 @@
-"""Steward views of the pipeline: health (lag, connector runs), dead letters, publishing decisions."""
+"""Steward views of the pipeline: health (lag, connector runs) now and over time, dead letters,
+publishing decisions."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from api.quality import latest_pass_rate
 from core.privacy import redact_id_numbers
+from store.dead_letter_outcomes import DeadLetterOutcomes
+from store.pipeline_samples import PipelineSamples, Sample
 from store.profile_tables import profiles
 from store.tables import connector_runs, consumer_positions
 
@@ -19,11 +25,16 @@ class PipelineViews:
     """``kafka`` returns the cluster's address, or raises when there is none (the store still answers)."""
 
     def __init__(self, engine: Engine, kafka: Callable[[], str], *, deadletter_topic: str,
-                 profile_events_topic: str) -> None:
+                 profile_events_topic: str, samples: PipelineSamples | None = None,
+                 sample_seconds: float = 30.0) -> None:
         self.engine = engine
         self.kafka = kafka
         self.deadletter_topic = deadletter_topic
         self.profile_events_topic = profile_events_topic
+        self.samples = samples if samples is not None else PipelineSamples(engine)
+        self.sample_seconds = sample_seconds
+        self.outcomes = DeadLetterOutcomes(engine)
+        self._sampling = threading.Lock()
 
     def health(self) -> dict[str, Any]:
         with self.engine.connect() as conn:
@@ -40,7 +51,7 @@ class PipelineViews:
         sources = [{"source": r.source, "runs": r.runs, "read": int(r.read or 0), "events": int(r.events or 0),
                     "unchanged": int(r.unchanged or 0), "dead_letters": int(r.dead_letters or 0),
                     "last_finished": r.last_finished.isoformat() if r.last_finished else None} for r in runs]
-        ends, kafka_note = self._end_offsets({p.topic for p in positions})
+        ends, kafka_note = self._end_offsets({p.topic for p in positions} | {self.deadletter_topic})
         consumers: dict[tuple[str, str], dict[str, Any]] = {}
         for p in positions:
             entry = consumers.setdefault((p.consumer, p.topic), {"consumer": p.consumer, "topic": p.topic,
@@ -48,12 +59,34 @@ class PipelineViews:
             entry["applied"] += p.offset + 1
             if ends is not None:
                 entry["lag"] += max(ends.get((p.topic, p.partition), 0) - (p.offset + 1), 0)
+        in_topic = None if ends is None else sum(o for (t, _), o in ends.items() if t == self.deadletter_topic)
         return {
             "profiles": {"active": int(by_status.get(True, 0)), "merged": int(by_status.get(False, 0))},
             "sources": sources,
             "consumers": sorted(consumers.values(), key=lambda c: (c["consumer"], c["topic"])),
+            "dead_letters": {"per_source": {s["source"]: s["dead_letters"] for s in sources}, "in_topic": in_topic},
+            "validation_pass_rate": latest_pass_rate(self.engine),
             "kafka": kafka_note,
         }
+
+    # -- health over time ------------------------------------------------------------------------
+    def sample(self, health: dict[str, Any] | None = None, now: datetime | None = None) -> Sample:
+        """Store one sample of ``health`` (read now when not given), with records/s since the last one."""
+        with self._sampling:
+            health = health if health is not None else self.health()
+            now = now or datetime.now(timezone.utc)
+            previous = self.samples.latest()
+            return self.samples.add(health_sample(health, previous, now), now)
+
+    def sample_if_due(self, health: dict[str, Any] | None = None) -> Sample | None:
+        """A sample when the newest one is older than the interval (or there is none)."""
+        latest = self.samples.latest()
+        if latest is not None and datetime.now(timezone.utc) - latest.taken_at < timedelta(seconds=self.sample_seconds):
+            return None
+        return self.sample(health)
+
+    def history(self, since: datetime) -> list[dict[str, Any]]:
+        return [{"taken_at": s.taken_at.isoformat(), **s.sample} for s in self.samples.since(since)]
 
     def _end_offsets(self, topics: set[str]) -> tuple[dict[tuple[str, int], int] | None, str]:
         try:
@@ -74,8 +107,8 @@ class PipelineViews:
         finally:
             consumer.close()
 
-    def dead_letters(self, *, source: str | None = None, limit: int = 100) -> dict[str, Any]:
-        """The newest dead letters (source, location, reason), ID-number-like text masked."""
+    def read_dead_letters(self) -> list[Any]:
+        """Every dead letter now in the topic, decoded (``DeadLetter``), oldest first per partition."""
         from streams.log import read_log
 
         from api.queries import Unavailable
@@ -84,26 +117,50 @@ class PipelineViews:
             address = self.kafka()
         except Exception as exc:  # noqa: BLE001
             raise Unavailable(f"dead letters live in Kafka and no cluster is reachable ({type(exc).__name__})") from None
+        return [logged for batch in read_log(address, self.deadletter_topic, client_id="onceonly-api-deadletters")
+                for logged in batch]
+
+    def dead_letters(self, *, source: str | None = None, limit: int = 100,
+                     status: str | None = None) -> dict[str, Any]:
+        """The newest dead letters (source, location, reason, the row redacted, re-processing status),
+        ID-number-like text masked. ``status``: open | resolved | unreadable (re-processed, still refused)."""
+        from connectors.reprocess import reprocessable
+
+        logged_letters = self.read_dead_letters()
+        outcomes = self.outcomes.of()
         letters: list[dict[str, Any]] = []
         counts: dict[str, int] = {}
-        for batch in read_log(address, self.deadletter_topic, client_id="onceonly-api-deadletters"):
-            for logged in batch:
-                letter = logged.event
-                src = getattr(letter, "source", "?")
-                counts[src] = counts.get(src, 0) + 1
-                if source and src != source:
-                    continue
-                letters.append({
-                    "event_id": getattr(letter, "event_id", ""), "source": src,
-                    "stage": getattr(letter, "stage", ""), "location": redact_id_numbers(getattr(letter, "location", "")),
-                    "reason": redact_id_numbers(getattr(letter, "reason", "")),
-                    "record_id": redact_id_numbers(getattr(letter, "record_id", None) or ""),
-                    "raw_excerpt": redact_id_numbers(getattr(letter, "raw_excerpt", "")),
-                    "observed_at": str(getattr(letter, "observed_at", "")),
-                    "partition": logged.partition, "offset": logged.offset,
-                })
+        resolved: dict[str, int] = {}
+        for logged in logged_letters:
+            letter = logged.event
+            src = getattr(letter, "source", "?")
+            counts[src] = counts.get(src, 0) + 1
+            outcome = outcomes.get(getattr(letter, "event_id", ""))
+            if outcome is not None and outcome.outcome == "resolved":
+                resolved[src] = resolved.get(src, 0) + 1
+            state = outcome.outcome if outcome is not None else "open"
+            if (source and src != source) or (status and state != status):
+                continue
+            raw_row = getattr(letter, "raw_row", None)
+            why_not = reprocessable(letter) if hasattr(letter, "raw_row") else "not a dead letter"
+            letters.append({
+                "event_id": getattr(letter, "event_id", ""), "source": src,
+                "stage": getattr(letter, "stage", ""), "location": redact_id_numbers(getattr(letter, "location", "")),
+                "reason": redact_id_numbers(getattr(letter, "reason", "")),
+                "record_id": redact_id_numbers(getattr(letter, "record_id", None) or ""),
+                "raw_excerpt": redact_id_numbers(getattr(letter, "raw_excerpt", "")),
+                "raw_row": None if raw_row is None else {redact_id_numbers(str(k)): redact_id_numbers(str(v))
+                                                          for k, v in raw_row.items() if v is not None},
+                "observed_at": str(getattr(letter, "observed_at", "")),
+                "partition": logged.partition, "offset": logged.offset,
+                "status": state, "reprocessable": why_not is None and state != "resolved",
+                "not_reprocessable_because": why_not,
+                "new_reason": outcome.reason if outcome is not None and outcome.outcome == "unreadable" else None,
+                "reprocessed_at": outcome.reprocessed_at.isoformat() if outcome and outcome.reprocessed_at else None,
+            })
         letters.sort(key=lambda d: d["observed_at"], reverse=True)
-        return {"per_source": counts, "total": sum(counts.values()), "letters": letters[:limit]}
+        return {"per_source": counts, "resolved_per_source": resolved, "total": sum(counts.values()),
+                "open": sum(counts.values()) - sum(resolved.values()), "letters": letters[:limit]}
 
     def publish(self, send_outbox: Callable[[Callable[[bytes, bytes], None], Callable[[], None]], int]) -> int | None:
         """Publish the resolver's outbox now when Kafka is reachable; ``None`` leaves it to the workers."""
@@ -121,3 +178,71 @@ class PipelineViews:
             return None
         finally:
             sender.close()
+
+
+CONSUMER_NAMES = {"ledger": "原始记录入账", "profiles": "画像投影"}
+
+
+def health_sample(health: dict[str, Any], previous: Sample | None, now: datetime) -> dict[str, Any]:
+    """What a sample keeps of a health reading; records/s per consumer since ``previous``.
+
+    >>> from datetime import timedelta
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> h = {"consumers": [{"consumer": "ledger", "topic": "raw.x", "applied": 50, "lag": 5}], "profiles": {}}
+    >>> first = Sample(t, health_sample(h, None, t))
+    >>> h2 = {"consumers": [{"consumer": "ledger", "topic": "raw.x", "applied": 150, "lag": 0}], "profiles": {}}
+    >>> health_sample(h2, first, t + timedelta(seconds=10))["records_per_s"]
+    {'ledger': 10.0}
+    """
+    consumers = [{"consumer": c["consumer"], "topic": c["topic"], "applied": c["applied"], "lag": c["lag"]}
+                 for c in health.get("consumers", [])]
+    applied: dict[str, int] = {}
+    lag: dict[str, int | None] = {}
+    for c in consumers:
+        applied[c["consumer"]] = applied.get(c["consumer"], 0) + int(c["applied"])
+        known = lag.get(c["consumer"], 0)
+        lag[c["consumer"]] = None if c["lag"] is None or known is None else known + int(c["lag"])
+    rates: dict[str, float | None] = {}
+    if previous is not None:
+        seconds = (now - previous.taken_at).total_seconds()
+        before = previous.sample.get("applied", {})
+        for name, total in applied.items():
+            if seconds > 0 and name in before:
+                rates[name] = round(max(total - int(before[name]), 0) / seconds, 3)
+    dead = health.get("dead_letters", {})
+    return {
+        "consumers": consumers,
+        "applied": applied,
+        "lag": lag,
+        "records_per_s": rates,
+        "dead_letters": {"per_source": dict(dead.get("per_source", {})), "in_topic": dead.get("in_topic")},
+        "profiles": dict(health.get("profiles", {})),
+        "validation_pass_rate": health.get("validation_pass_rate"),
+    }
+
+
+class HealthSampler:
+    """Samples pipeline health every ``seconds`` in a daemon thread, until ``stop``."""
+
+    def __init__(self, views: PipelineViews, seconds: float) -> None:
+        self.views = views
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="onceonly-health-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.views.sample_if_due()
+            except Exception as exc:  # noqa: BLE001 - a failed sample is skipped, the next one is tried
+                log.warning("pipeline health sample failed: %s", type(exc).__name__)
+            self._stop.wait(self.seconds)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)

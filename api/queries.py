@@ -1,30 +1,46 @@
 """Reading the profile store for the query service: search, profiles, households, history, reviews.
 
-Scope (a community worker's communities) is applied in SQL; masking and disclosure by
+Scope (a community worker's communities or grids) is applied in SQL; masking and disclosure by
 ``core.access.views``. Every method that returns resident data appends an audit entry.
+
+Reads are served by the read side the projection keeps beside each document: search and household
+lists build their rows from narrow columns (no document is parsed), phone and address search look
+up ``profile_search_terms`` through its index, and a profile's document is parsed once per version
+(:class:`ParsedProfiles`).
 """
 
 from __future__ import annotations
 
-import json
+import threading
+from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, String, cast, func, or_, select
+from sqlalchemy import Engine, Text, and_, bindparam, case, cast, exists, false, func, literal, or_, select
 
-from core.access import AccessDenied, Grant, Principal, may_see_community, require
-from core.access.views import Disclosure, field_views, record_view, review_view, summary
+from core.access import AccessDenied, Grant, Principal, may_see_community, require, visibility
+from core.access.views import Disclosure, field_views, record_view, review_view, summary_of
 from core.privacy import keyed_hash
 from core.profile import Profile, as_of
+from core.profile.read_side import bigrams, normalise_address
 from core.standardise import check_id_number, parse_phone, standardise_name
 from schemas.codec import decode
 from schemas.profile_events import ProfileEvent
 from store.audit import AuditLog
-from store.profile_tables import profile_event_log, profiles
+from store.profile_tables import profile_event_log, profile_search_terms, profiles
 
-CANDIDATES = 500  # rows ranked per search; a narrower query finds its resident in these
+ADDRESS_CANDIDATES = 2000  # residents one address fragment selects at most ("truncated" beyond)
+RARE_ENOUGH = 1000  # postings counted per address bigram, to pick the rarest ones (a bounded count)
+ADDRESS_PAIRS = 3  # the rarest bigrams of a typed address that select candidates through the index
+
+# The columns a hit or a household member is built from (core.access.views.summary_of).
+_HIT_COLUMNS = (profiles.c.profile_id, profiles.c.name, profiles.c.name_key, profiles.c.community,
+                profiles.c.sex, profiles.c.birth_date, profiles.c.id_masked, profiles.c.household_id,
+                profiles.c.relation_to_head, profiles.c.address)
+_terms = profile_search_terms
 
 
 class NotFound(LookupError):
@@ -52,9 +68,27 @@ class SearchQuery:
         return [k for k in ("name", "id_number", "id_hash", "phone", "address", "household") if getattr(self, k)]
 
 
-def _json_text(text: str) -> str:
-    """``text`` as it appears inside the stored JSON document (non-ASCII escaped as \\uXXXX)."""
-    return json.dumps(text)[1:-1]
+class ParsedProfiles:
+    """Parsed documents by (profile id, version): a version never changes, so nothing goes stale."""
+
+    def __init__(self, size: int = 1024) -> None:  # a parsed 13 KB document holds ~70 KB of objects
+        self.size = size
+        self._parsed: OrderedDict[tuple[str, int], Profile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, profile_id: str, version: int, doc: str) -> Profile:
+        key = (profile_id, version)
+        with self._lock:
+            found = self._parsed.get(key)
+            if found is not None:
+                self._parsed.move_to_end(key)
+                return found
+        profile = Profile.model_validate_json(doc)
+        with self._lock:
+            self._parsed[key] = profile
+            while len(self._parsed) > self.size:
+                self._parsed.popitem(last=False)
+        return profile
 
 
 class ResidentQueries:
@@ -63,6 +97,7 @@ class ResidentQueries:
         self.id_hash_key = id_hash_key
         self.grants = grants
         self.audit = audit
+        self.parsed = ParsedProfiles()
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, principal: Principal, query: SearchQuery, *, page: int = 1, size: int = 20,
@@ -71,83 +106,95 @@ class ResidentQueries:
         kinds = query.kinds()
         if not kinds:
             raise BadQuery("give at least one of: name, id_number, phone, address, household")
-        # Rank on narrow columns; only the page's documents are read and parsed afterwards.
-        stmt = select(profiles.c.profile_id, profiles.c.name, profiles.c.name_key,
-                      profiles.c.community).where(profiles.c.status == "active")
-        scores: list[tuple[str, Any]] = []  # (kind, scorer)
-        name_std = None
+        shape, values = self._search_values(query)
+        scoped = principal.role == "community_worker"
+        if scoped:
+            values.update(communities=sorted(principal.communities), grids=sorted(principal.grids))
+        ranked, counted = _search_statements(_SearchShape(*shape, scoped=scoped))
+        with self.engine.connect() as conn:
+            page_rows = conn.execute(ranked, {**values, "offset": (page - 1) * size, "limit": size}).all()
+            if page_rows:
+                total = page_rows[0].total
+            else:  # a page past the end still says how many there are
+                total = conn.execute(counted, values).scalar_one() if page > 1 else 0
+        disclosure = Disclosure()
+        hits = []
+        clear_ids = self._clear_id_numbers(principal, [row.profile_id for row in page_rows])
+        for row in page_rows:
+            hit = summary_of(row.profile_id, _hit_values(row, clear_ids), principal, grants=self.grants,
+                             disclosure=disclosure)
+            hit["community"] = row.community
+            hit["score"] = round(float(row.score), 3)
+            hits.append(hit)
+        self.audit.append(principal, "search", purpose, [h["profile_id"] for h in hits],
+                          [f"query:{k}" for k in kinds] + disclosure.fields)
+        truncated = bool(query.address) and total >= ADDRESS_CANDIDATES
+        return {"total": total, "page": page, "size": size, "truncated": truncated, "results": hits}
+
+    def _search_values(self, query: SearchQuery) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The shape of the search statement (which criteria, in which form) and its values; bad input
+        is refused here."""
+        values: dict[str, Any] = {}
+        name_form, id_hashes, address_pairs = None, 0, 0
         if query.name:
             name_std = standardise_name(query.name)
             if not name_std.name:
                 raise BadQuery("the name has no letters or characters to search for")
-            # Each term can use an index (a prefix as a range, not LIKE), so SQLite's OR optimisation
-            # and PostgreSQL's bitmap OR both avoid a scan; only unspaced pinyin ("wangfang") scans.
-            conds = [profiles.c.name == name_std.name]
-            if name_std.script == "han":
-                conds.append(profiles.c.name.between(name_std.name, name_std.name + "\U0010ffff"))
             pinyin = (name_std.pinyin or "").lower()
-            if pinyin:
-                conds.append(profiles.c.name_key == pinyin)
-            if name_std.script != "han" and " " not in pinyin and pinyin:
-                conds.append(func.replace(profiles.c.name_key, " ", "") == pinyin)
-            stmt = stmt.where(or_(*conds))
+            name_form = ("han" if name_std.script == "han" else "other", bool(pinyin))
+            values.update(name=name_std.name, name_end=name_std.name + "\U0010ffff", pinyin=pinyin,
+                          compact=pinyin.replace(" ", ""),
+                          aliases=sorted({name_std.name, pinyin, pinyin.replace(" ", "")} - {""}))
         if query.id_number:
             check = check_id_number(query.id_number)
             number = check.id_number
             if number is None:
                 raise BadQuery(f"not a valid citizen ID number: {check.reason}")
-            stmt = stmt.where(profiles.c.id_hash == keyed_hash(number, self.id_hash_key))
+            id_hashes += 1
+            values[f"id_hash{id_hashes}"] = keyed_hash(number, self.id_hash_key)
         if query.id_hash:
-            stmt = stmt.where(profiles.c.id_hash == query.id_hash.strip().lower())
+            id_hashes += 1
+            values[f"id_hash{id_hashes}"] = query.id_hash.strip().lower()
         if query.phone:
             phone = parse_phone(query.phone)
             if phone is None:
                 raise BadQuery("not a phone number")
-            stmt = stmt.where(cast(profiles.c.doc, String).contains(_json_text(phone), autoescape=True))
+            values["phone"] = phone
         if query.address:
-            text = query.address.strip()
-            if len(text) < 2:
+            fragment = normalise_address(query.address)
+            if len(fragment) < 2:
                 raise BadQuery("give at least two characters of the address")
-            stmt = stmt.where(cast(profiles.c.doc, String).contains(_json_text(text), autoescape=True))
+            pairs = self._rarest_pairs(fragment)
+            address_pairs = len(pairs) if pairs is not None else -1  # -1: a pair no address holds
+            escaped = fragment.replace("/", "//").replace("%", "/%").replace("_", "/_")
+            values.update({f"pair{i}": pair for i, pair in enumerate(pairs or [])}, fragment_like=f"%{escaped}%")
         if query.household:
-            stmt = stmt.where(profiles.c.household_id == query.household.strip())
-        stmt = self._scoped(stmt, principal).order_by(profiles.c.name, profiles.c.profile_id).limit(CANDIDATES)
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt).all()
-        ranked = sorted(((self._score(row, name_std), row) for row in rows), key=lambda t: -t[0])
-        total = len(ranked)
-        start = (page - 1) * size
-        page_rows = ranked[start:start + size]
-        with self.engine.connect() as conn:
-            docs = dict(conn.execute(select(profiles.c.profile_id, profiles.c.doc).where(
-                profiles.c.profile_id.in_([row.profile_id for _, row in page_rows]))).all())
-        disclosure = Disclosure()
-        hits = []
-        for score, row in page_rows:
-            profile = Profile.model_validate(docs[row.profile_id])
-            hit = summary(profile, principal, grants=self.grants, disclosure=disclosure)
-            hit["community"] = row.community
-            hit["score"] = score
-            hits.append(hit)
-        self.audit.append(principal, "search", purpose, [h["profile_id"] for h in hits],
-                          [f"query:{k}" for k in kinds] + disclosure.fields)
-        return {"total": total, "page": page, "size": size, "truncated": total >= CANDIDATES, "results": hits}
+            values["household"] = query.household.strip()
+        return (name_form, id_hashes, bool(query.phone), address_pairs, bool(query.household)), values
 
-    @staticmethod
-    def _score(row: Any, name_std: Any) -> float:
-        if name_std is None:
-            return 1.0
-        if row.name == name_std.name:
-            return 1.0
-        compact = (name_std.pinyin or "").replace(" ", "")
-        if row.name_key and compact and row.name_key.replace(" ", "") == compact:
-            return 0.8
-        return 0.6  # a longer name starting with the query
+    def _rarest_pairs(self, fragment: str) -> list[str] | None:
+        """The fragment's rarest character pairs (at most :data:`ADDRESS_PAIRS`), by a bounded count of
+        each pair's postings in one round trip; ``None`` when some pair is in no address at all."""
+        pairs = sorted(bigrams(fragment)) or [fragment]
+        with self.engine.connect() as conn:
+            found = conn.execute(_pair_counts(len(pairs)), {f"pair{i}": pair for i, pair in enumerate(pairs)}).one()
+        if min(found) == 0:
+            return None
+        # Among pairs counted past RARE_ENOUGH, names (瞻园, 园路) before digits: a road's name is held by
+        # its residents, a pair of digits ("57") by every address with that number in any part.
+        ranked = sorted(zip(found, pairs, strict=True), key=lambda t: (t[0], sum(c.isdigit() for c in t[1]), t[1]))
+        return [pair for _, pair in ranked[:ADDRESS_PAIRS]]
 
-    def _scoped(self, stmt: Any, principal: Principal) -> Any:
-        if principal.role == "community_worker":
-            return stmt.where(profiles.c.community.in_(sorted(principal.communities)))
-        return stmt
+    def _clear_id_numbers(self, principal: Principal, profile_ids: list[str]) -> dict[str, str]:
+        """Clear ID numbers of these profiles, read from their documents, only when the principal is
+        shown them in clear (a department granted them); everyone else gets the stored masked form."""
+        if not profile_ids or visibility(principal, "id_number", grants=self.grants) != "shown":
+            return {}
+        number = profiles.c.doc[("golden", "id_number", "value")].as_string()
+        with self.engine.connect() as conn:
+            return {r.profile_id: r.number for r in conn.execute(
+                select(profiles.c.profile_id, number.label("number")).where(profiles.c.profile_id.in_(profile_ids)))
+                if r.number}
 
     # -- one resident ----------------------------------------------------------------------------
     def _load(self, principal: Principal, profile_id: str) -> tuple[Profile, str | None, str | None]:
@@ -157,8 +204,7 @@ class ResidentQueries:
         row = None
         with self.engine.connect() as conn:
             for _ in range(10):
-                row = conn.execute(select(profiles.c.doc, profiles.c.community, profiles.c.merged_into)
-                                   .where(profiles.c.profile_id == profile_id)).first()
+                row = conn.execute(_LOAD, {"profile_id": profile_id}).first()
                 if row is None:
                     raise NotFound(f"no resident profile {profile_id!r}")
                 if row.merged_into is None:
@@ -167,10 +213,10 @@ class ResidentQueries:
                 profile_id = row.merged_into
         if row is None or row.merged_into is not None:
             raise NotFound(f"profile {redirected_from!r} redirects too often")
-        if not may_see_community(principal, row.community):
+        if not may_see_community(principal, row.community, row.grid):
             # The same answer as for an unknown id: a worker learns nothing about other communities.
             raise NotFound(f"no resident profile {profile_id!r} in your communities")
-        return Profile.model_validate(row.doc), row.community, redirected_from
+        return self.parsed.get(profile_id, row.version, row.doc), row.community, redirected_from
 
     def profile(self, principal: Principal, profile_id: str, *, unmask: Collection[str] = (),
                 purpose: str = "查看居民画像", at: datetime | None = None) -> dict[str, Any]:
@@ -211,15 +257,18 @@ class ResidentQueries:
         return view
 
     def _household(self, principal: Principal, household_id: str | None, disclosure: Disclosure) -> dict[str, Any] | None:
-        if not household_id or visibility_hidden(principal, "household_id", self.grants):
+        if not household_id or visibility(principal, "household_id", grants=self.grants) == "hidden":
             return None
-        stmt = self._scoped(select(profiles.c.doc).where(profiles.c.household_id == household_id,
-                                                         profiles.c.status == "active"), principal)
+        scoped = principal.role == "community_worker"
+        values: dict[str, Any] = {"household_id": household_id}
+        if scoped:
+            values.update(communities=sorted(principal.communities), grids=sorted(principal.grids))
         with self.engine.connect() as conn:
-            docs = [r.doc for r in conn.execute(stmt.order_by(profiles.c.profile_id).limit(50))]
+            rows = conn.execute(_household_statement(scoped), values).all()
+        clear_ids = self._clear_id_numbers(principal, [r.profile_id for r in rows])
         return {"household_id": household_id,
-                "members": [summary(Profile.model_validate(d), principal, grants=self.grants, disclosure=disclosure)
-                            for d in docs]}
+                "members": [summary_of(r.profile_id, _hit_values(r, clear_ids), principal, grants=self.grants,
+                                       disclosure=disclosure) for r in rows]}
 
     def household(self, principal: Principal, household_id: str, *, purpose: str = "查看户成员") -> dict[str, Any]:
         require(principal, "read_profile")
@@ -280,10 +329,124 @@ class ResidentQueries:
         return {"total": total, "offset": offset, "limit": limit, "reviews": out}
 
 
-def visibility_hidden(principal: Principal, field_name: str, grants: Mapping[str, Grant]) -> bool:
-    from core.access import visibility
+# -- search statements: built once per shape, with bound parameters, so a search only binds values
+# (building and hashing a statement costs more than SQLite takes to run it).
 
-    return visibility(principal, field_name, grants=grants) == "hidden"
+@dataclass(frozen=True)
+class _SearchShape:
+    name: tuple[str, bool] | None  # ("han" or "other", has a pinyin) when searching by name
+    id_hashes: int  # ID-hash criteria (an ID number and/or an ID hash)
+    phone: bool
+    address_pairs: int  # rarest bigrams selecting the candidates; -1 when nobody can hold the fragment
+    household: bool
+    scoped: bool  # a community worker's communities and grids
+
+
+@lru_cache(maxsize=256)
+def _search_statements(shape: _SearchShape) -> tuple[Any, Any]:
+    """The ranked page (with the total as a window count) and the count alone, for searches of ``shape``."""
+    stmt = select(profiles.c.profile_id).where(profiles.c.status == "active")
+    scores: list[Any] = []  # one score per criterion in (0, 1]; a hit's score is their mean
+    if shape.name is not None:
+        script, has_pinyin = shape.name
+        name = bindparam("name")
+        # Each term can use an index (a prefix as a range, not LIKE), so SQLite's OR optimisation
+        # and PostgreSQL's bitmap OR both avoid a scan; variants (another source's spelling,
+        # unspaced pinyin) come from the search-term index.
+        conds = [profiles.c.name == name]
+        if script == "han":
+            conds.append(profiles.c.name.between(name, bindparam("name_end")))
+        if has_pinyin:
+            conds.append(profiles.c.name_key == bindparam("pinyin"))
+        conds.append(profiles.c.profile_id.in_(select(_terms.c.profile_id).where(
+            _terms.c.kind == "name", _terms.c.term.in_(bindparam("aliases", expanding=True)))))
+        stmt = stmt.where(or_(*conds))
+        # The exact surviving name first, then another source's exact spelling (an alias), then
+        # the same pinyin, then a longer name starting with the query.
+        alias = exists().where(_terms.c.kind == "name", _terms.c.term == name,
+                               _terms.c.profile_id == profiles.c.profile_id)
+        scores.append(case((profiles.c.name == name, 1.0), (alias, 0.9),
+                           (func.replace(profiles.c.name_key, " ", "") == bindparam("compact"), 0.8), else_=0.6)
+                      if has_pinyin else case((profiles.c.name == name, 1.0), (alias, 0.9), else_=0.6))
+    for i in range(1, shape.id_hashes + 1):
+        stmt = stmt.where(profiles.c.id_hash == bindparam(f"id_hash{i}"))
+    if shape.phone:
+        by_phone = _terms.alias("by_phone")
+        stmt = stmt.join(by_phone, and_(by_phone.c.profile_id == profiles.c.profile_id, by_phone.c.kind == "phone",
+                                        by_phone.c.term == bindparam("phone")))
+        scores.append(by_phone.c.weight)  # a surviving phone above another record's
+    if shape.address_pairs:
+        held = _address_candidates(shape.address_pairs)
+        stmt = stmt.join(held, held.c.profile_id == profiles.c.profile_id)
+        scores.append(held.c.w_address)  # where the resident lives now above an older address
+    if shape.household:
+        stmt = stmt.where(profiles.c.household_id == bindparam("household"))
+    if shape.scoped:
+        stmt = stmt.where(or_(profiles.c.community.in_(bindparam("communities", expanding=True)),
+                              profiles.c.grid.in_(bindparam("grids", expanding=True))))
+    score = (sum(scores[1:], scores[0]) / len(scores)) if scores else literal(1.0)
+    # One statement ranks every match and counts them (a window over the whole result).
+    ranked = (stmt.add_columns(score.label("score"), func.count().over().label("total"), *_HIT_COLUMNS[1:])
+              .order_by(score.desc(), profiles.c.name, profiles.c.profile_id)
+              .offset(bindparam("offset")).limit(bindparam("limit")))
+    return ranked, select(func.count()).select_from(stmt.subquery())
+
+
+def _address_candidates(pairs: int) -> Any:
+    """The profiles holding the fragment (``:fragment_like``, a LIKE pattern) in one of their addresses, with the weight of
+    the strongest such address (``w_address``), as a bounded subquery: the postings of the fragment's
+    rarest character pairs (``:pair0`` …), intersected, each confirmed against the profile's normalised
+    address lines (so "2号12" does not find "12号1栋"). ``pairs`` is -1 when nobody can hold it."""
+    first, *rest = [_terms.alias(f"by_address_{i}") for i in range(max(pairs, 1))]
+    # Correlated with the last pair joined: the lines are read only for profiles holding every pair,
+    # through the (profile, kind, term, weight) index.
+    last = (rest or [first])[-1]
+    line = _terms.alias("address_line")
+    weight = (select(func.max(line.c.weight)).where(
+        line.c.profile_id == last.c.profile_id, line.c.kind == "address_line",
+        line.c.term.like(bindparam("fragment_like"), escape="/")).scalar_subquery())
+    stmt = select(first.c.profile_id, weight.label("w_address"))
+    if pairs < 0:
+        return stmt.where(false()).subquery("held")  # a pair no address holds: nobody lives there
+    stmt = stmt.where(first.c.kind == "address", first.c.term == bindparam("pair0"))
+    for i, alias in enumerate(rest, start=1):
+        stmt = stmt.join(alias, and_(alias.c.profile_id == first.c.profile_id, alias.c.kind == "address",
+                                     alias.c.term == bindparam(f"pair{i}")))
+    # The weight is computed once per candidate, then the ones holding no such line are dropped.
+    weighed = stmt.subquery("weighed")
+    return (select(weighed.c.profile_id, weighed.c.w_address).where(weighed.c.w_address.is_not(None))
+            .limit(ADDRESS_CANDIDATES).subquery("held"))
+
+
+# One profile row, its document as text: parsed once per version by pydantic's JSON parser.
+_LOAD = select(profiles.c.version, profiles.c.community, profiles.c.grid, profiles.c.merged_into,
+               cast(profiles.c.doc, Text).label("doc")).where(profiles.c.profile_id == bindparam("profile_id"))
+
+
+@lru_cache(maxsize=2)
+def _household_statement(scoped: bool) -> Any:
+    """The active members of ``:household_id`` (within ``:communities`` / ``:grids`` when ``scoped``)."""
+    stmt = select(*_HIT_COLUMNS).where(profiles.c.household_id == bindparam("household_id"),
+                                       profiles.c.status == "active")
+    if scoped:
+        stmt = stmt.where(or_(profiles.c.community.in_(bindparam("communities", expanding=True)),
+                              profiles.c.grid.in_(bindparam("grids", expanding=True))))
+    return stmt.order_by(profiles.c.profile_id).limit(50)
+
+
+@lru_cache(maxsize=256)
+def _pair_counts(pairs: int) -> Any:
+    """Bounded counts of the postings of ``:pair0`` … ``:pair{pairs-1}`` (address bigrams), in one row."""
+    return select(*[select(func.count()).select_from(
+        select(_terms.c.profile_id).where(_terms.c.kind == "address", _terms.c.term == bindparam(f"pair{i}"))
+        .limit(RARE_ENOUGH).subquery()).scalar_subquery().label(f"n{i}") for i in range(pairs)])
+
+
+def _hit_values(row: Any, clear_ids: Mapping[str, str]) -> dict[str, Any]:
+    """A hit's values from the read-side columns (the ID number masked unless read in clear)."""
+    return {"name": row.name, "sex": row.sex, "birth_date": row.birth_date.isoformat() if row.birth_date else None,
+            "id_number": clear_ids.get(row.profile_id, row.id_masked), "household_id": row.household_id,
+            "relation_to_head": row.relation_to_head, "address": row.address}
 
 
 def _utc(at: datetime) -> datetime:

@@ -6,15 +6,17 @@ Routes decode, call :mod:`api.queries` / :mod:`api.pipeline` and answer; access 
 """
 
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.dead_letters import DeadLetterReprocessing
 from api.pipeline import PipelineViews
-from api.queries import BadQuery, ResidentQueries, SearchQuery
+from api.quality import QualityViews
+from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from core.access import FIELDS, Principal, require
 from schemas.profile_events import ConfirmMatch, RejectMatch, StewardCommand
 from store.audit import AuditLog
@@ -57,8 +59,17 @@ class RejectBody(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
+class ReprocessBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$", description="every open letter of a source")
+    event_ids: list[Annotated[str, Field(pattern=r"^[0-9a-f]{8,64}$")]] = Field(
+        default_factory=list, max_length=1000, description="these dead letters (event ids)")
+
+
 def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
-              principal_dep: Any) -> APIRouter:
+              principal_dep: Any, quality: QualityViews | None = None,
+              reprocessing: DeadLetterReprocessing | None = None) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     Me = Annotated[Principal, Depends(principal_dep)]
 
@@ -66,7 +77,8 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
     def me(principal: Me) -> dict[str, Any]:
         """Who the token or session belongs to, and their scope."""
         return {"username": principal.username, "role": principal.role,
-                "communities": sorted(principal.communities), "department": principal.department}
+                "communities": sorted(principal.communities), "grids": sorted(principal.grids),
+                "department": principal.department}
 
     @router.get("/residents", tags=["residents"])
     def search_get(principal: Me, request: Request,
@@ -159,16 +171,56 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
 
     @router.get("/dead-letters", tags=["stewards"])
     def dead_letters(principal: Me, source: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$")] = None,
+                     status: Annotated[Literal["open", "resolved", "unreadable"] | None, Query()] = None,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
-        """Records that could not be read or standardised: source, location, reason (ID numbers masked)."""
+        """Records that could not be read or standardised: source, location, reason, the row as read
+        (ID numbers masked) and whether it was re-processed (``status``: open, resolved, unreadable)."""
         require(principal, "dead_letters")
-        return pipeline.dead_letters(source=source, limit=limit)
+        return pipeline.dead_letters(source=source, limit=limit, status=status)
+
+    @router.post("/dead-letters/reprocess", tags=["stewards"])
+    async def reprocess(principal: Me, body: ReprocessBody) -> dict[str, Any]:
+        """Run the selected dead letters (a source's open ones, or ``event_ids``) through the current
+        mapping file: now readable → sent to ``raw.<source>`` once and marked resolved; still
+        unreadable → kept, with the new reason. Answers the counts."""
+        require(principal, "dead_letters")
+        if reprocessing is None:
+            raise Unavailable("re-processing needs the service's settings (Kafka, mapping files)")
+        result = await run_in_threadpool(reprocessing.run, principal, source=body.source, event_ids=body.event_ids)
+        audit.append(principal, "reprocess_dead_letters", "死信重处理", [],
+                     [f"source={body.source or '*'}", f"letters={result['selected']}"])
+        return result
 
     @router.get("/pipeline/health", tags=["stewards"])
     def health(principal: Me) -> dict[str, Any]:
-        """Consumer lag per topic and consumer, connector-run counts per source, profile counts."""
+        """Consumer lag per topic and consumer, connector-run counts and dead letters per source, profile
+        counts, the latest validation pass rate. Also stored as a sample when the last one is old."""
         require(principal, "health")
-        return pipeline.health()
+        reading = pipeline.health()
+        pipeline.sample_if_due(reading)
+        return reading
+
+    @router.get("/pipeline/health/history", tags=["stewards"])
+    def health_history(principal: Me, since: Annotated[datetime | None, Query(
+            description="samples taken at or after this time (default: the last 24 hours)")] = None) -> dict[str, Any]:
+        """Pipeline health over time: per sample, applied offsets and lag per consumer and topic,
+        records/s, dead letters per source, profile counts, validation pass rate."""
+        require(principal, "health")
+        if since is None:
+            since = datetime.now(timezone.utc) - timedelta(hours=24)
+        elif since.tzinfo is None:
+            since = since.replace(tzinfo=timezone.utc)
+        return {"since": since.isoformat(), "interval_seconds": pipeline.sample_seconds,
+                "samples": pipeline.history(since)}
+
+    @router.get("/validation", tags=["stewards"])
+    def validation(principal: Me, per_source: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
+        """The latest validated batches per source (quarantined first): status, record count, failed
+        expectations, and links to the steward report and the Great Expectations Data Docs."""
+        require(principal, "health")
+        if quality is None:
+            raise Unavailable("validation results need the service's settings (data directory)")
+        return quality.summary(per_source=per_source)
 
     # -- auditors -------------------------------------------------------------------------------
     @router.get("/audit", tags=["audit"])

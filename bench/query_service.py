@@ -1,45 +1,208 @@
-"""Query-service latency: p50/p99 of name searches and profile reads at 20 concurrent clients.
+"""Query-service latency: p50/p99 of searches and profile reads at 20 concurrent clients.
 
     python -m bench.query_service --profiles 100000 --clients 20 --requests 2000
 
-Builds a store of ``--profiles`` profiles (the residents of a simulated district, resolved by the
-real resolver and projected, then copied under new ids and names by the projection's own writer),
-serves it with uvicorn in a separate process on loopback, and drives it with concurrent httpx
-clients holding a steward's bearer token. Every request is a real audited read.
+The store: the 500 residents of a simulated district (``simulators.district``, seed 3) are rendered
+into their departments' rows, standardised, resolved by the real resolver and projected (512 profiles:
+some residents keep a provisional profile under review). These seeds are then copied under new ids,
+copy after copy of all of them, until there are ``--profiles`` copies (100,000: 195 whole copies and
+160 profiles of a 196th), by the projection's own writer (which also writes their read side: search
+terms, grid, hit columns); the seeds stay in the store beside them. A copy is another resident of the same
+district, not a duplicate, so the searches are as selective as in a real district
+(:class:`DistrictCopy`, seeded by the copy's number):
+
+- its name is drawn anew by the simulator's name picker (surnames by their frequency in China,
+  given names by sex and birth decade), so common names repeat as they do (many 王芳, 张伟) and rare
+  ones do not; minority and foreign names (a few per cent) are kept, so each repeats once per copy;
+- each phone number keeps its mobile prefix or area code and gets new digits (one mapping per copy,
+  so a household's shared landline stays shared);
+- each address keeps its roads, compounds and communities and gets other door, building, unit and
+  room numbers (one mapping of numbers per copy, applied to the written address and its parsed parts,
+  so household members still share their flat, and two copies live in two flats);
+- its household gets a household number of its own; ID numbers, birth dates and the rest are kept
+  (the bench does not search by them).
+
+The match evidence and summaries quoting a name, phone or address quote the copy's.
+
+The clients: ``onceonly serve`` (the same command, worker count and settings a deployment runs) serves
+the store in a separate process on loopback, and concurrent httpx clients holding a steward's bearer
+token drive it. Half the requests read a profile (a copy, uniformly); the others search by name (30 %),
+phone (10 %, POST) or a typed address fragment (10 %: road and door number, or compound and building,
+as in "大明路57号", "石门坎小区31幢"). Nine searches in ten ask for a copy's value (its name, first phone,
+address fragment), picked resident by resident (a common name is asked as often as it is held); one in ten asks for a value nobody holds (a name drawn from the same
+picker, a phone number, a door number on a stored road) and should find nobody. Every request is a
+real read, audited in the hash chain before it answers; the chain is verified at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import select
 
-STORE_ENV = "BENCH_QUERY_STORE"  # not a hub setting (no ONCEONLY_ prefix)
 KEY = "bench-key"
+MISS_RATE = 0.1  # searches for a value no resident holds
+
+_HAN_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
+_PHONE = re.compile(r"\+86(\d{7,})")
+_DIGITS = re.compile(r"\d+")
+_ADDRESS_NUMBERS = ("number", "building", "unit", "room")
+_QUOTING = ("left", "right", "summary", "household_head")  # free text that quotes a name, phone or address
 
 
-def app_from_env():  # type: ignore[no-untyped-def]
-    """The uvicorn factory: the real app over the bench store."""
-    from api.app import create_app
-    from onceonly.settings import Settings
-    from store.engine import make_engine
+@dataclass
+class Workload:
+    """What the clients ask for: one value per stored resident (so a common name is asked as often as
+    it is held), and values nobody holds."""
 
-    settings = Settings(data_dir=Path(os.environ[STORE_ENV]).parent, id_hash_key=KEY, _env_file=None)  # type: ignore[call-arg]
-    return create_app(make_engine(f"sqlite:///{os.environ[STORE_ENV]}"), [], settings)
+    names: list[str]
+    ids: list[str]
+    phones: list[str]
+    addresses: list[str]  # fragments as a worker types them: road and number, or compound and building
+    missing: dict[str, list[str]] = field(default_factory=dict)  # kind → values no resident holds
 
 
-def build_store(path: Path, n: int) -> tuple[list[str], list[str]]:
+class DistrictCopy:
+    """One copy of the seed residents as other residents of the same district: new names, phone
+    numbers and door/building/unit/room numbers (the module docstring says which)."""
+
+    def __init__(self, copy: int) -> None:
+        from simulators.district.names import NamePicker
+
+        self.copy = copy
+        self.rng = random.Random(f"bench-copy-{copy}")
+        self.names = NamePicker()
+        self.numbers: dict[str, str] = {}  # an address number of the seeds → this copy's
+        self.phones: dict[str, str] = {}  # an E.164 number of the seeds → this copy's
+
+    def number(self, kind: str, token: str) -> str:
+        """This copy's number for a seeds' door (1–199), building (1–40), unit (1–6) or room (floor and
+        flat, as many digits: 1701 → 2303). One mapping per copy, whatever the road: the records of
+        one resident, and the members of one household, that spell an address differently still agree."""
+        key = (kind, token)
+        if key not in self.numbers:
+            rng = self.rng
+            if kind == "number":
+                new = rng.randint(1, 199)
+            elif kind == "building":
+                new = rng.randint(1, 40)
+            elif kind == "unit" or len(token) <= 2:
+                new = rng.randint(1, 6)
+            else:
+                new = int(f"{rng.randint(1, 9) if len(token) == 3 else rng.randint(10, 33)}{rng.randint(1, 4):02d}")
+            self.numbers[key] = str(new)
+        return self.numbers[key]
+
+    def address(self, value: dict[str, Any]) -> dict[str, Any]:
+        """An address with other door, building, unit and room numbers on the same road or compound, in
+        the written text (each part where it stands: "43号", "43-22-1-1701") and in the parsed parts."""
+        out = dict(value)
+        raw, cursor, written = value["raw"], 0, []
+        for part in _ADDRESS_NUMBERS:
+            token = value.get(part)
+            if not token or not token.isdigit():
+                continue
+            out[part] = self.number(part, token)
+            found = re.compile(rf"(?<!\d){token}(?!\d)").search(raw, cursor)
+            if found is not None:
+                written += [_DIGITS.sub(lambda m: self.number("other", m[0]), raw[cursor:found.start()]),
+                            out[part]]
+                cursor = found.end()
+        written.append(_DIGITS.sub(lambda m: self.number("other", m[0]), raw[cursor:]))
+        out["raw"] = "".join(written)
+        return out
+
+    def phone(self, e164: str) -> str:
+        if e164 not in self.phones:
+            national = e164[3:]
+            keep = 3 if national.startswith("1") else 2  # the mobile prefix, or the area code (025)
+            rest = len(national) - keep
+            self.phones[e164] = f"+86{national[:keep]}{self.rng.randint(10 ** (rest - 1), 10 ** rest - 1)}"
+        return self.phones[e164]
+
+    def resident(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """``doc`` (a seed profile as JSON) as this copy's resident."""
+        from core.standardise import mask_phone, standardise_name
+
+        golden = doc["golden"]
+        name = (golden.get("name") or {}).get("value")
+        swaps: dict[str, str] = {}  # old text → new, for the free text quoting it
+        pinyin = None
+        if name and _HAN_NAME.fullmatch(name):
+            rng = random.Random(f"{self.copy}:{doc['profile_id']}")
+            birth = (golden.get("birth_date") or {}).get("value") or "1980"
+            sex = {"female": "2", "male": "1"}.get((golden.get("sex") or {}).get("value") or "", rng.choice("12"))
+            swaps[name] = self.names.surname(rng) + self.names.given_name(rng, sex, int(birth[:4]))  # type: ignore[arg-type]
+            pinyin = standardise_name(swaps[name]).pinyin
+
+        def rewrite(value: Any, key: str | None = None) -> Any:
+            if isinstance(value, dict):
+                if "raw" in value and "road" in value:  # an address: as written and its parsed parts
+                    out = self.address(value)
+                    swaps[value["raw"]] = out["raw"]
+                    return out
+                if key == "name":  # a surviving name (value and conflicts) or an observation of one
+                    return {k: rewrite(v, "name" if k in ("value", "conflicts") else k) for k, v in value.items()}
+                return {k: rewrite(v, k) for k, v in value.items()}
+            if isinstance(value, list):
+                return [rewrite(v, key) for v in value]
+            if isinstance(value, str):
+                if (phone := _PHONE.fullmatch(value)) is not None:
+                    swaps[mask_phone(phone[1])] = mask_phone(self.phone(value)[3:])
+                    return self.phone(value)
+                if key in ("name", "name_raw") and pinyin is not None and _HAN_NAME.fullmatch(value):
+                    return swaps[name]  # a record's spelling variant becomes the copy's name too
+                if key == "name_pinyin" and pinyin is not None:
+                    return pinyin
+            return value
+
+        ordered: list[tuple[str, str]] = []
+
+        def quote(value: Any, key: str | None = None) -> Any:
+            if isinstance(value, dict):
+                return {k: quote(v, k) for k, v in value.items()}
+            if isinstance(value, list):
+                return [quote(v, key) for v in value]
+            if isinstance(value, str) and key in _QUOTING:
+                for old, new in ordered:
+                    value = value.replace(old, new)
+            return value
+
+        rewritten = rewrite(doc)
+        ordered = sorted(swaps.items(), key=lambda kv: -len(kv[0]))
+        return quote(rewritten)
+
+
+def _fragment(profile: Any) -> str | None:
+    shown = profile.golden.residential_address or profile.golden.registered_address
+    if shown is None:
+        return None
+    a = shown.value
+    if a.road and a.number:
+        return f"{a.road}{a.number}号"
+    if a.compound and a.building:
+        return f"{a.compound}{a.building}幢"
+    return a.raw[-8:] if len(a.raw) >= 8 else None
+
+
+def build_store(path: Path, n: int) -> Workload:
     from core.matching import default_matcher
     from core.profile import Profile
     from store.engine import make_engine
@@ -54,48 +217,114 @@ def build_store(path: Path, n: int) -> tuple[list[str], list[str]]:
     state.resolve_batch(list(district(500)), default_matcher())
     project_outbox(engine, state)  # the projection's key is the tests' key; the copies use the bench key
     with engine.connect() as conn:
-        seeds = [Profile.model_validate(r.doc) for r in conn.execute(
-            select(profiles.c.doc).where(profiles.c.status == "active"))]
+        seeds = [Profile.model_validate(r.doc).model_dump(mode="json") for r in conn.execute(
+            select(profiles.c.doc).where(profiles.c.status == "active").order_by(profiles.c.profile_id))]
     projection = ProfileProjection(engine, id_hash_key=KEY)
-    names, ids = [], []
-    copies = max(n // len(seeds), 1)
-    for batch_start in range(0, copies, 20):
+    work = Workload([], [], [], [])
+    copies = -(-n // len(seeds))
+    for batch_start in range(0, copies, 10):
         with engine.begin() as conn:
-            for copy in range(batch_start, min(batch_start + 20, copies)):
-                for seed in seeds:
-                    golden = seed.golden
-                    if golden.household_id is not None:  # each copy is its own household
-                        household = golden.household_id.model_copy(update={"value": f"{golden.household_id.value}-c{copy}"})
-                        golden = golden.model_copy(update={"household_id": household})
-                    clone = seed.model_copy(update={"profile_id": f"{seed.profile_id}-c{copy}", "golden": golden})
+            for copy in range(batch_start, min(batch_start + 10, copies)):
+                district_copy = DistrictCopy(copy)
+                for seed in seeds[:n - len(work.ids)]:
+                    doc = district_copy.resident(seed)
+                    doc["profile_id"] = f"{seed['profile_id']}-c{copy}"
+                    if doc["golden"].get("household_id"):  # each copy is its own household
+                        doc["golden"]["household_id"]["value"] += f"-c{copy}"
+                    clone = Profile.model_validate(doc)
                     projection._write(conn, clone)  # the projection's own row writer
-                    ids.append(clone.profile_id)
-                    if seed.golden.name:
-                        names.append(seed.golden.name.value)
-        print(f"  {len(ids):>7} profiles written", end="\r", flush=True)
+                    work.ids.append(clone.profile_id)
+                    golden = clone.golden
+                    if golden.name:
+                        work.names.append(golden.name.value)
+                    if golden.phones:
+                        work.phones.extend(golden.phones.value[:1])
+                    if fragment := _fragment(clone):
+                        work.addresses.append(fragment)
+        print(f"  {len(work.ids):>7} profiles written", end="\r", flush=True)
     print()
-    return sorted(set(names)), ids
+    work.missing = _missing_values(engine, work)
+    engine.dispose()
+    return work
 
 
-async def drive(base: str, token: str, names: list[str], ids: list[str], clients: int, requests: int
-                ) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {"search": [], "profile": []}
+def _missing_values(engine: Any, work: Workload, each: int = 200) -> dict[str, list[str]]:
+    """Values nobody in the store holds, checked against the store (names as a prefix or by pinyin,
+    as name search matches them): names from the same picker, phone numbers, door numbers on stored roads."""
+    from core.standardise import standardise_name
+    from simulators.district.names import NamePicker
+    from store.profile_tables import profile_search_terms as terms
+    from store.profile_tables import profiles
+
+    rng, picker = random.Random(11), NamePicker()
+    with engine.connect() as conn:
+        held_names = set(conn.execute(select(profiles.c.name).distinct()).scalars()) - {None}
+        held_keys = set(conn.execute(select(profiles.c.name_key).distinct()).scalars()) | set(
+            conn.execute(select(terms.c.term).where(terms.c.kind == "name").distinct()).scalars())
+        held_phones = set(conn.execute(select(terms.c.term).where(terms.c.kind == "phone").distinct()).scalars())
+
+        def nobody_lives_at(fragment: str) -> bool:
+            return conn.execute(select(terms.c.profile_id).where(
+                terms.c.kind == "address_line", terms.c.term.contains(fragment, autoescape=True)).limit(1)).first() is None
+
+        names: set[str] = set()
+        while len(names) < each:
+            name = picker.surname(rng) + picker.given_name(rng, rng.choice("12"), rng.randint(1940, 2020))  # type: ignore[arg-type]
+            pinyin = standardise_name(name).pinyin or ""
+            if (name not in held_names and not ({pinyin, pinyin.replace(" ", "")} & held_keys)
+                    and not any(h.startswith(name) for h in held_names)):
+                names.add(name)
+        phones: set[str] = set()
+        while len(phones) < each:
+            phone = f"+861{rng.choice('3589')}{rng.randint(10 ** 8, 10 ** 9 - 1)}"
+            if phone not in held_phones:
+                phones.add(phone)
+        roads = sorted({f[:f.index("路") + 1] for f in work.addresses if "路" in f and f.endswith("号")})
+        addresses: set[str] = set()
+        while roads and len(addresses) < each:
+            fragment = f"{rng.choice(roads)}{rng.randint(100, 999)}号"
+            if nobody_lives_at(fragment):
+                addresses.add(fragment)
+    return {"search name": sorted(names), "search phone": sorted(phones), "search address": sorted(addresses)}
+
+
+async def drive(base: str, token: str, work: Workload, clients: int, requests: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {"profile": [], "search name": [], "search phone": [], "search address": []}
     rng = random.Random(7)
     per_client = requests // clients
+    wrong: Counter[str] = Counter()  # a stored value found nobody, or a missing one found somebody
+    asked: Counter[str] = Counter()
+    held = {"search name": work.names, "search phone": work.phones, "search address": work.addresses}
 
     async def client_loop() -> None:
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
-            for i in range(per_client):
-                kind = "search" if i % 2 else "profile"
+            for _ in range(per_client):
+                roll = rng.random()
+                kind = ("profile" if roll < 0.5 else "search name" if roll < 0.8
+                        else "search phone" if roll < 0.9 else "search address")
+                miss = kind != "profile" and bool(work.missing.get(kind)) and rng.random() < MISS_RATE
+                value = rng.choice(work.missing[kind] if miss else held.get(kind, work.ids))
                 start = time.perf_counter()
-                if kind == "search":
-                    answer = await c.get("/api/v1/residents", params={"name": rng.choice(names), "size": 20})
+                if kind == "profile":
+                    answer = await c.get(f"/api/v1/residents/{value}")
+                elif kind == "search name":
+                    answer = await c.get("/api/v1/residents", params={"name": value, "size": 20})
+                elif kind == "search phone":  # phone numbers only in a POST body, never in a URL
+                    answer = await c.post("/api/v1/residents/search", json={"phone": value})
                 else:
-                    answer = await c.get(f"/api/v1/residents/{rng.choice(ids)}")
+                    answer = await c.get("/api/v1/residents", params={"address": value})
                 timings[kind].append((time.perf_counter() - start) * 1000)
                 answer.raise_for_status()
+                if kind != "profile":
+                    label = f"{kind} ({'missing' if miss else 'held'} value)"
+                    asked[label] += 1
+                    if bool(answer.json()["results"]) == miss:
+                        wrong[label] += 1
 
     await asyncio.gather(*(client_loop() for _ in range(clients)))
+    for label in sorted(asked):
+        if wrong[label]:
+            print(f"  {label}: {wrong[label]} of {asked[label]} answered wrongly (found nobody / somebody)")
     return timings
 
 
@@ -104,49 +333,78 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--keep", type=Path, help="build the store here once and reuse it on later runs")
     args = parser.parse_args()
-    from store.auth_tables import UserStore
-    from store.engine import make_engine
-
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.db"
+        path = args.keep or Path(tmp) / "bench.db"
+        saved = path.with_suffix(".workload.json")
         started = time.perf_counter()
-        names, ids = build_store(path, args.profiles)
-        print(f"store: {len(ids)} profiles in {time.perf_counter() - started:.0f} s")
-        users = UserStore(make_engine(f"sqlite:///{path}"))
-        users.add("bench", "bench-password", "steward")
-        token = users.issue_token("bench")
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.query_service:app_from_env", "--factory",
-                                   "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                                   "--workers", str(args.workers)], env={**os.environ, STORE_ENV: str(path)})
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    httpx.get(f"{base}/health", timeout=1).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-            asyncio.run(drive(base, token, names, ids, args.clients, args.clients * 10))  # warm-up
-            started = time.perf_counter()
-            timings = asyncio.run(drive(base, token, names, ids, args.clients, args.requests))
-            elapsed = time.perf_counter() - started
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-    print(f"{args.requests} requests, {args.clients} concurrent clients, {elapsed:.1f} s "
-          f"({args.requests / elapsed:.0f} req/s), every read audited")
+        if args.keep and saved.is_file():
+            work = Workload(**json.loads(saved.read_text(encoding="utf-8")))
+        else:
+            work = build_store(path, args.profiles)
+            saved.write_text(json.dumps(asdict(work), ensure_ascii=False), encoding="utf-8")
+        print(f"store: {len(work.ids)} profiles ({time.perf_counter() - started:.0f} s)")
+        timings, elapsed, verified, workers = serve_and_drive(path, work, args)
+    print(f"{args.requests} requests, {args.clients} concurrent clients, `onceonly serve` with {workers} workers, "
+          f"{elapsed:.1f} s ({args.requests / elapsed:.0f} req/s); audit chain: {verified}")
     for kind, values in timings.items():
+        if not values:
+            continue
         values.sort()
         p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
-        print(f"  {kind:8} n={len(values):5}  p50 {statistics.median(values):6.1f} ms  p99 {p99:6.1f} ms")
+        print(f"  {kind:15} n={len(values):5}  p50 {statistics.median(values):6.1f} ms  p99 {p99:6.1f} ms")
+    searches = sorted(v for k, vs in timings.items() if k.startswith("search") for v in vs)
+    print(f"  {'all searches':15} n={len(searches):5}  p50 {statistics.median(searches):6.1f} ms  "
+          f"p99 {searches[min(len(searches) - 1, int(len(searches) * 0.99))]:6.1f} ms")
+
+
+def serve_and_drive(path: Path, work: Workload, args: argparse.Namespace
+                    ) -> tuple[dict[str, list[float]], float, str, int]:
+    from onceonly.cli import serve_workers
+    from onceonly.settings import Settings
+    from store.audit import AuditLog
+    from store.auth_tables import UserExists, UserStore
+    from store.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{path}")
+    users = UserStore(engine)
+    with contextlib.suppress(UserExists):
+        users.add("bench", "bench-password", "steward")
+    token = users.issue_token("bench")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "ONCEONLY_DATABASE_URL": f"sqlite:///{path}", "ONCEONLY_DATA_DIR": str(path.parent),
+           "ONCEONLY_ID_HASH_KEY": KEY, "ONCEONLY_API_HOST": "127.0.0.1", "ONCEONLY_API_PORT": str(port)}
+    workers = serve_workers(Settings(database_url=f"sqlite:///{path}", _env_file=None),  # type: ignore[call-arg]
+                            int(env.get("ONCEONLY_API_WORKERS") or 0))  # what `onceonly serve` will run
+    before = AuditLog(engine).verify().entries
+    server = subprocess.Popen([sys.executable, "-m", "onceonly.cli", "serve"], env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                httpx.get(f"{base}/health", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.2)
+        asyncio.run(drive(base, token, work, args.clients, args.clients * 10))  # warm-up
+        started = time.perf_counter()
+        timings = asyncio.run(drive(base, token, work, args.clients, args.requests))
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    check = AuditLog(engine).verify()
+    done = sum(len(v) for v in timings.values()) + args.clients * 10
+    verified = (f"{check.entries - before} new entries for {done} requests, "
+                f"{'verified' if check.ok else 'BROKEN: ' + '; '.join(check.problems)}")
+    engine.dispose()
+    return timings, elapsed, verified, workers
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ class Connector:
             problem = "missing record id (" + ", ".join(self.spec.record_id) + ")" if not record_id else \
                 None if deleted else row_problem(self.spec, self.mapping, row)
             if problem or record_id is None:
-                self._dead(row.location, problem or "missing record id", "", record_id)
+                self._dead(row.location, problem or "missing record id", "", record_id, row.values, page.scope)
                 counts.dead_letters += 1
                 continue
             before = known.get(record_id)
@@ -180,9 +180,13 @@ class Connector:
             return row.values
         return {k: v for k, v in row.values.items() if k not in self.spec.ignore_columns}
 
-    def _dead(self, location: str, reason: str, excerpt: str, record_id: str | None = None) -> None:
+    def _dead(self, location: str, reason: str, excerpt: str, record_id: str | None = None,
+              raw_row: dict[str, Any] | None = None, scope: str = "") -> None:
+        # The whole row travels (internal topic) so that a steward can re-process it after a mapping fix.
         letter = DeadLetter(source=self.spec.source, location=location, reason=redact_id_numbers(reason),
-                            stage="connector", record_id=record_id, raw_excerpt=redact_id_numbers(excerpt[:200]))
+                            stage="connector", record_id=record_id, raw_excerpt=redact_id_numbers(excerpt[:200]),
+                            raw_row=DeadLetter.keepable(raw_row) if raw_row is not None else None, scope=scope,
+                            mapping_version=self.spec.version)
         self.sink.send(self.topics.deadletter, f"{self.spec.source}:{location}", letter)
 
 

@@ -1,83 +1,171 @@
 """The collection planner's adapter: residents from the profile store, forms from ``config/forms``,
-the plan as a pre-filled ``.xlsx`` that asks community workers only for the gaps.
+the plan as a pre-filled ``.xlsx`` that asks community workers only for the gaps, and that
+workbook read back when the worker returns it filled.
 
-The planning itself is pure (``core.planner.plan_collection``); this module reads and writes.
+The planning itself is pure (``core.planner``); this module reads and writes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import Engine, select
 
-from core.planner import CollectionPlan, FormTemplate, plan_collection
-from core.privacy import mask_id_number
+from core.access import is_sensitive, mask_value
+from core.planner import CollectionPlan, FormTemplate, in_grid, plan_collection
 from core.profile import Profile
 from onceonly.settings import PROJECT_ROOT
 from store.profile_tables import profiles as profiles_table
 
 FORMS_DIR = PROJECT_ROOT / "config" / "forms"
 KNOWN_FILL = "E2EFDA"  # pale green: filled from the hub, do not ask again
+GAP_FILL = "FFF2CC"  # pale yellow: the worker asks this
+FORM_SHEET = "form"
+_FORM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+MAX_REDIRECTS = 10
 
 
 class UnknownForm(LookupError):
     pass
 
 
+class UnreadableWorkbook(ValueError):
+    """The uploaded file is not a plan workbook this hub wrote."""
+
+
+def form_names(forms_dir: Path | None = None) -> list[str]:
+    return sorted(p.stem for p in (forms_dir or FORMS_DIR).glob("*.yaml") if _FORM_NAME.match(p.stem))
+
+
 def load_form(name: str, forms_dir: Path | None = None) -> FormTemplate:
     path = (forms_dir or FORMS_DIR) / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in (forms_dir or FORMS_DIR).glob("*.yaml"))
-        raise UnknownForm(f"no form {name!r} (known: {', '.join(known) or 'none'})")
+    if not _FORM_NAME.match(name) or not path.is_file():
+        raise UnknownForm(f"no form {name!r} (known: {', '.join(form_names(forms_dir)) or 'none'})")
     return FormTemplate.from_dict(name, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
 
-def residents(engine: Engine, *, community: str | None = None,
+def load_forms(forms_dir: Path | None = None) -> list[FormTemplate]:
+    return [load_form(name, forms_dir) for name in form_names(forms_dir)]
+
+
+def residents(engine: Engine, *, community: str | None = None, grid: str | None = None,
               profile_ids: Sequence[str] | None = None) -> list[Profile]:
     """Active profiles of a community (社区, by the surviving residential or registered address),
-    or the given profile ids."""
+    narrowed to a grid (网格) by the surviving ``attributes.grid``; or the given profile ids."""
     stmt = select(profiles_table.c.doc).where(profiles_table.c.status == "active")
     if community is not None:
         stmt = stmt.where(profiles_table.c.community == community)
     if profile_ids is not None:
         stmt = stmt.where(profiles_table.c.profile_id.in_(list(profile_ids)))
     with engine.connect() as conn:
-        return [Profile.model_validate(row.doc) for row in conn.execute(stmt)]
+        found = [Profile.model_validate(row.doc) for row in conn.execute(stmt)]
+    return in_grid(found, grid) if grid is not None else found
 
 
-def plan(engine: Engine, form: FormTemplate, *, community: str | None = None,
+@dataclass(frozen=True)
+class Located:
+    """A profile found by id (following merge redirects), with the community it is scoped by."""
+
+    asked: str
+    profile: Profile
+    community: str | None
+
+
+def locate(engine: Engine, profile_ids: Sequence[str]) -> tuple[list[Located], list[str]]:
+    """The active profiles behind ``profile_ids`` (a merged-away id leads to its survivor), and
+    the ids that lead nowhere."""
+    cols = (profiles_table.c.profile_id, profiles_table.c.doc, profiles_table.c.community, profiles_table.c.merged_into)
+    pending = {pid: pid for pid in profile_ids}  # asked id → id to look up now
+    found: list[Located] = []
+    with engine.connect() as conn:
+        for _ in range(MAX_REDIRECTS):
+            if not pending:
+                break
+            rows = {r.profile_id: r for r in conn.execute(select(*cols).where(
+                profiles_table.c.profile_id.in_(sorted(set(pending.values())))))}
+            following: dict[str, str] = {}
+            for asked, current in pending.items():
+                row = rows.get(current)
+                if row is None:
+                    continue
+                if row.merged_into is not None:
+                    following[asked] = row.merged_into
+                else:
+                    found.append(Located(asked, Profile.model_validate(row.doc), row.community))
+            pending = following
+    located = {f.asked for f in found}
+    return found, [pid for pid in profile_ids if pid not in located]
+
+
+def plan(engine: Engine, form: FormTemplate, *, community: str | None = None, grid: str | None = None,
          profile_ids: Sequence[str] | None = None) -> CollectionPlan:
-    return plan_collection(residents(engine, community=community, profile_ids=profile_ids), form)
+    return plan_collection(residents(engine, community=community, grid=grid, profile_ids=profile_ids), form)
 
 
 def shown(field: str, value: str) -> str:
-    """What the pre-filled form shows: ID numbers masked (the worker needs to know it is known, not it)."""
-    return mask_id_number(value) if field == "id_number" else value
+    """What the pre-filled form shows to a reader who did not unmask: ID numbers, phones and
+    sensitive attributes masked as the profile view masks them (the worker needs to know the
+    fact is known, not the fact)."""
+    if not is_sensitive(field):
+        return value
+    parts = value.split(";") if field == "phones" else [value]
+    return ";".join(mask_value(field, part) for part in parts)
 
 
-def export_xlsx(collection: CollectionPlan, path: Path) -> Path:
-    """Sheet 1: one row per resident, known fields filled (green), gaps empty for the worker.
-    Sheet 2: where each known value came from. Sheet 3: the share of re-collection avoided."""
+Cells = Mapping[str, Mapping[str, str]]  # profile id → field → the text the form shows
+
+
+def workbook_bytes(collection: CollectionPlan, cells: Cells | None = None) -> bytes:
+    """The pre-filled workbook (see :func:`export_xlsx`) as bytes, for a download."""
+    buffer = io.BytesIO()
+    _workbook(collection, cells).save(buffer)
+    return buffer.getvalue()
+
+
+def export_xlsx(collection: CollectionPlan, path: Path, cells: Cells | None = None) -> Path:
+    """Sheet 1: one row per resident, known fields filled (green), gaps empty for the worker
+    (yellow). Sheet 2: where each known value came from. Sheet 3: the share of re-collection
+    avoided. ``cells`` gives the text shown for known values (default: :func:`shown`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _workbook(collection, cells).save(path)
+    return path
+
+
+def _workbook(collection: CollectionPlan, cells: Cells | None) -> Any:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
 
     form = collection.form
+    text: Callable[[str, str], str | None]
+    if cells is None:
+        by_resident = {r.profile_id: r for r in collection.residents}
+
+        def text(profile_id: str, name: str) -> str | None:
+            known = by_resident[profile_id].known.get(name)
+            return shown(name, known.value) if known else None
+    else:
+        def text(profile_id: str, name: str) -> str | None:
+            return cells.get(profile_id, {}).get(name)
+
     book = Workbook()
     sheet = book.active
-    sheet.title = "form"
+    sheet.title = FORM_SHEET
     sheet.append(["profile_id", *(form.label(f) for f in form.fields)])
     sheet.append(["", *form.fields])  # the canonical field under each heading, for the return trip
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    fill = PatternFill("solid", fgColor=KNOWN_FILL)
+    known_fill, gap_fill = PatternFill("solid", fgColor=KNOWN_FILL), PatternFill("solid", fgColor=GAP_FILL)
     for resident in collection.residents:
-        sheet.append([resident.profile_id, *(shown(f, resident.known[f].value) if f in resident.known else None
+        sheet.append([resident.profile_id, *(text(resident.profile_id, f) if f in resident.known else None
                                              for f in form.fields)])
         for column, name in enumerate(form.fields, start=2):
-            if name in resident.known:
-                sheet.cell(row=sheet.max_row, column=column).fill = fill
+            sheet.cell(row=sheet.max_row, column=column).fill = known_fill if name in resident.known else gap_fill
     sources = book.create_sheet("sources")
     sources.append(["profile_id", "field", "source", "record_id", "observed_at"])
     for resident in collection.residents:
@@ -86,10 +174,56 @@ def export_xlsx(collection: CollectionPlan, path: Path) -> Path:
                             known.observed_at.isoformat()])
     summary = book.create_sheet("summary")
     summary.append(["form", form.title])
+    summary.append(["form_name", form.name])
     summary.append(["residents", len(collection.residents)])
     summary.append(["fields requested", collection.requested])
     summary.append(["already known", collection.known])
     summary.append(["re-collection avoided", round(collection.share_known, 4)])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
-    return path
+    return book
+
+
+@dataclass(frozen=True)
+class FilledForm:
+    """A plan workbook as it came back: the form's fields and, per data row, its cells."""
+
+    form_name: str
+    fields: tuple[str, ...]
+    rows: list[tuple[int, str | None, dict[str, object]]]  # (sheet row, profile id, field → cell)
+
+
+def read_workbook(data: bytes, *, max_rows: int = 5_000) -> FilledForm:
+    """Read a returned plan workbook; :class:`UnreadableWorkbook` says plainly what is wrong."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException …
+        raise UnreadableWorkbook(f"not an .xlsx workbook ({type(exc).__name__})") from None
+    try:
+        if FORM_SHEET not in book.sheetnames:
+            raise UnreadableWorkbook(f"no sheet {FORM_SHEET!r}: upload the workbook the planner wrote")
+        sheet = book[FORM_SHEET]
+        lines = sheet.iter_rows(values_only=True)
+        next(lines, None)  # the form's own headings
+        fields_row = next(lines, None)
+        fields = tuple(str(c).strip() for c in (fields_row or ())[1:] if c is not None and str(c).strip())
+        if not fields_row or str(fields_row[0] or "").strip() or not fields:
+            raise UnreadableWorkbook("row 2 must name the canonical field under each heading, as the planner wrote it")
+        form_name = "uploaded"
+        if "summary" in book.sheetnames:
+            for key, value, *_ in book["summary"].iter_rows(values_only=True):
+                if key == "form_name" and value:
+                    form_name = str(value)
+        rows: list[tuple[int, str | None, dict[str, object]]] = []
+        for number, line in enumerate(lines, start=3):
+            values = list(line) + [None] * (len(fields) + 1 - len(line))
+            profile_id = str(values[0]).strip() if values[0] is not None and str(values[0]).strip() else None
+            cells = {f: values[i] for i, f in enumerate(fields, start=1)}
+            if profile_id is None and all(v is None or not str(v).strip() for v in cells.values()):
+                continue
+            rows.append((number, profile_id, cells))
+            if len(rows) > max_rows:
+                raise UnreadableWorkbook(f"more than {max_rows:,} rows: split the workbook")
+        return FilledForm(form_name=form_name, fields=fields, rows=rows)
+    finally:
+        book.close()

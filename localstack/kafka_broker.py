@@ -168,7 +168,14 @@ def cluster_reachable(bootstrap: str, *, timeout_ms: int = 5000) -> bool:
 
 
 def _cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding.
+
+    Never one starting with "-" (1 in 64 would): the storage tool's argument parser would read it
+    as an option and refuse to format; Kafka's own ``Uuid.randomUuid`` skips those too.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found

@@ -119,19 +119,41 @@ def check() -> None:
         raise typer.Exit(1)
 
 
+def service_app():  # type: ignore[no-untyped-def]
+    """The query service as ``onceonly serve`` runs it: uvicorn calls this in each worker process."""
+    from api.app import create_app
+
+    settings = _settings()
+    return create_app(bootstrap.engine(settings), bootstrap.sources(settings), settings)
+
+
+def serve_workers(settings: Settings, asked: int = 0) -> int:
+    """How many uvicorn processes ``serve`` runs: as asked, else one per CPU (at most 4) on PostgreSQL
+    and one on SQLite, whose single writer lock makes processes queue for every audit commit (one
+    process group-commits its concurrent reads' audit entries in one transaction instead)."""
+    if asked:
+        return asked
+    return 1 if settings.store_url.startswith("sqlite") else min(os.cpu_count() or 1, 4)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default: ONCEONLY_API_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default: ONCEONLY_API_PORT)")] = None,
+    workers: Annotated[int, typer.Option(min=0, envvar="ONCEONLY_API_WORKERS",
+                                         help="uvicorn worker processes (default: one per CPU, at most 4, "
+                                              "on PostgreSQL; one on SQLite)")] = 0,
 ) -> None:
-    """Run the query service (FastAPI under uvicorn)."""
+    """Run the query service (FastAPI under uvicorn), in one or several worker processes on one port."""
     import uvicorn
 
-    from api.app import create_app
-
     settings = _settings()
-    service = create_app(bootstrap.engine(settings), bootstrap.sources(settings), settings)
-    uvicorn.run(service, host=host or settings.api_host, port=port or settings.api_port, log_level="warning")
+    bootstrap.engine(settings)  # migrate once here, before the workers open the store
+    # uvloop and httptools (dependencies) when installed: "auto" picks them, else asyncio and h11.
+    # Every read is in the audit log; uvicorn's access log would only repeat the URLs.
+    uvicorn.run("onceonly.cli:service_app", factory=True, host=host or settings.api_host,
+                port=port or settings.api_port, workers=serve_workers(settings, workers), log_level="warning",
+                loop="auto", http="auto", access_log=False)
 
 
 @app.command()
@@ -287,6 +309,7 @@ def users_add(
     username: str,
     role: Annotated[str, typer.Option(help="community_worker, steward, department_reader, auditor or admin")],
     community: Annotated[list[str], typer.Option(help="a community worker's community (repeat)")] = [],  # noqa: B006
+    grid: Annotated[list[str], typer.Option(help="a community worker's grid as 社区/网格, e.g. 秦虹社区/第2网格 (repeat)")] = [],  # noqa: B006
     department: Annotated[str | None, typer.Option(help="a department reader's grant")] = None,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
 ) -> None:
@@ -295,7 +318,7 @@ def users_add(
 
     try:
         UserStore(bootstrap.engine(_settings())).add(username, password, role, communities=community,  # type: ignore[arg-type]
-                                                     department=department)
+                                                     grids=grid, department=department)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     console.print(f"added {username} ({role})")
@@ -320,8 +343,7 @@ def users_seed() -> None:
 
     added = {u.username for u in seed_demo_users(UserStore(bootstrap.engine(_settings())))}
     for user in DEMO_USERS:
-        scope = "、".join(user.communities) or user.department or ""
-        console.print(f"  {user.username:20} {user.role:18} {scope}{'' if user.username in added else '  (existed)'}")
+        console.print(f"  {user.username:20} {user.role:18} {user.scope}{'' if user.username in added else '  (existed)'}")
     console.print(f"password of every demo user: {DEMO_PASSWORD}")
 
 
@@ -331,7 +353,7 @@ def users_list() -> None:
     from store.auth_tables import UserStore
 
     for p in UserStore(bootstrap.engine(_settings())).list():
-        console.print(f"  {p.username:20} {p.role:18} {'、'.join(sorted(p.communities)) or p.department or ''}")
+        console.print(f"  {p.username:20} {p.role:18} {p.scope}")
 
 
 @audit_app.command("verify")
@@ -407,6 +429,7 @@ def flows_verify() -> None:
 def plan(
     form: Annotated[str, typer.Option(help="a form in config/forms, e.g. elderly_survey")],
     community: Annotated[str | None, typer.Option(help="the community (社区) whose residents to plan")] = None,
+    grid: Annotated[str | None, typer.Option(help="only this grid (网格) of the community, e.g. 第2网格")] = None,
     profile: Annotated[list[str] | None, typer.Option(help="a profile id (repeatable) instead of a community")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="the pre-filled .xlsx to write")] = Path("plan.xlsx"),
 ) -> None:
@@ -415,8 +438,11 @@ def plan(
     from flows.plan import plan as make_plan
 
     if community is None and not profile:
-        raise typer.BadParameter("give --community or --profile")
-    collection = make_plan(bootstrap.engine(_settings()), load_form(form), community=community, profile_ids=profile)
+        raise typer.BadParameter("give --community (optionally with --grid) or --profile")
+    if grid is not None and community is None:
+        raise typer.BadParameter("--grid needs the --community it belongs to")
+    collection = make_plan(bootstrap.engine(_settings()), load_form(form), community=community, grid=grid,
+                           profile_ids=profile)
     export_xlsx(collection, output)
     console.print(f"{len(collection.residents)} residents, {collection.requested} fields requested, "
                   f"{collection.known} already known: re-collection avoided {collection.share_known:.0%}")

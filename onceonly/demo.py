@@ -293,8 +293,7 @@ def _print_where_to_look(console: Console, settings: Settings, systems: Departme
     for column in ("user", "role", "sees"):
         users.add_column(column)
     for user in DEMO_USERS:
-        scope = ", ".join(user.communities) or (f"grants of {user.department}" if user.department else "all")
-        users.add_row(user.username, user.role, scope)
+        users.add_row(user.username, user.role, user.scope)
     console.print(users)
     _say(
         console,

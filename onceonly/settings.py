@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         description='Bearer token per source for the ingest API, JSON {"community": "…"}; empty = ingest closed',
     )
 
+    health_sample_seconds: float = Field(
+        default=30.0, gt=0, description="How often the query service samples pipeline health (lag, throughput)")
+    health_retention_days: float = Field(
+        default=7.0, gt=0, description="How long pipeline health samples are kept")
+    min_password_length: int = Field(default=10, ge=8, description="Shortest password an admin may set")
+
     @field_validator("ingest_tokens", mode="before")
     @classmethod
     def _tokens_from_json(cls, value: Any) -> Any:

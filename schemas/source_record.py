@@ -87,8 +87,17 @@ class SourceRecord(BaseModel):
         )
 
 
+RAW_ROW_LIMIT = 64 * 1024  # bytes of JSON: a larger row (e.g. one refused for a huge cell) is not kept
+
+
 class DeadLetter(BaseModel):
-    """A record that could not be read or standardised, with where it came from and why."""
+    """A record that could not be read or standardised, with where it came from and why.
+
+    ``raw_row`` is the native row as the connector read it, kept so that a steward can re-process
+    the letter after a mapping fix (``connectors.reprocess``). The dead-letter topic is internal:
+    the row may hold ID numbers in clear, so every reader outside the hub shows it redacted.
+    Letters written before these fields existed decode with the defaults (nothing to re-process).
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -100,3 +109,12 @@ class DeadLetter(BaseModel):
     record_id: str | None = None
     raw_excerpt: str = ""
     observed_at: datetime = Field(default_factory=utc_now)
+    raw_row: dict[str, Any] | None = None
+    scope: str = ""  # the unit the row was read in (a file), as in the envelope
+    mapping_version: str = ""  # the mapping that refused the row
+
+    @staticmethod
+    def keepable(values: dict[str, Any]) -> dict[str, Any] | None:
+        """``values`` when small enough to travel in a dead letter, else ``None``."""
+        size = len(json.dumps(values, ensure_ascii=False, default=str).encode("utf-8"))
+        return values if size <= RAW_ROW_LIMIT else None

@@ -4,7 +4,8 @@ Every read of resident data appends one entry: who, role, purpose, which residen
 when. Each entry's hash covers its content and the previous entry's hash; a one-row head keeps the
 last sequence number and hash, so ``verify`` detects an edited entry (its hash no longer matches),
 a deleted one (a gap in the sequence or a broken chain) and a cut-off tail (the head disagrees).
-Kept at least 3 years (PIPL); nothing here updates or deletes an entry.
+Kept at least 3 years (PIPL); nothing here updates or deletes an entry. Concurrent appends are
+group-committed: one transaction chains every entry that queued meanwhile (see :class:`AuditLog`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Column, DateTime, Engine, Index, Integer, String, Table, Text, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    select,
+    update,
+)
 
 from core.access import Principal
 from store.tables import metadata
@@ -86,38 +100,101 @@ def entry_hash(seq: int, at: datetime, user_id: str, username: str, role: str, a
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+@dataclass
+class _Pending:
+    """An entry waiting for the group commit that writes it."""
+
+    principal: Principal
+    action: str
+    purpose: str
+    residents: tuple[str, ...]
+    fields: tuple[str, ...]
+    entry: AuditEntry | None = None
+    error: BaseException | None = None
+
+
 class AuditLog:
+    """Appends with group commit: entries that arrive while one transaction is being written are
+    chained and written together in the next one, and each ``append`` returns only when its own
+    entry is committed (on SQLite with ``synchronous=FULL``: on disk, not only in the OS cache).
+    Under concurrent reads this writes one transaction per group instead of one per read."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # One append at a time per process: SQLite's busy handler would otherwise make concurrent
-        # appends sleep and retry; across processes the head row's lock still orders them.
-        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        # One writer at a time per process; across processes the head row's lock orders them.
+        self._write_lock = threading.Lock()
+        self.commits = 0  # transactions written by this process (fewer than entries under load)
         metadata.create_all(engine, tables=[audit_log, audit_residents, audit_head])
 
     def append(self, principal: Principal, action: str, purpose: str, residents: Sequence[str],
                fields: Sequence[str]) -> AuditEntry:
-        residents = tuple(dict.fromkeys(residents))
-        fields = tuple(fields)
-        with self._lock, self.engine.begin() as conn:
+        """Chain one entry and return it once it is committed."""
+        pending = _Pending(principal, action, purpose, tuple(dict.fromkeys(residents)), tuple(fields))
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._write_lock:
+            # The writer before us may have taken our entry into its group; otherwise we write the
+            # group that queued while it wrote (our entry among them).
+            if pending.entry is None and pending.error is None:
+                with self._queue_lock:
+                    group, self._queue = self._queue, []
+                try:
+                    for waiting, entry in zip(group, self._write(group), strict=True):
+                        waiting.entry = entry
+                    self.commits += 1
+                except BaseException as exc:
+                    for waiting in group:
+                        waiting.error = exc
+        if pending.error is not None:
+            raise pending.error
+        assert pending.entry is not None
+        return pending.entry
+
+    def _write(self, group: Sequence[_Pending]) -> list[AuditEntry]:
+        with self.engine.connect() as conn:
+            # On SQLite an entry is on disk before the answer leaves: the WAL is fsynced at commit.
+            # (Set on the driver's connection: a PRAGMA is not part of the transaction.)
+            raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+            if raw is not None:
+                raw.execute("PRAGMA synchronous=FULL")
+            try:
+                with conn.begin():
+                    return self._chain(conn, group)
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA synchronous=NORMAL")
+
+    @staticmethod
+    def _chain(conn: Connection, group: Sequence[_Pending]) -> list[AuditEntry]:
+        # Bump the head first: it takes the write lock (SQLite) or the row lock (Postgres), so two
+        # groups never chain onto the same predecessor.
+        bumped = conn.execute(update(audit_head).where(audit_head.c.id == 1)
+                              .values(seq=audit_head.c.seq + len(group)))
+        if bumped.rowcount == 0:
+            conn.execute(audit_head.insert().values(id=1, seq=len(group), hash=GENESIS))
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+        seq, prev = head.seq - len(group), head.hash
+        entries, rows, about = [], [], []
+        for p in group:
+            seq += 1
             at = datetime.now(timezone.utc)
-            # Write the head first: it takes the write lock (SQLite) or the row lock (Postgres),
-            # so two appends never chain onto the same predecessor.
-            bumped = conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq + 1))
-            if bumped.rowcount == 0:
-                conn.execute(audit_head.insert().values(id=1, seq=1, hash=GENESIS))
-            head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
-            seq, prev = head.seq, head.hash
-            digest = entry_hash(seq, at, principal.user_id, principal.username, principal.role, action, purpose,
-                                residents, fields, prev)
-            conn.execute(audit_log.insert().values(
-                seq=seq, at=at, user_id=principal.user_id, username=principal.username, role=principal.role,
-                action=action, purpose=purpose, residents=json.dumps(list(residents)),
-                fields=json.dumps(list(fields), ensure_ascii=False), prev_hash=prev, hash=digest))
-            if residents:
-                conn.execute(audit_residents.insert(), [{"profile_id": r, "seq": seq} for r in residents])
-            conn.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=digest))
-        return AuditEntry(seq, at, principal.user_id, principal.username, principal.role, action, purpose,
-                          residents, fields, prev, digest)
+            who = p.principal
+            digest = entry_hash(seq, at, who.user_id, who.username, who.role, p.action, p.purpose, p.residents,
+                                p.fields, prev)
+            entries.append(AuditEntry(seq, at, who.user_id, who.username, who.role, p.action, p.purpose,
+                                      p.residents, p.fields, prev, digest))
+            rows.append({"seq": seq, "at": at, "user_id": who.user_id, "username": who.username, "role": who.role,
+                         "action": p.action, "purpose": p.purpose, "residents": json.dumps(list(p.residents)),
+                         "fields": json.dumps(list(p.fields), ensure_ascii=False), "prev_hash": prev, "hash": digest})
+            about += [{"profile_id": r, "seq": seq} for r in p.residents]
+            prev = digest
+        conn.execute(audit_log.insert(), rows)
+        if about:
+            conn.execute(audit_residents.insert(), about)
+        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=prev))
+        return entries
 
     def entries(self, *, resident: str | None = None, limit: int | None = None, offset: int = 0) -> list[AuditEntry]:
         """Newest first; with ``resident``, only the entries about that resident (who looked, when, why)."""

@@ -25,6 +25,8 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("role", String(32), nullable=False),
     Column("communities", Text, nullable=False, default="[]"),  # JSON list: a community worker's scope
+    # JSON list of grids ("秦虹社区/第2网格"): a grid worker's (网格员) scope, beside or instead of communities
+    Column("grids", Text, nullable=False, default="[]", server_default="[]"),
     Column("department", String(64)),  # a department reader's grant
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -45,6 +47,9 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-password")
 
 
+_CHANGES: dict[str, int] = {}  # database URL → user changes made in this process (UserStore.changes)
+
+
 class UserExists(ValueError):
     pass
 
@@ -60,12 +65,25 @@ def ensure_tables(engine: Engine) -> None:
 class UserStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._database = str(engine.url)
         ensure_tables(engine)
 
+    @property
+    def changes(self) -> int:
+        """Changes of users (role, scope, disabled) made in this process, through any store on this
+        database: a reader that keeps principals (api.auth) drops them when it moves."""
+        return _CHANGES.get(self._database, 0)
+
     def add(self, username: str, password: str, role: Role, *, communities: Iterable[str] = (),
-            department: str | None = None, display_name: str = "") -> str:
+            grids: Iterable[str] = (), department: str | None = None, display_name: str = "") -> str:
+        """A new user; ``grids`` are written "社区/网格" ("秦虹社区/第2网格"), as the store qualifies them."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        grids = sorted(set(grids))
+        for grid in grids:
+            community, _, name = grid.partition("/")
+            if not community.strip() or not name.strip() or "/" in name:
+                raise ValueError(f"a grid is written community/grid, e.g. 秦虹社区/第2网格 (got {grid!r})")
         if role == "department_reader" and not department:
             raise ValueError("a department reader needs a department (its grant)")
         with self.engine.begin() as conn:
@@ -76,7 +94,8 @@ class UserStore:
                 user_id=user_id, username=username, display_name=display_name or username,
                 password_hash=_hasher.hash(password), role=role, communities=json.dumps(sorted(set(communities)),
                                                                                          ensure_ascii=False),
-                department=department, active=True, created_at=datetime.now(timezone.utc)))
+                grids=json.dumps(grids, ensure_ascii=False), department=department, active=True,
+                created_at=datetime.now(timezone.utc)))
         return user_id
 
     def authenticate(self, username: str, password: str) -> Principal | None:
@@ -121,6 +140,36 @@ class UserStore:
         with self.engine.connect() as conn:
             return [_principal(r) for r in conn.execute(select(users).order_by(users.c.role, users.c.username))]
 
+    # -- administration (the admin role, over HTTP: api/admin.py) --------------------------------
+    def accounts(self) -> tuple[tuple[Principal, bool, datetime], ...]:
+        """Every user with whether it is active and when it was created (disabled ones too)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(users).order_by(users.c.username)).all()
+        return tuple((_principal(r), bool(r.active), r.created_at) for r in rows)
+
+    def set_active(self, username: str, active: bool) -> None:
+        """Disable (or re-enable) a user: its sessions and tokens stop working at once."""
+        self._update(username, active=active)
+
+    def set_role(self, username: str, role: Role, *, communities: Iterable[str] = (), grids: Iterable[str] = (),
+                 department: str | None = None) -> None:
+        """A new role and scope (replacing the old scope whole)."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+        if role == "department_reader" and not department:
+            raise ValueError("a department reader needs a department (its grant)")
+        grids = sorted(set(grids))
+        if any(not c.strip() or not n.strip() or "/" in n for c, _, n in (g.partition("/") for g in grids)):
+            raise ValueError("a grid is written community/grid, e.g. 秦虹社区/第2网格")
+        self._update(username, role=role, communities=json.dumps(sorted(set(communities)), ensure_ascii=False),
+                     grids=json.dumps(grids, ensure_ascii=False), department=department)
+
+    def _update(self, username: str, **values: object) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(update(users).where(users.c.username == username).values(**values)).rowcount == 0:
+                raise UnknownUser(f"no user {username!r}")
+        _CHANGES[self._database] = _CHANGES.get(self._database, 0) + 1
+
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -129,4 +178,5 @@ def token_hash(token: str) -> str:
 def _principal(row: object) -> Principal:
     return Principal(user_id=row.user_id, username=row.username, role=row.role,  # type: ignore[attr-defined]
                      communities=frozenset(json.loads(row.communities)),  # type: ignore[attr-defined]
+                     grids=frozenset(json.loads(row.grids)),  # type: ignore[attr-defined]
                      department=row.department)  # type: ignore[attr-defined]

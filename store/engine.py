@@ -12,7 +12,10 @@ from store.migrate import upgrade
 
 def make_engine(url: str, *, create: bool = True) -> Engine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so readers never block the writer."""
-    kwargs: dict[str, Any] = {"future": True}
+    # Enough pooled connections for the query service's thread pool: a connection opened beyond the
+    # pool is closed on return, and a fresh one (on SQLite: pragmas, schema parse, cold page cache)
+    # costs more than the read it serves.
+    kwargs: dict[str, Any] = {"future": True, "pool_size": 16, "max_overflow": 24}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -1,7 +1,8 @@
 """Projecting profile events into the profile store, idempotently.
 
-Each batch folds its events into the profiles they touch (core.profile.apply), writes the rows and
-the consumed offsets in one transaction. A redelivered event (offset applied, or version not newer)
+Each batch folds its events into the profiles they touch (core.profile.apply), writes the rows, their
+read side (grid, search-hit columns, search terms: core.profile.read_side) and the consumed offsets
+in one transaction. A redelivered event (offset applied, or version not newer)
 changes nothing; replaying the whole topic into an empty database gives the same checksum.
 """
 
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, select
 
-from core.privacy import keyed_hash
+from core.access.views import render
+from core.privacy import keyed_hash, mask_id_number
 from core.profile import Profile, apply, checksum
+from core.profile.read_side import qualified_grid, search_terms
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from store import positions
-from store.profile_tables import profile_event_log, profiles, record_links
+from store.profile_tables import profile_event_log, profile_search_terms, profiles, record_links
 from store.upsert import insert_new, upsert
 
 
@@ -79,6 +82,7 @@ class ProfileProjection:
             if linked.record.name_pinyin:
                 name_key = linked.record.name_pinyin
                 break
+        shown_address = golden.residential_address or golden.registered_address
         upsert(conn, profiles, [{
             "profile_id": profile.profile_id,
             "version": profile.version,
@@ -90,10 +94,21 @@ class ProfileProjection:
             "id_hash": keyed_hash(id_number, self.id_hash_key) if id_number else None,
             "household_id": golden.household_id.value if golden.household_id else None,
             "community": community,
+            "grid": qualified_grid(profile, community),
+            "sex": render(golden.sex.value) if golden.sex else None,
+            "relation_to_head": render(golden.relation_to_head.value) if golden.relation_to_head else None,
+            "address": render(shown_address.value) if shown_address else None,
+            "id_masked": mask_id_number(id_number) if id_number else None,
             "updated_at": profile.updated_at,
             "doc": profile.model_dump(mode="json"),
         }], keys=("profile_id",), update=("version", "status", "merged_into", "name", "name_key", "birth_date",
-                                          "id_hash", "household_id", "community", "updated_at", "doc"))
+                                          "id_hash", "household_id", "community", "grid", "sex", "relation_to_head",
+                                          "address", "id_masked", "updated_at", "doc"))
+        conn.execute(delete(profile_search_terms).where(profile_search_terms.c.profile_id == profile.profile_id))
+        terms = [{"kind": t.kind, "term": t.term, "profile_id": profile.profile_id, "weight": t.weight}
+                 for t in search_terms(profile)]
+        if terms:
+            conn.execute(profile_search_terms.insert(), terms)
         conn.execute(delete(record_links).where(record_links.c.profile_id == profile.profile_id))
         links = [{"source": r.record.source, "record_id": r.record.record_id, "profile_id": profile.profile_id}
                  for r in profile.records.values()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Date, DateTime, Float, Index, Integer, String, Table, Text
 
 from store.tables import metadata
 
@@ -20,6 +20,13 @@ profiles = Table(
     Column("id_hash", String(64)),  # keyed hash of the surviving ID number, never the number
     Column("household_id", String(64)),
     Column("community", String(100)),
+    Column("grid", String(200)),  # "秦虹社区/第2网格": the grid (网格) qualified by its community
+    # Read-side copies of what a search hit shows, so a result page parses no documents. The ID
+    # number is kept only masked here (110105********002X); its clear form stays in the document.
+    Column("sex", String(32)),
+    Column("relation_to_head", String(64)),
+    Column("address", Text),  # the residential (else registered) address as written
+    Column("id_masked", String(32)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("doc", JSON, nullable=False),
 )
@@ -28,6 +35,23 @@ Index("ix_profiles_name_key", profiles.c.name_key)
 Index("ix_profiles_id_hash", profiles.c.id_hash)
 Index("ix_profiles_household", profiles.c.household_id)
 Index("ix_profiles_community", profiles.c.community)
+Index("ix_profiles_grid", profiles.c.grid)
+
+# What search looks up instead of scanning documents, written by the projection with each profile
+# (core.profile.search_terms): ``phone`` (E.164), ``name`` (variants: aliases, pinyin),
+# ``address`` (character bigrams of the normalised addresses) and ``address_line`` (each whole
+# normalised address, to confirm a bigram hit and rank it). Only active profiles have terms.
+profile_search_terms = Table(
+    "profile_search_terms",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("term", String(300), primary_key=True),
+    Column("profile_id", String(64), primary_key=True),
+    Column("weight", Float, nullable=False),  # how strongly the term speaks for the profile (ranking)
+)
+# A profile's own terms, index-only: rewriting them, and confirming a fragment against its lines.
+Index("ix_profile_search_terms_profile", profile_search_terms.c.profile_id, profile_search_terms.c.kind,
+      profile_search_terms.c.term, profile_search_terms.c.weight)
 
 # The log as the store saw it, for history and time travel (as of a given time).
 profile_event_log = Table(

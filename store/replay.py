@@ -1,4 +1,8 @@
-"""Rebuilding the profile store from the log: read profile-events from the start into an empty store."""
+"""Rebuilding the profile store from the log: read profile-events from the start into an empty store.
+
+The projection writes each profile with its read side (grid, search-hit columns, search terms), so
+a replay rebuilds the search index too: nothing is kept that the log cannot give back.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Roles (角色) and what each may do.
 
-- ``community_worker`` (社区工作者): reads residents of their own communities only.
+- ``community_worker`` (社区工作者): reads residents of their own communities or grids (网格) only.
 - ``steward`` (数据管理员): reads every resident, decides reviews, watches the pipeline.
 - ``department_reader`` (部门读取方): a department's machine account, reads its granted fields.
 - ``auditor`` (审计员): reads the audit log, never resident data.
@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -47,11 +48,24 @@ class Principal:
     username: str
     role: Role
     communities: frozenset[str] = field(default_factory=frozenset)  # community workers' scope
+    grids: frozenset[str] = field(default_factory=frozenset)  # ... or grids, "秦虹社区/第2网格"
     department: str | None = None  # department readers: whose grant applies
 
     @property
     def display(self) -> str:
         return f"{self.username} ({self.role})"
+
+    @property
+    def scope(self) -> str:
+        return scope_text(self.communities, self.grids, self.department)
+
+
+def scope_text(communities: Iterable[str], grids: Iterable[str], department: str | None) -> str:
+    """Whose residents a user sees, in one line: communities and grids, a department's grants, or all."""
+    parts = sorted(communities) + sorted(grids)
+    if parts:
+        return "、".join(parts)
+    return f"grants of {department}" if department else "all"
 
 
 def can(principal: Principal, action: Action) -> bool:
@@ -64,13 +78,15 @@ def require(principal: Principal, action: Action) -> None:
         raise AccessDenied(f"role {principal.role} may not {action.replace('_', ' ')}")
 
 
-def may_see_community(principal: Principal, community: str | None) -> bool:
-    """Community workers see residents of their own communities; other reading roles see all.
+def may_see_community(principal: Principal, community: str | None, grid: str | None = None) -> bool:
+    """Community workers see residents of their own communities or grids; other reading roles see all.
 
-    A resident with no known community is outside every worker's scope (minimum necessary).
+    ``grid`` is the resident's grid qualified by its community ("秦虹社区/第2网格"). A resident
+    with no known community and grid is outside every worker's scope (minimum necessary).
     """
     if not can(principal, "read_profile"):
         return False
     if principal.role == "community_worker":
-        return community is not None and community in principal.communities
+        return ((community is not None and community in principal.communities)
+                or (grid is not None and grid in principal.grids))
     return True

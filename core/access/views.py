@@ -85,23 +85,43 @@ def field_views(profile: Profile, principal: Principal, *, unmask: Collection[st
     return out
 
 
+SUMMARY_FIELDS: tuple[tuple[str, str], ...] = (
+    ("name", "name"), ("sex", "sex"), ("birth_date", "birth_date"), ("id_number", "id_number"),
+    ("household_id", "household_id"), ("relation_to_head", "relation_to_head"), ("address", "residential_address"),
+)  # (key in a hit, the field whose visibility applies)
+
+
 def summary(profile: Profile, principal: Principal, *, grants: Mapping[str, Grant] | None = None,
             disclosure: Disclosure | None = None) -> dict[str, Any]:
     """A search hit or household member: identity fields only, masked as the role requires."""
     golden = profile.golden
-    out: dict[str, Any] = {"profile_id": profile.profile_id}
     residential = golden.residential_address or golden.registered_address
-    for name, value in (("name", golden.name), ("sex", golden.sex), ("birth_date", golden.birth_date),
-                        ("id_number", golden.id_number), ("household_id", golden.household_id),
-                        ("relation_to_head", golden.relation_to_head), ("address", residential)):
-        key = "residential_address" if name == "address" else name
+    values: dict[str, Any] = {}
+    for key, value in (("name", golden.name), ("sex", golden.sex), ("birth_date", golden.birth_date),
+                       ("id_number", golden.id_number), ("household_id", golden.household_id),
+                       ("relation_to_head", golden.relation_to_head), ("address", residential)):
+        values[key] = None if value is None else render(value.value)
+    return summary_of(profile.profile_id, values, principal, grants=grants, disclosure=disclosure)
+
+
+def summary_of(profile_id: str, values: Mapping[str, Any], principal: Principal, *,
+               grants: Mapping[str, Grant] | None = None, disclosure: Disclosure | None = None) -> dict[str, Any]:
+    """:func:`summary` from the rendered values of the store's read-side columns (no document).
+
+    A sensitive value may be given already masked (the store keeps ID numbers masked beside the
+    document): masking is idempotent, so it is shown masked either way; the caller passes the clear
+    value only where :func:`core.access.visibility` says ``shown``.
+    """
+    out: dict[str, Any] = {"profile_id": profile_id}
+    for name, key in SUMMARY_FIELDS:
+        value = values.get(name)
         view = visibility(principal, key, grants=grants)
         if view == "hidden" or value is None:
             out[name] = None
             continue
         if disclosure is not None:
             disclosure.note(key, view, unmasked=False)
-        shown = _shown(key, value.value, view)
+        shown = _shown(key, value, view)
         out[name] = shown if isinstance(shown, str) else "、".join(shown)
     return out
 

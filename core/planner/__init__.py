@@ -3,24 +3,41 @@ department may receive. Pure: plain Python over profiles, no I/O."""
 
 from __future__ import annotations
 
+from core.planner.answers import CollectedAnswers, collected_answers, mapping_target, visit_row
 from core.planner.fields import CANONICAL_FIELDS, KnownValue, UnknownField, check_field, read_field
 from core.planner.grants import DepartmentGrant, FieldGrant, GrantError, Grants, SharingClass, extract_row
 from core.planner.plan import CollectionPlan, FormTemplate, ResidentPlan, plan_collection
+from core.planner.target import MAX_PROFILE_IDS, InvalidTarget, PlanTarget, grids_of, in_grid
+from core.planner.view import PLANNING_ROLES, PlanView, as_cell, plan_view, require_planner
 
 __all__ = [
     "CANONICAL_FIELDS",
+    "MAX_PROFILE_IDS",
+    "PLANNING_ROLES",
+    "CollectedAnswers",
     "CollectionPlan",
     "DepartmentGrant",
     "FieldGrant",
     "FormTemplate",
     "GrantError",
     "Grants",
+    "InvalidTarget",
     "KnownValue",
+    "PlanTarget",
+    "PlanView",
     "ResidentPlan",
     "SharingClass",
     "UnknownField",
+    "as_cell",
     "check_field",
+    "collected_answers",
     "extract_row",
+    "grids_of",
+    "in_grid",
+    "mapping_target",
     "plan_collection",
+    "plan_view",
     "read_field",
+    "require_planner",
+    "visit_row",
 ]

@@ -7,6 +7,7 @@ Users: a community worker of community A, one of community B, a steward, a depar
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,23 @@ MATRIX: dict[str, dict[str | None, Any]] = {
                         "auditor": 200, "admin": 403, None: 401},
     "console_profile": {"worker_a": 200, "worker_b": 404, "steward": 200, "dept_civil": 200,
                         "auditor": 403, "admin": 403, None: 303},
+    # steward and admin views (no Kafka in this world: dead letters and re-processing answer 503)
+    "validation":      {"worker_a": 403, "worker_b": 403, "steward": 200, "dept_civil": 403,
+                        "auditor": 403, "admin": 200, None: 401},
+    "health_history":  {"worker_a": 403, "worker_b": 403, "steward": 200, "dept_civil": 403,
+                        "auditor": 403, "admin": 200, None: 401},
+    "reprocess":       {"worker_a": 403, "worker_b": 403, "steward": 503, "dept_civil": 403,
+                        "auditor": 403, "admin": 403, None: 401},
+    "quality_report":  {"worker_a": 403, "worker_b": 403, "steward": 404, "dept_civil": 403,
+                        "auditor": 403, "admin": 403, None: 303},
+    "data_docs":       {"worker_a": 403, "worker_b": 403, "steward": 404, "dept_civil": 403,
+                        "auditor": 403, "admin": 403, None: 303},
+    "users":           {"worker_a": 403, "worker_b": 403, "steward": 403, "dept_civil": 403,
+                        "auditor": 403, "admin": 200, None: 401},
+    "user_create":     {"worker_a": 403, "worker_b": 403, "steward": 403, "dept_civil": 403,
+                        "auditor": 403, "admin": 400, None: 401},
+    "user_token":      {"worker_a": 403, "worker_b": 403, "steward": 403, "dept_civil": 403,
+                        "auditor": 403, "admin": 404, None: 401},
 }
 
 
@@ -88,6 +106,16 @@ def _calls(world: World) -> dict[str, Callable[[TestClient], Any]]:
         "audit": lambda c: c.get("/api/v1/audit"),
         "audit_verify": lambda c: c.get("/api/v1/audit/verify"),
         "console_profile": lambda c: c.get(f"/console/residents/{rid}", follow_redirects=False),
+        "validation": lambda c: c.get("/api/v1/validation"),
+        "health_history": lambda c: c.get("/api/v1/pipeline/health/history"),
+        "reprocess": lambda c: c.post("/api/v1/dead-letters/reprocess", json={"source": "community"}),
+        "quality_report": lambda c: c.get("/console/quarantine/no-such-batch", follow_redirects=False),
+        "data_docs": lambda c: c.get("/console/data-docs/index.html", follow_redirects=False),
+        "users": lambda c: c.get("/api/v1/users"),
+        # a too-short password: the admin gets 400 (nothing created), every other role is refused first
+        "user_create": lambda c: c.post("/api/v1/users", json={"username": "matrix_user", "password": "short1",
+                                                               "role": "auditor"}),
+        "user_token": lambda c: c.post("/api/v1/users/no-such-user/tokens", json={}),
         "_resident": lambda c: (rid, number, name),
     }
 
@@ -135,3 +163,69 @@ def test_refusals_and_reads_are_in_the_audit_log_and_the_chain_verifies(
     who = {e["username"] for e in looked}
     assert {"worker_a", "steward", "dept_civil"} <= who and "worker_b" not in who
     assert clients["auditor"].get("/api/v1/audit/verify").json()["ok"] is True
+
+
+def test_a_grid_worker_sees_their_grid_and_not_the_rest_of_its_community(world: World) -> None:
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from store.profile_tables import profiles
+
+    with world.engine.connect() as conn:
+        rows = conn.execute(select(profiles.c.profile_id, profiles.c.name, profiles.c.community, profiles.c.grid)
+                            .where(profiles.c.status == "active", profiles.c.name.is_not(None))
+                            .order_by(profiles.c.profile_id)).all()
+    grid, _ = Counter(r.grid for r in rows if r.grid).most_common(1)[0]
+    community = grid.split("/")[0]
+    inside = next(r for r in rows if r.grid == grid)
+    # a neighbour: same community, another grid (or none), and a name no one inside the grid has
+    names_inside = {r.name for r in rows if r.grid == grid}
+    neighbour = next(r for r in rows if r.community == community and r.grid != grid and r.name not in names_inside)
+    world.users.add("worker_grid", "correct horse battery", "community_worker", grids=[grid])
+    with world.app_client() as client:
+        world.login(client, "worker_grid")
+        assert client.get("/api/v1/me").json()["role"] == "community_worker"
+        assert client.get(f"/api/v1/residents/{inside.profile_id}").status_code == 200
+        refused = client.get(f"/api/v1/residents/{neighbour.profile_id}")
+        assert refused.status_code == 404 and neighbour.name not in refused.text
+        found = client.get("/api/v1/residents", params={"name": inside.name}).json()["results"]
+        assert inside.profile_id in [h["profile_id"] for h in found]
+        hidden = client.get("/api/v1/residents", params={"name": neighbour.name}).json()["results"]
+        assert neighbour.profile_id not in [h["profile_id"] for h in hidden]
+        assert all(h["profile_id"] in {r.profile_id for r in rows if r.grid == grid} for h in hidden)
+    # the same grid number in another community is another grid
+    number = grid.split("/")[1]
+    elsewhere = [r for r in rows if r.grid and r.grid.endswith(f"/{number}") and r.grid != grid]
+    assert elsewhere, "the district numbers grids within each community: the number recurs"
+    with world.app_client() as client:
+        world.login(client, "worker_grid")
+        assert client.get(f"/api/v1/residents/{elsewhere[0].profile_id}").status_code == 404
+
+
+def test_users_are_added_with_grids_written_community_slash_grid(world: World) -> None:
+    world.users.add("worker_grid_2", "correct horse battery", "community_worker", grids=["秦虹社区/第2网格"])
+    assert next(p for p in world.users.list() if p.username == "worker_grid_2").grids == {"秦虹社区/第2网格"}
+    with pytest.raises(ValueError, match="community/grid"):
+        world.users.add("worker_grid_3", "correct horse battery", "community_worker", grids=["第2网格"])
+
+
+def test_the_cli_adds_a_grid_worker(tmp_path: Path) -> None:
+    import subprocess
+
+    from store.auth_tables import UserStore
+    from store.engine import make_engine
+    from tests.helpers import cli
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    env = {"ONCEONLY_DATABASE_URL": url, "ONCEONLY_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    added = subprocess.run(cli("users", "add", "grid_li", "--role", "community_worker", "--grid", "秦虹社区/第2网格",
+                               "--password", "a long enough password"), env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert added.returncode == 0, added.stderr
+    user = next(p for p in UserStore(make_engine(url)).list() if p.username == "grid_li")
+    assert user.grids == {"秦虹社区/第2网格"} and user.communities == frozenset()
+    refused = subprocess.run(cli("users", "add", "grid_wu", "--role", "community_worker", "--grid", "第2网格",
+                                 "--password", "a long enough password"), env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode != 0 and "秦虹社区/第2网格" in refused.stderr and "Traceback" not in refused.stderr

@@ -65,6 +65,72 @@ def test_phone_address_and_household_searches_find_the_resident(world: World, st
     assert household.profile_id in [h["profile_id"] for h in by_address]
 
 
+def _project_resident(world: World, profile_id: str, record: object) -> None:
+    """One more resident, projected by the real projection (offsets of a topic no other test uses)."""
+    from schemas.profile_events import ProfileCreated, RecordLinked
+    from store.profile_projection import DeliveredEvent, ProfileProjection
+    from tests.integration.api_world import KEY
+
+    at = record.observed_at  # type: ignore[attr-defined]
+    events = [ProfileCreated(profile_id=profile_id, version=1, occurred_at=at, caused_by=profile_id),
+              RecordLinked(profile_id=profile_id, version=2, occurred_at=at, caused_by=profile_id,
+                           record=record, rule="probabilistic", score=1.0)]  # type: ignore[arg-type]
+    ProfileProjection(world.engine, id_hash_key=KEY).apply(
+        [DeliveredEvent(f"test-{profile_id}", 0, i, e) for i, e in enumerate(events)])
+
+
+def _record(world: World, source: str, record_id: str, name: str, **fields: object) -> object:
+    from schemas.resident import ResidentRecord
+
+    at = world.one(world.community_a).updated_at
+    return ResidentRecord(source=source, record_id=record_id, observed_at=at, name=name, **fields)  # type: ignore[arg-type]
+
+
+def test_phone_and_address_searches_miss_when_nobody_holds_them(world: World, steward: TestClient) -> None:
+    from core.standardise import parse_address
+
+    nobody = steward.post("/api/v1/residents/search", json={"phone": "13700001111"})
+    assert nobody.status_code == 200 and nobody.json()["results"] == []
+    nowhere = steward.get("/api/v1/residents", params={"address": "不存在路999号"})
+    assert nowhere.status_code == 200 and nowhere.json()["results"] == []
+    # "2号12": each of its character pairs is in this address, but not the fragment as a whole
+    _project_resident(world, "p-miss", _record(world, "community", "MISS-1", "丙三",
+                                               addresses={"residential": parse_address("秦淮区测试街12号1栋")}))
+    assert "p-miss" in [h["profile_id"] for h in steward.get(
+        "/api/v1/residents", params={"address": "测试街12号1栋"}).json()["results"]]
+    hits = steward.get("/api/v1/residents", params={"address": "2号12"}).json()["results"]
+    assert "p-miss" not in [h["profile_id"] for h in hits]
+
+
+def test_an_address_fragment_is_found_however_it_is_typed(world: World, steward: TestClient) -> None:
+    resident = next(p for p in world.profiles_in(world.community_a)
+                    if p.golden.residential_address and p.golden.residential_address.value.building
+                    and p.golden.residential_address.value.compound)
+    address = resident.golden.residential_address.value  # type: ignore[union-attr]
+    # compound and building as a worker types them: 幢 for 栋, full-width digits, a stray space
+    typed = f"{address.compound} {address.building.translate(str.maketrans('0123456789', '０１２３４５６７８９'))}幢"
+    hits = steward.get("/api/v1/residents", params={"address": typed}).json()["results"]
+    assert resident.profile_id in [h["profile_id"] for h in hits]
+    assert all(h["score"] > 0 for h in hits)
+
+
+def test_search_ranks_the_surviving_value_above_an_older_records(world: World, steward: TestClient) -> None:
+    from core.standardise import parse_address
+
+    place = parse_address("南京市秦淮区测试路77号")  # on no other resident's address
+    _project_resident(world, "p-rank-lives", _record(world, "community", "RANK-1", "甲一",
+                                                     addresses={"residential": place}, phones=("+8613755550001",)))
+    _project_resident(world, "p-rank-registered", _record(world, "public_security", "RANK-2", "乙二",
+                                                          addresses={"registered": place}))
+    hits = steward.get("/api/v1/residents", params={"address": "测试路77号"}).json()["results"]
+    # where the resident lives now ranks above a registered (户籍) address
+    assert [(h["profile_id"], h["score"]) for h in hits] == [("p-rank-lives", 1.0), ("p-rank-registered", 0.9)]
+    found = steward.post("/api/v1/residents/search", json={"phone": "137 5555 0001"}).json()["results"]
+    assert [h["profile_id"] for h in found] == ["p-rank-lives"] and found[0]["score"] == 1.0
+    both = steward.post("/api/v1/residents/search", json={"phone": "13755550001", "address": "测试路77号"}).json()
+    assert [h["profile_id"] for h in both["results"]] == ["p-rank-lives"]
+
+
 def test_results_are_paged(world: World, steward: TestClient) -> None:
     from collections import Counter
 

@@ -68,3 +68,34 @@ def test_pipeline_health_reports_profiles_and_consumers_without_kafka(steward: T
     assert health["profiles"]["active"] > 0
     assert any(c["consumer"] == "profiles" and c["applied"] > 0 and c["lag"] is None for c in health["consumers"])
     assert "lag unknown" in health["kafka"]
+
+
+def test_refused_and_out_of_scope_reads_are_audited_without_resident_data(world: World) -> None:
+    resident = world.one(world.community_a, with_id=True)
+    number = resident.golden.id_number.value  # type: ignore[union-attr]
+    with world.app_client() as other_worker, world.app_client() as auditor_as_reader:
+        world.login(other_worker, "worker_b")
+        assert other_worker.get(f"/api/v1/residents/{resident.profile_id}").status_code == 404  # out of scope
+        assert other_worker.get("/api/v1/reviews").status_code == 403
+        world.login(auditor_as_reader, "auditor")
+        assert auditor_as_reader.post("/api/v1/residents/search", json={"id_number": number}).status_code == 403
+        assert auditor_as_reader.get(f"/console/residents/{resident.profile_id}").status_code == 403
+        entries = auditor_as_reader.get("/api/v1/audit", params={"limit": 1000}).json()["entries"]
+        who_looked = auditor_as_reader.get("/api/v1/audit", params={"resident": resident.profile_id}).json()
+    refused = {(e["username"], e["role"], e["action"]): e for e in entries if e["action"].startswith("refused:")}
+    assert ("worker_b", "community_worker", "refused:profile") in refused
+    assert ("worker_b", "community_worker", "refused:reviews") in refused
+    assert ("auditor", "auditor", "refused:search_post") in refused
+    assert ("auditor", "auditor", "refused:resident") in refused  # the console page
+    out_of_scope = refused[("worker_b", "community_worker", "refused:profile")]
+    assert out_of_scope["purpose"].startswith(f"GET /api/v1/residents/{resident.profile_id}")
+    assert out_of_scope["residents"] == [] and out_of_scope["fields"] == []  # nobody was looked at
+    assert number not in str(entries)  # the ID number asked for went in the body, and stays out of the log
+    assert "worker_b" not in {e["username"] for e in who_looked["entries"]}
+    with world.app_client() as anonymous:
+        before = len(entries)
+        assert anonymous.get("/api/v1/reviews").status_code == 401  # nobody to name: not audited
+    with world.app_client() as auditor:
+        world.login(auditor, "auditor")
+        after = auditor.get("/api/v1/audit", params={"limit": 1000}).json()["entries"]
+        assert len(after) == before and auditor.get("/api/v1/audit/verify").json()["ok"] is True

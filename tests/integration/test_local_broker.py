@@ -57,3 +57,11 @@ def test_broker_dies_with_its_parent_even_on_sigkill(tmp_path: Path) -> None:
     eventually(lambda: not _java_running(data), timeout=60)
     time.sleep(0.5)
     assert not _java_running(data)
+
+
+def test_cluster_ids_never_start_with_a_dash_that_the_storage_tool_would_read_as_an_option() -> None:
+    from localstack.kafka_broker import _cluster_id
+
+    ids = [_cluster_id() for _ in range(2000)]  # a dash would start ~31 of them if not refused
+    assert all(not i.startswith("-") and len(i) == 22 for i in ids)
+    assert len(set(ids)) == len(ids)

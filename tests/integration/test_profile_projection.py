@@ -71,3 +71,70 @@ def test_the_store_never_holds_a_raw_id_number_outside_the_profile_document(stor
         row = conn.execute(select(profiles).where(profiles.c.profile_id == "p-1")).one()
     assert row.id_hash and row.id_hash != "11010519600501002X"
     assert row.name == "王芳" and row.status == "active"
+
+
+def _terms(engine: Engine, profile_id: str) -> dict[str, set[str]]:
+    from sqlalchemy import select
+
+    from store.profile_tables import profile_search_terms as t
+
+    out: dict[str, set[str]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(select(t.c.kind, t.c.term).where(t.c.profile_id == profile_id)):
+            out.setdefault(row.kind, set()).add(row.term)
+    return out
+
+
+def test_search_terms_follow_the_profile_through_link_merge_and_end(store_engine: Engine) -> None:
+    from core.standardise import parse_address
+    from schemas.profile_events import RecordEnded, RecordUpdated
+
+    projection = ProfileProjection(store_engine, id_hash_key="k")
+    events = _events()
+    premerge = [e for e in events if e.version <= 2]
+    projection.apply(_delivered(premerge))
+    # before the merge each profile is found by what its own record holds
+    assert _terms(store_engine, "p-2")["phone"] == {"+8613900000000"}
+    assert "王芳" in _terms(store_engine, "p-1")["name"] and "phone" not in _terms(store_engine, "p-1")
+
+    projection.apply(_delivered(events))
+    # merged: the survivor holds the merged-away record's phone; the redirect holds no terms at all
+    assert _terms(store_engine, "p-1")["phone"] == {"+8613900000000"}
+    assert _terms(store_engine, "p-2") == {}
+
+    # a new address from the community record: its lines and bigrams replace nothing else's
+    survivor = replay(events)["p-1"]
+    old = survivor.records["community:SQ-9"].record
+    moved = old.model_copy(update={"addresses": {"residential": parse_address("秦淮区瞻园路12-3-2-301")}})
+    at = T0 + timedelta(3)
+    updated = RecordUpdated(profile_id="p-1", version=survivor.version + 1, occurred_at=at, caused_by="e4", record=moved)
+    projection.apply([DeliveredEvent("profile-events", 5, 0, updated)])
+    terms = _terms(store_engine, "p-1")
+    assert "瞻园路12号3栋2单元301室" in "".join(terms["address_line"])  # the housing short form spelled out
+    assert {"瞻园", "园路", "01"} <= terms["address"]
+
+    # the source deletes the community record: its phone and address go from the index
+    ended = RecordEnded(profile_id="p-1", version=survivor.version + 2, occurred_at=at + timedelta(1),
+                        caused_by="e5", source="community", record_id="SQ-9")
+    projection.apply([DeliveredEvent("profile-events", 5, 1, ended)])
+    terms = _terms(store_engine, "p-1")
+    assert "phone" not in terms and "address" not in terms
+    assert terms["name"] >= {"王芳"}
+
+
+def test_the_grid_is_qualified_by_the_community_its_record_names(store_engine: Engine) -> None:
+    from sqlalchemy import select
+
+    from store.profile_tables import profiles
+
+    visit = _record("community", "SQ-1", name="李娜", attributes={"community": "秦虹社区", "grid": "第2网格"})
+    other = _record("community", "SQ-2", name="赵敏", attributes={"community": "瞻园社区", "grid": "第2网格"})
+    events: list[ProfileEvent] = []
+    for pid, record in (("p-a", visit), ("p-b", other)):
+        events += [ProfileCreated(profile_id=pid, version=1, occurred_at=T0, caused_by=pid),
+                   RecordLinked(profile_id=pid, version=2, occurred_at=T0, caused_by=pid, record=record,
+                                rule="probabilistic", score=1)]
+    ProfileProjection(store_engine, id_hash_key="k").apply(_delivered(events))
+    with store_engine.connect() as conn:
+        grids = dict(conn.execute(select(profiles.c.profile_id, profiles.c.grid)).all())
+    assert grids == {"p-a": "秦虹社区/第2网格", "p-b": "瞻园社区/第2网格"}  # same grid number, two grids

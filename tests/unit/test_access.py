@@ -19,6 +19,7 @@ from core.access import (
 )
 
 WORKER = Principal("u1", "li", "community_worker", frozenset({"秦虹社区"}))
+GRID_WORKER = Principal("u6", "wang", "community_worker", grids=frozenset({"秦虹社区/第2网格"}))
 STEWARD = Principal("u2", "st", "steward")
 AUDITOR = Principal("u3", "au", "auditor")
 ADMIN = Principal("u4", "ad", "admin")
@@ -32,6 +33,18 @@ def test_a_community_worker_sees_only_residents_of_their_communities() -> None:
     assert not may_see_community(WORKER, "瞻园社区")
     assert not may_see_community(WORKER, None)  # unknown community: outside every worker's scope
     assert may_see_community(STEWARD, "瞻园社区") and may_see_community(STEWARD, None)
+
+
+def test_a_grid_worker_sees_residents_of_their_grids_only() -> None:
+    assert may_see_community(GRID_WORKER, "秦虹社区", "秦虹社区/第2网格")
+    assert not may_see_community(GRID_WORKER, "秦虹社区", "秦虹社区/第3网格")  # the rest of the community
+    assert not may_see_community(GRID_WORKER, "秦虹社区", None)
+    assert not may_see_community(GRID_WORKER, "瞻园社区", "瞻园社区/第2网格")  # 第2网格 of another community
+    # a worker of a community still sees its residents whatever their grid; either scope suffices
+    assert may_see_community(WORKER, "秦虹社区", "秦虹社区/第3网格")
+    both = Principal("u7", "zhao", "community_worker", frozenset({"瞻园社区"}), grids=frozenset({"秦虹社区/第2网格"}))
+    assert may_see_community(both, "瞻园社区", None) and may_see_community(both, "秦虹社区", "秦虹社区/第2网格")
+    assert not may_see_community(both, "秦虹社区", "秦虹社区/第1网格")
 
 
 def test_auditors_and_admins_never_read_resident_data() -> None:

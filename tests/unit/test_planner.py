@@ -95,3 +95,93 @@ def test_the_shipped_grants_and_forms_load() -> None:
     assert "id_number" not in grants.departments["housing"].field_names
     form = yaml.safe_load((config / "forms" / "elderly_survey.yaml").read_text(encoding="utf-8"))
     assert "attributes.assistance" in FormTemplate.from_dict("elderly_survey", form).fields
+
+
+# -- targets, grids, masking and the way back ---------------------------------------------------
+
+def test_a_target_is_a_community_a_grid_within_it_or_a_list_of_profiles() -> None:
+    from core.planner import InvalidTarget, PlanTarget
+
+    assert PlanTarget(community=" 夫子庙社区 ").kind == "community"
+    assert PlanTarget(community="夫子庙社区", grid="第3网格").kind == "grid"
+    assert PlanTarget(profile_ids=("p-1", " p-1", "", "p-2")).profile_ids == ("p-1", "p-2")
+    for bad, why in (({}, "no residents"), ({"grid": "第3网格"}, "within its community"),
+                     ({"community": "夫子庙社区", "profile_ids": ("p-1",)}, "not both"),
+                     ({"community": "  "}, "no residents")):
+        with pytest.raises(InvalidTarget, match=why):
+            PlanTarget(**bad)  # type: ignore[arg-type]
+
+
+def test_a_grid_holds_the_profiles_whose_surviving_grid_is_that_grid() -> None:
+    from core.planner import grids_of, in_grid
+
+    def gridded(pid: str, grid: str | None) -> Profile:
+        attributes = {"grid": Golden(value=grid, provenance=CM)} if grid else {}
+        return _profile(pid, GoldenFields(name=Golden(value="张三", provenance=CM), attributes=attributes))
+
+    people = [gridded("a", "第3网格"), gridded("b", "第10网格"), gridded("c", None), gridded("d", "第3网格")]
+    assert [p.profile_id for p in in_grid(people, "第3网格")] == ["a", "d"]
+    assert in_grid(people, "第4网格") == []
+    assert grids_of(people) == ["第3网格", "第10网格"]  # natural order, no grid for an unknown one
+
+
+def test_the_plan_view_masks_known_values_as_the_profile_view_does_and_notes_what_it_disclosed() -> None:
+    from core.access import Principal
+    from core.access.views import field_views
+    from core.planner import plan_view
+
+    worker = Principal(user_id="u1", username="w", role="community_worker", communities=frozenset({"夫子庙社区"}))
+    form = FormTemplate(name="f", title="f", fields=("name", "id_number", "phones", "attributes.assistance",
+                                                     "marital_status"))
+    collection = plan_collection([WANG], form)
+    view = plan_view(collection, {"p-wang": WANG}, worker)
+    (resident,) = view.residents
+    profile_view = {f["field"]: f["value"] for f in field_views(WANG, worker)}
+    known = {k["field"]: k for k in resident["known"]}
+    for name in ("name", "id_number", "phones", "attributes.assistance"):
+        assert known[name]["value"] == profile_view[name]
+    assert known["id_number"]["value"] == "110105********002X" and known["id_number"]["masked"]
+    assert known["phones"]["value"] == ["138****0000"] and known["attributes.assistance"]["value"] == "***"
+    assert known["name"]["source"] == "public_security" and not known["name"]["masked"]
+    assert resident["missing"] == ["marital_status"]
+    assert view.disclosed == ["name", "id_number*", "phones*", "attributes.assistance*"]
+
+
+@pytest.mark.parametrize("role", ["auditor", "admin", "department_reader"])
+def test_only_community_workers_and_stewards_plan(role: str) -> None:
+    from core.access import AccessDenied, Principal
+    from core.planner import plan_view
+
+    reader = Principal(user_id="u", username="x", role=role, department="civil_affairs")  # type: ignore[arg-type]
+    with pytest.raises(AccessDenied, match="may not plan"):
+        plan_view(plan_collection([WANG], SURVEY), {"p-wang": WANG}, reader)
+
+
+def test_answered_gaps_become_one_community_visit_naming_the_resident_by_its_identity_on_file() -> None:
+    from core.planner import collected_answers, visit_row
+    from core.standardise import FieldMapping
+
+    mapping = FieldMapping(fields={"name": "姓名", "sex": "性别", "phones": "联系电话", "addresses.residential": "居住地址",
+                                   "marital_status": "婚姻状况", "attributes.grid": "网格",
+                                   "attributes.community": "社区"}, codes={"sex": {"男": "male", "女": "female"}})
+    form = FormTemplate(name="f", title="f", fields=("name", "sex", "id_number", "phones", "marital_status",
+                                                     "birth_date"))
+    resident = plan_collection([WANG], form).residents[0]
+    assert resident.missing == ("sex", "marital_status")
+    # The worker answered both gaps, overwrote a known cell (not taken) and left a blank.
+    cells = {"name": "王芳芳", "sex": "女", "id_number": None, "phones": "", "marital_status": "丧偶", "birth_date": None}
+    collected = collected_answers(resident, cells)
+    assert dict(collected.answers) == {"sex": "女", "marital_status": "丧偶"} and collected.ignored == ("name",)
+    row, not_carried = visit_row(collected, WANG, form, mapping, "走访编号")
+    assert not_carried == ()
+    assert row["姓名"] == "王芳" and row["性别"] == "女" and row["婚姻状况"] == "丧偶"
+    assert row["居住地址"] == "秦淮区夫子庙街道12-3-2-301" and row["联系电话"] == "+8613800000000"
+    assert row["社区"] == "夫子庙社区" and row["走访编号"].startswith("JH-p-wang-")
+    again, _ = visit_row(collected_answers(resident, cells), WANG, form, mapping, "走访编号")
+    other, _ = visit_row(collected_answers(resident, {**cells, "marital_status": "已婚"}), WANG, form, mapping, "走访编号")
+    assert again["走访编号"] == row["走访编号"] != other["走访编号"]  # same answers: the same record
+    # An answer the community source does not carry is named, not smuggled in.
+    li = plan_collection([LI], form).residents[0]
+    _, uncarried = visit_row(collected_answers(li, {"id_number": "11010519491231002X", "sex": "男"}), LI, form,
+                             mapping, "走访编号")
+    assert uncarried == ("id_number",)
