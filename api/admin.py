@@ -17,29 +17,23 @@ USERNAME = Field(pattern=r"^[A-Za-z0-9_.\-]{2,64}$", description="letters, digit
 SCOPE_ITEM_MAX = 50
 
 
-class NewUser(BaseModel):
+class RoleChange(BaseModel):
+    """A role and the scope that goes with it (communities or grids for a worker, a department)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    role: Role
+    communities: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list,
+                                                                                   max_length=SCOPE_ITEM_MAX)
+    grids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list,
+                                                                             max_length=SCOPE_ITEM_MAX)
+    department: str | None = Field(default=None, max_length=64)
+
+
+class NewUser(RoleChange):
     username: str = USERNAME
     password: SecretStr = Field(description="at least the configured minimum length; never echoed")
-    role: Role
     display_name: str = Field(default="", max_length=200)
-    communities: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list,
-                                                                                   max_length=SCOPE_ITEM_MAX)
-    grids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list,
-                                                                             max_length=SCOPE_ITEM_MAX)
-    department: str | None = Field(default=None, max_length=64)
-
-
-class RoleChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Role
-    communities: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list,
-                                                                                   max_length=SCOPE_ITEM_MAX)
-    grids: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list,
-                                                                             max_length=SCOPE_ITEM_MAX)
-    department: str | None = Field(default=None, max_length=64)
 
 
 class TokenRequest(BaseModel):

@@ -415,6 +415,14 @@ def planner_console_router(service: PlannerService, principal_dep: Any) -> APIRo
     Scope = Annotated[str, Form(max_length=200)]
     Ids = Annotated[str, Form(max_length=MAX_PROFILE_IDS * 70)]
 
+    def plan_or_error_page(request: Request, principal: Principal, chosen: Any, failed: str) -> Any:
+        """The plan of the console form's choice, or the page again with the reason it could not be made."""
+        try:
+            return plan_from_form(principal, chosen)
+        except (BadQuery, NotFound, AccessDenied) as exc:
+            status = 403 if isinstance(exc, AccessDenied) else 404 if isinstance(exc, NotFound) else 400
+            return page(request, principal, status=status, chosen=chosen, error=f"{failed}：{exc}")
+
     @router.get("/planner")
     def planner_page(request: Request, principal: Me) -> Response:
         return page(request, principal)
@@ -423,22 +431,20 @@ def planner_console_router(service: PlannerService, principal_dep: Any) -> APIRo
     def planner_plan(request: Request, principal: Me, form: FormName = "", fields: Fields = None, title: Title = "",
                      scope: Scope = "", profile_ids: Ids = "") -> Response:
         chosen = chosen_of(form, fields, title, scope, profile_ids)
-        try:
-            form_t, target, collection, view = plan_from_form(principal, chosen)
-        except (BadQuery, NotFound, AccessDenied) as exc:
-            status = 403 if isinstance(exc, AccessDenied) else 404 if isinstance(exc, NotFound) else 400
-            return page(request, principal, status=status, chosen=chosen, error=f"未能生成采集计划：{exc}")
+        planned = plan_or_error_page(request, principal, chosen, "未能生成采集计划")
+        if isinstance(planned, Response):
+            return planned
+        form_t, target, collection, view = planned
         return page(request, principal, chosen=chosen, plan=service.answer(form_t, target, collection, view))
 
     @router.post("/planner/xlsx")
     def planner_xlsx(request: Request, principal: Me, form: FormName = "", fields: Fields = None, title: Title = "",
                      scope: Scope = "", profile_ids: Ids = "") -> Response:
         chosen = chosen_of(form, fields, title, scope, profile_ids)
-        try:
-            form_t, _, collection, view = plan_from_form(principal, chosen)
-        except (BadQuery, NotFound, AccessDenied) as exc:
-            status = 403 if isinstance(exc, AccessDenied) else 404 if isinstance(exc, NotFound) else 400
-            return page(request, principal, status=status, chosen=chosen, error=f"未能生成采集表：{exc}")
+        planned = plan_or_error_page(request, principal, chosen, "未能生成采集表")
+        if isinstance(planned, Response):
+            return planned
+        form_t, _, collection, view = planned
         return _download(form_t, service.xlsx(collection, view))
 
     @router.post("/planner/answers")

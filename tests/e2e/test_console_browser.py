@@ -8,25 +8,17 @@ step go to ``test-artifacts/console/``.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import uvicorn
 
+from tests.e2e.browser import SHOTS, chromium, serve
 from tests.helpers import PROJECT
 from tests.integration.api_world import PASSWORD, World, build_world
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = PROJECT / "test-artifacts" / "console"
 
 
 @pytest.fixture(scope="module")
@@ -34,51 +26,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(tmp_path_factory.mktemp("console"), tmp_path_factory.getbasetemp())
 
 
-@contextlib.contextmanager
-def _serve(app: object) -> Iterator[str]:
-    """``app`` under a real uvicorn server on a free loopback port, stopped afterwards."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def base_url(world: World) -> Iterator[str]:
     """The real app under a real uvicorn server on a free loopback port."""
     from api.app import create_app
 
-    with _serve(create_app(world.engine, [], world.settings)) as url:
+    with serve(create_app(world.engine, [], world.settings)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        message = "Debian's chromium package is not installed (apt-get install chromium)"
-        if os.environ.get("ONCEONLY_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)  # CI installs it: a missing browser there is a failure, not a skip
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        yield chromium
-        chromium.close()
+    with chromium() as found:
+        yield found
 
 
 def _login(browser: object, base_url: str, username: str) -> object:
@@ -273,7 +233,7 @@ def kafka_console(kafka_broker: object, tmp_path_factory: pytest.TempPathFactory
                                      reader=BatchReader("visits", rows)).run()
     assert counts.dead_letters == 2
     UserStore(engine).add("steward", PASSWORD, "steward")
-    with _serve(create_app(engine, ["community"], settings)) as url:
+    with serve(create_app(engine, ["community"], settings)) as url:
         yield url, settings
     engine.dispose()
 

@@ -6,29 +6,21 @@ ingest loop onto the real broker. Screenshots go to ``test-artifacts/console/``.
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from openpyxl import load_workbook
 
 from core.planner import plan_collection
 from flows.plan import load_form
 from onceonly.settings import Settings
-from tests.helpers import PROJECT
+from tests.e2e.browser import SHOTS, chromium, serve
 from tests.integration.api_world import KEY, PASSWORD, World, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = PROJECT / "test-artifacts" / "console"
 
 
 @pytest.fixture(scope="module")
@@ -51,38 +43,14 @@ def base_url(world: World) -> Iterator[str]:
     """The real app under a real uvicorn server on a free loopback port."""
     from api.app import create_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(world.engine, [], world.settings), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(world.engine, [], world.settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        message = "Debian's chromium package is not installed (apt-get install chromium)"
-        if os.environ.get("ONCEONLY_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
-        yield chromium
-        chromium.close()
+    with chromium() as found:
+        yield found
 
 
 def _login(browser: Any, base_url: str, username: str) -> Any:

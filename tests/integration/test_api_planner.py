@@ -57,20 +57,6 @@ def _world_on_postgres(engine: Engine, tmp: Path) -> World:
     return World(engine=engine, settings=settings, community_a=a, community_b=b, users=users)
 
 
-def _fresh_postgres(url: str, name: str) -> str:
-    """An empty database on the test server (dropped first if a previous run left it)."""
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return url.rsplit("/", 1)[0] + f"/{name}"
-
-
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """The district on each backend (the contract: every test here runs on SQLite and PostgreSQL)."""
@@ -79,7 +65,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         built = build_world(tmp, tmp_path_factory.getbasetemp())
     else:
         server = request.getfixturevalue("postgres_server")
-        built = _world_on_postgres(make_engine(_fresh_postgres(server.url, "t_planner_api")), tmp)
+        built = _world_on_postgres(make_engine(server.fresh_database("t_planner_api")), tmp)
     yield built
     built.engine.dispose()
 
