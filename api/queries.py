@@ -12,6 +12,7 @@ up ``profile_search_terms`` through its index, and a profile's document is parse
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -33,7 +34,8 @@ from store.audit import AuditLog
 from store.profile_tables import profile_event_log, profile_search_terms, profiles
 
 ADDRESS_CANDIDATES = 2000  # residents one address fragment selects at most ("truncated" beyond)
-RARE_ENOUGH = 1000  # postings counted per address bigram, to pick the rarest ones (a bounded count)
+RARE_ENOUGH = 50_000  # postings counted per address bigram, to pick the rarest ones (a bounded count)
+PAIR_COUNT_SECONDS = 600.0  # how long a bigram's count is reused: it only steers which postings are read
 ADDRESS_PAIRS = 3  # the rarest bigrams of a typed address that select candidates through the index
 
 # The columns a hit or a household member is built from (core.access.views.summary_of).
@@ -71,7 +73,9 @@ class SearchQuery:
 class ParsedProfiles:
     """Parsed documents by (profile id, version): a version never changes, so nothing goes stale."""
 
-    def __init__(self, size: int = 1024) -> None:  # a parsed 13 KB document holds ~70 KB of objects
+    # A parsed 13 KB document holds ~70 KB of objects, which every full pass of the cyclic collector
+    # walks: enough for the residents a worker has open, not a copy of the store.
+    def __init__(self, size: int = 256) -> None:
         self.size = size
         self._parsed: OrderedDict[tuple[str, int], Profile] = OrderedDict()
         self._lock = threading.Lock()
@@ -98,6 +102,8 @@ class ResidentQueries:
         self.grants = grants
         self.audit = audit
         self.parsed = ParsedProfiles()
+        self._pair_counts: dict[str, tuple[float, int]] = {}  # address bigram → (counted at, postings)
+        self._pair_lock = threading.Lock()
 
     # -- search ---------------------------------------------------------------------------------
     def search(self, principal: Principal, query: SearchQuery, *, page: int = 1, size: int = 20,
@@ -106,11 +112,11 @@ class ResidentQueries:
         kinds = query.kinds()
         if not kinds:
             raise BadQuery("give at least one of: name, id_number, phone, address, household")
-        shape, values = self._search_values(query)
+        (name_form, id_hashes, phone, address_pairs, household), values = self._search_values(query)
         scoped = principal.role == "community_worker"
         if scoped:
             values.update(communities=sorted(principal.communities), grids=sorted(principal.grids))
-        ranked, counted = _search_statements(_SearchShape(*shape, scoped=scoped))
+        ranked, counted = _search_statements(_SearchShape(name_form, id_hashes, phone, address_pairs, household, scoped))
         with self.engine.connect() as conn:
             page_rows = conn.execute(ranked, {**values, "offset": (page - 1) * size, "limit": size}).all()
             if page_rows:
@@ -131,11 +137,13 @@ class ResidentQueries:
         truncated = bool(query.address) and total >= ADDRESS_CANDIDATES
         return {"total": total, "page": page, "size": size, "truncated": truncated, "results": hits}
 
-    def _search_values(self, query: SearchQuery) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    def _search_values(self, query: SearchQuery
+                       ) -> tuple[tuple[tuple[str, bool] | None, int, bool, int, bool], dict[str, Any]]:
         """The shape of the search statement (which criteria, in which form) and its values; bad input
         is refused here."""
         values: dict[str, Any] = {}
-        name_form, id_hashes, address_pairs = None, 0, 0
+        name_form: tuple[str, bool] | None = None
+        id_hashes = address_pairs = 0
         if query.name:
             name_std = standardise_name(query.name)
             if not name_std.name:
@@ -174,16 +182,39 @@ class ResidentQueries:
 
     def _rarest_pairs(self, fragment: str) -> list[str] | None:
         """The fragment's rarest character pairs (at most :data:`ADDRESS_PAIRS`), by a bounded count of
-        each pair's postings in one round trip; ``None`` when some pair is in no address at all."""
+        each pair's postings; ``None`` when some pair is in no address at all.
+
+        Counts are kept for :data:`PAIR_COUNT_SECONDS` (a pair that was in no address is counted again
+        every time): they only choose which postings select the candidates, and every candidate is
+        confirmed against its address lines, so a stale count costs time, never a hit."""
         pairs = sorted(bigrams(fragment)) or [fragment]
-        with self.engine.connect() as conn:
-            found = conn.execute(_pair_counts(len(pairs)), {f"pair{i}": pair for i, pair in enumerate(pairs)}).one()
-        if min(found) == 0:
+        now = time.monotonic()
+        with self._pair_lock:
+            known = {pair: kept[1] for pair in pairs
+                     if (kept := self._pair_counts.get(pair)) is not None and now - kept[0] < PAIR_COUNT_SECONDS}
+        missing = [pair for pair in pairs if pair not in known]
+        if missing:
+            with self.engine.connect() as conn:
+                found = conn.execute(_pair_count_statement(len(missing)),
+                                     {f"pair{i}": pair for i, pair in enumerate(missing)}).one()
+            known.update(zip(missing, found, strict=True))
+            with self._pair_lock:
+                if len(self._pair_counts) > 100_000:
+                    self._pair_counts.clear()
+                self._pair_counts.update((pair, (now, n)) for pair, n in zip(missing, found, strict=True) if n)
+        if min(known.values()) == 0:
             return None
-        # Among pairs counted past RARE_ENOUGH, names (瞻园, 园路) before digits: a road's name is held by
-        # its residents, a pair of digits ("57") by every address with that number in any part.
-        ranked = sorted(zip(found, pairs, strict=True), key=lambda t: (t[0], sum(c.isdigit() for c in t[1]), t[1]))
-        return [pair for _, pair in ranked[:ADDRESS_PAIRS]]
+        # The rarest pair, then the next rarest ones that add something: not overlapping a chosen pair
+        # ("园路" after "瞻园") and not held by as many residents as one (石门, 门坎, 坎小 are one compound's
+        # name, held by the same residents); the door or building number's pairs then narrow it down.
+        at = {pair: {i for i in range(len(fragment) - 1) if fragment[i:i + 2] == pair} for pair in pairs}
+        chosen: list[str] = []
+        deferred: list[str] = []
+        for pair in sorted(pairs, key=lambda pair: (known[pair], pair)):
+            near = any(i + d in at[c] for c in chosen for i in at[pair] for d in (-1, 0, 1))
+            alike = any(abs(known[pair] - known[c]) <= known[c] // 50 for c in chosen)
+            (deferred if near or alike else chosen).append(pair)
+        return (chosen + deferred)[:ADDRESS_PAIRS]
 
     def _clear_id_numbers(self, principal: Principal, profile_ids: list[str]) -> dict[str, str]:
         """Clear ID numbers of these profiles, read from their documents, only when the principal is
@@ -349,7 +380,7 @@ def _search_statements(shape: _SearchShape) -> tuple[Any, Any]:
     scores: list[Any] = []  # one score per criterion in (0, 1]; a hit's score is their mean
     if shape.name is not None:
         script, has_pinyin = shape.name
-        name = bindparam("name")
+        name: Any = bindparam("name")
         # Each term can use an index (a prefix as a range, not LIKE), so SQLite's OR optimisation
         # and PostgreSQL's bitmap OR both avoid a scan; variants (another source's spelling,
         # unspaced pinyin) come from the search-term index.
@@ -435,7 +466,7 @@ def _household_statement(scoped: bool) -> Any:
 
 
 @lru_cache(maxsize=256)
-def _pair_counts(pairs: int) -> Any:
+def _pair_count_statement(pairs: int) -> Any:
     """Bounded counts of the postings of ``:pair0`` … ``:pair{pairs-1}`` (address bigrams), in one row."""
     return select(*[select(func.count()).select_from(
         select(_terms.c.profile_id).where(_terms.c.kind == "address", _terms.c.term == bindparam(f"pair{i}"))

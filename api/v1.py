@@ -9,8 +9,9 @@ Routes decode, call :mod:`api.queries` / :mod:`api.pipeline` and answer; access 
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from api.dead_letters import DeadLetterReprocessing
@@ -24,6 +25,12 @@ from store.resolver_state import ResolverState
 
 Unmaskable = Literal["id_number", "phones", "attributes"]
 PURPOSE = Field(min_length=4, max_length=200, description="why the data is needed (logged in the audit log)")
+
+
+def _answer(content: Any) -> Response:
+    """``content`` as JSON, written by pydantic-core in the worker thread that built it: a resident
+    read is not validated a second time, nor sent back through the thread pool to be serialised."""
+    return Response(to_json(content), media_type="application/json")
 
 
 class SearchBody(BaseModel):
@@ -80,7 +87,7 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
                 "communities": sorted(principal.communities), "grids": sorted(principal.grids),
                 "department": principal.department}
 
-    @router.get("/residents", tags=["residents"])
+    @router.get("/residents", tags=["residents"], response_model=dict[str, Any])
     def search_get(principal: Me, request: Request,
                    name: Annotated[str | None, Query(max_length=100)] = None,
                    address: Annotated[str | None, Query(max_length=200)] = None,
@@ -88,47 +95,47 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
                    id_hash: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$",
                                                         description="keyed hash of an ID number")] = None,
                    page: Annotated[int, Query(ge=1, le=1000)] = 1,
-                   size: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
+                   size: Annotated[int, Query(ge=1, le=100)] = 20) -> Response:
         """Search by name (简体/繁體/pinyin), address, household number or ID hash; ranked, paged.
 
         ID numbers and phone numbers are refused here: POST them to ``/residents/search``.
         """
         if {"id_number", "phone", "id", "idcard"} & set(request.query_params):
             raise BadQuery("ID numbers and phone numbers never go in a URL: POST them to /api/v1/residents/search")
-        return queries.search(principal, SearchQuery(name=name, address=address, household=household, id_hash=id_hash),
-                              page=page, size=size)
+        return _answer(queries.search(principal, SearchQuery(name=name, address=address, household=household,
+                                                             id_hash=id_hash), page=page, size=size))
 
-    @router.post("/residents/search", tags=["residents"])
-    def search_post(principal: Me, body: SearchBody) -> dict[str, Any]:
+    @router.post("/residents/search", tags=["residents"], response_model=dict[str, Any])
+    def search_post(principal: Me, body: SearchBody) -> Response:
         """Search with any criteria, including an ID number or phone number (kept out of URLs and logs)."""
         query = SearchQuery(name=body.name, id_number=body.id_number, phone=body.phone, address=body.address,
                             household=body.household)
-        return queries.search(principal, query, page=body.page, size=body.size, purpose=body.purpose)
+        return _answer(queries.search(principal, query, page=body.page, size=body.size, purpose=body.purpose))
 
-    @router.get("/residents/{profile_id}", tags=["residents"])
+    @router.get("/residents/{profile_id}", tags=["residents"], response_model=dict[str, Any])
     def profile(principal: Me, profile_id: str,
                 as_of: Annotated[datetime | None, Query(description="the profile as it was at this time")] = None,
-                purpose: Annotated[str, Query(min_length=2, max_length=200)] = "查看居民画像") -> dict[str, Any]:
+                purpose: Annotated[str, Query(min_length=2, max_length=200)] = "查看居民画像") -> Response:
         """A resident: every field with value, source and observed time, conflicts, linked records,
         household, history; masked fields as the role requires. ``as_of`` travels back in time."""
         if as_of is not None and as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=timezone.utc)
-        return queries.profile(principal, profile_id, at=as_of, purpose=purpose)
+        return _answer(queries.profile(principal, profile_id, at=as_of, purpose=purpose))
 
-    @router.post("/residents/{profile_id}/unmask", tags=["residents"])
-    def unmask(principal: Me, profile_id: str, body: UnmaskBody) -> dict[str, Any]:
+    @router.post("/residents/{profile_id}/unmask", tags=["residents"], response_model=dict[str, Any])
+    def unmask(principal: Me, profile_id: str, body: UnmaskBody) -> Response:
         """The profile with ``fields`` in clear; needs a purpose, and the unmasking is audited."""
-        return queries.profile(principal, profile_id, unmask=set(body.fields), purpose=body.purpose)
+        return _answer(queries.profile(principal, profile_id, unmask=set(body.fields), purpose=body.purpose))
 
     @router.get("/residents/{profile_id}/history", tags=["residents"])
     def history(principal: Me, profile_id: str) -> list[dict[str, Any]]:
         """The profile's events, oldest first (summaries hold no ID numbers)."""
         return queries.history(principal, profile_id)
 
-    @router.get("/households/{household_id}", tags=["residents"])
-    def household(principal: Me, household_id: str) -> dict[str, Any]:
+    @router.get("/households/{household_id}", tags=["residents"], response_model=dict[str, Any])
+    def household(principal: Me, household_id: str) -> Response:
         """The active residents sharing a household number (户号), within the caller's scope."""
-        return queries.household(principal, household_id)
+        return _answer(queries.household(principal, household_id))
 
     @router.get("/fields", tags=["access"])
     def fields(principal: Me) -> dict[str, Any]:
