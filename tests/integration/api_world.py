@@ -97,7 +97,12 @@ class World:
 def build_world(tmp: Path, cache_dir: Path) -> World:
     path = tmp / "store.db"
     shutil.copy(_template(str(cache_dir)), path)
-    engine = make_engine(f"sqlite:///{path}")
+    return populated_world(make_engine(f"sqlite:///{path}"), tmp)
+
+
+def populated_world(engine: Engine, tmp: Path) -> World:
+    """The world's users on a store already holding the district's profiles: a worker for each of
+    the two busiest communities, a steward, an auditor, an admin and civil affairs' machine account."""
     with engine.connect() as conn:
         counts = Counter(r.community for r in conn.execute(
             select(profiles.c.community).where(profiles.c.status == "active", profiles.c.community.is_not(None))))

@@ -23,38 +23,22 @@ from core.profile import Profile
 from flows.plan import load_form
 from onceonly.settings import Settings
 from store.audit import AuditLog
-from store.auth_tables import UserStore
 from store.engine import make_engine
 from store.resolver_state import ResolverState
-from tests.integration.api_world import KEY, PASSWORD, RESIDENTS, World, build_world, project_outbox
+from tests.integration.api_world import (KEY, PASSWORD, RESIDENTS, World, build_world, populated_world,
+                                         project_outbox)
 
 SURVEY = "elderly_survey"
 
 
 def _world_on_postgres(engine: Engine, tmp: Path) -> World:
-    """The same district as ``api_world`` (300 residents, real resolver and projection) in PostgreSQL."""
-    from collections import Counter
-
-    from sqlalchemy import select
-
-    from store.profile_tables import profiles
+    """The same district as ``api_world`` (real resolver and projection) in PostgreSQL."""
     from tests.integration.test_resolver_state import district
 
     state = ResolverState(engine)
     state.resolve_batch(list(district(RESIDENTS)), default_matcher())
     project_outbox(engine, state)
-    with engine.connect() as conn:
-        counts = Counter(r.community for r in conn.execute(
-            select(profiles.c.community).where(profiles.c.status == "active", profiles.c.community.is_not(None))))
-    (a, _), (b, _) = counts.most_common(2)
-    users = UserStore(engine)
-    users.add("worker_a", PASSWORD, "community_worker", communities=[a])
-    users.add("worker_b", PASSWORD, "community_worker", communities=[b])
-    for name, role in (("steward", "steward"), ("auditor", "auditor"), ("admin", "admin")):
-        users.add(name, PASSWORD, role)  # type: ignore[arg-type]
-    users.add("dept_civil", PASSWORD, "department_reader", department="civil_affairs")
-    settings = Settings(data_dir=tmp / "var", id_hash_key=KEY, _env_file=None)  # type: ignore[call-arg]
-    return World(engine=engine, settings=settings, community_a=a, community_b=b, users=users)
+    return populated_world(engine, tmp)
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
