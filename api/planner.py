@@ -212,6 +212,8 @@ class PlannerService:
             "known": collection.known,
             "missing": collection.requested - collection.known,
             "share_known": round(collection.share_known, 4),
+            "min_age": form.min_age,
+            "left_out": dict(collection.left_out),  # deceased / under the form's minimum age
         }
 
     def xlsx(self, collection: CollectionPlan, view: PlanView) -> bytes:
@@ -253,6 +255,10 @@ class PlannerService:
                 rows.append(UnreadableRow(where, f"no resident profile {profile_id!r} in your communities"))
                 continue
             single = plan_collection([found.profile], form)
+            if not single.residents:
+                rows.append(UnreadableRow(where, "the resident is not one this form is for (deceased, or younger "
+                                                 "than its minimum age)"))
+                continue
             resident = single.residents[0]
             view = plan_view(single, {found.profile.profile_id: found.profile}, principal, grants=self.queries.grants)
             prefilled = {k["field"]: as_cell(k["value"]) for k in view.residents[0]["known"]}

@@ -455,6 +455,8 @@ def plan(
     export_xlsx(collection, output)
     console.print(f"{len(collection.residents)} residents, {collection.requested} fields requested, "
                   f"{collection.known} already known: re-collection avoided {collection.share_known:.0%}")
+    if collection.left_out:
+        console.print("left out: " + ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in sorted(collection.left_out.items())))
     console.print(f"wrote {output}")
 
 

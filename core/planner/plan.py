@@ -7,8 +7,10 @@ missing, and the share of requested fields the form need not ask again ("re-coll
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from core.planner.fields import KnownValue, check_field, read_field
@@ -25,10 +27,13 @@ class FormTemplate:
     title: str
     fields: tuple[str, ...]
     labels: Mapping[str, str] = field(default_factory=dict)  # field → the form's own column heading
+    min_age: int | None = None  # who the form is for (an elderly survey: 60); unknown ages are kept
 
     def __post_init__(self) -> None:
         if not self.fields:
             raise ValueError(f"form {self.name!r} asks for no field")
+        if self.min_age is not None and not 0 <= self.min_age <= 130:
+            raise ValueError(f"form {self.name!r}: min_age {self.min_age} is not an age")
         for name in self.fields:
             check_field(name)
         if len(set(self.fields)) != len(self.fields):
@@ -36,7 +41,8 @@ class FormTemplate:
 
     @classmethod
     def from_dict(cls, name: str, data: Mapping[str, Any]) -> FormTemplate:
-        """From a form file's content: ``title`` and ``fields`` (names, or ``{field: label}``)."""
+        """From a form file's content: ``title``, ``fields`` (names, or ``{field: label}``) and
+        optionally ``for: {min_age: N}``."""
         names: list[str] = []
         labels: dict[str, str] = {}
         for entry in data.get("fields") or ():
@@ -46,7 +52,14 @@ class FormTemplate:
                     labels[str(key)] = str(label)
             else:
                 names.append(str(entry))
-        return cls(name=name, title=str(data.get("title", name)), fields=tuple(names), labels=labels)
+        who = data.get("for") or {}
+        if not isinstance(who, Mapping) or set(who) - {"min_age"}:
+            raise ValueError(f"form {name!r}: `for` takes only min_age")
+        min_age = who.get("min_age")
+        if min_age is not None and (isinstance(min_age, bool) or not isinstance(min_age, int)):
+            raise ValueError(f"form {name!r}: min_age must be a whole number of years")
+        return cls(name=name, title=str(data.get("title", name)), fields=tuple(names), labels=labels,
+                   min_age=min_age)
 
     def label(self, field_name: str) -> str:
         return self.labels.get(field_name, field_name)
@@ -66,6 +79,8 @@ class ResidentPlan:
 class CollectionPlan:
     form: FormTemplate
     residents: tuple[ResidentPlan, ...]
+    # residents left out, by reason: "deceased" (nobody to visit), "under_min_age" (not who the form is for)
+    left_out: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def requested(self) -> int:
@@ -81,10 +96,20 @@ class CollectionPlan:
         return self.known / self.requested if self.requested else 0.0
 
 
-def plan_collection(profiles: Iterable[Profile], form: FormTemplate) -> CollectionPlan:
-    """Plan ``form`` for the active ``profiles`` (redirects of merged profiles are skipped)."""
+def plan_collection(profiles: Iterable[Profile], form: FormTemplate, *, today: date | None = None) -> CollectionPlan:
+    """Plan ``form`` for the active ``profiles`` (redirects of merged profiles are skipped).
+
+    Residents the hub knows to have died are left out (a worker must not knock for them), and so
+    are those younger than the form's ``min_age``; a resident of unknown age stays in (the form
+    asks for the birth date)."""
+    today = today or date.today()
     residents = []
+    left_out: Counter[str] = Counter()
     for profile in sorted((p for p in profiles if p.is_active), key=lambda p: p.profile_id):
+        reason = _left_out(profile, form, today)
+        if reason is not None:
+            left_out[reason] += 1
+            continue
         known: dict[str, KnownValue] = {}
         missing: list[str] = []
         for name in form.fields:
@@ -96,4 +121,17 @@ def plan_collection(profiles: Iterable[Profile], form: FormTemplate) -> Collecti
         residents.append(ResidentPlan(profile_id=profile.profile_id,
                                       name=profile.golden.name.value if profile.golden.name else None,
                                       known=known, missing=tuple(missing)))
-    return CollectionPlan(form=form, residents=tuple(residents))
+    return CollectionPlan(form=form, residents=tuple(residents), left_out=dict(left_out))
+
+
+def _left_out(profile: Profile, form: FormTemplate, today: date) -> str | None:
+    golden = profile.golden
+    if golden.deceased_on is not None:
+        return "deceased"
+    if form.min_age is None:
+        return None
+    born = golden.birth_date.value if golden.birth_date else None
+    if born is None:
+        return None
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return "under_min_age" if age < form.min_age else None

@@ -185,3 +185,29 @@ def test_answered_gaps_become_one_community_visit_naming_the_resident_by_its_ide
     _, uncarried = visit_row(collected_answers(li, {"id_number": "11010519491231002X", "sex": "男"}), LI, form,
                              mapping, "走访编号")
     assert uncarried == ("id_number",)
+
+
+def test_a_form_for_older_residents_leaves_out_younger_ones_and_keeps_unknown_ages() -> None:
+    form = FormTemplate.from_dict("elderly", {"title": "老年人", "fields": ["name", "phones"], "for": {"min_age": 60}})
+    assert form.min_age == 60
+    young = _profile("p-young", GoldenFields(name=Golden(value="王小明", provenance=PS),
+                                             birth_date=Golden(value=date(1966, 1, 1), provenance=PS)))
+    on_his_birthday = plan_collection([WANG, LI, young], form, today=date(2026, 1, 1))  # turns 60 today: in
+    assert [r.profile_id for r in on_his_birthday.residents] == ["p-li", "p-wang", "p-young"]
+    day_before = plan_collection([WANG, LI, young], form, today=date(2025, 12, 31))  # 59: left out
+    assert [r.profile_id for r in day_before.residents] == ["p-li", "p-wang"]  # 李强's age is unknown: kept
+    assert day_before.left_out == {"under_min_age": 1}
+
+
+def test_a_resident_known_to_have_died_is_left_out_of_every_plan() -> None:
+    gone = WANG.model_copy(update={"golden": WANG.golden.model_copy(
+        update={"deceased_on": Golden(value=date(2024, 3, 1), provenance=PS)})})
+    plan = plan_collection([gone, LI], SURVEY)
+    assert [r.profile_id for r in plan.residents] == ["p-li"] and plan.left_out == {"deceased": 1}
+
+
+def test_a_form_file_with_a_bad_for_clause_is_refused() -> None:
+    with pytest.raises(ValueError, match="min_age"):
+        FormTemplate.from_dict("x", {"fields": ["name"], "for": {"min_age": "sixty"}})
+    with pytest.raises(ValueError, match="only min_age"):
+        FormTemplate.from_dict("x", {"fields": ["name"], "for": {"max_age": 18}})
