@@ -22,6 +22,7 @@ import httpx
 from localstack.processes import free_port, spawn, stop, wait_until
 
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+RETRIED = {429, 502, 503}
 
 
 def prefect_env(home: Path, api_url: str) -> dict[str, str]:
@@ -88,13 +89,26 @@ class PrefectServer:
         """The run once it reached a terminal state (or the last seen state when time ran out)."""
         deadline = time.monotonic() + timeout
         while True:
-            run = httpx.get(f"{self.api_url}/flow_runs/{run_id}", timeout=10).raise_for_status().json()
+            answer = httpx.get(f"{self.api_url}/flow_runs/{run_id}", timeout=10)
+            if answer.status_code in RETRIED and time.monotonic() < deadline:
+                time.sleep(1)
+                continue
+            run = answer.raise_for_status().json()
             if (run.get("state") or {}).get("type") in TERMINAL or time.monotonic() > deadline:
                 return dict(run)
             time.sleep(1)
 
-    def _post(self, path: str, body: dict[str, Any]) -> Any:
-        return httpx.post(f"{self.api_url}{path}", json=body, timeout=30).raise_for_status().json()
+    def _post(self, path: str, body: dict[str, Any], *, patience: float = 120) -> Any:
+        """POST, retried with backoff while the server answers 429/502/503 (its SQLite database is
+        busy while deployments register and the scheduler inserts runs), as Prefect's own client does."""
+        deadline = time.monotonic() + patience
+        delay = 0.5
+        while True:
+            answer = httpx.post(f"{self.api_url}{path}", json=body, timeout=30)
+            if answer.status_code not in RETRIED or time.monotonic() + delay > deadline:
+                return answer.raise_for_status().json()
+            time.sleep(delay)
+            delay = min(delay * 2, 8.0)
 
 
 @contextlib.contextmanager
