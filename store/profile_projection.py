@@ -104,16 +104,28 @@ class ProfileProjection:
         }], keys=("profile_id",), update=("version", "status", "merged_into", "name", "name_key", "birth_date",
                                           "id_hash", "household_id", "community", "grid", "sex", "relation_to_head",
                                           "address", "id_masked", "updated_at", "doc"))
-        conn.execute(delete(profile_search_terms).where(profile_search_terms.c.profile_id == profile.profile_id))
-        terms = [{"kind": t.kind, "term": t.term, "profile_id": profile.profile_id, "weight": t.weight}
-                 for t in search_terms(profile)]
-        if terms:
-            conn.execute(profile_search_terms.insert(), terms)
+        self._write_terms(conn, profile)
         conn.execute(delete(record_links).where(record_links.c.profile_id == profile.profile_id))
         links = [{"source": r.record.source, "record_id": r.record.record_id, "profile_id": profile.profile_id}
                  for r in profile.records.values()]
         if links:
             insert_new(conn, record_links, links)
+
+    @staticmethod
+    def _write_terms(conn: Connection, profile: Profile) -> None:
+        """Only the search terms that changed: most events (a review, a life event, a linked record
+        with the same name, phone and address) change none of a profile's ~45 terms."""
+        t = profile_search_terms
+        held = {(r.kind, r.term): r.weight for r in conn.execute(
+            select(t.c.kind, t.c.term, t.c.weight).where(t.c.profile_id == profile.profile_id))}
+        wanted = {(term.kind, term.term): term.weight for term in search_terms(profile)}
+        gone = [key for key, weight in held.items() if wanted.get(key) != weight]
+        for kind, term in gone:
+            conn.execute(delete(t).where(t.c.profile_id == profile.profile_id, t.c.kind == kind, t.c.term == term))
+        new = [{"kind": kind, "term": term, "profile_id": profile.profile_id, "weight": weight}
+               for (kind, term), weight in wanted.items() if held.get((kind, term)) != weight]
+        if new:
+            conn.execute(t.insert(), new)
 
     # -- reading -----------------------------------------------------------------------------------
     def profiles(self) -> Iterator[Profile]:
