@@ -38,6 +38,10 @@ class ConnectorSpec(BaseModel):
     source: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Source name, also the topic suffix raw.<source>")
     title: str = ""
     kind: ConnectorKind
+    holds: Literal["residents", "standard_addresses"] = Field(
+        default="residents",
+        description="What the records are: residents (resolved into profiles) or the grid centre's "
+                    "standard addresses (标准地址库: which community and grid a building belongs to)")
     version: str = Field(description="Mapping version, stamped on every envelope")
     schedule: str | None = Field(default=None, description="Cron expression for the ingest flow")
     record_id: list[str] = Field(min_length=1, description="Native column(s) that identify a record")
@@ -62,6 +66,7 @@ class ConnectorSpec(BaseModel):
     def field_mapping(self) -> FieldMapping | None:
         if self.standardise is None:
             return None
+        update: dict[str, Any] = {"holds": self.holds}
         if self.standardise.source is None:
-            return self.standardise.model_copy(update={"source": self.source})
-        return self.standardise
+            update["source"] = self.source
+        return self.standardise.model_copy(update=update)

@@ -17,7 +17,7 @@ def estimate(seed: int) -> str:
     from store.matcher_parameters import MatcherParameterStore
 
     settings = Settings()
-    parameters = train(bootstrap.kafka_bootstrap(settings), [settings.raw_topic(s) for s in bootstrap.sources(settings)],
+    parameters = train(bootstrap.kafka_bootstrap(settings), [settings.raw_topic(s) for s in bootstrap.resident_sources(settings)],
                        bootstrap.field_mappings(settings), MatcherParameterStore(bootstrap.engine(settings)), seed=seed)
     return parameters.version
 

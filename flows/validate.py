@@ -188,7 +188,7 @@ def write_report(data_dir: Path, validation: Validation) -> Path:
 def check(settings: Settings, rules: Mapping[str, SourceRules] | None = None) -> Validation:
     engine = bootstrap.engine(settings)
     state.create_tables(engine)
-    batches = read_batches(engine, bootstrap.field_mappings(settings), bootstrap.sources(settings))
+    batches = read_batches(engine, bootstrap.field_mappings(settings), bootstrap.resident_sources(settings))
     runs = [SuiteRun(name=b.source, frame=batch_frame(b.rows), suite=batch_suite(b.source, rules_for(b.source, rules)))
             for b in batches]
     frames = profile_frames(bootstrap.profile_projection(settings, engine).profiles(), link_counts(engine),

@@ -20,19 +20,19 @@ class StoreDiverged(RuntimeError):
 @task(name="replay-and-compare", timeout_seconds=7200, cache_policy=NO_CACHE)
 def replay_and_compare() -> dict[str, object]:
     from store.engine import make_engine
-    from store.profile_projection import ProfileProjection
-    from store.replay import replay_into
+    from store.replay import rebuild
 
     settings = Settings()
     scratch = settings.data_dir / "verify" / f"replay-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.db"
     engine = make_engine(f"sqlite:///{scratch}")
     try:
-        rebuilt = ProfileProjection(engine, id_hash_key=settings.id_hash_key.get_secret_value())
-        read = replay_into(rebuilt, bootstrap.kafka_bootstrap(settings), settings.profile_events_topic)
-        again = rebuilt.checksum()
+        rebuilt = rebuild(engine, id_hash_key=settings.id_hash_key.get_secret_value(),
+                          bootstrap=bootstrap.kafka_bootstrap(settings),
+                          profile_events_topic=settings.profile_events_topic, places_topic=settings.places_topic)
+        read, again = rebuilt.events, rebuilt.checksum
     finally:
         engine.dispose()
-    live = bootstrap.profile_projection(settings).checksum()
+    live = bootstrap.profile_projection(settings).store_checksum()
     scratch.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
         scratch.with_name(scratch.name + suffix).unlink(missing_ok=True)

@@ -26,6 +26,7 @@ from onceonly.matcher_source import CurrentMatcher
 from store.ledger import SourceRecordLedger
 from store.matcher_parameters import MatcherParameterStore
 from store.resolver_state import ResolverState
+from store.place_projection import PlaceProjection
 from store.profile_projection import ProfileProjection
 from core.standardise import FieldMapping
 from streams.app import StreamWiring, build_app
@@ -119,7 +120,7 @@ def reader_for(spec: ConnectorSpec, *, only_file: Path | None = None, bootstrap:
 
 def hub_topics(settings: Settings) -> list[str]:
     return [settings.raw_topic(s) for s in sources(settings)] + [settings.records_topic, settings.deadletter_topic,
-                                                                    settings.profile_events_topic]
+                                                                    settings.profile_events_topic, settings.places_topic]
 
 
 def prepare_topics(settings: Settings, bootstrap: str | None = None) -> None:
@@ -136,6 +137,23 @@ def sources(settings: Settings) -> list[str]:
     """Every source with a mapping file (a new department is a new file), the five known ones first."""
     declared = [spec.source for spec in mappings(settings).values()] if settings.mappings_dir.is_dir() else []
     return list(dict.fromkeys([*SOURCES, *declared]))
+
+
+def gazetteer_sources(settings: Settings) -> list[str]:
+    """Sources whose records are standard addresses (the grid centre's 标准地址库), not residents."""
+    if not settings.mappings_dir.is_dir():
+        return []
+    return [spec.source for spec in mappings(settings).values() if spec.holds == "standard_addresses"]
+
+
+def resident_sources(settings: Settings) -> list[str]:
+    """Sources whose records are residents: what is resolved, trained on and validated."""
+    places = set(gazetteer_sources(settings))
+    return [s for s in sources(settings) if s not in places]
+
+
+def place_projection(settings: Settings, db: Engine | None = None) -> PlaceProjection:
+    return PlaceProjection(db if db is not None else engine(settings))
 
 
 def profile_projection(settings: Settings, db: Engine | None = None) -> ProfileProjection:
@@ -175,4 +193,7 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         matcher=current_matcher(settings, db),
         mappings={**field_mappings(settings), **(field_mapping_overrides or {})},
         partitions=settings.topic_partitions,
+        places_topic=settings.places_topic,
+        gazetteer=place_projection(settings, db),
+        gazetteer_sources=frozenset(gazetteer_sources(settings)),
     ))

@@ -174,7 +174,7 @@ def train(seed: Annotated[int, typer.Option(help="seed of the random pair sample
     settings = _settings()
     with console.status("estimating the matcher's parameters from the raw topics…"):
         parameters = run_training(bootstrap.kafka_bootstrap(settings),
-                                  [settings.raw_topic(s) for s in bootstrap.sources(settings)],
+                                  [settings.raw_topic(s) for s in bootstrap.resident_sources(settings)],
                                   bootstrap.field_mappings(settings),
                                   MatcherParameterStore(bootstrap.engine(settings)), seed=seed)
     console.print(f"stored matcher parameters {parameters.version}")
@@ -251,21 +251,20 @@ def replay(
     from rich.progress import Progress
 
     from store.engine import make_engine
-    from store.profile_projection import ProfileProjection
-    from store.replay import replay_into
+    from store.replay import rebuild
 
     settings = _settings()
     target_url = into or f"sqlite:///{settings.data_dir / 'replay.db'}"
     if into is None:
         (settings.data_dir / "replay.db").unlink(missing_ok=True)
-    key = settings.id_hash_key.get_secret_value()
-    rebuilt = ProfileProjection(make_engine(target_url), id_hash_key=key)
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("replaying profile-events", total=None)
-        read = replay_into(rebuilt, bootstrap.kafka_bootstrap(settings), settings.profile_events_topic,
-                           progress=lambda n: progress.update(task, completed=n))
-    live = bootstrap.profile_projection(settings).checksum()
-    again = rebuilt.checksum()
+        task = progress.add_task("replaying places and profile-events", total=None)
+        rebuilt = rebuild(make_engine(target_url), id_hash_key=settings.id_hash_key.get_secret_value(),
+                          bootstrap=bootstrap.kafka_bootstrap(settings),
+                          profile_events_topic=settings.profile_events_topic, places_topic=settings.places_topic,
+                          progress=lambda n: progress.update(task, completed=n))
+    live = bootstrap.profile_projection(settings).store_checksum()
+    again, read = rebuilt.checksum, rebuilt.events
     console.print(f"replayed {read} events into {target_url}")
     console.print(f"live store checksum     {live}")
     console.print(f"rebuilt store checksum  {again}")
@@ -280,7 +279,8 @@ def export(
     what: Annotated[str, typer.Argument(help="what to export: links")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write")] = Path("links.csv"),
 ) -> None:
-    """Export ``source,record_id,profile_id`` for every ingested record (to score any labelled data set)."""
+    """Export ``source,record_id,profile_id,community,grid`` for every ingested record (to score any
+    labelled data set: the clustering, and where each profile's resident is placed)."""
     import csv
 
     if what != "links":
@@ -289,8 +289,8 @@ def export(
     count = 0
     with output.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["source", "record_id", "profile_id"])
-        for row in bootstrap.profile_projection(settings).links():
+        writer.writerow(["source", "record_id", "profile_id", "community", "grid"])
+        for row in bootstrap.profile_projection(settings).located_links():
             writer.writerow(row)
             count += 1
     console.print(f"wrote {count} links to {output}")

@@ -168,7 +168,7 @@ def _collect(console: Console, settings: Settings, systems: DepartmentSystems, a
 def _train(console: Console, settings: Settings, engine: Engine, seed: int) -> int:
     """EM on the raw topics' current records, standardised in-process, before any worker resolves;
     returns how many records it was trained on (every one of them must end up linked)."""
-    raw_topics = [settings.raw_topic(s) for s in bootstrap.sources(settings)]
+    raw_topics = [settings.raw_topic(s) for s in bootstrap.resident_sources(settings)]
     with console.status("Training the matcher: standardising the raw topics' records in-process…") as status:
         records = current_records(settings.kafka_bootstrap or "", raw_topics, bootstrap.field_mappings(settings))
         status.update(f"Training the matcher: EM on {len(records):,} standardised records…")

@@ -79,3 +79,8 @@ class Settings(BaseSettings):
     @property
     def profile_events_topic(self) -> str:
         return self.topic("profile-events")
+
+    @property
+    def places_topic(self) -> str:
+        """The gazetteer's log: the grid centre's standard addresses and stewards' corrections."""
+        return self.topic("places")

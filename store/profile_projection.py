@@ -8,6 +8,8 @@ changes nothing; replaying the whole topic into an empty database gives the same
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -16,10 +18,12 @@ from sqlalchemy import Connection, Engine, delete, select
 from core.access.views import render
 from core.privacy import keyed_hash, mask_id_number
 from core.profile import Profile, apply, checksum
-from core.profile.read_side import qualified_grid, search_terms
+from core.places import ProfilePlace
+from core.profile.read_side import search_terms
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from store import positions
+from store.places import PlaceIndex, place_columns
 from store.profile_tables import profile_event_log, profile_search_terms, profiles, record_links
 from store.upsert import insert_new, upsert
 
@@ -38,6 +42,7 @@ class ProfileProjection:
     def __init__(self, engine: Engine, *, id_hash_key: str) -> None:
         self.engine = engine
         self.id_hash_key = id_hash_key
+        self.places = PlaceIndex()
 
     def apply(self, batch: Sequence[DeliveredEvent]) -> int:
         """Fold a batch into the store with its offsets; return how many events took effect."""
@@ -60,9 +65,15 @@ class ProfileProjection:
                     "payload": encode(event).decode("utf-8"),
                 }])
                 applied += 1
-            for profile in touched.values():
-                if profile is not None:
-                    self._write(conn, profile)
+            written = [p for p in touched.values() if p is not None]
+            if written:
+                # Where each resident lives: what the records teach the gazetteer first, then
+                # every profile located through a key whose assignment moved (core.places).
+                self.places.lock(conn)
+                moved = self.places.reassign(conn, self.places.learn_from_profiles(conn, written))
+                located = self.places.locate(conn, written, moved)
+                for profile in written:
+                    self._write(conn, profile, located[profile.profile_id])
             positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in batch])
         return applied
 
@@ -70,13 +81,10 @@ class ProfileProjection:
         doc = conn.execute(select(profiles.c.doc).where(profiles.c.profile_id == profile_id)).scalar_one_or_none()
         return None if doc is None else Profile.model_validate(doc)
 
-    def _write(self, conn: Connection, profile: Profile) -> None:
+    def _write(self, conn: Connection, profile: Profile, place: ProfilePlace) -> None:
         golden = profile.golden
         id_number = golden.id_number.value if golden.id_number else None
         name = golden.name.value if golden.name else None
-        residential = golden.residential_address.value if golden.residential_address else None
-        registered = golden.registered_address.value if golden.registered_address else None
-        community = (residential and residential.community) or (registered and registered.community) or None
         name_key = None
         for linked in profile.live_records.values():
             if linked.record.name_pinyin:
@@ -93,8 +101,7 @@ class ProfileProjection:
             "birth_date": golden.birth_date.value if golden.birth_date else None,
             "id_hash": keyed_hash(id_number, self.id_hash_key) if id_number else None,
             "household_id": golden.household_id.value if golden.household_id else None,
-            "community": community,
-            "grid": qualified_grid(profile, community),
+            **place_columns(place),
             "sex": render(golden.sex.value) if golden.sex else None,
             "relation_to_head": render(golden.relation_to_head.value) if golden.relation_to_head else None,
             "address": render(shown_address.value) if shown_address else None,
@@ -102,7 +109,8 @@ class ProfileProjection:
             "updated_at": profile.updated_at,
             "doc": profile.model_dump(mode="json"),
         }], keys=("profile_id",), update=("version", "status", "merged_into", "name", "name_key", "birth_date",
-                                          "id_hash", "household_id", "community", "grid", "sex", "relation_to_head",
+                                          "id_hash", "household_id", "community", "grid", "place_basis",
+                                          "registered_community", "lives_apart", "sex", "relation_to_head",
                                           "address", "id_masked", "updated_at", "doc"))
         self._write_terms(conn, profile)
         conn.execute(delete(record_links).where(record_links.c.profile_id == profile.profile_id))
@@ -134,12 +142,32 @@ class ProfileProjection:
                 yield Profile.model_validate(row.doc)
 
     def checksum(self) -> str:
+        """The profile documents' checksum (core.profile.checksum)."""
         return checksum(list(self.profiles()))
+
+    def store_checksum(self) -> str:
+        """The documents and where each resident lives (community, grid, 人户分离), which the
+        projection derives with the gazetteer: what replay must rebuild identically."""
+        cols = (profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.place_basis,
+                profiles.c.registered_community, profiles.c.lives_apart)
+        with self.engine.connect() as conn:
+            rows = [[r.profile_id, r.community, r.grid, r.place_basis, r.registered_community, bool(r.lives_apart)]
+                    for r in conn.execute(select(*cols).order_by(profiles.c.profile_id))]
+        digest = hashlib.sha256(self.checksum().encode())
+        digest.update(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        return digest.hexdigest()
 
     def links(self) -> Iterator[tuple[str, str, str]]:
         """(source, record id, profile id) of every record, in an active profile where there is one."""
+        for source, record_id, profile_id, _, _ in self.located_links():
+            yield source, record_id, profile_id
+
+    def located_links(self) -> Iterator[tuple[str, str, str, str | None, str | None]]:
+        """(source, record id, profile id, community, grid): :meth:`links` with where the
+        profile's resident lives, so any labelled data set can score the communities too."""
         stmt = (
-            select(record_links.c.source, record_links.c.record_id, record_links.c.profile_id, profiles.c.status)
+            select(record_links.c.source, record_links.c.record_id, record_links.c.profile_id, profiles.c.status,
+                   profiles.c.community, profiles.c.grid)
             .join(profiles, profiles.c.profile_id == record_links.c.profile_id)
             .order_by(record_links.c.source, record_links.c.record_id, profiles.c.status, record_links.c.profile_id)
         )
@@ -148,4 +176,4 @@ class ProfileProjection:
             for row in conn.execution_options(yield_per=5000).execute(stmt):
                 if (row.source, row.record_id) != last:  # "active" sorts before "merged_into:…"
                     last = (row.source, row.record_id)
-                    yield row.source, row.record_id, row.profile_id
+                    yield row.source, row.record_id, row.profile_id, row.community, row.grid

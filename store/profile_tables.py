@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, DateTime, Float, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Float, Index, Integer, String, Table, Text, false
 
 from store.tables import metadata
 
@@ -21,6 +21,12 @@ profiles = Table(
     Column("household_id", String(64)),
     Column("community", String(100)),
     Column("grid", String(200)),  # "秦虹社区/第2网格": the grid (网格) qualified by its community
+    # Where the resident lives, derived from the profile's addresses and the gazetteer (core.places):
+    # on what basis (named by a record, standard_address, record, steward), the registered
+    # community, and 人户分离 (registered in one place, living in another).
+    Column("place_basis", String(32)),
+    Column("registered_community", String(100)),
+    Column("lives_apart", Boolean, nullable=False, default=False, server_default=false()),
     # Read-side copies of what a search hit shows, so a result page parses no documents. The ID
     # number is kept only masked here (110105********002X); its clear form stays in the document.
     Column("sex", String(32)),

@@ -11,6 +11,7 @@ import store.auth_tables  # noqa: F401
 import store.dead_letter_outcomes  # noqa: F401 - re-processed dead letters
 import store.matcher_parameters  # noqa: F401
 import store.pipeline_samples  # noqa: F401 - pipeline health over time
+import store.place_tables  # noqa: F401 - the gazetteer
 import store.profile_tables  # noqa: F401
 import store.resolver_tables  # noqa: F401
 import store.tables  # noqa: F401

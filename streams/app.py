@@ -23,6 +23,7 @@ from schemas.codec import UnknownEventType, decode, encode
 from schemas.source_record import DeadLetter, SourceRecord
 from store.ledger import Delivered
 from streams.retry import until_applied
+from store.place_projection import DeliveredPlaceEvent
 from store.profile_projection import DeliveredEvent
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ class Ledger(Protocol):
 
 class Projection(Protocol):
     def apply(self, batch: Sequence[DeliveredEvent]) -> int: ...
+
+
+class Gazetteer(Protocol):
+    def apply(self, batch: Sequence[DeliveredPlaceEvent]) -> int: ...
 
 
 @dataclass
@@ -55,6 +60,9 @@ class StreamWiring:
     matcher: Callable[[], Any] | None = None  # returns the current core.matching.Matcher
     mappings: Mapping[str, FieldMapping] = field(default_factory=dict)
     partitions: int = 4
+    places_topic: str = "places"
+    gazetteer: Gazetteer | None = None  # store.place_projection.PlaceProjection
+    gazetteer_sources: frozenset[str] = frozenset()  # sources holding standard addresses, not residents
 
 
 def build_app(wiring: StreamWiring) -> faust.App:
@@ -77,6 +85,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
     raw = app.topic(*wiring.raw_topics, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     records = app.topic(wiring.records_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     deadletters = app.topic(wiring.deadletter_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
+    places = app.topic(wiring.places_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
 
     async def dead(letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
@@ -98,6 +107,8 @@ def build_app(wiring: StreamWiring) -> faust.App:
                 result = standardise_envelope(delivered.record, wiring.mappings)
                 if isinstance(result, DeadLetter):
                     rejected.append(result)
+                elif delivered.record.source in wiring.gazetteer_sources:  # a standard address
+                    await places.send(key=delivered.record.identity.encode(), value=encode(result))
                 else:
                     await records.send(key=delivered.record.identity.encode(), value=encode(result))
             await dead(rejected)
@@ -119,6 +130,20 @@ def build_app(wiring: StreamWiring) -> faust.App:
                 yield await until_applied("project", lambda: projection.apply(batch))  # type: ignore[arg-type]
 
         agents["project"] = project_profiles
+
+    if wiring.gazetteer is not None:
+        gazetteer = wiring.gazetteer
+
+        @app.agent(places, name="places")
+        async def project_places(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
+            """places → the gazetteer (standard addresses, stewards' corrections); the profiles
+            located through a key whose assignment moved are re-derived."""
+            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+                batch = [DeliveredPlaceEvent(e.message.topic, e.message.partition, e.message.offset, decode(e.value))
+                         for e in events]
+                yield await until_applied("places", lambda: gazetteer.apply(batch))
+
+        agents["places"] = project_places
 
     if wiring.resolver is not None and wiring.matcher is not None:
         from streams.resolve import add_resolve_agent

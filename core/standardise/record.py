@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, NamedTuple, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -91,6 +91,9 @@ class FieldMapping(BaseModel):
     codes: dict[str, dict[str, str]] = Field(default_factory=dict)
     when: dict[str, dict[str, tuple[str, ...]]] = Field(default_factory=dict)
     default_area_code: str | None = None
+    # A standard-address register (标准地址库) has rows about buildings, not people: nothing in
+    # them needs to identify a resident.
+    holds: Literal["residents", "standard_addresses"] = "residents"
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -273,7 +276,7 @@ def standardise(
     identity = _identity(reader, mapping, today)
     name_raw = reader.raw("name")
     name = standardise_name(None if name_raw is None else str(name_raw))
-    if name.name is None:
+    if name.name is None and mapping.holds == "residents":
         _must_identify(identity, where)
 
     sex = _sex(reader, mapping, identity.sex)
@@ -353,7 +356,7 @@ def first_warning(
     today = today or date.today()
     reader = _Reader(payload, mapping)
     name_raw = reader.raw("name")
-    if detect_script(fold_width("" if name_raw is None else str(name_raw))) == "empty":
+    if mapping.holds == "residents" and detect_script(fold_width("" if name_raw is None else str(name_raw))) == "empty":
         # no name (standardise_name would give None): only an identity document can identify
         _must_identify(_identity(reader, mapping, today), where)
         reader.warnings.clear()  # identity warnings are not checkable kinds

@@ -1,0 +1,168 @@
+"""A profile's community and grid, from its own addresses and the gazetteer.
+
+The resident is placed where they *live*: the surviving residential address first, then the
+other residential addresses its records give (newest first), then property, then the registered
+address (户籍地). Each address either names its community itself (an address written with its
+社区, or a record that carries 所属社区 / 社区 and 网格 beside it) or is looked up in the gazetteer
+by its place keys, most specific first. The first address that gives a community wins.
+
+The registered address is placed the same way; a resident registered in one community (or
+outside the district) and living in another is flagged ``lives_apart`` (人户分离).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from core.places.assign import Assignment, PlaceFact, PlaceOrigin
+from core.places.keys import place_keys
+from core.profile.model import Profile
+from schemas.resident import Address, AddressKind, ResidentRecord
+
+__all__ = ["PlaceCandidate", "ProfilePlace", "candidates", "derive_place", "record_facts"]
+
+PlaceBasis = Literal["named", "steward", "standard_address", "record"]
+_KIND_ORDER: tuple[AddressKind, ...] = ("residential", "property", "registered")
+
+
+@dataclass(frozen=True)
+class PlaceCandidate:
+    """One address of a profile that may place it: its kind, place keys and what it names."""
+
+    kind: AddressKind
+    keys: tuple[str, ...]
+    community: str | None = None
+    grid: str | None = None
+    district: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "keys": list(self.keys), "community": self.community, "grid": self.grid,
+                "district": self.district}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> PlaceCandidate:
+        keys = data.get("keys") or []
+        assert isinstance(keys, list)
+        return cls(kind=data["kind"], keys=tuple(str(k) for k in keys),  # type: ignore[arg-type]
+                   community=_text(data.get("community")), grid=_text(data.get("grid")),
+                   district=_text(data.get("district")))
+
+
+@dataclass(frozen=True)
+class ProfilePlace:
+    """Where a profile's resident lives: community, grid qualified by it ("秦虹社区/第2网格"), on
+    what basis, and the registered community with the 人户分离 flag."""
+
+    community: str | None = None
+    grid: str | None = None
+    basis: PlaceBasis | None = None
+    registered_community: str | None = None
+    lives_apart: bool = False
+
+
+def _text(value: object) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
+def _named(record: ResidentRecord, kind: AddressKind, address: Address) -> tuple[str | None, str | None]:
+    """The community (and grid) a record names for one of its addresses."""
+    community = address.community
+    grid = None
+    if kind == "residential":
+        # 所属社区 / 社区 and 网格 columns describe where the resident lives.
+        community = _text(record.attributes.get("community")) or community
+        grid = _text(record.attributes.get("grid"))
+    if community is not None and not community.endswith("社区") and not community.endswith("村"):
+        community = None  # "秦虹" alone is no community name the gazetteer would know
+    return community, grid if community else None
+
+
+def _candidate(record: ResidentRecord, kind: AddressKind, address: Address) -> PlaceCandidate:
+    community, grid = _named(record, kind, address)
+    return PlaceCandidate(kind, place_keys(address), community, grid, address.district)
+
+
+def _recency(record: ResidentRecord) -> float:
+    observed: datetime = record.observed_at
+    return -observed.timestamp()
+
+
+def candidates(profile: Profile) -> tuple[PlaceCandidate, ...]:
+    """The profile's addresses in the order they place it (see the module docstring)."""
+    live = sorted(profile.live_records.values(),
+                  key=lambda r: (_recency(r.record), r.record.source, r.record.record_id))
+    golden = profile.golden
+    out: list[PlaceCandidate] = []
+    seen: set[PlaceCandidate] = set()
+    for kind in _KIND_ORDER:
+        survivor = getattr(golden, f"{kind}_address")
+        ordered: list[tuple[ResidentRecord, Address]] = []
+        if survivor is not None:
+            owner = next((r.record for r in live if r.record.source == survivor.provenance.source
+                          and r.record.record_id == survivor.provenance.record_id), None)
+            if owner is not None:
+                ordered.append((owner, survivor.value))
+        ordered += [(r.record, a) for r in live if (a := r.record.addresses.get(kind)) is not None]
+        for record, address in ordered:
+            candidate = _candidate(record, kind, address)
+            if (candidate.keys or candidate.community) and candidate not in seen:
+                seen.add(candidate)
+                out.append(candidate)
+    return tuple(out)
+
+
+def record_facts(record: ResidentRecord, origin: PlaceOrigin = "record") -> Iterator[PlaceFact]:
+    """What one record teaches the gazetteer: each of its addresses that names a community, for
+    every place key of that address. A standard-address row (``origin="standard_address"``) is
+    read the same way: its address, 社区 and 网格 columns."""
+    for kind, address in sorted(record.addresses.items()):
+        community, grid = _named(record, kind, address)
+        if community is None:
+            continue
+        for key in place_keys(address):
+            yield PlaceFact(key, origin, record.source, record.record_id, community, grid)
+
+
+def _place(candidate: PlaceCandidate, lookup: Callable[[str], Assignment | None]
+           ) -> tuple[str, str | None, PlaceBasis] | None:
+    found = [(key, a) for key in candidate.keys if (a := lookup(key)) is not None]
+    steward = next((a for _, a in found if a.origin == "steward"), None)
+    if steward is not None:  # a steward's correction outranks what the record itself says
+        return steward.community, steward.grid, "steward"
+    if candidate.community is not None:
+        grid = candidate.grid or next((a.grid for _, a in found if a.community == candidate.community and a.grid),
+                                      None)
+        return candidate.community, grid, "named"
+    if found:
+        assignment = found[0][1]
+        return assignment.community, assignment.grid, assignment.origin
+    return None
+
+
+def derive_place(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]) -> ProfilePlace:
+    """Place a profile from its candidates (see :func:`candidates`) and the gazetteer ``lookup``."""
+    cands = tuple(cands)
+    living: tuple[str, str | None, PlaceBasis] | None = None
+    living_district: str | None = None
+    for candidate in cands:
+        if candidate.kind == "registered":
+            continue
+        living_district = living_district or candidate.district
+        if living is None:
+            living = _place(candidate, lookup)
+    registered_district = next((c.district for c in cands if c.kind == "registered" and c.district), None)
+    registered = next((p for c in cands if c.kind == "registered" and (p := _place(c, lookup)) is not None), None)
+    if living is None and registered is not None:
+        living = registered  # only the registered address is known: the best there is
+    community, grid, basis = living if living is not None else (None, None, None)
+    registered_community = registered[0] if registered is not None else None
+    lives_apart = bool(
+        community is not None
+        and ((registered_community is not None and registered_community != community)
+             or (registered_community is None and registered_district is not None
+                 and living_district is not None and registered_district != living_district)))
+    return ProfilePlace(community=community, grid=f"{community}/{grid}" if community and grid else None,
+                        basis=basis, registered_community=registered_community, lives_apart=lives_apart)

@@ -1,0 +1,54 @@
+"""Projecting the places topic into the gazetteer: the grid centre's standard-address rows
+(upserts and ends) and stewards' corrections, idempotently, with the consumed offsets in the
+same transaction. Every profile located through a key whose assignment moved is re-derived."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from core.places import record_facts
+from schemas.place_events import PlaceAssignmentCorrected
+from schemas.record_events import RecordStandardised
+from store import positions
+from store.places import PlaceIndex
+
+
+@dataclass(frozen=True)
+class DeliveredPlaceEvent:
+    topic: str
+    partition: int
+    offset: int
+    event: BaseModel  # RecordStandardised of a standard-address source, or PlaceAssignmentCorrected
+
+
+class PlaceProjection:
+    CONSUMER = "places"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.index = PlaceIndex()
+
+    def apply(self, batch: Sequence[DeliveredPlaceEvent]) -> int:
+        """Apply a batch; return how many profiles changed community or grid."""
+        with self.engine.begin() as conn:
+            seen = positions.applied_offsets(conn, self.CONSUMER)
+            fresh = [d for d in batch if positions.is_new(seen, d.topic, d.partition, d.offset)]
+            if not fresh:
+                return 0
+            self.index.lock(conn)
+            changed: set[str] = set()
+            for delivered in fresh:
+                event = delivered.event
+                if isinstance(event, RecordStandardised):
+                    facts = record_facts(event.record, origin="standard_address") if event.record else ()
+                    changed |= self.index.replace_facts(conn, event.source, event.record_id, facts)
+                elif isinstance(event, PlaceAssignmentCorrected):
+                    changed |= self.index.correct(conn, event.place_key, event.community, event.grid)
+            moved = self.index.reassign(conn, changed)
+            rederived = self.index.rederive(conn, moved)
+            positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in batch])
+        return rederived
