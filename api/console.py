@@ -11,6 +11,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -24,7 +25,10 @@ from api.dead_letters import DeadLetterReprocessing
 from api.pipeline import PipelineViews
 from api.quality import QualityViews
 from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
+from api.home import AGE_BANDS, DEFAULT_SINCE, SORTS, HomeFilters, HomeQueries
 from core.access import ROLES, AccessDenied, Principal, can
+from core.access.catalogue import catalogue
+from core.access.views import history_line, link_reasons, link_summary, local_time
 from core.resolution.errors import ResolutionError
 from schemas.profile_events import ConfirmMatch, RejectMatch
 from store.audit import AuditLog
@@ -33,40 +37,50 @@ from store.resolver_state import ResolverState
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
-LABELS = {
-    "name": "姓名", "id_number": "公民身份号码", "sex": "性别", "birth_date": "出生日期", "birth_month": "出生年月",
-    "phones": "联系电话", "registered_address": "户籍地址", "residential_address": "现住地址",
-    "property_address": "房产地址", "household_id": "户号", "relation_to_head": "与户主关系", "ethnicity": "民族",
-    "marital_status": "婚姻状况", "nationality": "国籍", "deceased_on": "死亡日期", "moved_out_on": "迁出日期",
-}
-SOURCES = {"public_security": "公安", "social_security": "人社", "civil_affairs": "民政", "housing": "住建",
-           "community": "社区"}
 ROLE_NAMES = {"community_worker": "社区工作者", "steward": "数据管理员", "department_reader": "部门读取方",
          "auditor": "审计员", "admin": "系统管理员"}
-SEX = {"male": "男", "female": "女", "unknown": "未知"}
 
 
 def label(field: str) -> str:
-    if field.startswith("attributes."):
-        return {"attributes.assistance": "救助类别", "attributes.monthly_amount": "发放金额",
-                "attributes.person_category": "人员类型", "attributes.grid": "网格",
-                "attributes.community": "社区", "attributes.street": "街道"}.get(field, field.split(".", 1)[1])
-    return LABELS.get(field, field)
+    """The Chinese heading of a field (``config/fields.yaml``), never its English key."""
+    return catalogue().label(field)
 
 
 def role_name(role: str) -> str:
     return ROLE_NAMES.get(role, role)
 
 
-templates.env.globals.update(label=label, source_name=lambda s: SOURCES.get(s, s), role_name=role_name,
-                             sex_name=lambda s: SEX.get(s or "", s or ""), can=can)
+def source_name(source: str) -> str:
+    return catalogue().department(source)
+
+
+def code_name(field: str, value: Any) -> Any:
+    """A stored value by name (``02`` → 户主, ``01`` → 汉族, ``CHN`` → 中国, ``female`` → 女); lists item by item."""
+    if isinstance(value, (list, tuple)):
+        return [catalogue().display(field, v) for v in value]
+    return catalogue().display(field, value) if isinstance(value, str) else ("" if value is None else value)
+
+
+def home_url(form: dict[str, Any], **changes: Any) -> str:
+    """The home page's address with ``form``'s choices and ``changes`` (page 1 unless a page is given)."""
+    from urllib.parse import urlencode
+
+    chosen = {**form, "p": 1, **changes}
+    return "/console/?" + urlencode({k: ("1" if v is True else v) for k, v in chosen.items()
+                                     if v not in (False, None, "") and not (k == "p" and v == 1)})
+
+
+templates.env.globals.update(home_url=home_url, label=label, source_name=source_name, role_name=role_name, code_name=code_name,
+                             sex_name=lambda s: code_name("sex", s or ""), local_time=local_time,
+                             link_reasons=link_reasons, link_summary=link_summary, can=can)
 
 
 def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
                    users: UserStore, auth: Authenticator, *, quality: QualityViews | None = None,
                    reprocessing: DeadLetterReprocessing | None = None,
-                   user_admin: UserAdmin | None = None) -> APIRouter:
+                   user_admin: UserAdmin | None = None, home_queries: HomeQueries | None = None) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
+    homes = home_queries or HomeQueries(queries.engine, audit, queries.grants)
 
     def page(request: Request, name: str, principal: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"me": principal, **ctx}, status_code=status)
@@ -83,6 +97,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         principal = users.authenticate(username, password)
         if principal is None:
             return page(request, "login.html", None, status=401, error="用户名或密码错误")
+        audit.append(principal, "login", "登录工作台", [], [])  # the home page's "since your last visit"
         response = RedirectResponse(_home(principal), status_code=303)
         response.set_cookie(SESSION_COOKIE, auth.sessions.issue(principal.user_id), max_age=SESSION_SECONDS,
                             httponly=True, samesite="strict", path="/")
@@ -96,7 +111,37 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
 
     @router.get("/")
     def home(request: Request, principal: Me, name: str = "", address: str = "", household: str = "",
-             p: int = 1) -> Response:
+             p: int = 1, community: str = "", age: str = "", alone: bool = False, assistance: bool = False,
+             disability: bool = False, apart: bool = False, gone: bool = False, sort: str = "name",
+             desc: bool = False, since: str = "", purpose: str = "") -> Response:
+        if not can(principal, "search"):
+            return RedirectResponse(_home(principal), status_code=303)
+        if name or address or household:  # the search's old address
+            return search_get(request, principal, name, address, household, p)
+        communities = homes.communities(principal)
+        chosen = community or (communities[0] if communities else "")
+        form = {"community": chosen, "age": age if age in AGE_BANDS else "", "alone": alone, "assistance": assistance,
+                "disability": disability, "apart": apart, "gone": gone, "sort": sort if sort in SORTS else "name",
+                "desc": desc, "since": since, "purpose": purpose}
+        ctx: dict[str, Any] = {"communities": communities, "form": form, "sorts": SORTS, "age_bands": AGE_BANDS}
+        if not chosen:
+            return page(request, "home.html", principal, listing=None, changes=None, since_at=None, **ctx)
+        filters = HomeFilters(age=form["age"], alone=alone, assistance=assistance, disability=disability,
+                              apart=apart, gone=gone)
+        error = None
+        if filters.sensitive and len(purpose.strip()) < 4:
+            error = "按享受救助、残疾筛选须填写用途（至少 4 个字），将记入审计日志"
+            filters = HomeFilters(age=filters.age, alone=alone, apart=apart, gone=gone)
+        listing = homes.residents(principal, chosen, filters, sort=form["sort"], descending=desc, page=max(p, 1),
+                                  purpose=purpose if filters.sensitive else "")
+        since_at = _since(since) or homes.last_visit(principal) or datetime.now(timezone.utc) - DEFAULT_SINCE
+        changes = homes.changes(principal, chosen, since_at)
+        return page(request, "home.html", principal, listing=listing, changes=changes, since_at=since_at,
+                    error=error, page_no=max(p, 1), **ctx)
+
+    @router.get("/search")
+    def search_get(request: Request, principal: Me, name: str = "", address: str = "", household: str = "",
+                   p: int = 1) -> Response:
         if not can(principal, "search"):
             return RedirectResponse(_home(principal), status_code=303)
         return _search(request, principal, SearchQuery(name=name or None, address=address or None,
@@ -129,7 +174,17 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
                 raise BadQuery("时间格式应为 2025-06-01T08:00") from None
             at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
         view = queries.profile(principal, profile_id, at=at)
-        return page(request, "profile.html", principal, p=view, as_of=as_of)
+        return page(request, "profile.html", principal, p=with_history_lines(view), as_of=as_of)
+
+    def with_history_lines(view: dict[str, Any]) -> dict[str, Any]:
+        """Each history entry with its line in Chinese, from the logged event (the fold's summary
+        when the event is not in the log)."""
+        history = view.get("history") or []
+        events = homes.events(view["profile_id"], [h["version"] for h in history])
+        for h in history:
+            event = events.get(h["version"])
+            h["line"] = history_line(event) if event is not None else h["summary"]
+        return view
 
     @router.post("/residents/{profile_id}/unmask")
     def unmask(request: Request, principal: Me, profile_id: str,
@@ -139,10 +194,10 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
                   if f in ("id_number", "phones", "attributes")}
         if len(purpose.strip()) < 4:
             view = queries.profile(principal, profile_id)
-            return page(request, "profile.html", principal, status=400, p=view, as_of="",
+            return page(request, "profile.html", principal, status=400, p=with_history_lines(view), as_of="",
                         error="查看完整信息须填写用途（至少 4 个字）")
         view = queries.profile(principal, profile_id, unmask=chosen, purpose=purpose.strip())
-        return page(request, "profile.html", principal, p=view, as_of="", unmasked=True)
+        return page(request, "profile.html", principal, p=with_history_lines(view), as_of="", unmasked=True)
 
     @router.get("/households/{household_id}")
     def household(request: Request, principal: Me, household_id: str) -> Response:
@@ -343,6 +398,17 @@ def _home(principal: Principal) -> str:
     return "/console/health"
 
 
+def _since(text: str) -> datetime | None:
+    """A ``since`` typed by a worker (``2025-06-01`` or ``2025-06-01T08:00``), in Asia/Shanghai time."""
+    if not text:
+        return None
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadQuery("时间格式应为 2025-06-01 或 2025-06-01T08:00") from None
+    return at if at.tzinfo else at.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
 def _items(text: str) -> list[str]:
     """Communities or grids typed as one line: separated by commas (either width), 、 or spaces."""
     return [part for part in re.split(r"[,，、\s]+", text.strip()) if part]
@@ -389,7 +455,7 @@ def health_charts(history: list[dict[str, Any]]) -> dict[str, str]:
         if letters.get("in_topic") is not None:
             dead.setdefault("死信主题累计", []).append((when(sample), float(letters["in_topic"])))
         for src, n in (letters.get("per_source") or {}).items():
-            dead.setdefault(SOURCES.get(src, src), []).append((when(sample), float(n)))
+            dead.setdefault(source_name(src), []).append((when(sample), float(n)))
     return {
         "throughput": line_chart(series("records_per_s"), title="吞吐量（条/秒）", y_label="条/秒",
                                  chart_id="chart-throughput"),

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Engine, Text, and_, bindparam, case, cast, exists, false, func, literal, or_, select
 
 from core.access import AccessDenied, Grant, Principal, may_see_community, require, visibility
-from core.access.views import Disclosure, field_views, record_view, review_view, summary_of
+from core.access.views import Disclosure, evidence_weights, field_views, record_view, review_view, summary_of
 from core.privacy import keyed_hash
 from core.profile import Profile, as_of
 from core.profile.read_side import bigrams, normalise_address
@@ -276,6 +276,7 @@ class ResidentQueries:
         if principal.role != "department_reader":
             view["records"] = [{**record_view(linked.record, principal, unmask=set(unmask), grants=self.grants),
                                 "rule": linked.rule, "score": round(linked.score, 3),
+                                "evidence": evidence_weights(linked.evidence),
                                 "linked_at": linked.linked_at.isoformat(),
                                 "ended_at": linked.ended_at.isoformat() if linked.ended_at else None}
                                for linked in shown.records.values()]

@@ -1,8 +1,9 @@
 """What a principal sees of each profile field: shown, masked, or hidden (not granted).
 
 ID numbers (公民身份号码), phone numbers and sensitive attributes (assistance 救助, disability 残疾,
-health 健康: sensitive personal information under PIPL) are masked by default; ``unmask`` names the
-fields the principal asked to see in clear, with a purpose the caller logs.
+health 健康: sensitive personal information under PIPL; ``config/fields.yaml`` says which) are masked
+by default; ``unmask`` names the fields the principal asked to see in clear, with a purpose the
+caller logs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Literal
 
+from core.access.catalogue import catalogue
 from core.access.grants import Grant
 from core.access.roles import Principal, can
 from core.privacy import mask_id_number
@@ -22,17 +24,16 @@ FIELDS: tuple[str, ...] = (
     "residential_address", "property_address", "household_id", "relation_to_head", "ethnicity",
     "marital_status", "nationality", "deceased_on", "moved_out_on",
 )
-SENSITIVE_FIELDS: frozenset[str] = frozenset({"id_number", "phones"})
-# Attribute keys that reveal assistance, disability or health (or imply them, e.g. the amount paid).
-_SENSITIVE_ATTRIBUTE = re.compile(r"assistance|disab|health|medical|illness|monthly_amount|person_category|低保|残疾|健康")
+# Which fields are sensitive is said in one place, the field catalogue (config/fields.yaml).
+SENSITIVE_FIELDS: frozenset[str] = frozenset(f for f in catalogue().sensitive_fields if not f.startswith("attributes."))
 
 
 def is_sensitive(field: str) -> bool:
-    """>>> is_sensitive("attributes.assistance"), is_sensitive("name")
+    """Whether the field catalogue marks ``field`` sensitive (an unlisted attribute: by its key).
+
+    >>> is_sensitive("attributes.assistance"), is_sensitive("name")
     (True, False)"""
-    if field in SENSITIVE_FIELDS:
-        return True
-    return field.startswith("attributes.") and bool(_SENSITIVE_ATTRIBUTE.search(field))
+    return catalogue().is_sensitive(field)
 
 
 def visibility(principal: Principal, field: str, *, unmask: Collection[str] = (),

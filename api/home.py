@@ -1,0 +1,253 @@
+"""A community worker's landing page (工作台首页): the residents of their community or grid at a
+glance, what changed since their last visit, and the events behind a profile's history lines.
+
+Scope is the same as every other read (``core.access.may_see_community``, applied in SQL as
+``api.queries`` does), values are masked by ``core.access.views``, and every read is audited.
+Filters on sensitive facts (assistance 救助, disability 残疾) need a purpose, like unmasking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, distinct, func, literal, or_, select
+
+from core.access import AccessDenied, Principal, can, may_see_community, require
+from core.access.views import Disclosure, changes_between, summary_of
+from core.profile import Profile, as_of
+from schemas.codec import decode
+from schemas.profile_events import ProfileEvent
+from store.audit import AuditLog, audit_log
+from store.profile_tables import profile_event_log, profiles
+
+SORTS = {"name": "姓名", "age": "年龄", "address": "住址"}
+AGE_BANDS: dict[str, tuple[int | None, int | None]] = {"0-17": (None, 17), "18-59": (18, 59), "60+": (60, None),
+                                                       "80+": (80, None)}
+YES = ("是", "true", "True", "1", "yes", "Y", "y", "独居")
+SENSITIVE_FILTERS = {"assistance": "attributes.assistance", "disability": "attributes.disability"}
+CHANGES_SHOWN = 100  # residents listed under 最近变化 at most
+DEFAULT_SINCE = timedelta(days=7)  # first visit: the last week's changes
+
+
+@dataclass(frozen=True)
+class HomeFilters:
+    """What the resident list is narrowed to (all False / empty: every resident living there)."""
+
+    age: str = ""
+    alone: bool = False  # 独居
+    assistance: bool = False  # 享受救助 (sensitive: needs a purpose)
+    disability: bool = False  # 残疾 (sensitive: needs a purpose)
+    apart: bool = False  # 人户分离
+    gone: bool = False  # also residents who died or moved out
+
+    def tags(self) -> list[str]:
+        return [f"filter:{k}" for k in ("alone", "assistance", "disability", "apart", "gone") if getattr(self, k)] + (
+            [f"filter:age{self.age}"] if self.age else [])
+
+    @property
+    def sensitive(self) -> list[str]:
+        return [SENSITIVE_FILTERS[k] for k in SENSITIVE_FILTERS if getattr(self, k)]
+
+
+def _attribute(key: str) -> Any:
+    return profiles.c.doc[("golden", "attributes", key, "value")].as_string()
+
+
+def _golden(key: str) -> Any:
+    return profiles.c.doc[("golden", key, "value")].as_string()
+
+
+def _lives_apart() -> Any:
+    # 人户分离 is a column the projection keeps once the gazetteer migration is there; before, nobody is.
+    column = profiles.c.get("lives_apart")
+    return column if column is not None else literal(False)
+
+
+def _years_ago(today: date, years: int) -> date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year - years, day=28)
+
+
+def age_on(born: date | None, today: date) -> int | None:
+    if born is None:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+class HomeQueries:
+    def __init__(self, engine: Engine, audit: AuditLog, grants: Any = None) -> None:
+        self.engine = engine
+        self.audit = audit
+        self.grants = grants
+
+    # -- which communities the page can show ------------------------------------------------------
+    def communities(self, principal: Principal) -> list[str]:
+        """The communities a worker's page can show (their own, and their grids' communities); every
+        community with residents for a steward (the picker)."""
+        require(principal, "read_profile")
+        if principal.role == "community_worker":
+            return sorted(set(principal.communities) | {g.split("/", 1)[0] for g in principal.grids})
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(select(distinct(profiles.c.community)).where(
+                profiles.c.status == "active", profiles.c.community.is_not(None)).order_by(profiles.c.community))]
+
+    def _scope(self, principal: Principal, community: str) -> Any:
+        """Rows in the principal's scope within ``community`` (the same rule as search)."""
+        condition = and_(profiles.c.status == "active", profiles.c.community == community)
+        if principal.role == "community_worker":
+            condition = and_(condition, or_(profiles.c.community.in_(sorted(principal.communities) or [""]),
+                                            profiles.c.grid.in_(sorted(principal.grids) or [""])))
+        return condition
+
+    def _check(self, principal: Principal, community: str) -> None:
+        if not can(principal, "search"):
+            raise AccessDenied(f"role {principal.role} has no community page")
+        if community not in self.communities(principal):
+            raise AccessDenied("this community is not in your scope")
+
+    # -- the resident list ----------------------------------------------------------------------
+    def residents(self, principal: Principal, community: str, filters: HomeFilters, *, sort: str = "name",
+                  descending: bool = False, page: int = 1, size: int = 50, purpose: str = "",
+                  today: date | None = None) -> dict[str, Any]:
+        """One page of the community's residents, the counts at a glance (residents, households,
+        60+/80+, living alone, on assistance, disability, 人户分离), audited."""
+        self._check(principal, community)
+        if filters.sensitive and len(purpose.strip()) < 4:
+            raise ValueError("按救助、残疾筛选须填写用途（至少 4 个字）")
+        today = today or datetime.now(timezone.utc).date()
+        scope = self._scope(principal, community)
+        live = and_(_golden("deceased_on").is_(None), _golden("moved_out_on").is_(None))
+        # Living alone: the resident said so, or is the only live member of their household.
+        households = (select(profiles.c.household_id, func.count().label("members"))
+                      .where(profiles.c.status == "active", live, profiles.c.household_id.is_not(None),
+                             profiles.c.household_id.in_(select(profiles.c.household_id).where(scope)))
+                      .group_by(profiles.c.household_id).subquery("households"))
+        alone = or_(_attribute("living_alone").in_(YES), households.c.members == 1)
+        sixty, eighty = _years_ago(today, 60), _years_ago(today, 80)
+        flags = (select(profiles.c.profile_id, profiles.c.name, profiles.c.name_key, profiles.c.community,
+                        profiles.c.grid, profiles.c.sex, profiles.c.birth_date, profiles.c.id_masked,
+                        profiles.c.household_id, profiles.c.relation_to_head, profiles.c.address,
+                        case((live, True), else_=False).label("live"),
+                        case((alone, True), else_=False).label("alone"),
+                        case((_attribute("assistance").is_not(None), True), else_=False).label("assistance"),
+                        case((_attribute("disability").is_not(None), True), else_=False).label("disability"),
+                        case((_lives_apart() == True, True), else_=False).label("apart"),  # noqa: E712
+                        _golden("deceased_on").label("deceased_on"), _golden("moved_out_on").label("moved_out_on"))
+                 .select_from(profiles.outerjoin(households, households.c.household_id == profiles.c.household_id))
+                 .where(scope).subquery("flags"))
+        f = flags.c
+        with self.engine.connect() as conn:
+            glance = conn.execute(select(
+                func.count().label("residents"),
+                func.count(distinct(f.household_id)).label("households"),
+                func.sum(case((f.birth_date <= sixty, 1), else_=0)).label("over_60"),
+                func.sum(case((f.birth_date <= eighty, 1), else_=0)).label("over_80"),
+                func.sum(case((f.alone == True, 1), else_=0)).label("alone"),  # noqa: E712
+                func.sum(case((f.assistance == True, 1), else_=0)).label("assistance"),  # noqa: E712
+                func.sum(case((f.disability == True, 1), else_=0)).label("disability"),  # noqa: E712
+                func.sum(case((f.apart == True, 1), else_=0)).label("apart"),  # noqa: E712
+            ).where(f.live == True)).one()  # noqa: E712
+            gone = conn.execute(select(func.count()).where(f.live == False)).scalar_one()  # noqa: E712
+            chosen = select(flags)
+            if not filters.gone:
+                chosen = chosen.where(f.live == True)  # noqa: E712
+            low, high = AGE_BANDS.get(filters.age, (None, None))
+            if low is not None:
+                chosen = chosen.where(f.birth_date <= _years_ago(today, low))
+            if high is not None:  # younger than high + 1
+                chosen = chosen.where(f.birth_date > _years_ago(today, high + 1))
+            for name in ("alone", "assistance", "disability", "apart"):
+                if getattr(filters, name):
+                    chosen = chosen.where(getattr(f, name) == True)  # noqa: E712
+            total = conn.execute(select(func.count()).select_from(chosen.subquery())).scalar_one()
+            order = {"name": [f.name], "age": [f.birth_date.is_(None), f.birth_date.desc() if not descending
+                                                else f.birth_date.asc()],
+                     "address": [f.address]}.get(sort, [f.name])
+            if descending and sort != "age":
+                order = [o.desc() for o in order]
+            rows = conn.execute(chosen.order_by(*order, f.profile_id).offset((max(page, 1) - 1) * size)
+                                .limit(size)).all()
+        disclosure = Disclosure()
+        out = []
+        for row in rows:
+            if not may_see_community(principal, row.community, row.grid):  # the SQL scope, checked again
+                continue
+            hit = summary_of(row.profile_id, {
+                "name": row.name, "sex": row.sex, "birth_date": row.birth_date.isoformat() if row.birth_date else None,
+                "id_number": row.id_masked, "household_id": row.household_id,
+                "relation_to_head": row.relation_to_head, "address": row.address,
+            }, principal, grants=self.grants, disclosure=disclosure)
+            hit.update(age=age_on(row.birth_date, today), grid=row.grid, alone=bool(row.alone),
+                       apart=bool(row.apart), deceased_on=row.deceased_on, moved_out_on=row.moved_out_on)
+            out.append(hit)
+        fields = ["home", *filters.tags(), *disclosure.fields, *(f"{s}*" for s in filters.sensitive)]
+        self.audit.append(principal, "read_community", purpose.strip() or "社区居民概览",
+                          [h["profile_id"] for h in out], fields)
+        return {"community": community, "total": total, "page": max(page, 1), "size": size,
+                "glance": {**glance._asdict(), "gone": gone}, "results": out}
+
+    # -- what changed since the last visit --------------------------------------------------------
+    def last_visit(self, principal: Principal) -> datetime | None:
+        """The principal's previous console login (the one before this session's), if any."""
+        with self.engine.connect() as conn:
+            found = conn.execute(select(audit_log.c.at).where(audit_log.c.user_id == principal.user_id,
+                                                              audit_log.c.action == "login")
+                                 .order_by(audit_log.c.seq.desc()).offset(1).limit(1)).scalar()
+        return found if found is None or found.tzinfo else found.replace(tzinfo=timezone.utc)
+
+    def changes(self, principal: Principal, community: str, since: datetime) -> list[dict[str, Any]]:
+        """Residents of the community whose profile changed after ``since`` and what changed: moved in,
+        moved out, died, a new phone (masked), a new resident. Audited like any read."""
+        self._check(principal, community)
+        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        scope = self._scope(principal, community)
+        with self.engine.connect() as conn:
+            latest = (select(profile_event_log.c.profile_id, func.max(profile_event_log.c.occurred_at).label("at"))
+                      .where(profile_event_log.c.occurred_at > since).group_by(profile_event_log.c.profile_id)
+                      .subquery("latest"))
+            rows = conn.execute(select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.doc,
+                                       latest.c.at).join(latest, latest.c.profile_id == profiles.c.profile_id)
+                                .where(scope).order_by(latest.c.at.desc(), profiles.c.profile_id)
+                                .limit(CHANGES_SHOWN)).all()
+            ids = [r.profile_id for r in rows]
+            events: dict[str, list[ProfileEvent]] = {i: [] for i in ids}
+            if ids:
+                for r in conn.execute(select(profile_event_log.c.profile_id, profile_event_log.c.payload)
+                                      .where(profile_event_log.c.profile_id.in_(ids))
+                                      .order_by(profile_event_log.c.profile_id, profile_event_log.c.version)):
+                    event = decode(r.payload)
+                    if isinstance(event, ProfileEvent):
+                        events[r.profile_id].append(event)
+        out = []
+        for row in rows:
+            if not may_see_community(principal, row.community, row.grid):
+                continue
+            now = Profile.model_validate(row.doc)
+            found = changes_between(as_of(events[row.profile_id], row.profile_id, since), now)
+            if found:
+                at = row.at if row.at.tzinfo else row.at.replace(tzinfo=timezone.utc)
+                out.append({"profile_id": row.profile_id, "name": now.golden.name.value if now.golden.name else None,
+                            "at": at.isoformat(), "changes": found})
+        self.audit.append(principal, "read_changes", "社区居民变化", [c["profile_id"] for c in out],
+                          ["changes", "name", "phones*", "residential_address"])
+        return out
+
+    # -- the events behind a profile's history lines ----------------------------------------------
+    def events(self, profile_id: str, versions: list[int]) -> dict[int, ProfileEvent]:
+        """The logged events of a profile the caller has already read (``api.queries`` checked the scope
+        and audited the read), by version."""
+        if not versions:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(profile_event_log.c.version, profile_event_log.c.payload).where(
+                profile_event_log.c.profile_id == profile_id, profile_event_log.c.version.in_(versions))).all()
+        found = {}
+        for r in rows:
+            event = decode(r.payload)
+            if isinstance(event, ProfileEvent):
+                found[r.version] = event
+        return found
