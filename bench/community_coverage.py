@@ -98,7 +98,10 @@ def run(n: int, seed: int, store_url: str) -> dict[str, object]:
 
     with engine.connect() as conn:
         placed = {r.profile_id: (r.community, r.grid) for r in conn.execute(
-            select(profiles.c.profile_id, profiles.c.community, profiles.c.grid).where(profiles.c.status == "active"))}
+            select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.place_contested)
+            .where(profiles.c.status == "active"))}
+        contested = {r.profile_id for r in conn.execute(
+            select(profiles.c.profile_id).where(profiles.c.place_contested.is_(True)))}
         linked = {f"{r.source}:{r.record_id}": r.profile_id for r in conn.execute(
             select(record_links.c.source, record_links.c.record_id, record_links.c.profile_id)) if r.profile_id in placed}
         known_keys = set(conn.execute(select(places.c.place_key)).scalars())
@@ -128,6 +131,8 @@ def run(n: int, seed: int, store_url: str) -> dict[str, object]:
         row[verdict] += 1
         if covered[resident]:
             row[f"covered_{verdict}"] += 1
+        if pid in contested:
+            row[f"contested_{verdict}"] += 1
         grid_verdict = "grid_none" if grid is None else ("grid_right" if grid == true_grid else "grid_wrong")
         row[grid_verdict] += 1
     for pid, (community, _) in placed.items():
@@ -182,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"residents with a record whose dwelling the gazetteer covers (or that names its community): {c} "
                   f"of {n}; of them right {total['covered_right'] / c:.2%} (target ≥ 99.5 %), "
                   f"wrong {total['covered_wrong'] / c:.2%} (target ≤ 0.1 %), none {total['covered_none'] / c:.2%}")
+    console.print(f"flagged 住址有冲突 (the records disagree on the community; a check at the door): "
+                  f"{total['contested_right'] + total['contested_wrong']}, of them wrong {total['contested_wrong']}; "
+                  f"wrong and not flagged: {total['wrong'] - total['contested_wrong']}")
     console.print(f"workers' scopes: {here_total} of {seen_total} residents shown are truly there "
                   f"({here_total / max(seen_total, 1):.2%}); {missed_total} residents missing from their worker's list")
     console.print(f"resolution + projection {result['elapsed']:.0f} s; load average before "

@@ -205,7 +205,7 @@ class PlaceIndex:
             known = self.assignments(conn, {k for cs in stored.values() for c in cs for k in c.keys})
             current = {r.profile_id: r for r in conn.execute(
                 select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.place_basis,
-                       profiles.c.registered_community, profiles.c.lives_apart)
+                       profiles.c.registered_community, profiles.c.lives_apart, profiles.c.place_contested)
                 .where(profiles.c.profile_id.in_(list(stored))))}
             for pid, cs in stored.items():
                 place = derive_place(cs, known.get)
@@ -247,4 +247,5 @@ class PlaceIndex:
 def place_columns(place: ProfilePlace) -> dict[str, object]:
     """The profile row's columns that say where the resident lives."""
     return {"community": place.community, "grid": place.grid, "place_basis": place.basis,
-            "registered_community": place.registered_community, "lives_apart": place.lives_apart}
+            "registered_community": place.registered_community, "lives_apart": place.lives_apart,
+            "place_contested": place.contested}

@@ -110,7 +110,7 @@ class ProfileProjection:
             "doc": profile.model_dump(mode="json"),
         }], keys=("profile_id",), update=("version", "status", "merged_into", "name", "name_key", "birth_date",
                                           "id_hash", "household_id", "community", "grid", "place_basis",
-                                          "registered_community", "lives_apart", "sex", "relation_to_head",
+                                          "registered_community", "lives_apart", "place_contested", "sex", "relation_to_head",
                                           "address", "id_masked", "updated_at", "doc"))
         self._write_terms(conn, profile)
         conn.execute(delete(record_links).where(record_links.c.profile_id == profile.profile_id))
@@ -149,9 +149,10 @@ class ProfileProjection:
         """The documents and where each resident lives (community, grid, 人户分离), which the
         projection derives with the gazetteer: what replay must rebuild identically."""
         cols = (profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.place_basis,
-                profiles.c.registered_community, profiles.c.lives_apart)
+                profiles.c.registered_community, profiles.c.lives_apart, profiles.c.place_contested)
         with self.engine.connect() as conn:
-            rows = [[r.profile_id, r.community, r.grid, r.place_basis, r.registered_community, bool(r.lives_apart)]
+            rows = [[r.profile_id, r.community, r.grid, r.place_basis, r.registered_community, bool(r.lives_apart),
+                     bool(r.place_contested)]
                     for r in conn.execute(select(*cols).order_by(profiles.c.profile_id))]
         digest = hashlib.sha256(self.checksum().encode())
         digest.update(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))

@@ -27,6 +27,7 @@ profiles = Table(
     Column("place_basis", String(32)),
     Column("registered_community", String(100)),
     Column("lives_apart", Boolean, nullable=False, default=False, server_default=false()),
+    Column("place_contested", Boolean, nullable=False, default=False, server_default=false()),  # records disagree
     # Read-side copies of what a search hit shows, so a result page parses no documents. The ID
     # number is kept only masked here (110105********002X); its clear form stays in the document.
     Column("sex", String(32)),

@@ -1,10 +1,13 @@
 """A profile's community and grid, from its own addresses and the gazetteer.
 
-The resident is placed where they *live*: the surviving residential address first, then the
-other residential addresses its records give (newest first), then property, then the registered
-address (户籍地). Each address either names its community itself (an address written with its
-社区, or a record that carries 所属社区 / 社区 and 网格 beside it) or is looked up in the gazetteer
-by its place keys, most specific first. The first address that gives a community wins.
+The resident is placed where they *live*: by the residential addresses of their records (现住址),
+else by property, else by the registered address (户籍地). Each address either names its
+community itself (an address written with its 社区, or a record that carries 所属社区 / 社区 and
+网格 beside it) or is looked up in the gazetteer by its place keys, most specific first. Among the
+addresses of one kind, each record's address is one vote for the community it gives: a visit
+written before the resident moved, or a department that has not heard of the move yet, is
+outvoted by the records that agree on the new dwelling. A tie goes to the surviving address
+(survivorship's authority order), then to the newer record.
 
 The registered address is placed the same way; a resident registered in one community (or
 outside the district) and living in another is flagged ``lives_apart`` (人户分离).
@@ -37,10 +40,11 @@ class PlaceCandidate:
     community: str | None = None
     grid: str | None = None
     district: str | None = None
+    votes: int = 1  # how many of the profile's live records give this address
 
     def as_json(self) -> dict[str, object]:
         return {"kind": self.kind, "keys": list(self.keys), "community": self.community, "grid": self.grid,
-                "district": self.district}
+                "district": self.district, "votes": self.votes}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> PlaceCandidate:
@@ -48,7 +52,7 @@ class PlaceCandidate:
         assert isinstance(keys, list)
         return cls(kind=data["kind"], keys=tuple(str(k) for k in keys),  # type: ignore[arg-type]
                    community=_text(data.get("community")), grid=_text(data.get("grid")),
-                   district=_text(data.get("district")))
+                   district=_text(data.get("district")), votes=int(str(data.get("votes", 1))))
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class ProfilePlace:
     basis: PlaceBasis | None = None
     registered_community: str | None = None
     lives_apart: bool = False
+    contested: bool = False  # the records' dwellings disagree on the community: worth a check at the door
 
 
 def _text(value: object) -> str | None:
@@ -95,23 +100,17 @@ def candidates(profile: Profile) -> tuple[PlaceCandidate, ...]:
     live = sorted(profile.live_records.values(),
                   key=lambda r: (_recency(r.record), r.record.source, r.record.record_id))
     golden = profile.golden
-    out: list[PlaceCandidate] = []
-    seen: set[PlaceCandidate] = set()
+    out: dict[PlaceCandidate, int] = {}
     for kind in _KIND_ORDER:
         survivor = getattr(golden, f"{kind}_address")
-        ordered: list[tuple[ResidentRecord, Address]] = []
-        if survivor is not None:
-            owner = next((r.record for r in live if r.record.source == survivor.provenance.source
-                          and r.record.record_id == survivor.provenance.record_id), None)
-            if owner is not None:
-                ordered.append((owner, survivor.value))
-        ordered += [(r.record, a) for r in live if (a := r.record.addresses.get(kind)) is not None]
+        ordered = sorted(((r.record, a) for r in live if (a := r.record.addresses.get(kind)) is not None),
+                         key=lambda item: survivor is None or (item[0].source, item[0].record_id) != (
+                             survivor.provenance.source, survivor.provenance.record_id))
         for record, address in ordered:
             candidate = _candidate(record, kind, address)
-            if (candidate.keys or candidate.community) and candidate not in seen:
-                seen.add(candidate)
-                out.append(candidate)
-    return tuple(out)
+            if candidate.keys or candidate.community:
+                out[candidate] = out.get(candidate, 0) + 1
+    return tuple(PlaceCandidate(c.kind, c.keys, c.community, c.grid, c.district, votes) for c, votes in out.items())
 
 
 def record_facts(record: ResidentRecord, origin: PlaceOrigin = "record") -> Iterator[PlaceFact]:
@@ -142,22 +141,37 @@ def _place(candidate: PlaceCandidate, lookup: Callable[[str], Assignment | None]
     return None
 
 
+def _vote(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]
+          ) -> tuple[str, str | None, PlaceBasis, bool] | None:
+    """The community most of ``cands``' records give (ties: the first candidate's, in order), and
+    whether another community got votes too."""
+    tally: dict[str, int] = {}
+    first: dict[str, tuple[str, str | None, PlaceBasis]] = {}
+    for candidate in cands:
+        placed = _place(candidate, lookup)
+        if placed is None:
+            continue
+        tally[placed[0]] = tally.get(placed[0], 0) + candidate.votes
+        held = first.get(placed[0])
+        if held is None or (held[1] is None and placed[1] is not None):
+            first[placed[0]] = placed  # the first candidate that also knows the grid
+    if not tally:
+        return None
+    best = max(tally.values())
+    return (*next(first[c] for c in first if tally[c] == best), len(tally) > 1)
+
+
 def derive_place(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]) -> ProfilePlace:
     """Place a profile from its candidates (see :func:`candidates`) and the gazetteer ``lookup``."""
     cands = tuple(cands)
-    living: tuple[str, str | None, PlaceBasis] | None = None
-    living_district: str | None = None
-    for candidate in cands:
-        if candidate.kind == "registered":
-            continue
-        living_district = living_district or candidate.district
-        if living is None:
-            living = _place(candidate, lookup)
+    living = _vote([c for c in cands if c.kind == "residential"], lookup) or _vote(
+        [c for c in cands if c.kind == "property"], lookup)
+    living_district = next((c.district for c in cands if c.kind != "registered" and c.district), None)
     registered_district = next((c.district for c in cands if c.kind == "registered" and c.district), None)
-    registered = next((p for c in cands if c.kind == "registered" and (p := _place(c, lookup)) is not None), None)
+    registered = _vote([c for c in cands if c.kind == "registered"], lookup)
     if living is None and registered is not None:
         living = registered  # only the registered address is known: the best there is
-    community, grid, basis = living if living is not None else (None, None, None)
+    community, grid, basis, contested = living if living is not None else (None, None, None, False)
     registered_community = registered[0] if registered is not None else None
     lives_apart = bool(
         community is not None
@@ -165,4 +179,5 @@ def derive_place(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assign
              or (registered_community is None and registered_district is not None
                  and living_district is not None and registered_district != living_district)))
     return ProfilePlace(community=community, grid=f"{community}/{grid}" if community and grid else None,
-                        basis=basis, registered_community=registered_community, lives_apart=lives_apart)
+                        basis=basis, registered_community=registered_community, lives_apart=lives_apart,
+                        contested=contested)

@@ -60,10 +60,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('place_basis', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('registered_community', sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column('lives_apart', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('place_contested', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('profiles', schema=None) as batch_op:
+        batch_op.drop_column('place_contested')
         batch_op.drop_column('lives_apart')
         batch_op.drop_column('registered_community')
         batch_op.drop_column('place_basis')
