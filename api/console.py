@@ -134,10 +134,12 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
             filters = HomeFilters(age=filters.age, alone=alone, apart=apart, gone=gone)
         listing = homes.residents(principal, chosen, filters, sort=form["sort"], descending=desc, page=max(p, 1),
                                   purpose=purpose if filters.sensitive else "")
-        since_at = _since(since) or homes.last_visit(principal) or datetime.now(timezone.utc) - DEFAULT_SINCE
+        typed, last = _since(since), homes.last_visit(principal)
+        since_at = typed or last or datetime.now(timezone.utc) - DEFAULT_SINCE
+        since_kind = "typed" if typed else ("last_login" if last else "week")
         changes = homes.changes(principal, chosen, since_at)
         return page(request, "home.html", principal, listing=listing, changes=changes, since_at=since_at,
-                    error=error, page_no=max(p, 1), **ctx)
+                    since_kind=since_kind, error=error, page_no=max(p, 1), **ctx)
 
     @router.get("/search")
     def search_get(request: Request, principal: Me, name: str = "", address: str = "", household: str = "",
