@@ -20,7 +20,11 @@ AddressKind = Literal["registered", "residential", "property"]
 
 class Address(BaseModel):
     """A parsed address (地址): district 区 / sub-district 街道 / community 社区 / road 路 /
-    number 号 / building 栋 / unit 单元 / room 室. Missing parts stay ``None``."""
+    number 号 / building 栋 / unit 单元 / room 室. Missing parts stay ``None``.
+
+    ``number_suffix`` is a 附号 ("19号之一", "19-1号", "19号附1" → number "19", suffix "1");
+    ``floor`` is a floor written apart from the room ("3楼301", "5层").
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -35,11 +39,14 @@ class Address(BaseModel):
     building: str | None = None
     unit: str | None = None
     room: str | None = None
+    number_suffix: str | None = None
+    floor: str | None = None
 
     @property
     def dwelling_key(self) -> str | None:
         """A key for "the same flat": road+number or compound, then building/unit/room."""
-        place = self.compound or (f"{self.road or ''}{self.number or ''}" or None)
+        door = f"{self.number}-{self.number_suffix}" if self.number and self.number_suffix else self.number
+        place = self.compound or (f"{self.road or ''}{door or ''}" or None)
         if not place or not self.room:
             return None
         return "|".join(p or "" for p in (place, self.building, self.unit, self.room))

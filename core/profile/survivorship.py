@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.profile.model import Golden, GoldenFields, Observation, Provenance
+from core.standardise.addresses import address_identity
 from schemas.profile_events import LinkedRecord
 from schemas.resident import Address, ResidentRecord
 
@@ -147,10 +148,13 @@ def _timestamp(moment: datetime) -> float:
 
 
 def value_identity(value: object) -> object:
-    """What "the same value" means: an address by its parsed parts, phones as a set."""
+    """What "the same value" means: an address as the dwelling it names, phones as a set.
+
+    Two spellings of one flat (with or without the 街道/社区 prefix, 栋 or 幢, with or without
+    室, road and door number beside the compound or not) are one value; two flats are two.
+    """
     if isinstance(value, Address):
-        parts = value.model_dump(exclude={"raw"})
-        return tuple(sorted(parts.items())) if any(parts.values()) else value.raw.strip()
+        return address_identity(value)
     if isinstance(value, tuple):
         return frozenset(value)
     return value

@@ -135,3 +135,24 @@ def test_an_exact_rule_wins_over_a_pattern_and_a_pattern_over_the_default() -> N
     assert rules.rule_for("attributes.assistance_type").authority == ("civil_affairs",)
     assert rules.rule_for("attributes.employer").authority == rules.default.authority
     assert rules.rule_for("phones").authority[0] == "community"
+
+
+def test_one_flat_written_with_and_without_its_division_prefix_is_no_conflict_but_another_flat_is() -> None:
+    from core.standardise import parse_address
+
+    def home(text: str) -> dict[str, Address]:
+        return {"residential": parse_address(text)}
+
+    golden = survive([
+        linked("community", "SQ-1", addresses=home("秦虹小区3栋2单元301")),
+        # the same flat: full prefix (省市区街道社区), road and door number beside the compound, 幢, 室
+        linked("public_security", "GA-1", addresses=home("江苏省南京市秦淮区秦虹街道秦虹社区秦虹路12号秦虹小区3幢2单元301室")),
+        # the same flat in traditional characters and full-width digits
+        linked("civil_affairs", "MZ-1", addresses=home("南京市秦淮區秦虹小區３號樓２單元３０１室")),
+        # the next-door flat: a real disagreement
+        linked("social_security", "SB-1", addresses=home("秦虹路12号秦虹小区3幢2单元302室")),
+    ])
+    address = golden.residential_address
+    assert address is not None and address.provenance.source == "community"
+    assert address.conflicted
+    assert [c.provenance.source for c in address.conflicts] == ["social_security"]

@@ -62,9 +62,11 @@ def test_county_level_city_under_a_city_is_the_district() -> None:
 
 
 def test_new_village_is_a_compound_not_a_village() -> None:
-    # 工人新村 is a housing estate; 村 alone would be a village committee (community level).
+    # 工人新村 is a housing estate; a name ending in 村 is a compound or a road in a city
+    # district, and a village committee (community level) only when 村委会/村民委员会 is written.
     assert parts("工人新村12栋3单元101")["compound"] == "工人新村"
-    assert parts("朝阳区和平村")["community"] == "和平村"
+    assert parts("朝阳区和平村") == {"district": "朝阳区", "compound": "和平村"}
+    assert parts("朝阳区和平村村委会")["community"] == "和平村"
 
 
 def test_xiaoqu_is_not_taken_for_a_district() -> None:
