@@ -52,9 +52,9 @@ WORKERS = 2
 RESTAMPED_ROWS = 200
 REPULLED = "public_security"
 DEPARTMENT_NAMES = {"public_security": "公安", "social_security": "人社", "civil_affairs": "民政",
-                    "housing": "住建", "community": "社区"}
+                    "housing": "住建", "community": "社区", "grid_centre": "网格中心"}
 TRANSPORTS = {"public_security": "SQL pull", "social_security": "HTTP pull", "civil_affairs": "files pull",
-              "housing": "Kafka pull", "community": "API push"}
+              "housing": "Kafka pull", "community": "API push", "grid_centre": "files pull"}
 
 
 @dataclass

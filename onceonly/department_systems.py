@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 Row = dict[str, str]
 
-DEPARTMENTS = ("public_security", "social_security", "civil_affairs", "housing", "community")
+# The grid centre's standard-address file (标准地址库) first: the gazetteer every profile is placed by.
+DEPARTMENTS = ("grid_centre", "public_security", "social_security", "civil_affairs", "housing", "community")
 SOCIAL_SECURITY_CLIENT_ID = "onceonly-demo"
 CIVIL_AFFAIRS_FORMATS: tuple[LedgerFormat, ...] = ("gb18030", "utf-8-sig", "xlsx")
 
@@ -63,6 +64,7 @@ class DepartmentSystems:
     rows: dict[str, int] = field(default_factory=dict)  # good rows each department holds
     bad: dict[str, int] = field(default_factory=dict)  # deliberately bad rows each holds
     env: dict[str, str] = field(default_factory=dict)  # what the connectors read from the environment
+    grid_centre_folder: Path = Path("inbox/grid_centre")
 
     def describe(self) -> dict[str, str]:
         """One line per department: which system, and where."""
@@ -73,6 +75,7 @@ class DepartmentSystems:
             "civil_affairs": f"drop folder {self.civil_affairs_folder} ({files})",
             "housing": f"change events on its own topic {self.housing.topic}",
             "community": "visits posted by the workers' app to the hub's ingest API",
+            "grid_centre": f"standard-address file in {self.grid_centre_folder}",
         }
 
     def post_visits(self, api_url: str, token: str, *, batch_rows: int = 1000) -> dict[str, int]:
@@ -176,6 +179,14 @@ def department_systems(settings: Settings, kafka_bootstrap: str, residents: int,
         if bad_rows:
             bad["housing"] = housing.publish_bad()
 
+        # 网格中心: the standard-address file, with its gaps (new buildings) and a few wrong rows
+        from simulators.district.gazetteer import standard_address_rows, write_standard_addresses
+
+        grid_folder = Path(specs["grid_centre"].transport.get("path", "inbox/grid_centre"))
+        grid_folder = grid_folder if grid_folder.is_absolute() else data_dir / grid_folder
+        counts["grid_centre"] = write_standard_addresses(grid_folder / "标准地址库.csv",
+                                                         standard_address_rows(district, seed))
+
         # 社区: the visits the workers' app will post
         visits = [_text(r) for r in rows_of("community")]
         counts["community"] = len(visits)
@@ -186,7 +197,7 @@ def department_systems(settings: Settings, kafka_bootstrap: str, residents: int,
             data_dir=data_dir, residents=residents, seed=seed, public_security_url=ps_url,
             public_security=ps_engine, public_security_ids=ps_ids, social_security=social,
             civil_affairs_folder=folder, civil_affairs_files=files, housing=housing, community_visits=visits,
-            rows=counts, bad=bad, env=env)
+            rows=counts, bad=bad, env=env, grid_centre_folder=grid_folder)
         with _environment(env):
             yield systems
     finally:

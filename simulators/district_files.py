@@ -14,16 +14,20 @@ from connectors.spec import ConnectorSpec
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 from simulators.district import generate_district, render_district
+from simulators.district.gazetteer import standard_address_rows, write_standard_addresses
 
-DEPARTMENTS = ("public_security", "social_security", "civil_affairs", "housing", "community")
+DEPARTMENTS = ("grid_centre", "public_security", "social_security", "civil_affairs", "housing", "community")
 
 
 def write_department_files(folder: Path, n_residents: int, seed: int) -> dict[str, str]:
-    """Render a district into one UTF-8 (BOM) CSV per department; return the truth {source:record_id: resident}."""
+    """Render a district into one UTF-8 (BOM) CSV per department, plus the grid centre's
+    standard-address file; return the truth {source:record_id: resident} of the resident records."""
     folder.mkdir(parents=True, exist_ok=True)
     rows: dict[str, list[dict[str, object]]] = defaultdict(list)
     truth: dict[str, str] = {}
-    for rendered in render_district(generate_district(n_residents, seed=seed), seed=seed):
+    residents = list(generate_district(n_residents, seed=seed))
+    write_standard_addresses(folder / "grid_centre.csv", standard_address_rows(residents, seed))
+    for rendered in render_district(residents, seed=seed):
         rows[rendered.source].append(rendered.row)
         truth[f"{rendered.source}:{rendered.record_id}"] = rendered.resident_id
     for source, department_rows in rows.items():
@@ -37,7 +41,8 @@ def write_department_files(folder: Path, n_residents: int, seed: int) -> dict[st
 
 
 def ingest_department_files(settings: Settings, folder: Path) -> int:
-    """Each department file through that department's own mapping file, as ``onceonly ingest`` does."""
+    """Each department file through that department's own mapping file, as ``onceonly ingest`` does;
+    return how many resident-record events were sent (standard addresses are not linked to profiles)."""
     events = 0
     with KafkaSink(settings.kafka_bootstrap or "") as sink:
         for source in DEPARTMENTS:
@@ -48,5 +53,6 @@ def ingest_department_files(settings: Settings, folder: Path) -> int:
             counts = bootstrap.connector(settings, spec, sink, only_file=path).run()
             if not counts.balanced:
                 raise RuntimeError(f"{source}: counts do not add up: {counts}")
-            events += counts.events
+            if spec.holds == "residents":
+                events += counts.events
     return events

@@ -13,14 +13,16 @@ re-export sends nothing new.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Final
 
 from simulators.district.geography import COMMUNITIES
 from simulators.district.model import Address, Resident
 
-__all__ = ["COLUMNS", "RECORD_ID_COLUMN", "standard_address_rows"]
+__all__ = ["COLUMNS", "RECORD_ID_COLUMN", "standard_address_rows", "write_standard_addresses"]
 
 RECORD_ID_COLUMN: Final = "地址编码"
 COLUMNS: Final = ("地址编码", "街道", "社区", "网格", "路名", "门牌号", "小区名称", "楼栋", "标准地址")
@@ -74,3 +76,16 @@ def standard_address_rows(residents: Iterable[Resident], seed: int, *, gap_rate:
             "标准地址": f"江苏省南京市秦淮区{place}",
         })
     yield from sorted(rows, key=lambda r: r["地址编码"])
+
+
+def write_standard_addresses(path: Path, rows: Iterable[dict[str, str]]) -> int:
+    """The file as the grid centre exports it (UTF-8 with a BOM, Excel's CSV); the rows written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            count += 1
+    return count

@@ -1,0 +1,137 @@
+"""The gazetteer's pure core: place keys, a key's assignment from its facts, a profile's place."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from core.places import Assignment, PlaceCandidate, PlaceFact, assign, candidates, derive_place, place_keys, record_facts
+from core.profile import replay
+from core.standardise.addresses import parse_address
+from schemas.profile_events import ProfileCreated, RecordLinked
+from schemas.resident import ResidentRecord
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _record(source: str, record_id: str, **fields: Any) -> ResidentRecord:
+    return ResidentRecord(source=source, record_id=record_id, observed_at=T0, name="王芳", **fields)
+
+
+def _profile(*records: ResidentRecord) -> Any:
+    events: list[Any] = [ProfileCreated(profile_id="p-1", version=1, occurred_at=T0, caused_by="c")]
+    for i, record in enumerate(records, start=2):
+        events.append(RecordLinked(profile_id="p-1", version=i, occurred_at=T0, caused_by=f"c{i}", record=record,
+                                   rule="id_number", score=1.0))
+    return replay(events)["p-1"]
+
+
+def _fact(key: str, origin: str, source: str, community: str, grid: str | None = None, rid: str = "1") -> PlaceFact:
+    return PlaceFact(key, origin, source, rid, community, grid)  # type: ignore[arg-type]
+
+
+def test_one_flat_written_four_ways_gives_the_same_building_key() -> None:
+    spellings = ["江苏省南京市秦淮区秦虹街道秦虹社区秦虹路12号秦虹小区3幢2单元301室", "秦虹小区3栋2单元301",
+                 "秦虹小区3-2-301室", "秦虹路12号秦虹小区三号楼2单元301"]
+    assert {place_keys(parse_address(s))[0] for s in spellings} == {"c:秦虹#3"}
+
+
+def test_a_road_alone_is_no_place_key() -> None:
+    # one road runs through several communities: "秦虹路" says nothing about which
+    assert place_keys(parse_address("秦虹路")) == ()
+
+
+def test_a_housing_short_form_keys_on_road_number_and_building() -> None:
+    assert place_keys(parse_address("秦虹路12-3-2-301")) == ("r:秦虹路#12#3", "r:秦虹路#12")
+
+
+def test_the_standard_address_file_outranks_one_record() -> None:
+    facts = [_fact("c:秦虹#3", "standard_address", "grid_centre", "秦虹社区", "第2网格"),
+             _fact("c:秦虹#3", "record", "community", "扇骨里社区")]
+    assert assign(facts) == Assignment("秦虹社区", "第2网格", "standard_address", disagreement=True)
+
+
+def test_two_departments_agreeing_against_the_file_win_and_are_flagged() -> None:
+    facts = [_fact("c:秦虹#3", "standard_address", "grid_centre", "秦虹社区"),
+             _fact("c:秦虹#3", "record", "public_security", "扇骨里社区", rid="a"),
+             _fact("c:秦虹#3", "record", "civil_affairs", "扇骨里社区", rid="b")]
+    assert assign(facts) == Assignment("扇骨里社区", None, "record", disagreement=True)
+
+
+def test_two_records_of_one_department_do_not_overrule_the_file() -> None:
+    facts = [_fact("c:秦虹#3", "standard_address", "grid_centre", "秦虹社区"),
+             _fact("c:秦虹#3", "record", "community", "扇骨里社区", rid="a"),
+             _fact("c:秦虹#3", "record", "community", "扇骨里社区", rid="b")]
+    assert assign(facts).community == "秦虹社区"  # type: ignore[union-attr]
+
+
+def test_a_stewards_correction_wins_over_everything() -> None:
+    facts = [_fact("c:秦虹#3", "standard_address", "grid_centre", "秦虹社区"),
+             _fact("c:秦虹#3", "steward", "steward", "扇骨里社区", "第1网格", rid="")]
+    assert assign(facts) == Assignment("扇骨里社区", "第1网格", "steward")
+
+
+def test_the_assignment_does_not_depend_on_the_order_of_the_facts() -> None:
+    facts = [_fact("k:x", "record", "a", "甲社区", rid="1"), _fact("k:x", "record", "b", "乙社区", rid="2")]
+    assert assign(facts) == assign(list(reversed(facts)))
+    assert assign(facts).disagreement  # type: ignore[union-attr]
+
+
+def test_a_record_that_names_its_community_teaches_every_key_of_its_dwelling() -> None:
+    record = _record("civil_affairs", "MZ-1", addresses={"residential": parse_address("秦虹路12号秦虹小区3幢2单元301室")},
+                     attributes={"community": "秦虹社区"})
+    assert {f.place_key for f in record_facts(record)} == {"c:秦虹#3", "c:秦虹", "r:秦虹路#12#3", "r:秦虹路#12"}
+    assert {f.community for f in record_facts(record)} == {"秦虹社区"}
+
+
+def test_a_village_named_road_is_not_taken_for_a_community() -> None:
+    # 中和村 is a road of 光华路街道: "中和村12号" names no community
+    record = _record("social_security", "SB-1", addresses={"residential": parse_address("中和村12号中和村小区3幢")})
+    assert list(record_facts(record)) == []
+
+
+def test_a_profile_without_a_named_community_is_placed_by_the_gazetteer() -> None:
+    profile = _profile(_record("social_security", "SB-1",
+                               addresses={"residential": parse_address("秦虹路12号秦虹小区3幢2单元301室")}))
+    gazetteer = {"c:秦虹#3": Assignment("秦虹社区", "第2网格", "standard_address")}
+    place = derive_place(candidates(profile), gazetteer.get)
+    assert (place.community, place.grid, place.basis) == ("秦虹社区", "秦虹社区/第2网格", "standard_address")
+
+
+def test_a_visit_written_before_a_move_is_outvoted_by_the_records_of_the_new_flat() -> None:
+    old = parse_address("瑞金北村19幢2单元502室")
+    new = parse_address("中和村10号中和村小区9幢1单元501室")
+    profile = _profile(
+        _record("community", "SQ-1", addresses={"residential": old}, attributes={"community": "瑞金北村社区"}),
+        _record("public_security", "GA-1", addresses={"residential": parse_address(
+            "江苏省南京市秦淮区光华路街道中和村社区中和村10号中和村小区9幢1单元501室")}),
+        _record("social_security", "SB-1", addresses={"residential": new}))
+    gazetteer = {"c:中和村#9": Assignment("中和村社区", "第1网格", "standard_address")}
+    place = derive_place(candidates(profile), gazetteer.get)
+    assert place.community == "中和村社区"
+    assert place.contested  # the records disagree: worth a check at the door
+
+
+def test_registered_in_one_community_living_in_another_is_flagged_lives_apart() -> None:
+    profile = _profile(_record("public_security", "GA-1", addresses={
+        "residential": parse_address("江苏省南京市秦淮区秦虹街道秦虹社区秦虹路12号秦虹小区3幢2单元301室"),
+        "registered": parse_address("江苏省南京市秦淮区夫子庙街道钞库街社区钞库街35号")}))
+    place = derive_place(candidates(profile), {}.get)
+    assert (place.community, place.registered_community, place.lives_apart) == ("秦虹社区", "钞库街社区", True)
+
+
+def test_registered_where_they_live_is_not_lives_apart() -> None:
+    address = "江苏省南京市秦淮区秦虹街道秦虹社区秦虹路12号秦虹小区3幢2单元301室"
+    profile = _profile(_record("public_security", "GA-1", addresses={
+        "residential": parse_address(address), "registered": parse_address(address)}))
+    assert derive_place(candidates(profile), {}.get).lives_apart is False
+
+
+def test_a_resident_nobody_can_place_has_no_community() -> None:
+    profile = _profile(_record("housing", "FG-1", addresses={"property": parse_address("某某路99号")}))
+    assert derive_place(candidates(profile), {}.get).community is None
+
+
+def test_candidates_survive_their_json_form() -> None:
+    candidate = PlaceCandidate("residential", ("c:秦虹#3", "c:秦虹"), "秦虹社区", "第2网格", "秦淮区", votes=2)
+    assert PlaceCandidate.from_json(candidate.as_json()) == candidate
