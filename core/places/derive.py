@@ -72,6 +72,11 @@ def _text(value: object) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 
+def _named_community(record: ResidentRecord) -> str | None:
+    community = _text(record.attributes.get("community"))
+    return community if community is not None and community.endswith(("社区", "村")) else None
+
+
 def _named(record: ResidentRecord, kind: AddressKind, address: Address) -> tuple[str | None, str | None]:
     """The community (and grid) a record names for one of its addresses."""
     community = address.community
@@ -110,6 +115,14 @@ def candidates(profile: Profile) -> tuple[PlaceCandidate, ...]:
             candidate = _candidate(record, kind, address)
             if candidate.keys or candidate.community:
                 out[candidate] = out.get(candidate, 0) + 1
+        if kind == "residential":
+            # A visit that names its 社区 (and 网格) without writing the address still says where
+            # the resident lives.
+            for linked in live:
+                record = linked.record
+                if "residential" not in record.addresses and (named := _named_community(record)) is not None:
+                    candidate = PlaceCandidate("residential", (), named, _text(record.attributes.get("grid")))
+                    out[candidate] = out.get(candidate, 0) + 1
     return tuple(PlaceCandidate(c.kind, c.keys, c.community, c.grid, c.district, votes) for c, votes in out.items())
 
 
