@@ -72,7 +72,8 @@ def home_url(form: dict[str, Any], **changes: Any) -> str:
 
 templates.env.globals.update(home_url=home_url, label=label, source_name=source_name, role_name=role_name, code_name=code_name,
                              sex_name=lambda s: code_name("sex", s or ""), local_time=local_time,
-                             link_reasons=link_reasons, link_summary=link_summary, can=can)
+                             link_reasons=link_reasons, link_summary=link_summary, can=can,
+                             evidence_text=lambda field, level: catalogue().evidence_text(field, level))
 
 
 def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
@@ -120,7 +121,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
             return search_get(request, principal, name, address, household, p)
         communities = homes.communities(principal)
         chosen = community or (communities[0] if communities else "")
-        form = {"community": chosen, "age": age if age in AGE_BANDS else "", "alone": alone, "assistance": assistance,
+        form: dict[str, Any] = {"community": chosen, "age": age if age in AGE_BANDS else "", "alone": alone, "assistance": assistance,
                 "disability": disability, "apart": apart, "gone": gone, "sort": sort if sort in SORTS else "name",
                 "desc": desc, "since": since, "purpose": purpose}
         ctx: dict[str, Any] = {"communities": communities, "form": form, "sorts": SORTS, "age_bands": AGE_BANDS}
