@@ -164,9 +164,10 @@ class HomeQueries:
                 if getattr(filters, name):
                     chosen = chosen.where(getattr(f, name) == True)  # noqa: E712
             total = conn.execute(select(func.count()).select_from(chosen.subquery())).scalar_one()
-            order = {"name": [f.name], "age": [f.birth_date.is_(None), f.birth_date.desc() if not descending
-                                                else f.birth_date.asc()],
-                     "address": [f.address]}.get(sort, [f.name])
+            orders: dict[str, list[Any]] = {
+                "name": [f.name], "address": [f.address],
+                "age": [f.birth_date.is_(None), f.birth_date.asc() if descending else f.birth_date.desc()]}
+            order = orders.get(sort, orders["name"])
             if descending and sort != "age":
                 order = [o.desc() for o in order]
             rows = conn.execute(chosen.order_by(*order, f.profile_id).offset((max(page, 1) - 1) * size)

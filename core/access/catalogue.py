@@ -119,8 +119,6 @@ def parse_catalogue(data: Mapping[str, Any], mapping_titles: Mapping[str, str] |
                                        codes=codes, short={str(k): str(v) for k, v in (spec.get("short") or {}).items()},
                                        values={str(k): str(v) for k, v in (spec.get("values") or {}).items()})
     departments = {source: title.split()[0] for source, title in (mapping_titles or {}).items() if title.strip()}
-    for source, name in (data.get("departments_without_mapping") or {}).items():
-        departments.setdefault(str(source), str(name))
     evidence = {str(c): {str(level): str(text) for level, text in levels.items()}
                 for c, levels in (data.get("evidence") or {}).items()}
     return FieldCatalogue(fields=entries, sensitive_words=tuple(str(w) for w in data.get("sensitive_attribute_words") or ()),

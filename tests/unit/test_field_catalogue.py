@@ -80,7 +80,7 @@ def test_codes_are_shown_by_their_standard_names(field: str, value: str, shown: 
     assert catalogue().display(field, value) == shown
 
 
-def test_departments_are_named_by_their_mappings_titles_and_the_grid_centre_by_the_catalogue() -> None:
+def test_departments_are_named_by_the_first_word_of_their_mappings_titles() -> None:
     names = {catalogue().department(s) for s in
              ("public_security", "social_security", "civil_affairs", "housing", "community", "grid_centre")}
     assert names == {"公安", "人社", "民政", "住建", "社区", "网格中心"}
