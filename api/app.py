@@ -100,6 +100,11 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     from api.planner import PlannerService, include_planner
 
     include_planner(app, PlannerService(engine, queries, audit, ingest), auth.required)
+    if settings is not None:
+        from api.places import places_router
+        from onceonly import bootstrap as wiring
+
+        app.include_router(places_router(wiring.gazetteer_service(settings, engine, audit), auth.required))
     app.state.users, app.state.audit = users, audit
 
     @app.get("/health", tags=["operations"])

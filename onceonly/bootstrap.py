@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import faust
@@ -29,6 +30,7 @@ from store.resolver_state import ResolverState
 from store.place_projection import PlaceProjection
 from store.profile_projection import ProfileProjection
 from core.standardise import FieldMapping
+from services.gazetteer import GazetteerService
 from streams.app import StreamWiring, build_app
 
 SOURCES = ("public_security", "social_security", "civil_affairs", "housing", "community")
@@ -154,6 +156,18 @@ def resident_sources(settings: Settings) -> list[str]:
 
 def place_projection(settings: Settings, db: Engine | None = None) -> PlaceProjection:
     return PlaceProjection(db if db is not None else engine(settings))
+
+
+def gazetteer_service(settings: Settings, db: Engine, audit: Any) -> GazetteerService:
+    """The steward's gazetteer use cases; corrections go to the places topic, acknowledged."""
+    from pydantic import BaseModel
+
+    def publish(key: str, event: BaseModel) -> None:
+        with KafkaSink(kafka_bootstrap(settings), client_id="onceonly-steward") as sink:
+            sink.send(settings.places_topic, key, event)
+            sink.flush(timeout=30)
+
+    return GazetteerService(db, publish, audit)
 
 
 def profile_projection(settings: Settings, db: Engine | None = None) -> ProfileProjection:

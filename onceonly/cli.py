@@ -379,6 +379,50 @@ def audit_verify() -> None:
     console.print(f"audit log intact: {result.entries} entries, hash chain verified")
 
 
+places_app = typer.Typer(no_args_is_help=True, help="The gazetteer (标准地址库): where each building belongs.")
+app.add_typer(places_app, name="places")
+
+
+def _gazetteer(steward: str) -> tuple[object, object]:
+    from core.access import Principal
+    from store.audit import AuditLog
+
+    settings = _settings()
+    engine = bootstrap.engine(settings)
+    return bootstrap.gazetteer_service(settings, engine, AuditLog(engine)), Principal(
+        user_id=f"cli:{steward}", username=steward, role="steward")
+
+
+@places_app.command("disagreements")
+def places_disagreements(steward: Annotated[str, typer.Option(help="who looks (audited)")],
+                         limit: int = 50) -> None:
+    """Keys whose facts disagree (records among themselves, or with the standard file), with each fact."""
+    service, principal = _gazetteer(steward)
+    rows = service.disagreements(principal, limit=limit)  # type: ignore[attr-defined]
+    for row in rows:
+        console.print(f"{row.place_key}: {row.community} {row.grid or ''} ({row.origin})")
+        for fact in row.facts:
+            console.print(f"    {fact.origin:<16} {fact.source}:{fact.record_id} → {fact.community} {fact.grid or ''}")
+    console.print(f"{len(rows)} keys disagree")
+
+
+@places_app.command("correct")
+def places_correct(place_key: str, steward: Annotated[str, typer.Option(help="who decides (audited)")],
+                   community: Annotated[str | None, typer.Option(help="the right community; omit to withdraw")] = None,
+                   grid: Annotated[str | None, typer.Option(help="the grid within it, e.g. 第2网格")] = None,
+                   reason: str = "") -> None:
+    """Assign a building, compound or door number to a community and grid (an event, audited)."""
+    from services.gazetteer import CorrectPlace, UnknownPlace
+
+    service, principal = _gazetteer(steward)
+    try:
+        event = service.correct(principal, CorrectPlace(place_key, community, grid, reason))  # type: ignore[attr-defined]
+    except UnknownPlace as exc:
+        console.print(f"[red]refused[/]: {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"published {type(event).__name__} {event.event_id}: {place_key} → {community or 'withdrawn'}")
+
+
 flows_app = typer.Typer(no_args_is_help=True, help="Prefect flows: ingest, validate and publish, train, verify, serve.")
 app.add_typer(flows_app, name="flows")
 

@@ -1,0 +1,83 @@
+"""The gazetteer's routes for stewards: its summary, the keys whose facts disagree, and a
+correction (parse → ``services.gazetteer`` → answer)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.queries import NotFound
+from core.access import Principal
+from services.gazetteer import SOURCE_NAMES, CorrectPlace, GazetteerService, UnknownPlace
+from store.places import PlaceRow
+
+
+class CorrectionBody(BaseModel):
+    place_key: str = Field(min_length=3, max_length=200, description='e.g. "c:秦虹#3" (compound 秦虹小区, building 3)')
+    community: str | None = Field(default=None, max_length=100, description="None withdraws the last correction")
+    grid: str | None = Field(default=None, max_length=100)
+    reason: str = Field(default="", max_length=500)
+
+
+class PlaceFactOut(BaseModel):
+    origin: str
+    source: str
+    source_name: str
+    record_id: str
+    community: str
+    grid: str | None
+
+
+class PlaceOut(BaseModel):
+    place_key: str
+    community: str
+    grid: str | None
+    origin: str
+    disagreement: bool
+    facts: list[PlaceFactOut]
+
+
+class CorrectionOut(BaseModel):
+    event_id: str
+    place_key: str
+    community: str | None
+    grid: str | None
+
+
+def place_out(row: PlaceRow) -> PlaceOut:
+    return PlaceOut(place_key=row.place_key, community=row.community, grid=row.grid, origin=row.origin,
+                    disagreement=row.disagreement,
+                    facts=[PlaceFactOut(origin=f.origin, source=f.source, source_name=SOURCE_NAMES.get(f.source, f.source),
+                                        record_id=f.record_id, community=f.community, grid=f.grid) for f in row.facts])
+
+
+def places_router(service: GazetteerService, principal_dep: Any) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/places", tags=["gazetteer"])
+    Me = Annotated[Principal, Depends(principal_dep)]
+
+    @router.get("/summary")
+    def summary(principal: Me) -> dict[str, int]:
+        """Keys per origin (standard_address, record, steward) and how many disagree."""
+        return service.summary(principal)
+
+    @router.get("/disagreements")
+    def disagreements(principal: Me, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[PlaceOut]:
+        """Keys whose facts disagree: records among themselves, or records against the standard file."""
+        return [place_out(r) for r in service.disagreements(principal, limit=limit)]
+
+    @router.post("/corrections")
+    async def correct(principal: Me, body: CorrectionBody) -> CorrectionOut:
+        """Assign a key to a community and grid (an event on the places topic, audited); every
+        profile located through it is re-derived by the places agent."""
+        try:
+            event = await run_in_threadpool(service.correct, principal, CorrectPlace(
+                place_key=body.place_key, community=body.community, grid=body.grid, reason=body.reason))
+        except UnknownPlace as exc:
+            raise NotFound(str(exc)) from exc
+        return CorrectionOut(event_id=event.event_id, place_key=event.place_key, community=event.community,
+                             grid=event.grid)
+
+    return router
