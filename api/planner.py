@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import HTMLResponse, Response
 from kafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.ingest import IngestService
@@ -45,14 +45,12 @@ from core.planner import (
     UnknownField,
     as_cell,
     collected_answers,
-    in_grid,
     plan_collection,
     plan_view,
     require_planner,
     visit_row,
 )
 from core.profile import Profile
-from core.profile.read_side import qualified_grid
 from flows.plan import UnknownForm, UnreadableWorkbook, load_form, load_forms, locate, read_workbook, workbook_bytes
 from onceonly import bootstrap
 from store.audit import AuditLog
@@ -170,20 +168,19 @@ class PlannerService:
         require_planner(principal)
         if target.community is not None:
             self._check_community(principal, target.community, target.grid)
+            # Where the store places each resident (community and qualified grid, core.places): the
+            # same rows a profile read is scoped by.
             where = profiles_table.c.community == target.community
-            if target.grid and "grid" in profiles_table.c:
-                # Where the store keeps the qualified grid ("秦虹社区/第2网格"), a grid's residents are
-                # found by it too: its community may be named as the grid's own source names it.
-                where = or_(where, profiles_table.c.grid == f"{target.community}/{target.grid}")
+            if target.grid:
+                where = profiles_table.c.grid == f"{target.community}/{target.grid}"
             with self.engine.connect() as conn:
-                found = [Profile.model_validate(r.doc) for r in conn.execute(select(profiles_table.c.doc).where(
-                    where, profiles_table.c.status == "active"))]
-            found = in_grid(found, target.grid) if target.grid else found
+                rows = conn.execute(select(profiles_table.c.doc, profiles_table.c.grid).where(
+                    where, profiles_table.c.status == "active")).all()
             # A grid worker (网格员) planning a community sees only its own grids' residents.
-            return [p for p in found if _may_plan(principal, target.community, qualified_grid(p, target.community))]
+            return [Profile.model_validate(r.doc) for r in rows if _may_plan(principal, target.community, r.grid)]
         located, unknown = locate(self.engine, target.profile_ids)
         outside = [f.asked for f in located
-                   if not _may_plan(principal, f.community, qualified_grid(f.profile, f.community))]
+                   if not _may_plan(principal, f.community, f.grid)]
         if unknown or outside:
             # The same answer for unknown and out-of-scope ids: a worker learns nothing of other communities.
             missing = unknown + outside
@@ -250,8 +247,7 @@ class PlannerService:
                 rows.append(UnreadableRow(where, "no profile_id in column A: the row names no resident"))
                 continue
             found = by_id.get(profile_id)
-            if found is None or not _may_plan(principal, found.community,
-                                              qualified_grid(found.profile, found.community)):
+            if found is None or not _may_plan(principal, found.community, found.grid):
                 rows.append(UnreadableRow(where, f"no resident profile {profile_id!r} in your communities"))
                 continue
             single = plan_collection([found.profile], form)

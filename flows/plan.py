@@ -18,7 +18,7 @@ import yaml
 from sqlalchemy import Engine, select
 
 from core.access import is_sensitive, mask_value
-from core.planner import CollectionPlan, FormTemplate, in_grid, plan_collection
+from core.planner import CollectionPlan, FormTemplate, plan_collection
 from core.profile import Profile
 from onceonly.settings import PROJECT_ROOT
 from store.profile_tables import profiles as profiles_table
@@ -56,16 +56,17 @@ def load_forms(forms_dir: Path | None = None) -> list[FormTemplate]:
 
 def residents(engine: Engine, *, community: str | None = None, grid: str | None = None,
               profile_ids: Sequence[str] | None = None) -> list[Profile]:
-    """Active profiles of a community (社区, by the surviving residential or registered address),
-    narrowed to a grid (网格) by the surviving ``attributes.grid``; or the given profile ids."""
+    """Active profiles of a community (社区: where the store places the resident, core.places),
+    narrowed to a grid (网格) of it; or the given profile ids."""
     stmt = select(profiles_table.c.doc).where(profiles_table.c.status == "active")
     if community is not None:
         stmt = stmt.where(profiles_table.c.community == community)
+        if grid is not None:
+            stmt = stmt.where(profiles_table.c.grid == f"{community}/{grid}")
     if profile_ids is not None:
         stmt = stmt.where(profiles_table.c.profile_id.in_(list(profile_ids)))
     with engine.connect() as conn:
-        found = [Profile.model_validate(row.doc) for row in conn.execute(stmt)]
-    return in_grid(found, grid) if grid is not None else found
+        return [Profile.model_validate(row.doc) for row in conn.execute(stmt)]
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,14 @@ class Located:
     asked: str
     profile: Profile
     community: str | None
+    grid: str | None = None  # qualified, "秦虹社区/第2网格": where the store places the resident
 
 
 def locate(engine: Engine, profile_ids: Sequence[str]) -> tuple[list[Located], list[str]]:
     """The active profiles behind ``profile_ids`` (a merged-away id leads to its survivor), and
     the ids that lead nowhere."""
-    cols = (profiles_table.c.profile_id, profiles_table.c.doc, profiles_table.c.community, profiles_table.c.merged_into)
+    cols = (profiles_table.c.profile_id, profiles_table.c.doc, profiles_table.c.community, profiles_table.c.grid,
+            profiles_table.c.merged_into)
     pending = {pid: pid for pid in profile_ids}  # asked id → id to look up now
     found: list[Located] = []
     with engine.connect() as conn:
@@ -97,7 +100,7 @@ def locate(engine: Engine, profile_ids: Sequence[str]) -> tuple[list[Located], l
                 if row.merged_into is not None:
                     following[asked] = row.merged_into
                 else:
-                    found.append(Located(asked, Profile.model_validate(row.doc), row.community))
+                    found.append(Located(asked, Profile.model_validate(row.doc), row.community, row.grid))
             pending = following
     located = {f.asked for f in found}
     return found, [pid for pid in profile_ids if pid not in located]
