@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     truth: dict[str, set[str]] = result["truth"]  # type: ignore[assignment]
     table = Table(title=f"Community of each resident's profile: {result['residents']} residents, "
                         f"{result['records']} records, {result['standard_rows']} standard-address rows, seed {args.seed}")
-    for column in ("community", "residents", "right", "wrong", "none", "grid right", "grid wrong",
+    for column in ("community", "residents", "right", "wrong", "none", "grid right", "grid wrong", "grid none",
                    "worker sees", "of them truly here", "missed"):
         table.add_column(column, justify="left" if column == "community" else "right")
     total: Counter[str] = Counter()
@@ -176,11 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         missed_total += missed
         n = row["residents"]
         table.add_row(community, str(n), f"{row['right'] / n:.1%}", f"{row['wrong'] / n:.1%}", f"{row['none'] / n:.1%}",
-                      f"{row['grid_right'] / n:.1%}", f"{row['grid_wrong'] / n:.1%}", str(len(seen)), str(len(here)),
+                      f"{row['grid_right'] / n:.1%}", f"{row['grid_wrong'] / n:.1%}", f"{row['grid_none'] / n:.1%}",
+                      str(len(seen)), str(len(here)),
                       str(missed))
     n = total["residents"]
     table.add_row("[b]all[/]", str(n), f"{total['right'] / n:.2%}", f"{total['wrong'] / n:.2%}",
                   f"{total['none'] / n:.2%}", f"{total['grid_right'] / n:.2%}", f"{total['grid_wrong'] / n:.2%}",
+                  f"{total['grid_none'] / n:.2%}",
                   str(seen_total), str(here_total), str(missed_total))
     console.print(table)
     c = total["covered"]

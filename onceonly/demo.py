@@ -10,6 +10,8 @@ Ctrl-C (or after ``--seconds``): no process is left behind.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 import os
 import secrets
@@ -286,14 +288,40 @@ def _print_store(console: Console, settings: Settings, engine: Engine, kafka: st
     console.print(events)
 
 
+def _residents_in_scope(engine: Engine, systems: DepartmentSystems) -> dict[str, str]:
+    """Per community worker: the residents the store places in their scope, beside how many the
+    district's truth says live there (the generator's own addresses)."""
+    from sqlalchemy import func, or_, select
+
+    from simulators.district import generate_district
+    from store.profile_tables import profiles
+
+    living: Counter[str] = Counter()
+    for resident in generate_district(systems.residents, seed=systems.seed):
+        living[resident.address.community] += 1
+        living[f"{resident.address.community}/{resident.address.grid}"] += 1
+    found = {}
+    with engine.connect() as conn:
+        for user in DEMO_USERS:
+            if user.role != "community_worker":
+                continue
+            scope = or_(profiles.c.community.in_(list(user.communities)), profiles.c.grid.in_(list(user.grids)))
+            held = conn.execute(select(func.count()).select_from(profiles)
+                                .where(scope, profiles.c.status == "active")).scalar_one()
+            truth = sum(living[c] for c in (*user.communities, *user.grids))
+            found[user.username] = f"{held:,} ({truth:,})"
+    return found
+
+
 def _print_where_to_look(console: Console, settings: Settings, systems: DepartmentSystems, kafka: str, api_url: str,
                          logs: Path, prefect: PrefectServer) -> None:
     raw = ", ".join(settings.raw_topic(s) for s in bootstrap.sources(settings))
     users = Table(title=f"Web console {api_url}/console — demo users (password {DEMO_PASSWORD}, demo only)")
-    for column in ("user", "role", "sees"):
+    for column in ("user", "role", "sees", "residents in scope (district truth)"):
         users.add_column(column)
+    in_scope = _residents_in_scope(bootstrap.engine(settings), systems)
     for user in DEMO_USERS:
-        users.add_row(user.username, user.role, user.scope)
+        users.add_row(user.username, user.role, user.scope, in_scope.get(user.username, ""))
     console.print(users)
     _say(
         console,
@@ -306,7 +334,8 @@ def _print_where_to_look(console: Console, settings: Settings, systems: Departme
         f"  store          {settings.sqlite_path}\n"
         f"  kafka          {kafka}\n"
         f"    topics       {raw}\n"
-        f"                 {settings.records_topic}, {settings.profile_events_topic}, {settings.deadletter_topic}; "
+        f"                 {settings.records_topic}, {settings.profile_events_topic}, {settings.places_topic}, "
+        f"{settings.deadletter_topic}; "
         f"department's own: {systems.housing.topic}\n"
         f"  departments    {systems.data_dir / 'departments'}, {systems.civil_affairs_folder}\n"
         f"  logs           {logs}\n"

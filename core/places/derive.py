@@ -138,40 +138,57 @@ def record_facts(record: ResidentRecord, origin: PlaceOrigin = "record") -> Iter
             yield PlaceFact(key, origin, record.source, record.record_id, community, grid)
 
 
-def _place(candidate: PlaceCandidate, lookup: Callable[[str], Assignment | None]
-           ) -> tuple[str, str | None, PlaceBasis] | None:
+_Placed = tuple[str, str | None, PlaceBasis, int]  # community, grid, basis, how exactly the grid is known
+
+
+def _grid_rank(key: str) -> int:
+    """0 when the key names a building (its grid is the building's), 1 for a whole compound or
+    door number (a large compound spans grids)."""
+    return 0 if key.count("#") >= (1 if key.startswith("c:") else 2) else 1
+
+
+def _place(candidate: PlaceCandidate, lookup: Callable[[str], Assignment | None]) -> _Placed | None:
     found = [(key, a) for key in candidate.keys if (a := lookup(key)) is not None]
+    if any(_grid_rank(k) == 0 for k in candidate.keys):
+        # The address names its building: only what is known of that building gives the grid (the
+        # compound's grid is a guess where a compound spans grids; no grid beats a wrong one).
+        found = [(k, a if _grid_rank(k) == 0 else Assignment(a.community, None, a.origin, a.disagreement))
+                 for k, a in found]
     steward = next((a for _, a in found if a.origin == "steward"), None)
     if steward is not None:  # a steward's correction outranks what the record itself says
-        return steward.community, steward.grid, "steward"
+        return steward.community, steward.grid, "steward", 0
     if candidate.community is not None:
-        grid = candidate.grid or next((a.grid for _, a in found if a.community == candidate.community and a.grid),
-                                      None)
-        return candidate.community, grid, "named"
+        if candidate.grid:
+            return candidate.community, candidate.grid, "named", 0
+        key, grid = next(((k, a.grid) for k, a in found if a.community == candidate.community and a.grid), ("", None))
+        return candidate.community, grid, "named", _grid_rank(key) if grid else 2
     if found:
-        assignment = found[0][1]
-        return assignment.community, assignment.grid, assignment.origin
+        key, assignment = found[0]
+        return assignment.community, assignment.grid, assignment.origin, _grid_rank(key) if assignment.grid else 2
     return None
 
 
 def _vote(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]
           ) -> tuple[str, str | None, PlaceBasis, bool] | None:
-    """The community most of ``cands``' records give (ties: the first candidate's, in order), and
-    whether another community got votes too."""
+    """The community most of ``cands``' records give (ties: the first candidate's, in order), its
+    grid from the candidate that knows it most exactly, and whether another community got votes."""
     tally: dict[str, int] = {}
-    first: dict[str, tuple[str, str | None, PlaceBasis]] = {}
+    first: dict[str, _Placed] = {}
+    grids: dict[str, tuple[int, str | None]] = {}
     for candidate in cands:
         placed = _place(candidate, lookup)
         if placed is None:
             continue
-        tally[placed[0]] = tally.get(placed[0], 0) + candidate.votes
-        held = first.get(placed[0])
-        if held is None or (held[1] is None and placed[1] is not None):
-            first[placed[0]] = placed  # the first candidate that also knows the grid
+        community = placed[0]
+        tally[community] = tally.get(community, 0) + candidate.votes
+        first.setdefault(community, placed)
+        if community not in grids or placed[3] < grids[community][0]:
+            grids[community] = (placed[3], placed[1])
     if not tally:
         return None
     best = max(tally.values())
-    return (*next(first[c] for c in first if tally[c] == best), len(tally) > 1)
+    community, _, basis, _ = next(first[c] for c in first if tally[c] == best)
+    return community, grids[community][1], basis, len(tally) > 1
 
 
 def derive_place(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]) -> ProfilePlace:

@@ -303,6 +303,14 @@ class DwellingAllocator:
         self._door_numbers[road] = number
         return number
 
+    @staticmethod
+    def _grid(spec: CommunitySpec, place: _Compound, building: int | None) -> int:
+        # A large compound spans grids: every four buildings the next grid of the community (a
+        # grid, 网格, is 300–500 households, a compound can hold thousands).
+        if building is None:
+            return place.grid
+        return 1 + (place.grid - 1 + (building - 1) // 4) % spec.grids
+
     def _address(
         self, state: _CommunityState, place: _Compound, building: int | None, unit: int | None, room: str | None
     ) -> Address:
@@ -315,7 +323,7 @@ class DwellingAllocator:
             street_code=spec.street.code,
             community=spec.name,
             community_code=spec.code,
-            grid=f"第{place.grid}网格",
+            grid=f"第{self._grid(spec, place, building)}网格",
             road=place.road,
             number=place.number,
             compound=place.name,

@@ -20,7 +20,7 @@ from tests.helpers import cli
 
 pytestmark = pytest.mark.kafka
 
-SOURCES = {"public_security", "social_security", "civil_affairs", "housing", "community"}
+SOURCES = {"public_security", "social_security", "civil_affairs", "housing", "community", "grid_centre"}
 COUNT_ROW = re.compile(r"│ (\w+)\s+│\s+([\d,]+) │\s+([\d,]+) │\s+([\d,]+) │\s+([\d,]+) │\s+([✓✗]) │")
 
 
@@ -98,7 +98,7 @@ def test_demo_runs_the_main_job_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
 
         # the flows are served on schedule by a Prefect server, and one validate-and-publish ran
         served = re.search(r"(\d+) Prefect deployments served on schedule", output)
-        assert served and int(served[1]) == 7, output  # ingest ×4 (pulled sources), publish, train, verify
+        assert served and int(served[1]) == 8, output  # ingest ×5 (pulled sources), publish, train, verify
         assert re.search(r"ingest/ingest-housing\s+\*/5 \* \* \* \*", output), output
         assert re.search(r"flow run validate-and-publish \([\w-]+\): COMPLETED", output), output
         prefect_ui = re.search(r"Prefect UI\s+(http://127\.0\.0\.1:\d+)", output)
@@ -107,6 +107,14 @@ def test_demo_runs_the_main_job_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
         assert any(r["state"]["type"] == "COMPLETED" for r in runs), runs
         docs = re.search(r"Data Docs\s+(\S+index\.html)", output)
         assert docs and Path(docs[1]).is_file(), output
+
+        # each community worker's scope holds the residents who live there (the district's truth)
+        for worker in ("worker_qinhong", "worker_zhanyuan", "grid_qinhong_2"):
+            scoped = re.search(rf"│ {worker}\s+│[^\n]*│\s+([\d,]+) \(([\d,]+)\)\s+│", output)
+            assert scoped, output
+            held, truth = _number(scoped[1]), _number(scoped[2])
+            assert abs(held - truth) <= max(1, truth // 20), (worker, held, truth)
+            assert truth > 0 or worker.startswith("grid_"), (worker, truth)  # 400 residents may leave a grid empty
 
         # the console is up with the seeded users
         console_url = re.search(r"web console\s+(http://127\.0\.0\.1:\d+)/console", output)
