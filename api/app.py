@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 from fastapi import FastAPI, HTTPException
+
+from connectors.kafka_sink import acknowledged_publisher
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,7 +22,7 @@ from api.dead_letters import DeadLetterReprocessing
 from api.ingest import IngestService, ingest_router
 from api.pipeline import HealthSampler, PipelineViews
 from api.quality import QualityViews
-from api.queries import ResidentQueries
+from api.queries import ResidentQueries, Unavailable
 from api.v1 import v1_router
 from core.access import Grant, default_grants, parse_grants
 from onceonly import __version__
@@ -100,11 +102,18 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     from api.planner import PlannerService, include_planner
 
     include_planner(app, PlannerService(engine, queries, audit, ingest), auth.required)
-    if settings is not None:
-        from api.places import places_router
-        from onceonly import bootstrap as wiring
+    from api.places import places_console_router, places_router
+    from services.gazetteer import GazetteerService
 
-        app.include_router(places_router(wiring.gazetteer_service(settings, engine, audit), auth.required))
+    def places_broker() -> str:
+        try:
+            return kafka()
+        except Exception as exc:  # noqa: BLE001 - no broker configured or reachable
+            raise Unavailable("corrections need Kafka (the places topic): start the service with its settings") from exc
+
+    gazetteer = GazetteerService(engine, acknowledged_publisher(places_broker, effective.places_topic), audit)
+    app.include_router(places_router(gazetteer, auth.required))
+    app.include_router(places_console_router(gazetteer, auth.required))
     app.state.users, app.state.audit = users, audit
 
     @app.get("/health", tags=["operations"])

@@ -81,3 +81,55 @@ def places_router(service: GazetteerService, principal_dep: Any) -> APIRouter:
                              grid=event.grid)
 
     return router
+
+
+ORIGIN_NAMES = {"standard_address": "标准地址", "record": "记录学得", "steward": "人工更正"}
+
+
+def place_name(key: str) -> str:
+    """A place key in words: "c:秦虹#3" → "秦虹 3栋", "r:秦虹路#12" → "秦虹路12号"."""
+    kind, _, rest = key.partition(":")
+    parts = rest.split("#")
+    if kind == "c":
+        return f"{parts[0]} {parts[1]}栋" if len(parts) > 1 else f"{parts[0]}（小区）"
+    if kind == "r" and len(parts) >= 2:
+        return f"{parts[0]}{parts[1]}号" + (f" {parts[2]}栋" if len(parts) > 2 else "")
+    return key
+
+
+def places_console_router(service: GazetteerService, principal_dep: Any) -> APIRouter:
+    """The steward's 标准地址库 page: disagreements with their facts, and a correction form."""
+    from fastapi import Form, Request
+    from fastapi.responses import HTMLResponse
+
+    from api.console import templates
+
+    templates.env.globals.update(place_name=place_name, origin_name=lambda o: ORIGIN_NAMES.get(o, o))
+    router = APIRouter(prefix="/console", include_in_schema=False)
+    Me = Annotated[Principal, Depends(principal_dep)]
+
+    def page(request: Request, principal: Principal, status: int = 200, **ctx: Any) -> HTMLResponse:
+        counts = service.summary(principal)
+        total = sum(v for k, v in counts.items() if k != "disagreement")
+        return templates.TemplateResponse(request, "places.html", {
+            "me": principal, "counts": counts, "total": total,
+            "rows": [place_out(r) for r in service.disagreements(principal, limit=100)], **ctx}, status_code=status)
+
+    @router.get("/places")
+    def places_page(request: Request, principal: Me) -> HTMLResponse:
+        return page(request, principal)
+
+    @router.post("/places")
+    async def correct_place(request: Request, principal: Me, place_key: Annotated[str, Form(max_length=200)],
+                            community: Annotated[str, Form(max_length=100)],
+                            grid: Annotated[str, Form(max_length=100)] = "",
+                            reason: Annotated[str, Form(max_length=500)] = "") -> HTMLResponse:
+        try:
+            await run_in_threadpool(service.correct, principal, CorrectPlace(
+                place_key=place_key, community=community.strip() or None, grid=grid.strip() or None, reason=reason))
+        except UnknownPlace:
+            return page(request, principal, status=404, error="标准地址库中没有这个地址")
+        return page(request, principal, done=f"已更正 {place_name(place_key)} → {community} {grid}".strip()
+                    + "：相关居民画像将重新归属")
+
+    return router

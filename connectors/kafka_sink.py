@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -78,3 +79,16 @@ class KafkaSink:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def acknowledged_publisher(address: Callable[[], str], topic: str, *, client_id: str = "onceonly-steward",
+                           timeout: float = 30.0) -> Callable[[str, BaseModel], None]:
+    """Send one event at a time to ``topic`` and return once the broker acknowledged it (a
+    steward's correction: rare, and the caller answers only after it is in the log)."""
+
+    def publish(key: str, event: BaseModel) -> None:
+        with KafkaSink(address(), client_id=client_id) as sink:
+            sink.send(topic, key, event)
+            sink.flush(timeout=timeout)
+
+    return publish

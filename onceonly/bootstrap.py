@@ -13,7 +13,7 @@ from pathlib import Path
 import faust
 from sqlalchemy import Engine
 
-from connectors.kafka_sink import KafkaSink
+from connectors.kafka_sink import KafkaSink, acknowledged_publisher
 from connectors.pull import Connector, RunCounts, Topics
 from connectors.rows import Reader
 from connectors.spec import ConnectorSpec
@@ -160,14 +160,7 @@ def place_projection(settings: Settings, db: Engine | None = None) -> PlaceProje
 
 def gazetteer_service(settings: Settings, db: Engine, audit: Any) -> GazetteerService:
     """The steward's gazetteer use cases; corrections go to the places topic, acknowledged."""
-    from pydantic import BaseModel
-
-    def publish(key: str, event: BaseModel) -> None:
-        with KafkaSink(kafka_bootstrap(settings), client_id="onceonly-steward") as sink:
-            sink.send(settings.places_topic, key, event)
-            sink.flush(timeout=30)
-
-    return GazetteerService(db, publish, audit)
+    return GazetteerService(db, acknowledged_publisher(lambda: kafka_bootstrap(settings), settings.places_topic), audit)
 
 
 def profile_projection(settings: Settings, db: Engine | None = None) -> ProfileProjection:
