@@ -16,11 +16,12 @@ from core.standardise import FieldMapping
 
 ConnectorKind = Literal["csv", "xlsx", "files", "sql", "http", "kafka", "ingest"]
 
-# Standardiser warnings that make a row unreadable rather than merely doubtful.
-DEFAULT_REJECT_WARNINGS = (
-    "sex_unknown", "ethnicity_unknown", "relation_to_head_unknown", "marital_status_unknown",
-    "birth_date_unreadable", "deceased_on_unreadable",
-)
+# Standardiser warnings a mapping refuses a row for, unless it lists its own. None by default: a
+# field that cannot be read (an unknown code, an impossible birth date) stays empty with its raw
+# value in the record's warnings, and the record is kept — one unreadable attribute must not
+# take a resident out of matching. A row is refused only when it cannot be identified or read
+# (``connectors.validate``).
+DEFAULT_REJECT_WARNINGS: tuple[str, ...] = ()
 
 
 class DeletedWhen(BaseModel):
@@ -54,7 +55,10 @@ class ConnectorSpec(BaseModel):
         description="Left out of the payload and its hash: row positions such as 序号 that renumber on every export")
     max_field_bytes: int = 65_536
     deleted_when: DeletedWhen | None = None
-    reject_warnings: list[str] = Field(default_factory=lambda: list(DEFAULT_REJECT_WARNINGS))
+    reject_warnings: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REJECT_WARNINGS),
+        description="Warning kinds (e.g. sex_unknown) that refuse the whole row; empty: unreadable fields are kept "
+                    "empty with a warning")
     transport: dict[str, Any] = Field(default_factory=dict, description="Kind-specific settings (path, url, table…)")
     standardise: FieldMapping | None = None
 

@@ -2,16 +2,22 @@
 
 The reason comes back as text for the dead letter; it never holds a raw ID number.
 
-A row is refused when a cell is too large or holds a spreadsheet formula, when the standardiser
-could not make a resident record of it (``CannotStandardise``), or when the standardiser would
-warn about it with a kind the mapping rejects (``reject_warnings``). For the rejectable kinds
-the standardiser can check on their own (codes and dates: the default list) only those checks
-run (``core.standardise.first_warning``); any other kind needs the whole record standardised.
-Both give the same answer for every row.
+A row is refused only when it cannot be identified or read: a cell too large, a cell holding a
+spreadsheet formula or DDE payload (:func:`formula_in`), or a row the standardiser cannot make a
+resident record of (``CannotStandardise``: no name and no identity document). A row without a
+record id or a line that cannot be decoded or parsed is refused by the reader before it gets
+here. A field that cannot be read (an unknown code, an impossible date) keeps the row: the
+standardiser leaves it empty and keeps the raw value in the record's warnings.
+
+A mapping can still ask to refuse rows the standardiser would warn about (``reject_warnings``,
+empty by default). For the kinds the standardiser can check on their own (codes and dates) only
+those checks run (``core.standardise.first_warning``); any other kind needs the whole record
+standardised. Both give the same answer for every row.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from core.standardise import CannotStandardise, FieldMapping, StandardiseError, standardise
@@ -21,6 +27,24 @@ from connectors.spec import ConnectorSpec
 from schemas.source_record import SourceRecord
 
 PROBE_ID = "probe"  # the record id the standardiser's messages name (the real one may be a keyed hash)
+
+# A spreadsheet runs a cell starting with = + - or @ as a formula. "=" alone says formula; after
+# + - @ only formula text does (a function call, a DDE link "cmd|"), so that "+86 138…",
+# "-", "-1" and "@qq.com" stay ordinary values.
+_FORMULA_AFTER_SIGN = re.compile(r"^[+\-@].*?(?:[A-Za-z_][A-Za-z0-9_.]*\s*\(|\|)", re.ASCII | re.DOTALL)
+_FORMULA_STARTS = frozenset("=+-@\t\r\n")
+
+
+def formula_in(text: str) -> bool:
+    """Whether a cell holds a spreadsheet formula or DDE payload (CSV injection).
+
+    >>> [formula_in(t) for t in ("=1+1", "+cmd|' /C calc'!A0", "@SUM(A1:A2)", "-2+3+cmd|x", "+86 13812345678", "-")]
+    [True, True, True, True, False, False]
+    """
+    start = text.lstrip("\t\r\n")  # a tab or line break before the sign still starts a formula
+    if start.startswith("="):
+        return True
+    return bool(_FORMULA_AFTER_SIGN.match(start))
 
 
 def row_problem(spec: ConnectorSpec, mapping: FieldMapping | None, row: NativeRow, *,
@@ -34,7 +58,7 @@ def row_problem(spec: ConnectorSpec, mapping: FieldMapping | None, row: NativeRo
         # UTF-8 takes at most 4 bytes a character: only a long text needs encoding to be measured
         if len(text) * 4 > limit and len(text.encode("utf-8")) > limit:
             return f"field {column!r} is {len(text.encode('utf-8')):,} bytes (limit {limit:,})"
-        if text.startswith("="):
+        if text[:1] in _FORMULA_STARTS and formula_in(text):
             return f"formula in cell {column!r}"
     if mapping is None:
         return None

@@ -7,6 +7,11 @@
 ``TABLE.code_of(value)`` accepts a code with or without leading zeros ("01", "1"), the standard
 name ("汉族"), the name without its suffix ("汉"), traditional characters ("漢族") and common
 aliases ("妻子"); anything else raises :class:`UnknownCodeValue`.
+
+A table may also know *group values*: a word departments write for a pair of codes told apart
+only by sex (子女 is 子 20 for a son, 女 30 for a daughter in GB/T 4761).
+``TABLE.code_of(value, sex="female")`` picks the code by sex; without a known sex it raises
+:class:`GroupCodeValue`, since GB/T 4761 has no code for "a child" and the hub does not invent one.
 """
 
 from __future__ import annotations
@@ -18,7 +23,15 @@ from functools import cached_property
 from core.standardise._text import as_text, to_simplified
 from core.standardise.errors import UnknownCodeValue
 
-__all__ = ["CodeTable", "ETHNICITY", "MARITAL_STATUS", "NATIONALITY", "RELATION_TO_HEAD", "SEX"]
+__all__ = ["CodeTable", "GroupCodeValue", "ETHNICITY", "MARITAL_STATUS", "NATIONALITY", "RELATION_TO_HEAD", "SEX"]
+
+
+class GroupCodeValue(UnknownCodeValue):
+    """A group value (子女: a son or a daughter) whose code depends on a sex that is not known."""
+
+    def __init__(self, table: str, value: object, group: str) -> None:
+        super().__init__(table, value)
+        self.group = group
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,8 @@ class CodeTable:
     aliases: Mapping[str, str] = field(default_factory=dict)
     width: int = 2  # numeric codes are zero-padded to this width ("1" → "01"); 0: not numeric
     suffix: str = ""  # a suffix that may be left off a name (族 in 汉族)
+    # group value → (code for a man, code for a woman): 子女 → ("20", "30")
+    groups: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     @cached_property
     def _index(self) -> dict[str, str]:
@@ -43,13 +58,24 @@ class CodeTable:
             if code not in self.names:
                 raise ValueError(f"{self.title}: alias {alias!r} points at unknown code {code!r}")
             index[alias.casefold()] = code
+        for group, codes in self.groups.items():
+            if any(code not in self.names for code in codes):
+                raise ValueError(f"{self.title}: group {group!r} points at unknown codes {codes!r}")
+            if group.casefold() in index:
+                raise ValueError(f"{self.title}: group {group!r} is already a code, name or alias")
         return index
 
-    def code_of(self, value: object) -> str:
-        """The code for a code, name or alias.
+    def code_of(self, value: object, *, sex: str | None = None) -> str:
+        """The code for a code, name or alias; for a group value, the code of ``sex``
+        (``"male"`` or ``"female"``).
 
         >>> ETHNICITY.code_of("汉"), ETHNICITY.code_of("1"), RELATION_TO_HEAD.code_of("妻子")
         ('01', '01', '12')
+        >>> RELATION_TO_HEAD.code_of("子女", sex="female")
+        '30'
+
+        Raises :class:`GroupCodeValue` for a group value when ``sex`` is not known, and
+        :class:`UnknownCodeValue` for anything else outside the table.
         """
         text = as_text(value)
         if text is None:
@@ -62,7 +88,25 @@ class CodeTable:
             code = self._index.get(to_simplified(text).casefold())
         if code is not None:
             return code
+        if self.groups:
+            return self._group_code(text, value, sex)
         raise UnknownCodeValue(self.title, value)
+
+    @cached_property
+    def _group_index(self) -> dict[str, tuple[str, tuple[str, str]]]:
+        self._index  # noqa: B018 - checks the groups against the codes
+        return {group.casefold(): (group, codes) for group, codes in self.groups.items()}
+
+    def _group_code(self, text: str, value: object, sex: str | None) -> str:
+        found = self._group_index.get(text.casefold()) or self._group_index.get(to_simplified(text).casefold())
+        if found is None:
+            raise UnknownCodeValue(self.title, value)
+        group, (male, female) = found
+        if sex == "male":
+            return male
+        if sex == "female":
+            return female
+        raise GroupCodeValue(self.title, value, group)
 
     def name_of(self, code: str) -> str:
         """The standard name of a code (``UnknownCodeValue`` if it is not a code)."""
@@ -155,6 +199,15 @@ RELATION_TO_HEAD = CodeTable(
         "继母": "58", "养母": "58", "叔叔": "83", "婶婶": "84", "舅舅": "85", "阿姨": "88",
         "姑姑": "90", "侄儿": "93", "外甥女儿": "96", "其他亲属关系": "97",
         "保姆": "99", "租户": "99", "借住": "99", "寄住": "99", "非亲属关系": "99",
+        # group words that have a code of their own
+        "夫妻": "10", "孙子女": "40", "孙辈": "40", "祖父母": "60", "外祖父母": "60", "兄妹": "70",
+        "姐弟": "70", "兄弟": "70", "姐妹": "70",
+    },
+    groups={  # told apart only by sex: (a man's code, a woman's code)
+        "子女": ("20", "30"), "儿女": ("20", "30"), "孩子": ("20", "30"), "小孩": ("20", "30"),
+        "养子女": ("27", "37"), "继子女": ("27", "37"),
+        "外孙子女": ("43", "44"), "岳父母": ("55", "56"), "公婆": ("53", "54"),
+        "父亲或母亲": ("51", "52"), "养父母": ("57", "58"), "继父母": ("57", "58"),
     },
 )
 

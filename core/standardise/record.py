@@ -18,6 +18,23 @@ The department's mapping file (YAML, one per department) becomes a :class:`Field
       sex: {"1": male, "2": female}
     default_area_code: "025"      # quote it: YAML reads 025 as an octal number
 
+A field can also be built from several columns:
+
+.. code-block:: yaml
+
+    fields:
+      name: {join: [surname, given_name]}         # 张 + 伟 → 张伟; John + SMITH → "John SMITH"
+      addresses.residential: {join: [省, 市, 区, 街道, 详细地址]}
+      birth_date: {year: 出生年, month: 出生月, day: 出生日}   # day left out: a birth month
+
+``join`` skips blank parts and puts a space only between two parts that meet in Latin letters
+or digits (Han text is written without spaces). ``year``/``month``/``day`` is for the date
+fields (``birth_date``, ``deceased_on``, ``moved_out_on``); a missing year leaves the date blank.
+
+A code value that stands for a pair of codes told apart by sex (与户主关系 子女: 子 20 or 女 30
+in GB/T 4761) takes the record's sex; when the sex is not known the field stays empty with the
+warning ``relation_to_head_group:子女`` (GB/T 4761 has no code for "a child").
+
 The record keeps what the source says. A valid ID number only *fills blanks* (birth date, sex)
 and *warns* when it disagrees; it never overwrites the source's own value.
 """
@@ -29,7 +46,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal, NamedTuple, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.resident import Address, AddressKind, IdKind, OtherId, ResidentRecord, Sex
 from schemas.source_record import SourceRecord
@@ -37,7 +54,14 @@ from schemas.source_record import SourceRecord
 from core.standardise._masking import mask_id_number, mask_id_numbers_in_text
 from core.standardise._text import as_text, fold_width
 from core.standardise.addresses import parse_address
-from core.standardise.codes import ETHNICITY, MARITAL_STATUS, NATIONALITY, RELATION_TO_HEAD, CodeTable
+from core.standardise.codes import (
+    ETHNICITY,
+    MARITAL_STATUS,
+    NATIONALITY,
+    RELATION_TO_HEAD,
+    CodeTable,
+    GroupCodeValue,
+)
 from core.standardise.dates import YearMonth, parse_date, parse_full_date
 from core.standardise.errors import CannotStandardise, StandardiseError, UnknownCodeValue
 from core.standardise.id_numbers import check_id_number, looks_like_foreigner_permit
@@ -45,7 +69,7 @@ from core.standardise.names import detect_script, standardise_name
 from core.standardise.phones import parse_phones
 from core.standardise.sex import parse_sex
 
-__all__ = ["CHECKABLE_WARNINGS", "FieldMapping", "ID_KIND_NAMES", "first_warning", "standardise"]
+__all__ = ["CHECKABLE_WARNINGS", "ComposedField", "FieldMapping", "ID_KIND_NAMES", "first_warning", "standardise"]
 
 _SCALAR_FIELDS = frozenset(
     {
@@ -57,6 +81,8 @@ _LIST_FIELDS = frozenset({"phones"})
 _ADDRESS_KINDS: dict[str, AddressKind] = {kind: kind for kind in get_args(AddressKind)}
 _ID_KINDS: dict[str, IdKind] = {kind: kind for kind in get_args(IdKind)}
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+_DATE_FIELDS = frozenset({"birth_date", "deceased_on", "moved_out_on"})
+_WORD_EDGE = re.compile(r"[A-Za-z0-9]")  # parts meeting in these characters are joined with a space
 
 # Names of identity documents (证件类型) as departments write them → IdKind.
 ID_KIND_NAMES: dict[str, IdKind] = {
@@ -70,6 +96,69 @@ ID_KIND_NAMES: dict[str, IdKind] = {
 }
 
 
+class ComposedField(BaseModel):
+    """A canonical field built from several native columns: ``{join: [...]}`` or
+    ``{year: ..., month: ..., day: ...}`` (see the module docstring)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    join: tuple[str, ...] = ()
+    year: str | None = None
+    month: str | None = None
+    day: str | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ComposedField:
+        dated = (self.year, self.month, self.day) != (None, None, None)
+        if self.join and dated:
+            raise ValueError("give either join: [columns] or year/month/day, not both")
+        if not self.join and not dated:
+            raise ValueError("give join: [columns] or year/month/day")
+        if dated and (self.year is None or self.month is None):
+            raise ValueError("a date from its parts needs at least year and month")
+        return self
+
+    def columns(self) -> tuple[str, ...]:
+        if self.join:
+            return self.join
+        return tuple(c for c in (self.year, self.month, self.day) if c is not None)
+
+    def value(self, payload: Mapping[str, Any]) -> str | None:
+        """The composed text of one payload, or ``None`` when the parts are blank."""
+        if self.join:
+            return _join([text for column in self.join if (text := as_text(payload.get(column))) is not None])
+        year = _number_text(payload.get(self.year or ""))
+        if year is None:
+            return None
+        month = _number_text(payload.get(self.month or ""))
+        day = _number_text(payload.get(self.day)) if self.day else None
+        if month is None:
+            return year  # a year alone: the date parser says why it cannot be read
+        return f"{year}-{month}" + (f"-{day}" if day is not None else "")
+
+
+def _join(parts: list[str]) -> str | None:
+    """Parts as one text: a space only where two parts meet in Latin letters or digits.
+
+    >>> _join(["张", "伟"]), _join(["John", "SMITH"]), _join(["南京市", "秦淮区", "中华路104号"])
+    ('张伟', 'John SMITH', '南京市秦淮区中华路104号')
+    """
+    if not parts:
+        return None
+    out = parts[0]
+    for part in parts[1:]:
+        spaced = _WORD_EDGE.match(out[-1]) and _WORD_EDGE.match(part[0])
+        out += (" " if spaced else "") + part
+    return out
+
+
+def _number_text(value: object) -> str | None:
+    text = as_text(value)
+    if text is not None and text.endswith(".0") and text[:-2].isdigit():
+        text = text[:-2]
+    return text
+
+
 class FieldMapping(BaseModel):
     """How one department's native columns map onto the canonical resident record.
 
@@ -78,6 +167,10 @@ class FieldMapping(BaseModel):
     ``marital_status``, ``nationality``, ``deceased_on``, ``moved_out_on``,
     ``addresses.<registered|residential|property>``, ``other_ids.<IdKind>`` and
     ``attributes.<snake_case_key>``. ``codes`` are keyed the same way.
+
+    A target is one native column, a list of columns (the first non-blank is read), or a
+    :class:`ComposedField` (``{join: [...]}``, ``{year, month, day}``). ``fields`` always lists
+    the native columns a target reads; ``composed`` keeps how the composed ones are built.
 
     ``when`` makes a target conditional on other columns: ``{deceased_on: {人员状态: [死亡注销]}}``
     reads ``deceased_on`` only from rows whose 人员状态 is one of the listed values (a department
@@ -88,12 +181,40 @@ class FieldMapping(BaseModel):
 
     source: str | None = None
     fields: dict[str, tuple[str, ...]]
+    composed: dict[str, ComposedField] = Field(default_factory=dict)
     codes: dict[str, dict[str, str]] = Field(default_factory=dict)
     when: dict[str, dict[str, tuple[str, ...]]] = Field(default_factory=dict)
     default_area_code: str | None = None
     # A standard-address register (标准地址库) has rows about buildings, not people: nothing in
     # them needs to identify a resident.
     holds: Literal["residents", "standard_addresses"] = "residents"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _composed_apart(cls, data: Any) -> Any:
+        """``fields: {name: {join: [...]}}`` → the columns in ``fields``, the recipe in ``composed``."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("fields"), Mapping):
+            return data
+        fields: dict[str, Any] = {}
+        composed: dict[str, Any] = dict(data.get("composed") or {})
+        for target, value in data["fields"].items():
+            if isinstance(value, Mapping | ComposedField):
+                recipe = value if isinstance(value, ComposedField) else ComposedField.model_validate(value)
+                composed[str(target)] = recipe
+                fields[str(target)] = recipe.columns()
+            else:
+                fields[str(target)] = value
+        return {**data, "fields": fields, "composed": composed}
+
+    @field_validator("composed")
+    @classmethod
+    def _composed_targets(cls, value: dict[str, ComposedField], info: Any) -> dict[str, ComposedField]:
+        for target, recipe in value.items():
+            if target not in (info.data.get("fields") or {}):
+                raise ValueError(f"composed.{target}: {target!r} is not mapped in fields")
+            if recipe.year is not None and target not in _DATE_FIELDS:
+                raise ValueError(f"{target}: year/month/day builds a date field ({', '.join(sorted(_DATE_FIELDS))})")
+        return value
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -201,9 +322,13 @@ class _Reader:
         self.warnings: list[str] = []
 
     def raw(self, target: str) -> object:
-        """The first non-blank value of the target's columns (the original object)."""
+        """The first non-blank value of the target's columns (the original object), or the
+        composed text of a composed target."""
         if not self.mapping.applies(target, self.payload):
             return None
+        recipe = self.mapping.composed.get(target)
+        if recipe is not None:
+            return recipe.value(self.payload)
         for column in self.mapping.columns(target):
             value = self.payload.get(column)
             if as_text(value) is not None:
@@ -213,6 +338,8 @@ class _Reader:
     def all_raw(self, target: str) -> list[object]:
         if not self.mapping.applies(target, self.payload):
             return []
+        if target in self.mapping.composed:
+            return [self.raw(target)]
         return [self.payload.get(column) for column in self.mapping.columns(target)]
 
     def text(self, target: str) -> str | None:
@@ -228,12 +355,18 @@ class _Reader:
         folded = {k.casefold(): v for k, v in table.items()}
         return folded.get(text.casefold(), text)
 
-    def code(self, target: str, table: CodeTable) -> str | None:
+    def code(self, target: str, table: CodeTable, sex: Sex | None = None) -> str | None:
+        """The code of ``target``; a value outside the table leaves it empty with a warning that
+        keeps the value (``ethnicity_unknown: '火星族' is not …``), a group value (子女) whose sex
+        is not known with ``relation_to_head_group:子女``."""
         text = self.text(target)
         if text is None:
             return None
         try:
-            return table.code_of(self.mapped(target, text))
+            return table.code_of(self.mapped(target, text), sex=sex)
+        except GroupCodeValue as error:
+            self.warn(f"{target}_group:{error.group}")
+            return None
         except UnknownCodeValue as error:
             self.warn(f"{target}_unknown: {error.message}")
             return None
@@ -295,7 +428,7 @@ def standardise(
     # Household, codes, life events, attributes.
     household_id = reader.text("household_id")
     dates = _life_dates(reader, today)
-    codes = _codes(reader)
+    codes = _codes(reader, sex)
     attributes: dict[str, str] = {}
     for key in mapping.targets("attributes"):
         text = reader.text(f"attributes.{key}")
@@ -498,5 +631,6 @@ def _life_dates(reader: _Reader, today: date) -> dict[str, date | None]:
     return {target: _life_date(reader, target, today) for target in _LIFE_DATES}
 
 
-def _codes(reader: _Reader) -> dict[str, str | None]:
-    return {target: reader.code(target, table) for target, table in _CODE_TABLES}
+def _codes(reader: _Reader, sex: Sex) -> dict[str, str | None]:
+    known = None if sex == "unknown" else sex
+    return {target: reader.code(target, table, known) for target, table in _CODE_TABLES}
