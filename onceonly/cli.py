@@ -167,16 +167,41 @@ def serve(
 
 @app.command()
 def train(seed: Annotated[int, typer.Option(help="seed of the random pair sample")] = 0) -> None:
-    """Re-estimate the matcher's parameters (EM) from the raw topics' current records; workers pick it up."""
+    """Re-estimate the matcher's parameters (EM) from the raw topics' current records; workers pick it up.
+
+    Prints m and u of every comparison level and the prior λ; with too little data it stores
+    nothing and exits with status 2.
+    """
+    from rich.table import Table
+
+    from onceonly.training import TooLittleData, estimates
     from onceonly.training import train as run_training
     from store.matcher_parameters import MatcherParameterStore
 
     settings = _settings()
-    with console.status("estimating the matcher's parameters from the raw topics…"):
-        parameters = run_training(bootstrap.kafka_bootstrap(settings),
-                                  [settings.raw_topic(s) for s in bootstrap.resident_sources(settings)],
-                                  bootstrap.field_mappings(settings),
-                                  MatcherParameterStore(bootstrap.engine(settings)), seed=seed)
+    try:
+        with console.status("estimating the matcher's parameters from the raw topics…"):
+            parameters = run_training(bootstrap.kafka_bootstrap(settings),
+                                      [settings.raw_topic(s) for s in bootstrap.resident_sources(settings)],
+                                      bootstrap.field_mappings(settings),
+                                      MatcherParameterStore(bootstrap.engine(settings)), seed=seed)
+    except TooLittleData as exc:
+        typer.echo(f"onceonly train: too little data, nothing stored: {exc}", err=True)
+        raise typer.Exit(2) from None
+    table = Table(title=f"matcher parameters {parameters.version}")
+    for column in ("comparison", "level", "m", "u", "bits"):
+        table.add_column(column, justify="left" if column in ("comparison", "level") else "right")
+    shown = ""
+    for row in estimates(parameters):
+        table.add_row(row.comparison if row.comparison != shown else "", row.level, f"{row.m:.4g}", f"{row.u:.3g}",
+                      f"{row.bits:+.1f}")
+        shown = row.comparison
+    console.print(table)
+    summary = parameters.training
+    if summary is not None:
+        console.print(f"λ (prior) {parameters.prior:.3g} · {summary.records:,} records · {summary.candidate_pairs:,} "
+                      f"candidate pairs · {summary.expected_matches:,.1f} expected matches · "
+                      f"{summary.iterations} EM iterations{'' if summary.converged else ' (not converged)'}")
     console.print(f"stored matcher parameters {parameters.version}")
 
 

@@ -9,10 +9,13 @@ untrained defaults.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from core.matching import MatchModelParameters, estimate_parameters
+from core.matching.estimate import TooLittleData
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
 from schemas.record_events import RecordStandardised
@@ -51,8 +54,30 @@ def current_records(bootstrap: str, raw_topics: Sequence[str], mappings: Mapping
     return records
 
 
+__all__ = ["Estimate", "TooLittleData", "current_records", "estimates", "train", "train_on"]
+
+
+class Estimate(NamedTuple):
+    """One comparison level of a trained parameter set, as ``onceonly train`` prints it."""
+
+    comparison: str
+    level: str
+    m: float
+    u: float  # among any residents
+    bits: float  # log2(m / u): the level's evidence
+
+
+def estimates(parameters: MatchModelParameters) -> list[Estimate]:
+    """m, u and the evidence in bits of every comparison level, in the settings' order."""
+    return [Estimate(c.name, lv.label, lv.m, lv.u, math.log2(lv.m / lv.u))
+            for c in parameters.comparisons for lv in c.levels]
+
+
 def train_on(records: Sequence[ResidentRecord], store: MatcherParameterStore, *, seed: int = 0) -> MatchModelParameters:
-    """Estimate m/u and λ from ``records`` (EM, no labels) and store them as a new version."""
+    """Estimate m/u and λ from ``records`` (EM, no labels) and store them as a new version.
+
+    Raises :class:`TooLittleData` (nothing stored) when the records cannot support an estimate.
+    """
     now = datetime.now(timezone.utc)
     parameters = estimate_parameters(list(records), version=f"em-{now:%Y%m%dT%H%M%S.%f}-{len(records)}",
                                      trained_at=now, seed=seed)

@@ -26,8 +26,17 @@ The estimation follows splink's recipe, adapted to what a residents' hub knows:
 
 Counts are smoothed towards the starting values in the settings with
 ``estimation.pseudo_count`` pseudo-pairs, and no probability is set below half a count (a
-level never seen among a million random pairs is rare, not impossible). The result is
-deterministic for a given seed and record order.
+level never seen among a million random pairs is rare, not impossible). A level that would still
+get no probability at all — never seen, and with no mass in what it is pulled towards (a data
+set without ID numbers, phones or households, where a whole comparison is never seen on both
+sides) — gets add-one (Laplace) smoothing on its level counts, ``(count + 1) / (total +
+levels)``; a comparison never seen on both sides of any pair keeps its sampled, smoothed u.
+So every m and u is strictly positive, whatever the data. The result is deterministic for a
+given seed and record order.
+
+Too little data (fewer than :data:`MIN_RECORDS` records, no two records sharing a blocking key,
+or candidate pairs among which EM expects not one match, so that nothing says what a match looks
+like) raises :class:`TooLittleData`.
 """
 
 from __future__ import annotations
@@ -56,7 +65,13 @@ from core.matching.model import (
 )
 from core.matching.settings import STRATA, MatchSettings, default_settings
 
-__all__ = ["candidate_pairs", "estimate_parameters"]
+__all__ = ["MIN_RECORDS", "TooLittleData", "candidate_pairs", "estimate_parameters"]
+
+MIN_RECORDS = 3
+
+
+class TooLittleData(ValueError):
+    """The records cannot support an estimate (too few, or no candidate pairs at all)."""
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -125,10 +140,18 @@ def _random_pairs(n: int, count: int, rng: np.random.Generator) -> IntArray:
 
 
 def _smoothed(counts: FloatArray, total: float, prior: FloatArray, pseudo: float, *, floor: bool = True) -> FloatArray:
-    """Level probabilities from (soft) counts, pulled towards ``prior``; with ``floor``, never below half a count."""
-    values = (counts + pseudo * prior / prior.sum()) / (total + pseudo)
-    if floor:
+    """Level probabilities from (soft) counts, pulled towards ``prior``; with ``floor``, never below half a count.
+
+    A level left with no probability (no count and no prior mass) gets add-one smoothing:
+    ``(count + 1) / (total + levels)``.
+    """
+    prior = np.where(np.isfinite(prior) & (prior > 0), prior, 0.0)
+    mass = float(prior.sum())
+    shape = prior / mass if mass > 0 else np.full(len(prior), 1.0 / len(prior))
+    values = (counts + pseudo * shape) / (total + pseudo)
+    if floor and total > 0:  # with no count at all the prior stands as it is
         values = np.maximum(values, 0.5 / (total + 1.0))
+    values = np.where(values > 0, values, (counts + 1.0) / (total + len(values)))
     result: FloatArray = values / values.sum()
     return result
 
@@ -159,11 +182,16 @@ def _exact_levels(
     candidates, ``pairs_in_scope`` the number of non-match pairs the levels are a share of,
     and ``fixed`` the sampled distribution of the remaining levels.
     """
-    scope = max(pairs_in_scope, 1.0)
-    share = np.where(counted_levels, np.maximum(counted, 0.5) / scope, 0.0)  # never below half a count
+    if pairs_in_scope < 1.0:  # the field is on both sides of no pair: nothing to count, keep the sample's
+        return fixed
+    share = np.where(counted_levels, np.maximum(counted, 0.5) / pairs_in_scope, 0.0)  # never below half a count
     share = np.minimum(share, 0.5)
+    if float(share.sum()) > 0.5:  # these levels imply a shared key: together they are never most pairs
+        share = share * (0.5 / float(share.sum()))
     rest = np.where(counted_levels, 0.0, fixed)
-    rest = rest / max(float(rest.sum()), 1e-300)
+    if float(rest.sum()) <= 0:
+        rest = np.where(counted_levels, 0.0, 1.0)
+    rest = rest / float(rest.sum())
     result: FloatArray = share + (1.0 - float(share.sum())) * rest
     return result
 
@@ -188,8 +216,8 @@ def estimate_parameters(
     compiled = compile_comparisons(settings)
     features = [match_features(r) for r in records]
     n = len(features)
-    if n < 3:
-        raise ValueError("estimating a matching model needs at least three records")
+    if n < MIN_RECORDS:
+        raise TooLittleData(f"estimating a matching model needs at least {MIN_RECORDS} records; there are {n}")
     rng = np.random.default_rng(seed)
     total_pairs = n * (n - 1) / 2
     context, birth = compiled.context_index, compiled.birth_index
@@ -229,6 +257,9 @@ def estimate_parameters(
     # Candidate pairs, sampled down if there are too many.
     pairs = candidate_pairs(features, Blocker(settings, DEV_ID_HASH_KEY))
     all_candidates = len(pairs)
+    if all_candidates == 0:
+        raise TooLittleData(f"no two of the {n} records share a blocking key (name, birth date, dwelling, phone, "
+                            "ID number…): there is nothing to learn what a match looks like from")
     if all_candidates > options.max_candidate_pairs:
         pairs = pairs[np.sort(rng.choice(all_candidates, size=options.max_candidate_pairs, replace=False))]
     scale = all_candidates / max(len(pairs), 1)  # each pair used stands for this many candidates
@@ -303,6 +334,11 @@ def estimate_parameters(
             converged = True
             break
 
+    expected_matches = float(r.sum()) * scale
+    if expected_matches < 1.0:
+        raise TooLittleData(f"among {all_candidates:,} candidate pairs of {n:,} records EM found no pair that looks "
+                            "like one resident: too few records of the same residents to learn from")
+
     m_from_labels: dict[str, dict[str, float]] = {}
     known = data.label == 1
     if known.any():
@@ -345,7 +381,7 @@ def estimate_parameters(
             random_pairs=int(keep.sum()),
             iterations=iterations,
             converged=converged,
-            expected_matches=round(float(r.sum()) * scale, 3),
+            expected_matches=round(expected_matches, 3),
             m_from_labels=m_from_labels,
         ),
     )
