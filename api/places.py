@@ -1,7 +1,6 @@
 """The gazetteer's routes for stewards: its summary, the keys whose facts disagree, and a
 correction (parse → ``services.gazetteer`` → answer)."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 
