@@ -1,7 +1,8 @@
-"""Reading department ledger files: CSV in a declared encoding and XLSX, row by row.
+"""Reading department ledger files: CSV in a declared encoding and XLSX, record by record.
 
-Each reader yields ``NativeRow`` (with file + line) or ``UnreadableRow`` (with the reason), and
-keeps going after a bad row: one undecodable line never stops a file.
+Each reader yields ``NativeRow`` (with file + first line) or ``UnreadableRow`` (with the reason),
+and keeps going after a bad record: one undecodable line never stops a file. CSV is read as
+RFC 4180 says (quoted cells with line breaks and doubled quotes), streamed a line at a time.
 """
 
 from __future__ import annotations
@@ -22,40 +23,117 @@ def _codec(encoding: str) -> str:
     return "utf-8-sig" if normal in {"utf-8", "utf8", "utf-8-sig"} else encoding
 
 
+# A quoted cell may run over several lines (RFC 4180; Excel writes Alt+Enter so). One whose
+# closing quote does not come within this many characters is taken as a stray quote: its first
+# line is refused and reading goes on from the next line, so memory stays bounded.
+MAX_RECORD_CHARS = 1 << 20
+
+
+def _open_quote_after(text: str, quoted: bool) -> bool:
+    """Whether a quoted cell is still open at the end of ``text``, given whether one was open at
+    its start: the csv module's reading of quotes (a quote opens a cell only at the cell's start,
+    a doubled quote inside a quoted cell is one quote mark, other quotes are kept as written)."""
+    at_start = not quoted
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if quoted:
+            if ch == '"':
+                if i + 1 < n and text[i + 1] == '"':
+                    i += 1  # an escaped quote mark
+                else:
+                    quoted = False
+        elif ch == '"' and at_start:
+            quoted = True
+        at_start = ch in ",\r\n" and not quoted
+        i += 1
+    return quoted
+
+
 def read_csv(path: Path, encoding: str, expected_columns: Sequence[str] = ()) -> Iterator[Row]:
-    """Yield each data row of a CSV file as a dict, or an ``UnreadableRow`` saying where and why."""
+    """Yield each data record of a CSV file as a dict, or an ``UnreadableRow`` saying where and why.
+
+    Records are read as RFC 4180 says: a quoted cell may hold line breaks and doubled quotes;
+    a record's location names its first line. The file is read line by line (bounded memory),
+    each line decoded on its own, so one undecodable line costs only its record.
+    """
     codec = _codec(encoding)
     header: list[str] | None = None
     missing: list[str] = []
+    for location, text, problem in _records(path, codec):
+        if problem is not None:
+            yield UnreadableRow(location, problem)
+            continue
+        if not text.strip():
+            continue
+        try:
+            cells = next(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:  # e.g. a cell over the csv module's field size limit
+            yield UnreadableRow(location, f"unreadable CSV line: {exc}")
+            continue
+        if header is None:
+            header = [c.strip() for c in cells]
+            missing = [c for c in expected_columns if c not in header]
+            continue
+        if missing:
+            yield UnreadableRow(location, f"header changed: missing column(s) {', '.join(missing)}")
+            continue
+        if len(cells) != len(header):
+            yield UnreadableRow(location, f"expected {len(header)} cells, found {len(cells)}")
+            continue
+        yield NativeRow(location, dict(zip(header, cells, strict=True)))
+
+
+def _records(path: Path, codec: str) -> Iterator[tuple[str, str, str | None]]:
+    """(location, text, problem) of each CSV record: its lines joined while a quoted cell is open.
+
+    A record whose quoted cell never closes (the file ends, or :data:`MAX_RECORD_CHARS` pass)
+    is refused by its first line and reading resumes at the line after it.
+    """
     with path.open("rb") as fh:
         if fh.read(3) == b"\xef\xbb\xbf":
             codec = "utf-8-sig"  # a BOM says UTF-8 whatever the mapping declares
         fh.seek(0)
-        for line_no, raw in enumerate(fh, start=1):
-            location = f"{path.name}:{line_no}"
+        line_no = 0
+        while True:
+            raw = fh.readline()
+            if not raw:
+                return
+            line_no += 1
+            first_line, resume = line_no, fh.tell()
+            location = f"{path.name}:{first_line}"
             try:
                 text = raw.decode(codec if line_no == 1 else codec.replace("-sig", ""))
             except UnicodeDecodeError as exc:
-                yield UnreadableRow(location, f"bytes not valid {codec.removesuffix('-sig')} at byte {exc.start}")
+                yield location, "", f"bytes not valid {codec.removesuffix('-sig')} at byte {exc.start}"
                 continue
-            if not text.strip():
+            parts = [text]
+            size = len(text)
+            open_quote = _open_quote_after(text, False)
+            problem: str | None = None
+            while open_quote:
+                more = fh.readline()
+                if not more or size > MAX_RECORD_CHARS:
+                    problem = (f"a quoted cell opened on line {first_line} is not closed "
+                               + ("before the end of the file" if not more else f"within {MAX_RECORD_CHARS:,} characters"))
+                    break
+                line_no += 1
+                try:
+                    piece = more.decode(codec.replace("-sig", ""))
+                except UnicodeDecodeError as exc:
+                    problem = (f"bytes not valid {codec.removesuffix('-sig')} on line {line_no} "
+                               f"(inside the record's quoted cell) at byte {exc.start}")
+                    break
+                parts.append(piece)
+                size += len(piece)
+                open_quote = _open_quote_after(piece, True)
+            if problem is not None and not problem.startswith("bytes"):
+                # a stray quote, most likely: refuse this line alone and read on from the next
+                fh.seek(resume)
+                line_no = first_line
+                yield location, "", problem
                 continue
-            try:
-                cells = next(csv.reader(io.StringIO(text)))
-            except csv.Error as exc:  # e.g. a cell over the csv module's field size limit
-                yield UnreadableRow(location, f"unreadable CSV line: {exc}")
-                continue
-            if header is None:
-                header = [c.strip() for c in cells]
-                missing = [c for c in expected_columns if c not in header]
-                continue
-            if missing:
-                yield UnreadableRow(location, f"header changed: missing column(s) {', '.join(missing)}")
-                continue
-            if len(cells) != len(header):
-                yield UnreadableRow(location, f"expected {len(header)} cells, found {len(cells)}")
-                continue
-            yield NativeRow(location, dict(zip(header, cells, strict=True)))
+            yield location, "".join(parts), problem
 
 
 def read_xlsx(path: Path, expected_columns: Sequence[str] = ()) -> Iterator[Row]:

@@ -40,6 +40,10 @@ class ConnectorContract:
 
     rows = 30
     kill_rows = 3000  # large enough that a SIGKILL lands mid-pull
+    # Of the simulator's bad rows, those bad only in a field that does not identify anyone (an
+    # unknown sex code, a birth date in the future): the hub keeps them, the field empty with a
+    # warning (issue 13), so they are events, not dead letters.
+    kept_bad_rows = 0
 
     # -- hooks -------------------------------------------------------------------------------------
     def department(self, tmp_path: Path, n_rows: int) -> DepartmentSystem:
@@ -119,15 +123,16 @@ class ConnectorContract:
         system = self.department(tmp_path, self.rows)
         try:
             bad = self.add_bad_rows(system)
+            refused = bad - self.kept_bad_rows
             counts = self.pull(hub_settings, system)
-            assert counts.dead_letters == bad
+            assert counts.dead_letters == refused
             assert counts.read == counts.events + counts.unchanged + counts.dead_letters
             letters = [d for d in read_topic(hub_settings.kafka_bootstrap or "", hub_settings.deadletter_topic)
                        if isinstance(d, DeadLetter)]
-            assert len(letters) == bad
+            assert len(letters) == refused
             assert all(d.source == system.spec["source"] and d.location and d.reason for d in letters)
             runs = bootstrap.connector(hub_settings, system.load_spec(), None).state.runs()  # type: ignore[arg-type]
-            assert runs[-1]["dead_letters"] == bad and runs[-1]["read"] == counts.read
+            assert runs[-1]["dead_letters"] == refused and runs[-1]["read"] == counts.read
         finally:
             self.stop(system)
 

@@ -26,6 +26,7 @@ MAPPING: dict[str, Any] = yaml.safe_load((PROJECT / "mappings" / "civil_affairs.
 class CivilAffairsFolder(ConnectorContract):
     fmt: LedgerFormat = "gb18030"
     split_by: SplitBy = "所属街道"
+    kept_bad_rows = 1  # 性别 "3": kept with sex unknown
 
     def department(self, tmp_path: Path, n_rows: int) -> DepartmentSystem:
         ledger = write_ledger(tmp_path / "inbox", ledger_rows(n_rows), fmt=self.fmt, split_by=self.split_by)
