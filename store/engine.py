@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from store.migrate import upgrade
 
@@ -38,3 +40,23 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+@contextmanager
+def write_transaction(engine: Engine, *, pg_lock: int | None = None) -> Iterator[Connection]:
+    """A transaction that holds the writer's lock from its first statement: on SQLite ``BEGIN
+    IMMEDIATE`` (a deferred transaction that read first and then writes fails at once with
+    SQLITE_BUSY_SNAPSHOT when another writer committed meanwhile, instead of waiting for the lock);
+    on PostgreSQL, with ``pg_lock``, a transaction-level advisory lock that serialises the writers
+    of one kind."""
+    with engine.connect() as conn:
+        try:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif pg_lock is not None and conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": pg_lock})
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()

@@ -14,6 +14,7 @@ from core.places import record_facts
 from schemas.place_events import PlaceAssignmentCorrected
 from schemas.record_events import RecordStandardised
 from store import positions
+from store.engine import write_transaction
 from store.places import PlaceIndex
 
 
@@ -34,7 +35,7 @@ class PlaceProjection:
 
     def apply(self, batch: Sequence[DeliveredPlaceEvent]) -> int:
         """Apply a batch; return how many profiles changed community or grid."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             seen = positions.applied_offsets(conn, self.CONSUMER)
             fresh = [d for d in batch if positions.is_new(seen, d.topic, d.partition, d.offset)]
             if not fresh:

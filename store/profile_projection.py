@@ -23,6 +23,7 @@ from core.profile.read_side import search_terms
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from store import positions
+from store.engine import write_transaction
 from store.places import PlaceIndex, place_columns
 from store.profile_tables import profile_event_log, profile_search_terms, profiles, record_links
 from store.upsert import insert_new, upsert
@@ -46,7 +47,7 @@ class ProfileProjection:
 
     def apply(self, batch: Sequence[DeliveredEvent]) -> int:
         """Fold a batch into the store with its offsets; return how many events took effect."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             seen = positions.applied_offsets(conn, self.CONSUMER)
             fresh = [d for d in batch if positions.is_new(seen, d.topic, d.partition, d.offset)]
             touched: dict[str, Profile | None] = {}

@@ -63,6 +63,7 @@ from core.resolution import (
 from schemas.codec import decode, encode
 from schemas.profile_events import ProfileEvent, ProfilesMerged, StewardCommand
 from schemas.record_events import RecordStandardised
+from store.engine import write_transaction
 from store.resolver_tables import (
     resolver_block_members,
     resolver_blocks,
@@ -222,19 +223,10 @@ class ResolverState:
 
     @contextmanager
     def _locked(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            try:
-                if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
-                elif conn.dialect.name == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
-                else:
-                    raise NotImplementedError(f"resolver lock for {conn.dialect.name!r}")
-                yield conn
-            except BaseException:
-                conn.rollback()
-                raise
-            conn.commit()
+        if self.engine.dialect.name not in ("sqlite", "postgresql"):
+            raise NotImplementedError(f"resolver lock for {self.engine.dialect.name!r}")
+        with write_transaction(self.engine, pg_lock=LOCK_KEY) as conn:
+            yield conn
 
     @staticmethod
     def _memory(conn: Connection) -> ResolverMemory:
