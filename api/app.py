@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import HTMLResponse
 
 from connectors.kafka_sink import acknowledged_publisher
 from sqlalchemy import Engine, text
@@ -17,16 +18,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api import errors
 from api.admin import UserAdmin, admin_router
-from api.auth import Authenticator, Sessions, session_secret
+from api.auth import Authenticator, LoginThrottle, Sessions, session_secret
 from api.dead_letters import DeadLetterReprocessing
-from api.ingest import IngestService, ingest_router
+from api.ingest import MAX_BODY_BYTES as INGEST_BODY_BYTES, IngestService, ingest_router
 from api.pipeline import HealthSampler, PipelineViews
 from api.quality import QualityViews
 from api.queries import ResidentQueries, Unavailable
 from api.v1 import v1_router
 from core.access import Grant, default_grants, parse_grants
 from onceonly import __version__
-from onceonly.settings import PROJECT_ROOT, Settings
+from onceonly.settings import PROJECT_ROOT, Settings, is_loopback
 from store.audit import AuditLog
 from store.auth_tables import UserStore
 from store.ledger import SourceRecordLedger
@@ -64,7 +65,11 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
             if ingest is not None:
                 ingest.close()
 
-    app = FastAPI(title="OnceOnly query service", version=__version__, lifespan=lifespan,
+    # No Swagger UI or ReDoc: FastAPI's pages load their scripts from a CDN onto the console's origin,
+    # and no installed package ships them to serve locally. /openapi.json stays; /docs lists the
+    # routes from it as a plain page (no script), see api_docs below.
+    app = FastAPI(title="OnceOnly query service", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None,
                   description="Residents' profiles for community workers, stewards and departments: "
                               "masked by default, scoped by role, every read audited.")
     errors.install(app)
@@ -72,9 +77,13 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     if ingest is not None:
         app.include_router(ingest_router(ingest))
 
-    users = UserStore(engine)
+    users = UserStore(engine, token_lifetime=timedelta(days=effective.token_days))
     audit = AuditLog(engine)
-    auth = Authenticator(users, Sessions(session_secret(key)))
+    # Secure cookies unless told otherwise: over https always; over http only on loopback (the tests,
+    # make demo), since a non-loopback bind is expected behind a TLS proxy.
+    secure = effective.cookie_secure == "always" or (effective.cookie_secure == "auto"
+                                                     and not is_loopback(effective.api_host))
+    auth = Authenticator(users, Sessions(session_secret(key)), secure_cookies=secure, throttle=LoginThrottle())
     queries = ResidentQueries(engine, id_hash_key=key, grants=load_grants(), audit=audit)
 
     def kafka() -> str:
@@ -126,9 +135,31 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
             raise HTTPException(status_code=503, detail="profile store unreachable") from exc
         return {"status": "ok", "version": __version__}
 
-    @app.get("/api/v1/sources", tags=["stewards"])
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """The routes of /openapi.json as one page, without Swagger UI (it would load a CDN's script)."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{escape(method.upper())}</td><td><code>{escape(path)}</code></td>"
+            f"<td>{escape(', '.join(op.get('tags', [])))}</td><td>{escape(op.get('summary', ''))}</td></tr>"
+            for path, ops in app.openapi().get("paths", {}).items() for method, op in ops.items())
+        return HTMLResponse(f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{escape(app.title)}</title>"
+                            f"<body><h1>{escape(app.title)} {escape(app.version)}</h1><p>The machine-readable "
+                            "schema: <a href='/openapi.json'>/openapi.json</a> (load it into any OpenAPI client)."
+                            "</p><table><tr><th>method</th><th>path</th><th>tags</th><th>summary</th></tr>"
+                            f"{rows}</table></body></html>")
+
+    @app.get("/api/v1/sources", tags=["stewards"], dependencies=[Depends(auth.required)])
     def source_counts() -> dict[str, int]:
         """Source-record versions held per department source."""
         return {source: ledger.count(source) for source in sources}
 
+    from api.planner import MAX_UPLOAD_BYTES
+    from api.security import MAX_BODY_BYTES, RequestGuard
+
+    upload = MAX_UPLOAD_BYTES + 256 * 1024  # the workbook and its multipart envelope
+    app.add_middleware(RequestGuard, auth=auth, max_body=MAX_BODY_BYTES,  # type: ignore[arg-type]
+                       limits=[("/api/v1/ingest/", INGEST_BODY_BYTES), ("/api/v1/planner/answers", upload),
+                               ("/console/planner/answers", upload)])
     return app

@@ -1,5 +1,11 @@
 """Who is asking: a bearer token (machines, departments) or a signed session cookie (the console).
 
+A session cookie names the user and the user's session generation: logging out moves the generation
+on (``UserStore.end_sessions``), so every session issued before stops working, on every device. Each
+session has a CSRF token derived from its cookie (:meth:`Sessions.csrf_token`), which every console
+form carries. Bearer tokens expire (``ONCEONLY_TOKEN_DAYS``). Failed logins are counted per account
+and per address (:class:`LoginThrottle`).
+
 The principal behind a token or session is looked up in the store and kept for
 :data:`PRINCIPAL_SECONDS`: a change made through this process (disable, new role or scope) drops every
 kept principal at once; one made elsewhere (``onceonly users``, another worker process) takes effect
@@ -11,8 +17,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from fastapi import HTTPException, Request
@@ -22,30 +30,44 @@ from core.access import Principal
 from store.auth_tables import UserStore, token_hash
 
 SESSION_COOKIE = "oo_session"
+LOGIN_COOKIE = "oo_login"  # the login form's double-submit CSRF token (there is no session yet)
+CSRF_FIELD = "csrf"  # the hidden field of every console form
 SESSION_SECONDS = 8 * 3600
+LOGIN_FAILURES = 5  # failed logins per account, and per address, within LOGIN_WINDOW_SECONDS ...
+LOGIN_WINDOW_SECONDS = 15 * 60  # ... before further logins are refused (429) until the oldest ages out
 PRINCIPAL_SECONDS = 2.0  # how long a looked-up principal is reused (a revocation elsewhere waits this long)
 
 
 class Sessions:
-    """``user_id.expiry.signature`` (HMAC-SHA256): the server keeps no session state."""
+    """``user_id.generation.expiry.signature`` (HMAC-SHA256). The server keeps one number per user,
+    the session generation: a cookie of an older generation (issued before a logout) is refused."""
 
     def __init__(self, secret: bytes) -> None:
         self.secret = secret
 
-    def issue(self, user_id: str, now: float | None = None) -> str:
+    def issue(self, user_id: str, now: float | None = None, generation: int = 0) -> str:
         expiry = int((now or time.time()) + SESSION_SECONDS)
-        body = f"{user_id}.{expiry}"
+        body = f"{user_id}.{generation}.{expiry}"
         return f"{body}.{self._sign(body)}"
 
+    def session(self, cookie: str | None, now: float | None = None) -> tuple[str, int] | None:
+        """The user id and session generation of a well-signed, unexpired cookie."""
+        if not cookie or cookie.count(".") != 3:
+            return None
+        user_id, generation, expiry, signature = cookie.split(".")
+        if not hmac.compare_digest(signature, self._sign(f"{user_id}.{generation}.{expiry}")):
+            return None
+        if not generation.isdigit() or not expiry.isdigit() or int(expiry) < (now or time.time()):
+            return None
+        return user_id, int(generation)
+
     def user_id(self, cookie: str | None, now: float | None = None) -> str | None:
-        if not cookie or cookie.count(".") != 2:
-            return None
-        user_id, expiry, signature = cookie.split(".")
-        if not hmac.compare_digest(signature, self._sign(f"{user_id}.{expiry}")):
-            return None
-        if not expiry.isdigit() or int(expiry) < (now or time.time()):
-            return None
-        return user_id
+        found = self.session(cookie, now)
+        return found[0] if found else None
+
+    def csrf_token(self, cookie: str) -> str:
+        """The session's CSRF token: another site can neither read the (HttpOnly) cookie nor compute it."""
+        return self._sign(f"csrf:{cookie}")
 
     def _sign(self, body: str) -> str:
         digest = hmac.new(self.secret, body.encode("utf-8"), hashlib.sha256).digest()
@@ -57,11 +79,56 @@ def session_secret(id_hash_key: str) -> bytes:
     return hmac.new(id_hash_key.encode("utf-8"), b"onceonly-console-session", hashlib.sha256).digest()
 
 
+def new_login_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class LoginThrottle:
+    """Failed logins in a sliding window, per account and per client address: after ``limit`` failures
+    within ``window`` seconds further attempts are refused (429) until the oldest failure ages out.
+
+    Kept in this process: with several worker processes an attacker gets ``limit`` tries per process
+    (at most 4 on one port). A successful login clears its account's count, not its address's."""
+
+    def __init__(self, limit: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW_SECONDS, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_seconds(self, username: str, address: str) -> float:
+        """0 when a login may be tried now, else how long until it may."""
+        now = self.clock()
+        with self._lock:
+            waits = [self._wait(key, now) for key in (f"user:{username.strip().lower()}", f"addr:{address}")]
+        return max(waits)
+
+    def failed(self, username: str, address: str) -> None:
+        now = self.clock()
+        with self._lock:
+            if len(self._failures) > 100_000:  # a flood of names: forget the expired ones
+                self._failures = {k: q for k, q in self._failures.items() if q and now - q[-1] < self.window}
+            for key in (f"user:{username.strip().lower()}", f"addr:{address}"):
+                self._failures.setdefault(key, deque(maxlen=self.limit)).append(now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(f"user:{username.strip().lower()}", None)
+
+    def _wait(self, key: str, now: float) -> float:
+        failures = self._failures.get(key)
+        if not failures or len(failures) < self.limit:
+            return 0.0
+        return max(failures[0] + self.window - now, 0.0)
+
+
 class Authenticator:
-    def __init__(self, users: UserStore, sessions: Sessions, *, keep_seconds: float = PRINCIPAL_SECONDS) -> None:
+    def __init__(self, users: UserStore, sessions: Sessions, *, keep_seconds: float = PRINCIPAL_SECONDS,
+                 secure_cookies: bool = False, throttle: LoginThrottle | None = None) -> None:
         self.users = users
         self.sessions = sessions
         self.keep_seconds = keep_seconds
+        self.secure_cookies = secure_cookies  # Secure even over http: the service sits behind a TLS proxy
+        self.throttle = throttle or LoginThrottle()
         # (kind, token hash or user id) → (store changes seen, looked up at, principal)
         self._kept: dict[tuple[str, str], tuple[int, float, Principal]] = {}
         self._lock = threading.Lock()
@@ -88,6 +155,15 @@ class Authenticator:
         request.state.principal = principal  # read by api.errors to audit a refused read
         return principal
 
+    def cookie_secure(self, request: Request) -> bool:
+        """Whether console cookies carry the Secure flag: over https always, else as configured."""
+        return self.secure_cookies or request.url.scheme == "https"
+
+    def csrf_token(self, request: Request) -> str | None:
+        """The CSRF token of the request's session cookie (``None`` without one)."""
+        cookie = request.cookies.get(SESSION_COOKIE)
+        return self.sessions.csrf_token(cookie) if cookie and self.sessions.session(cookie) else None
+
     def _credentials(self, request: Request) -> tuple[tuple[str, str] | None, Callable[[], Principal | None] | None]:
         header = request.headers.get("authorization")
         if header:
@@ -96,15 +172,16 @@ class Authenticator:
             if scheme.lower() != "bearer" or not token:
                 raise HTTPException(401, "send 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
             return ("token", token_hash(token)), lambda: self.users.by_token(token)
-        user_id = self.sessions.user_id(request.cookies.get(SESSION_COOKIE))
-        if not user_id:
+        session = self.sessions.session(request.cookies.get(SESSION_COOKIE))
+        if not session:
             return None, None
-        return ("user", user_id), lambda: self.users.principal(user_id)
+        user_id, generation = session
+        return ("user", f"{user_id}.{generation}"), lambda: self.users.principal(user_id, session_generation=generation)
 
     @staticmethod
     def _checked(key: tuple[str, str], principal: Principal | None) -> Principal | None:
         if principal is None and key[0] == "token":
-            raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(401, "unknown, revoked or expired token", headers={"WWW-Authenticate": "Bearer"})
         return principal
 
     def _kept_now(self, key: tuple[str, str]) -> Principal | None:

@@ -2,8 +2,11 @@
 for stewards the review queue, dead letters and pipeline health; for auditors the audit log.
 
 Pages call the same queries as the JSON API, so masking, scope and audit are identical. Unmasking
-and decisions are POST forms (nothing sensitive in a URL); the session cookie is HttpOnly and
-SameSite=Strict, so another site cannot post these forms with it.
+and decisions are POST forms (nothing sensitive in a URL); the session cookie is HttpOnly,
+SameSite=Strict and Secure (over https, or whenever the service is not bound to loopback), and every
+form carries the session's CSRF token (checked by ``api.security``). The login form carries a
+double-submit token (cookie ``oo_login`` and the form field agree); failed logins are throttled per
+account and per address and audited; logout ends every session of the user on the server.
 """
 
 
@@ -19,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import SecretStr, ValidationError
 
 from api.admin import NewUser, RoleChange, UserAdmin
-from api.auth import SESSION_COOKIE, SESSION_SECONDS, Authenticator
+from api.auth import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Authenticator, new_login_token
 from api.charts import line_chart
 from api.dead_letters import DeadLetterReprocessing
 from api.pipeline import PipelineViews
@@ -28,6 +31,7 @@ from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from api.home import AGE_BANDS, DEFAULT_SINCE, SORTS, HomeFilters, HomeQueries
 from core.access import ROLES, AccessDenied, Principal, can
 from core.access.catalogue import catalogue
+from core.privacy import redact_id_numbers
 from core.access.views import history_line, link_reasons, link_summary, local_time
 from core.resolution.errors import ResolutionError
 from schemas.profile_events import ConfirmMatch, RejectMatch
@@ -88,24 +92,59 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
 
     Me = Annotated[Principal, Depends(auth.required)]
 
+    def login_page(request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
+        """The login form with its double-submit token: the one in the browser's cookie, or a new one."""
+        token = request.cookies.get(LOGIN_COOKIE) or ""
+        fresh = not (20 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum())
+        token = new_login_token() if fresh else token
+        request.state.csrf = token
+        response = page(request, "login.html", None, status=status, **ctx)
+        if fresh:
+            response.set_cookie(LOGIN_COOKIE, token, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                                secure=auth.cookie_secure(request), path="/console/login")
+        return response
+
     @router.get("/login")
     def login_form(request: Request) -> HTMLResponse:
-        return page(request, "login.html", None)
+        return login_page(request)
 
     @router.post("/login")
     def login(request: Request, username: Annotated[str, Form(max_length=100)],
-              password: Annotated[str, Form(max_length=200)]) -> Response:
+              password: Annotated[str, Form(max_length=200)],
+              csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=100)] = "") -> Response:
+        import hmac
+
+        expected = request.cookies.get(LOGIN_COOKIE) or ""
+        if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+            return login_page(request, status=403, error="登录页已失效，请重新输入用户名和密码")
+        address = request.client.host if request.client else "unknown"
+        wait = auth.throttle.wait_seconds(username, address)
+        if wait > 0:  # not audited again: the failures that led here were
+            return login_page(request, status=429, error=f"登录失败次数过多，请 {max(int(wait // 60), 1)} 分钟后再试")
         principal = users.authenticate(username, password)
         if principal is None:
-            return page(request, "login.html", None, status=401, error="用户名或密码错误")
+            auth.throttle.failed(username, address)
+            _audit_failed_login(username, address, "login_failed")
+            return login_page(request, status=401, error="用户名或密码错误")
+        auth.throttle.succeeded(username)
         audit.append(principal, "login", "登录工作台", [], [])  # the home page's "since your last visit"
         response = RedirectResponse(_home(principal), status_code=303)
-        response.set_cookie(SESSION_COOKIE, auth.sessions.issue(principal.user_id), max_age=SESSION_SECONDS,
-                            httponly=True, samesite="strict", path="/")
+        cookie = auth.sessions.issue(principal.user_id, generation=users.session_generation(principal.user_id))
+        response.set_cookie(SESSION_COOKIE, cookie, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                            secure=auth.cookie_secure(request), path="/")
+        response.delete_cookie(LOGIN_COOKIE, path="/console/login")
         return response
 
+    def _audit_failed_login(username: str, address: str, action: str) -> None:
+        """A principal-less entry: the name as typed (ID-number-like text masked), the address, no user id.
+        At most ``login_failures`` per address per window: further attempts are throttled first."""
+        typed = redact_id_numbers(username.strip())[:100] or "-"
+        attempt = Principal(user_id="", username=typed, role="anonymous")  # type: ignore[arg-type]
+        audit.append(attempt, action, f"登录失败（用户名或密码错误），来自 {redact_id_numbers(address)[:64]}", [], [])
+
     @router.post("/logout")
-    def logout() -> Response:
+    def logout(principal: Me) -> Response:
+        users.end_sessions(principal.user_id)  # every session issued so far stops working, here and elsewhere
         response = RedirectResponse("/console/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

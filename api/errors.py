@@ -19,14 +19,17 @@ from core.resolution.errors import ResolutionError
 log = logging.getLogger(__name__)
 
 
-def _answer(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+def answer(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+    """The refusal as the caller reads it: JSON ``{"detail": …}`` for the API, a short zh-CN page (or
+    the login page, for 401) for the console."""
     if request.url.path.startswith("/console"):
         if status == 401:
             return RedirectResponse("/console/login", status_code=303)
         message = detail if isinstance(detail, str) else str(detail)
         return HTMLResponse(f"<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>错误 {status}</title>"
                             f"<body><h1>出错了（{status}）</h1><p class='error'>{_html(message)}</p>"
-                            "<p><a href='/console/'>返回首页</a></p></body></html>", status_code=status)
+                            "<p><a href='/console/'>返回首页</a></p></body></html>", status_code=status,
+                            headers=headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
@@ -45,7 +48,7 @@ def _about_residents(path: str) -> bool:
     return path.startswith(RESIDENT_PATHS) or path in ("/console", "/console/")
 
 
-def _audit_refusal(request: Request, why: str) -> None:
+def audit_refusal(request: Request, why: str) -> None:
     """Append ``refused:<route>`` for an authenticated caller: who, role, what was asked (method and
     path, ID-number-like text masked; ID numbers only ever travel in bodies), never resident data.
     The residents column stays empty: a refused caller did not look at anyone."""
@@ -65,38 +68,38 @@ def _audit_refusal(request: Request, why: str) -> None:
 def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _answer(request, exc.status_code, exc.detail, getattr(exc, "headers", None))
+        return answer(request, exc.status_code, exc.detail, getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         # FastAPI's default echoes the input, which may hold an ID number: name the place only.
         problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()][:10]
-        return _answer(request, 422, {"message": "the request is not valid", "problems": problems})
+        return answer(request, 422, {"message": "the request is not valid", "problems": problems})
 
     @app.exception_handler(BadQuery)
     async def bad_query(request: Request, exc: BadQuery) -> Response:
-        return _answer(request, 400, redact_id_numbers(str(exc)))
+        return answer(request, 400, redact_id_numbers(str(exc)))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
         if _about_residents(request.url.path):
-            await run_in_threadpool(_audit_refusal, request, "not found or outside the caller's scope")
-        return _answer(request, 404, redact_id_numbers(str(exc)))
+            await run_in_threadpool(audit_refusal, request, "not found or outside the caller's scope")
+        return answer(request, 404, redact_id_numbers(str(exc)))
 
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> Response:
-        return _answer(request, 503, str(exc))
+        return answer(request, 503, str(exc))
 
     @app.exception_handler(AccessDenied)
     async def denied(request: Request, exc: AccessDenied) -> Response:
-        await run_in_threadpool(_audit_refusal, request, str(exc))
-        return _answer(request, 403, str(exc))
+        await run_in_threadpool(audit_refusal, request, str(exc))
+        return answer(request, 403, str(exc))
 
     @app.exception_handler(ResolutionError)
     async def refused(request: Request, exc: ResolutionError) -> Response:
-        return _answer(request, 409, redact_id_numbers(f"the resolver refused: {exc}"))
+        return answer(request, 409, redact_id_numbers(f"the resolver refused: {exc}"))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
-        return _answer(request, 500, "internal error; the failure was logged without resident data")
+        return answer(request, 500, "internal error; the failure was logged without resident data")

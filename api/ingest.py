@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MAX_ROWS = 5_000
 MAX_BODY_BYTES = 32 * 1024 * 1024
+MAX_DEPTH = 3  # {"rows": [{column: cell}]}: a cell is never a list or an object
 Cell = str | int | float | bool | None
 
 
@@ -151,11 +152,32 @@ def _decode(body: bytes) -> IngestBatch:
         raise HTTPException(400, f"body is not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise HTTPException(400, f"body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except RecursionError:
+        # The parser gives up on deep nesting at once; a batch is three levels deep (object, rows, row).
+        raise HTTPException(400, f"body is nested deeper than a batch ({MAX_DEPTH} levels at most)") from None
+    if _deeper_than(data, MAX_DEPTH):
+        raise HTTPException(400, f"body is nested deeper than a batch ({MAX_DEPTH} levels at most)")
     try:
         return IngestBatch.model_validate(data)
+    except RecursionError:
+        raise HTTPException(400, f"body is nested deeper than a batch ({MAX_DEPTH} levels at most)") from None
     except ValidationError as exc:
         problems = list(dict.fromkeys(_problem(e) for e in exc.errors()))[:10]
         raise HTTPException(422, {"message": "not a batch of rows", "problems": problems}) from None
+
+
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether lists or objects nest more than ``limit`` levels (iterative: no recursion to exhaust)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _problem(error: Any) -> str:

@@ -60,6 +60,13 @@ log = logging.getLogger(__name__)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+# What a returned workbook may hold, checked on the zip before openpyxl parses anything: a plan has at
+# most 5,000 residents (flows.plan.read_workbook) and a few dozen fields, so these are generous; a
+# workbook of blank rows or a zip bomb passes none of them and costs milliseconds, not seconds.
+MAX_SHEET_ROWS = 6_000  # rows written in all sheets (blank ones count: openpyxl would walk them)
+MAX_SHEET_CELLS = 400_000
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # all members, as declared and as inflated
+MAX_ZIP_MEMBERS = 200
 ANSWER_SOURCE = "community"  # what workers collect comes back through the community source (社区 入户走访)
 PLAN_PURPOSE = "入户采集计划"
 # Attributes a console-built form may tick besides the canonical fields (those of the shipped forms join them).
@@ -326,7 +333,49 @@ async def _upload(file: UploadFile) -> bytes:
         raise HTTPException(413, f"the workbook is over {MAX_UPLOAD_BYTES // (1024 * 1024)} MB: split it")
     if not data:
         raise BadQuery("the upload is empty: choose the filled workbook")
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(check_workbook_size, data)
     return data
+
+
+def check_workbook_size(data: bytes) -> None:
+    """Refuse (413) a workbook over :data:`MAX_SHEET_ROWS` rows, :data:`MAX_SHEET_CELLS` cells or
+    :data:`MAX_UNZIPPED_BYTES` inflated, by streaming its sheets' XML once and counting the row and
+    cell elements, before openpyxl reads it. Not a zip at all: left to the reader, which says so."""
+    import io
+    import re
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        return
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_UNZIPPED_BYTES:
+            raise HTTPException(413, "the workbook unpacks to more than a plan holds: upload the planner's workbook")
+        rows = cells = inflated = 0
+        row_tag, cell_tag = re.compile(rb"<(?:\w+:)?row[\s/>]"), re.compile(rb"<(?:\w+:)?c[\s/>]")
+        for member in members:
+            if not member.filename.startswith("xl/worksheets/"):
+                continue
+            tail = b""
+            try:
+                with archive.open(member) as stream:
+                    while chunk := stream.read(1024 * 1024):
+                        inflated += len(chunk)
+                        text = tail + chunk
+                        # Count the tags that end in this chunk: one ending in the tail was counted before.
+                        rows += sum(1 for m in row_tag.finditer(text) if m.end() > len(tail))
+                        cells += sum(1 for m in cell_tag.finditer(text) if m.end() > len(tail))
+                        tail = text[-64:]
+                        if rows > MAX_SHEET_ROWS or cells > MAX_SHEET_CELLS or inflated > MAX_UNZIPPED_BYTES:
+                            raise HTTPException(413, f"the workbook holds more than {MAX_SHEET_ROWS:,} rows or "
+                                                     f"{MAX_SHEET_CELLS:,} cells (blank ones count): upload the "
+                                                     "planner's workbook, split if need be")
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
+                return  # damaged or encrypted: the reader refuses it with its own message
 
 
 def planner_router(service: PlannerService, principal_dep: Any) -> APIRouter:

@@ -49,6 +49,20 @@ class NotFound(LookupError):
     pass
 
 
+def not_found(kind: str, asked: str) -> NotFound:
+    """The one answer for "does not exist" and "outside your scope": word for word the same, naming only
+    what was asked, so a caller learns nothing about residents it may not see."""
+    return NotFound(f"no {kind} {asked!r} that you may see")
+
+
+# What a department reader may search by: a criterion only when its grant includes the field it
+# matches (an ID-number search answers "this number is this person" as surely as showing it).
+SEARCH_FIELDS = {"name": ("name",), "id_number": ("id_number",), "id_hash": ("id_number",),
+                 "phone": ("phones",), "household": ("household_id",),
+                 "address": ("residential_address", "registered_address", "property_address")}
+MIN_NAME_CHARACTERS = 2  # for department readers: one character would list everyone of a surname
+
+
 class BadQuery(ValueError):
     pass
 
@@ -112,7 +126,8 @@ class ResidentQueries:
         kinds = query.kinds()
         if not kinds:
             raise BadQuery("give at least one of: name, id_number, phone, address, household")
-        (name_form, id_hashes, phone, address_pairs, household), values = self._search_values(query)
+        self._check_criteria(principal, kinds)
+        (name_form, id_hashes, phone, address_pairs, household), values = self._search_values(query, principal.role)
         scoped = principal.role == "community_worker"
         if scoped:
             values.update(communities=sorted(principal.communities), grids=sorted(principal.grids))
@@ -137,7 +152,17 @@ class ResidentQueries:
         truncated = bool(query.address) and total >= ADDRESS_CANDIDATES
         return {"total": total, "page": page, "size": size, "truncated": truncated, "results": hits}
 
-    def _search_values(self, query: SearchQuery
+    def _check_criteria(self, principal: Principal, kinds: list[str]) -> None:
+        """A department reader searches only by fields its grant includes (refused: 403, audited)."""
+        if principal.role != "department_reader":
+            return
+        grant = self.grants.get(principal.department or "")
+        for kind in kinds:
+            if grant is None or not any(grant.allows(f) for f in SEARCH_FIELDS[kind]):
+                raise AccessDenied(f"the grant of {principal.department} does not include {SEARCH_FIELDS[kind][0]}: "
+                                   f"no search by {kind}")
+
+    def _search_values(self, query: SearchQuery, principal_role: str = "steward"
                        ) -> tuple[tuple[tuple[str, bool] | None, int, bool, int, bool], dict[str, Any]]:
         """The shape of the search statement (which criteria, in which form) and its values; bad input
         is refused here."""
@@ -145,9 +170,16 @@ class ResidentQueries:
         name_form: tuple[str, bool] | None = None
         id_hashes = address_pairs = 0
         if query.name:
+            if _holds_number(query.name):
+                # A GET's query string is logged by proxies and kept in browser history.
+                raise BadQuery("a name holds no ID or phone number: search by id_number or phone, by POST "
+                               "(POST /api/v1/residents/search)")
             name_std = standardise_name(query.name)
             if not name_std.name:
                 raise BadQuery("the name has no letters or characters to search for")
+            if principal_role == "department_reader" and len(name_std.name.replace(" ", "")) < MIN_NAME_CHARACTERS:
+                # Stewards and workers list a surname within their duties; a department checks named people.
+                raise BadQuery(f"give at least {MIN_NAME_CHARACTERS} characters of the name")
             pinyin = (name_std.pinyin or "").lower()
             name_form = ("han" if name_std.script == "han" else "other", bool(pinyin))
             values.update(name=name_std.name, name_end=name_std.name + "\U0010ffff", pinyin=pinyin,
@@ -237,16 +269,17 @@ class ResidentQueries:
             for _ in range(10):
                 row = conn.execute(_LOAD, {"profile_id": profile_id}).first()
                 if row is None:
-                    raise NotFound(f"no resident profile {profile_id!r}")
+                    raise not_found("resident profile", redirected_from or profile_id)
                 if row.merged_into is None:
                     break
                 redirected_from = redirected_from or profile_id
                 profile_id = row.merged_into
         if row is None or row.merged_into is not None:
-            raise NotFound(f"profile {redirected_from!r} redirects too often")
+            raise not_found("resident profile", redirected_from or profile_id)
         if not may_see_community(principal, row.community, row.grid):
-            # The same answer as for an unknown id: a worker learns nothing about other communities.
-            raise NotFound(f"no resident profile {profile_id!r} in your communities")
+            # The same answer as for an unknown id (and the id asked, not the one merged into): a worker
+            # learns nothing about other communities.
+            raise not_found("resident profile", redirected_from or profile_id)
         return self.parsed.get(profile_id, row.version, row.doc), row.community, redirected_from
 
     def profile(self, principal: Principal, profile_id: str, *, unmask: Collection[str] = (),
@@ -307,7 +340,7 @@ class ResidentQueries:
         disclosure = Disclosure()
         found = self._household(principal, household_id, disclosure)
         if not found or not found["members"]:
-            raise NotFound(f"no household {household_id!r} in your communities")
+            raise not_found("household", household_id)
         self.audit.append(principal, "read_household", purpose, [m["profile_id"] for m in found["members"]],
                           disclosure.fields)
         return found
@@ -479,6 +512,15 @@ def _hit_values(row: Any, clear_ids: Mapping[str, str]) -> dict[str, Any]:
     return {"name": row.name, "sex": row.sex, "birth_date": row.birth_date.isoformat() if row.birth_date else None,
             "id_number": clear_ids.get(row.profile_id, row.id_masked), "household_id": row.household_id,
             "relation_to_head": row.relation_to_head, "address": row.address}
+
+
+def _holds_number(text: str) -> bool:
+    """Six or more digits in a row, counting through spaces, hyphens and full-width digits: an ID or
+    phone number (or part of one) typed where a name goes."""
+    import unicodedata
+
+    digits = "".join(unicodedata.normalize("NFKC", text).split()).replace("-", "")
+    return any(len(run) >= 6 for run in "".join(c if c.isdigit() else " " for c in digits).split())
 
 
 def _utc(at: datetime) -> datetime:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from onceonly import bootstrap
-from onceonly.settings import Settings
+from onceonly.settings import Settings, is_loopback
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="OnceOnly: one profile per resident, each fact collected once.")
 console = Console()
@@ -21,6 +21,15 @@ console = Console()
 
 def _settings() -> Settings:
     return Settings()
+
+
+def _refuse_default_key(settings: Settings, host: str, command: str) -> None:
+    """The default key is public: with it anyone could forge a console session or reverse the keyed
+    hash of an ID number. Only a service reachable from this machine alone may run with it."""
+    if settings.uses_default_key and not is_loopback(host):
+        typer.echo(f"onceonly {command}: refusing to start with the default ONCEONLY_ID_HASH_KEY while bound to "
+                   f"{host}; set a secret key (e.g. openssl rand -hex 32) or bind to 127.0.0.1", err=True)
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -38,6 +47,7 @@ def worker(loglevel: Annotated[str, typer.Option(help="faust log level")] = "war
     import faust
 
     settings = _settings()
+    _refuse_default_key(settings, settings.api_host, "worker")
     stream_app = bootstrap.stream_app(settings)
     faust.Worker(stream_app, loglevel=loglevel, quiet=True).execute_from_commandline()
 
@@ -157,6 +167,7 @@ def serve(
     import uvicorn
 
     settings = _settings()
+    _refuse_default_key(settings, host or settings.api_host, "serve")
     bootstrap.engine(settings)  # migrate once here, before the workers open the store
     # uvloop and httptools (dependencies) when installed: "auto" picks them, else asyncio and h11.
     # Every read is in the audit log; uvicorn's access log would only repeat the URLs.

@@ -5,14 +5,28 @@ The same names are used by the local run and by ``docker-compose.yml``; the READ
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The key a fresh clone runs with: public, so it protects nothing. ``serve`` and ``worker`` refuse it
+# unless the query service is bound to loopback (a developer's machine, ``make demo``, the tests).
+DEFAULT_ID_HASH_KEY = "onceonly-dev-key-change-me"
+
+
+def is_loopback(host: str) -> bool:
+    """``127.0.0.1``, ``::1`` or ``localhost``: a bind address no other machine can reach."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -26,8 +40,9 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL of the profile store; unset = SQLite in data_dir"
     )
     id_hash_key: SecretStr = Field(
-        default=SecretStr("onceonly-dev-key-change-me"),
-        description="Key of the keyed hash (HMAC) that stands in for ID numbers in Kafka keys",
+        default=SecretStr(DEFAULT_ID_HASH_KEY),
+        description="Key of the keyed hash (HMAC) that stands in for ID numbers in Kafka keys; "
+                    "also signs console sessions. serve and worker refuse the default off loopback",
     )
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of every topic the hub creates")
     topic_prefix: str = Field(default="", description="Prefix of every topic name (to share one cluster)")
@@ -46,6 +61,11 @@ class Settings(BaseSettings):
         default=7.0, gt=0, description="How long pipeline health samples are kept")
     min_password_length: int = Field(default=10, ge=8, description="Shortest password an admin may set")
 
+    cookie_secure: Literal["auto", "always", "never"] = Field(
+        default="auto", description="Secure flag of console cookies: auto = when the request is https or the "
+                                    "service is bound to a non-loopback address (behind a TLS proxy)")
+    token_days: float = Field(default=90.0, gt=0, description="How long a new bearer token is valid")
+
     @field_validator("ingest_tokens", mode="before")
     @classmethod
     def _tokens_from_json(cls, value: Any) -> Any:
@@ -53,6 +73,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return json.loads(value) if value.strip() else {}
         return value
+
+    @property
+    def uses_default_key(self) -> bool:
+        return self.id_hash_key.get_secret_value() == DEFAULT_ID_HASH_KEY
 
     @property
     def sqlite_path(self) -> Path:

@@ -7,11 +7,11 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Column, DateTime, Engine, String, Table, Text, select, update
+from sqlalchemy import Boolean, Column, DateTime, Engine, Integer, String, Table, Text, select, update
 
 from core.access import ROLES, Principal, Role
 from store.tables import metadata
@@ -30,6 +30,8 @@ users = Table(
     Column("department", String(64)),  # a department reader's grant
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Moved on at every logout: a console session names the generation it was issued in (api.auth).
+    Column("session_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 # Bearer tokens for machines: only the SHA-256 of a token is kept, so the table leaks none.
@@ -40,7 +42,10 @@ api_tokens = Table(
     Column("user_id", String(64), nullable=False, index=True),
     Column("label", String(200), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # refused from then on (401)
 )
+
+TOKEN_LIFETIME = timedelta(days=90)
 
 _hasher = PasswordHasher()
 # Verifying against this keeps an unknown username as slow as a wrong password.
@@ -63,8 +68,9 @@ def ensure_tables(engine: Engine) -> None:
 
 
 class UserStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, token_lifetime: timedelta = TOKEN_LIFETIME) -> None:
         self.engine = engine
+        self.token_lifetime = token_lifetime
         self._database = str(engine.url)
         ensure_tables(engine)
 
@@ -114,26 +120,46 @@ class UserStore:
                              .values(password_hash=_hasher.hash(password)))
         return _principal(row)
 
-    def principal(self, user_id: str) -> Principal | None:
+    def principal(self, user_id: str, *, session_generation: int | None = None) -> Principal | None:
+        """The active user; with ``session_generation``, only while the user has not logged out since."""
+        stmt = select(users).where(users.c.user_id == user_id, users.c.active.is_(True))
+        if session_generation is not None:
+            stmt = stmt.where(users.c.session_generation == session_generation)
         with self.engine.connect() as conn:
-            row = conn.execute(select(users).where(users.c.user_id == user_id, users.c.active.is_(True))).first()
+            row = conn.execute(stmt).first()
         return _principal(row) if row else None
 
-    def issue_token(self, username: str, label: str = "") -> str:
-        """A new bearer token for ``username``; shown once, stored only as its hash."""
+    def session_generation(self, user_id: str) -> int:
+        """The generation a new console session of ``user_id`` is issued in."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(users.c.session_generation).where(users.c.user_id == user_id)).scalar() or 0)
+
+    def end_sessions(self, user_id: str) -> None:
+        """Logout: every console session of the user issued so far stops working (on every device)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.user_id == user_id)
+                         .values(session_generation=users.c.session_generation + 1))
+        _CHANGES[self._database] = _CHANGES.get(self._database, 0) + 1
+
+    def issue_token(self, username: str, label: str = "", *, lifetime: timedelta | None = None) -> str:
+        """A new bearer token for ``username``, valid for ``lifetime`` (the store's default: 90 days);
+        shown once, stored only as its hash."""
+        now = datetime.now(timezone.utc)
         with self.engine.begin() as conn:
             user_id = conn.execute(select(users.c.user_id).where(users.c.username == username)).scalar()
             if user_id is None:
                 raise UnknownUser(f"no user {username!r}")
             token = "oo_" + secrets.token_urlsafe(32)
             conn.execute(api_tokens.insert().values(token_hash=token_hash(token), user_id=user_id, label=label,
-                                                    created_at=datetime.now(timezone.utc)))
+                                                    created_at=now, expires_at=now + (lifetime or self.token_lifetime)))
         return token
 
-    def by_token(self, token: str) -> Principal | None:
+    def by_token(self, token: str, *, now: datetime | None = None) -> Principal | None:
+        """The token's active holder; ``None`` for an unknown, revoked or expired token."""
         with self.engine.connect() as conn:
             row = conn.execute(select(users).join(api_tokens, api_tokens.c.user_id == users.c.user_id)
-                               .where(api_tokens.c.token_hash == token_hash(token), users.c.active.is_(True))).first()
+                               .where(api_tokens.c.token_hash == token_hash(token), users.c.active.is_(True),
+                                      api_tokens.c.expires_at > (now or datetime.now(timezone.utc)))).first()
         return _principal(row) if row else None
 
     def list(self) -> list[Principal]:

@@ -120,7 +120,10 @@ def test_demo_runs_the_main_job_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
         console_url = re.search(r"web console\s+(http://127\.0\.0\.1:\d+)/console", output)
         assert console_url and "worker_qinhong" in output and "onceonly-demo" in output, output
         with httpx.Client(base_url=console_url[1], timeout=30, follow_redirects=True) as client:
-            login = client.post("/console/login", data={"username": "steward", "password": "onceonly-demo"})
+            token = re.search(r'name="csrf" value="([^"]+)"', client.get("/console/login").text)
+            assert token, "the login form carries no CSRF token"
+            login = client.post("/console/login", data={"username": "steward", "password": "onceonly-demo",
+                                                        "csrf": token[1]})
             assert login.status_code == 200 and "退出" in login.text, login.text[:500]
 
         running = [p for p in _processes_under(tmp_path) if not p.startswith(f"{demo.pid} ")]

@@ -7,6 +7,7 @@ Built once per process into a SQLite file; each test module copies the file, so 
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -28,6 +29,14 @@ from store.resolver_state import ResolverState
 from tests.integration.test_resolver_state import district
 
 KEY = "api-test-key"
+
+
+def form_token(client: TestClient, page: str = "/console/login") -> str:
+    """The CSRF token a console page's forms carry (the login page's, or a logged-in page's), as a
+    browser would post it back."""
+    found = re.search(r'name="csrf" value="([^"]*)"', client.get(page).text)
+    assert found and found[1], f"no CSRF token on {page}"
+    return found[1]
 PASSWORD = "correct horse battery"
 RESIDENTS = 300
 
@@ -71,8 +80,8 @@ class World:
         return TestClient(app, raise_server_exceptions=False)
 
     def login(self, client: TestClient, username: str) -> TestClient:
-        answer = client.post("/console/login", data={"username": username, "password": PASSWORD},
-                             follow_redirects=False)
+        answer = client.post("/console/login", data={"username": username, "password": PASSWORD,
+                                                     "csrf": form_token(client)}, follow_redirects=False)
         assert answer.status_code == 303, answer.text
         return client
 

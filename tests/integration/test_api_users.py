@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.integration.api_world import PASSWORD, World, build_world
+from tests.integration.api_world import PASSWORD, World, build_world, form_token
 
 NEW_PASSWORD = "a-long-enough-secret-9"
 
@@ -31,7 +31,8 @@ def _fresh(world: World) -> TestClient:
 
 def _log_in(world: World, username: str, password: str) -> TestClient | None:
     client = _fresh(world)
-    answer = client.post("/console/login", data={"username": username, "password": password}, follow_redirects=False)
+    answer = client.post("/console/login", data={"username": username, "password": password,
+                                                 "csrf": form_token(client)}, follow_redirects=False)
     return client if answer.status_code == 303 else None
 
 
@@ -147,15 +148,17 @@ def test_the_console_page_creates_a_user_and_shows_a_token_once(world: World, ad
     page = admin.get("/console/users")
     assert page.status_code == 200 and "用户管理" in page.text and "新建用户" in page.text
     refused = admin.post("/console/users", data={"username": "console_user", "password": "Qz7#pw",
-                                                 "role": "steward"})
+                                                 "role": "steward", "csrf": form_token(admin, "/console/users")})
     assert refused.status_code == 400 and "未能创建用户" in refused.text and "Qz7#pw" not in refused.text
     made = admin.post("/console/users", data={"username": "console_user", "password": NEW_PASSWORD,
                                               "role": "community_worker",
-                                              "communities": f"{world.community_a}，{world.community_b}"})
+                                              "communities": f"{world.community_a}，{world.community_b}",
+                                              "csrf": form_token(admin, "/console/users")})
     assert made.status_code == 200 and "已创建用户 console_user" in made.text and NEW_PASSWORD not in made.text
     listed = {u["username"]: u for u in admin.get("/api/v1/users").json()["users"]}
     assert listed["console_user"]["communities"] == sorted([world.community_a, world.community_b])
-    shown = admin.post("/console/users/console_user/tokens", data={"label": "测试"})
+    shown = admin.post("/console/users/console_user/tokens", data={"label": "测试",
+                                                                   "csrf": form_token(admin, "/console/users")})
     assert "仅显示这一次" in shown.text and 'id="token">oo_' in shown.text
     assert shown.headers["cache-control"] == "no-store"
     assert 'id="token"' not in admin.get("/console/users").text

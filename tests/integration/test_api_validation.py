@@ -20,6 +20,7 @@ from schemas.source_record import SourceRecord
 from store.auth_tables import UserStore
 from store.engine import make_engine
 from store.ledger import Delivered, SourceRecordLedger
+from tests.integration.api_world import form_token
 
 PASSWORD = "validation-pw-123"
 
@@ -63,7 +64,8 @@ def app(validated: Settings) -> Iterator[tuple[TestClient, Settings]]:
 
 def _as(client: TestClient, username: str) -> TestClient:
     client.cookies.clear()
-    answer = client.post("/console/login", data={"username": username, "password": PASSWORD}, follow_redirects=False)
+    answer = client.post("/console/login", data={"username": username, "password": PASSWORD,
+                                                 "csrf": form_token(client)}, follow_redirects=False)
     assert answer.status_code == 303
     return client
 

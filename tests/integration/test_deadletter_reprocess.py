@@ -24,6 +24,7 @@ from store.auth_tables import UserStore
 from store.dead_letter_outcomes import dead_letter_outcomes
 from store.engine import make_engine
 from tests.helpers import PROJECT, read_topic
+from tests.integration.api_world import form_token
 
 pytestmark = pytest.mark.kafka
 
@@ -133,20 +134,23 @@ def test_bad_selections_and_other_roles_are_refused(hub: Hub) -> None:
     unknown = client.post("/api/v1/dead-letters/reprocess", json={"event_ids": ["0123456789abcdef"]}).json()
     assert (unknown["selected"], unknown["skipped"], unknown["sent"]) == (1, 1, 0)
     worker = TestClient(client.app, raise_server_exceptions=False)
-    worker.post("/console/login", data={"username": "worker", "password": "worker-password"})
+    worker.post("/console/login", data={"username": "worker", "password": "worker-password",
+                                        "csrf": form_token(worker)})
     assert worker.post("/api/v1/dead-letters/reprocess", json={"source": "community"}).status_code == 403
-    assert worker.post("/console/dead-letters/reprocess", data={"source": "community"}).status_code == 403
+    assert worker.post("/console/dead-letters/reprocess", data={"source": "community",
+                                                                "csrf": form_token(worker, "/console/")}).status_code == 403
 
 
 def test_the_console_form_reprocesses_the_ticked_letters(hub: Hub) -> None:
     client = TestClient(hub.client.app, raise_server_exceptions=False)
-    client.post("/console/login", data={"username": "steward", "password": "steward-password"})
+    client.post("/console/login", data={"username": "steward", "password": "steward-password",
+                                        "csrf": form_token(client)})
     page = client.get("/console/dead-letters", params={"source": "community"}).text
     assert "重处理所选死信" in page and ID_NUMBER not in page and "110105********002X" in page
     _fix_mapping(hub.settings)
     letters = hub.client.get("/api/v1/dead-letters").json()["letters"]
     v2 = next(l["event_id"] for l in letters if l["raw_row"]["走访编号"] == "V-2")
-    done = client.post("/console/dead-letters/reprocess", data={"event_ids": [v2]})
+    done = client.post("/console/dead-letters/reprocess", data={"event_ids": [v2], "csrf": form_token(client, "/console/health")})
     assert done.status_code == 200 and "已重处理：选中 1 条，可读 1 条（发送 1 条）" in done.text
     assert "已重处理</span>" in done.text and "未处理</span>" in done.text  # V-2 done, V-3 still open
     assert len(_versions(hub.settings, "V-2")) == 1
