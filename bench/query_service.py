@@ -229,6 +229,7 @@ def build_store(path: Path, n: int) -> Workload:
     copies = -(-n // len(seeds))
     for batch_start in range(0, copies, 10):
         with engine.begin() as conn:
+            clones = []
             for copy in range(batch_start, min(batch_start + 10, copies)):
                 district_copy = DistrictCopy(copy)
                 for seed in seeds[:n - len(work.ids)]:
@@ -237,7 +238,7 @@ def build_store(path: Path, n: int) -> Workload:
                     if doc["golden"].get("household_id"):  # each copy is its own household
                         doc["golden"]["household_id"]["value"] += f"-c{copy}"
                     clone = Profile.model_validate(doc)
-                    projection._write(conn, clone)  # the projection's own row writer
+                    clones.append(clone)
                     work.ids.append(clone.profile_id)
                     golden = clone.golden
                     if golden.name:
@@ -246,6 +247,7 @@ def build_store(path: Path, n: int) -> Workload:
                         work.phones.extend(golden.phones.value[:1])
                     if fragment := _fragment(clone):
                         work.addresses.append(fragment)
+            projection.write_profiles(conn, clones)  # the projection's own writer, read side and places
         print(f"  {len(work.ids):>7} profiles written", end="\r", flush=True)
     print()
     work.missing = _missing_values(engine, work)

@@ -66,21 +66,26 @@ class ProfileProjection:
                     "payload": encode(event).decode("utf-8"),
                 }])
                 applied += 1
-            written = [p for p in touched.values() if p is not None]
-            if written:
-                # Where each resident lives: what the records teach the gazetteer first, then
-                # every profile located through a key whose assignment moved (core.places).
-                self.places.lock(conn)
-                moved = self.places.reassign(conn, self.places.learn_from_profiles(conn, written))
-                located = self.places.locate(conn, written, moved)
-                for profile in written:
-                    self._write(conn, profile, located[profile.profile_id])
+            self.write_profiles(conn, [p for p in touched.values() if p is not None])
             positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in batch])
         return applied
 
     def _load(self, conn: Connection, profile_id: str) -> Profile | None:
         doc = conn.execute(select(profiles.c.doc).where(profiles.c.profile_id == profile_id)).scalar_one_or_none()
         return None if doc is None else Profile.model_validate(doc)
+
+    def write_profiles(self, conn: Connection, written: Sequence[Profile]) -> None:
+        """Write folded profiles with their read side, in the caller's transaction (``apply`` after
+        folding; a bulk load of already folded profiles, as the query bench builds its store)."""
+        if not written:
+            return
+        # Where each resident lives: what the records teach the gazetteer first, then every
+        # profile located through a key whose assignment moved (core.places).
+        self.places.lock(conn)
+        moved = self.places.reassign(conn, self.places.learn_from_profiles(conn, written))
+        located = self.places.locate(conn, written, moved)
+        for profile in written:
+            self._write(conn, profile, located[profile.profile_id])
 
     def _write(self, conn: Connection, profile: Profile, place: ProfilePlace) -> None:
         golden = profile.golden
