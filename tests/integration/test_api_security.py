@@ -155,6 +155,11 @@ def test_every_answer_carries_the_security_headers_and_hsts_only_over_https(worl
     assert https.get("/health").headers["strict-transport-security"].startswith("max-age=")
 
 
+def test_the_source_counts_need_a_login(world: World) -> None:
+    assert world.app_client().get("/api/v1/sources").status_code == 401
+    assert world.login(world.app_client(), "steward").get("/api/v1/sources").status_code == 200
+
+
 def test_docs_loads_nothing_from_a_cdn(world: World) -> None:
     docs = world.app_client().get("/docs")
     assert docs.status_code == 200 and "/api/v1/residents" in docs.text and "/openapi.json" in docs.text
@@ -207,7 +212,7 @@ def _raw_post(app: Any, path: str, headers: dict[str, str], *, total: int, chunk
     async def receive() -> dict[str, Any]:
         nonlocal read
         if read >= total:
-            await asyncio.sleep(3600)
+            return {"type": "http.disconnect"}  # everything sent: the next message is the client leaving
         size = min(chunk, total - read)
         read += size
         return {"type": "http.request", "body": b"{" + b" " * (size - 1), "more_body": read < total}
@@ -244,6 +249,7 @@ def test_an_authenticated_oversized_body_is_refused_413_as_declared_or_as_stream
     assert _raw_post(app, "/api/v1/residents/search", bearer, total=64 * MIB) == (413, 0)
     status, read = _raw_post(app, "/api/v1/residents/search", bearer, total=64 * MIB, declare=False)
     assert status == 413 and read <= 2 * MIB  # stopped at the limit, not read whole
+    assert _raw_post(app, "/api/v1/planner/answers", bearer, total=64 * MIB) == (413, 0)  # uploads too
     client = TestClient(app, raise_server_exceptions=False)
     big = client.post("/api/v1/residents/search", content=b" " * (2 * MIB), headers=bearer)
     assert big.status_code == 413 and "MiB" in big.json()["detail"]
