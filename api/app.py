@@ -11,8 +11,6 @@ from typing import Any
 import yaml
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
-
-from connectors.kafka_sink import acknowledged_publisher
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -20,11 +18,13 @@ from api import errors
 from api.admin import UserAdmin, admin_router
 from api.auth import Authenticator, LoginThrottle, Sessions, session_secret
 from api.dead_letters import DeadLetterReprocessing
-from api.ingest import MAX_BODY_BYTES as INGEST_BODY_BYTES, IngestService, ingest_router
+from api.ingest import MAX_BODY_BYTES as INGEST_BODY_BYTES
+from api.ingest import IngestService, ingest_router
 from api.pipeline import HealthSampler, PipelineViews
 from api.quality import QualityViews
 from api.queries import ResidentQueries, Unavailable
 from api.v1 import v1_router
+from connectors.kafka_sink import acknowledged_publisher
 from core.access import Grant, default_grants, parse_grants
 from onceonly import __version__
 from onceonly.settings import PROJECT_ROOT, Settings, is_loopback
@@ -117,7 +117,7 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     def places_broker() -> str:
         try:
             return kafka()
-        except Exception as exc:  # noqa: BLE001 - no broker configured or reachable
+        except Exception as exc:
             raise Unavailable("corrections need Kafka (the places topic): start the service with its settings") from exc
 
     gazetteer = GazetteerService(engine, acknowledged_publisher(places_broker, effective.places_topic), audit)

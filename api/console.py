@@ -11,7 +11,7 @@ account and per address and audited; logout ends every session of the user on th
 
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -25,14 +25,14 @@ from api.admin import NewUser, RoleChange, UserAdmin
 from api.auth import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Authenticator, new_login_token
 from api.charts import line_chart
 from api.dead_letters import DeadLetterReprocessing
+from api.home import AGE_BANDS, DEFAULT_SINCE, SORTS, HomeFilters, HomeQueries
 from api.pipeline import PipelineViews
 from api.quality import QualityViews
 from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
-from api.home import AGE_BANDS, DEFAULT_SINCE, SORTS, HomeFilters, HomeQueries
 from core.access import ROLES, AccessDenied, Principal, can
 from core.access.catalogue import catalogue
-from core.privacy import redact_id_numbers
 from core.access.views import history_line, link_reasons, link_summary, local_time
+from core.privacy import redact_id_numbers
 from core.resolution.errors import ResolutionError
 from schemas.profile_events import ConfirmMatch, RejectMatch
 from store.audit import AuditLog
@@ -175,7 +175,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         listing = homes.residents(principal, chosen, filters, sort=form["sort"], descending=desc, page=max(p, 1),
                                   purpose=purpose if filters.sensitive else "")
         typed, last = _since(since), homes.last_visit(principal)
-        since_at = typed or last or datetime.now(timezone.utc) - DEFAULT_SINCE
+        since_at = typed or last or datetime.now(UTC) - DEFAULT_SINCE
         since_kind = "typed" if typed else ("last_login" if last else "week")
         changes = homes.changes(principal, chosen, since_at)
         return page(request, "home.html", principal, listing=listing, changes=changes, since_at=since_at,
@@ -214,7 +214,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
                 at = datetime.fromisoformat(as_of)
             except ValueError:
                 raise BadQuery("时间格式应为 2025-06-01T08:00") from None
-            at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+            at = at if at.tzinfo else at.replace(tzinfo=UTC)
         view = queries.profile(principal, profile_id, at=at)
         return page(request, "profile.html", principal, p=with_history_lines(view), as_of=as_of)
 
@@ -255,7 +255,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
                note: Annotated[str, Form(max_length=500)] = "") -> Response:
         if not can(principal, "review"):
             raise AccessDenied("role may not review")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if decision == "confirm":
             command: ConfirmMatch | RejectMatch = ConfirmMatch(steward=principal.username, issued_at=now,
                                                                review_id=review_id, profile_id=profile_id, note=note)
@@ -311,7 +311,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         reading = pipeline.health()
         pipeline.sample_if_due(reading)
         hours = min(max(hours, 1), 24 * 7)
-        history = pipeline.history(datetime.now(timezone.utc) - timedelta(hours=hours))
+        history = pipeline.history(datetime.now(UTC) - timedelta(hours=hours))
         return page(request, "health.html", principal, h=reading, charts=health_charts(history), hours=hours,
                     samples=len(history))
 

@@ -7,11 +7,10 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kafka.errors import KafkaError  # type: ignore[import-untyped]
 from sqlalchemy import Engine
 
 from api.pipeline import PipelineViews
-from kafka.errors import KafkaError  # type: ignore[import-untyped]
-
 from api.queries import BadQuery, Unavailable
 from connectors.reprocess import Reprocessed, reprocess_letters, reprocessable
 from core.access import Principal

@@ -9,7 +9,7 @@ Filters on sensitive facts (assistance 救助, disability 残疾) need a purpose
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, and_, case, distinct, func, literal, or_, select
@@ -118,7 +118,7 @@ class HomeQueries:
         self._check(principal, community)
         if filters.sensitive and len(purpose.strip()) < 4:
             raise ValueError("按救助、残疾筛选须填写用途（至少 4 个字）")
-        today = today or datetime.now(timezone.utc).date()
+        today = today or datetime.now(UTC).date()
         scope = self._scope(principal, community)
         live = and_(_golden("deceased_on").is_(None), _golden("moved_out_on").is_(None))
         # Living alone: the resident said so, or is the only live member of their household.
@@ -198,13 +198,13 @@ class HomeQueries:
             found = conn.execute(select(audit_log.c.at).where(audit_log.c.user_id == principal.user_id,
                                                               audit_log.c.action == "login")
                                  .order_by(audit_log.c.seq.desc()).offset(1).limit(1)).scalar()
-        return found if found is None or found.tzinfo else found.replace(tzinfo=timezone.utc)
+        return found if found is None or found.tzinfo else found.replace(tzinfo=UTC)
 
     def changes(self, principal: Principal, community: str, since: datetime) -> list[dict[str, Any]]:
         """Residents of the community whose profile changed after ``since`` and what changed: moved in,
         moved out, died, a new phone (masked), a new resident. Audited like any read."""
         self._check(principal, community)
-        since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
         scope = self._scope(principal, community)
         with self.engine.connect() as conn:
             latest = (select(profile_event_log.c.profile_id, func.max(profile_event_log.c.occurred_at).label("at"))
@@ -230,7 +230,7 @@ class HomeQueries:
             now = Profile.model_validate(row.doc)
             found = changes_between(as_of(events[row.profile_id], row.profile_id, since), now)
             if found:
-                at = row.at if row.at.tzinfo else row.at.replace(tzinfo=timezone.utc)
+                at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
                 out.append({"profile_id": row.profile_id, "name": now.golden.name.value if now.golden.name else None,
                             "at": at.isoformat(), "changes": found})
         self.audit.append(principal, "read_changes", "社区居民变化", [c["profile_id"] for c in out],

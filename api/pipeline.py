@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -74,14 +74,14 @@ class PipelineViews:
         """Store one sample of ``health`` (read now when not given), with records/s since the last one."""
         with self._sampling:
             health = health if health is not None else self.health()
-            now = now or datetime.now(timezone.utc)
+            now = now or datetime.now(UTC)
             previous = self.samples.latest()
             return self.samples.add(health_sample(health, previous, now), now)
 
     def sample_if_due(self, health: dict[str, Any] | None = None) -> Sample | None:
         """A sample when the newest one is older than the interval (or there is none)."""
         latest = self.samples.latest()
-        if latest is not None and datetime.now(timezone.utc) - latest.taken_at < timedelta(seconds=self.sample_seconds):
+        if latest is not None and datetime.now(UTC) - latest.taken_at < timedelta(seconds=self.sample_seconds):
             return None
         return self.sample(health)
 
@@ -91,14 +91,14 @@ class PipelineViews:
     def _end_offsets(self, topics: set[str]) -> tuple[dict[tuple[str, int], int] | None, str]:
         try:
             address = self.kafka()
-        except Exception as exc:  # noqa: BLE001 - no broker: lag unknown, the rest still answers
+        except Exception as exc:
             return None, f"no Kafka cluster reachable ({type(exc).__name__}): lag unknown"
         from kafka import KafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 
         try:
             consumer = KafkaConsumer(bootstrap_servers=address, group_id=None, client_id="onceonly-api-health",
                                      request_timeout_ms=5000)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return None, f"Kafka at {address} did not answer ({type(exc).__name__}): lag unknown"
         try:
             tps = [TopicPartition(t, p) for t in sorted(topics) for p in sorted(consumer.partitions_for_topic(t) or ())]
@@ -109,13 +109,12 @@ class PipelineViews:
 
     def read_dead_letters(self) -> list[Any]:
         """Every dead letter now in the topic, decoded (``DeadLetter``), oldest first per partition."""
-        from streams.log import read_log
-
         from api.queries import Unavailable
+        from streams.log import read_log
 
         try:
             address = self.kafka()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise Unavailable(f"dead letters live in Kafka and no cluster is reachable ({type(exc).__name__})") from None
         return [logged for batch in read_log(address, self.deadletter_topic, client_id="onceonly-api-deadletters")
                 for logged in batch]
@@ -166,14 +165,14 @@ class PipelineViews:
         """Publish the resolver's outbox now when Kafka is reachable; ``None`` leaves it to the workers."""
         try:
             address = self.kafka()
-        except Exception:  # noqa: BLE001 - the stream workers' publisher sends it later
+        except Exception:
             return None
         from streams.resolve import KafkaOutboxSender
 
         sender = KafkaOutboxSender(address, self.profile_events_topic, timeout_s=10)
         try:
             return send_outbox(sender.send, sender.flush)
-        except Exception as exc:  # noqa: BLE001 - still in the outbox: the workers publish it
+        except Exception as exc:
             log.warning("publishing steward decisions failed: %s", type(exc).__name__)
             return None
         finally:
@@ -238,7 +237,7 @@ class HealthSampler:
         while not self._stop.is_set():
             try:
                 self.views.sample_if_due()
-            except Exception as exc:  # noqa: BLE001 - a failed sample is skipped, the next one is tried
+            except Exception as exc:
                 log.warning("pipeline health sample failed: %s", type(exc).__name__)
             self._stop.wait(self.seconds)
 

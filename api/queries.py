@@ -16,8 +16,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine, Text, and_, bindparam, case, cast, exists, false, func, literal, or_, select
@@ -524,4 +524,4 @@ def _holds_number(text: str) -> bool:
 
 
 def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

@@ -8,7 +8,7 @@ from core.access import Role
 from core.access.roles import scope_text
 from store.auth_tables import UserExists, UserStore
 
-DEMO_PASSWORD = "onceonly-demo"
+DEMO_PASSWORD = "onceonly-demo"  # noqa: S105 - the demo's documented password, never a real account's
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Routes decode, call :mod:`api.queries` / :mod:`api.pipeline` and answer; access 
 """
 
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -119,7 +119,7 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         """A resident: every field with value, source and observed time, conflicts, linked records,
         household, history; masked fields as the role requires. ``as_of`` travels back in time."""
         if as_of is not None and as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=timezone.utc)
+            as_of = as_of.replace(tzinfo=UTC)
         return _answer(queries.profile(principal, profile_id, at=as_of, purpose=purpose))
 
     @router.post("/residents/{profile_id}/unmask", tags=["residents"], response_model=dict[str, Any])
@@ -164,7 +164,7 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
     async def confirm(principal: Me, review_id: str, body: ConfirmBody) -> dict[str, Any]:
         """Link the reviewed record to the candidate ``profile_id``: emits the link (and merge) events."""
         require(principal, "review")
-        command = ConfirmMatch(steward=principal.username, issued_at=datetime.now(timezone.utc), review_id=review_id,
+        command = ConfirmMatch(steward=principal.username, issued_at=datetime.now(UTC), review_id=review_id,
                                profile_id=body.profile_id, note=body.note)
         return await run_in_threadpool(decide, principal, command, "confirm_review", [body.profile_id])
 
@@ -172,7 +172,7 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
     async def reject(principal: Me, review_id: str, body: RejectBody) -> dict[str, Any]:
         """The reviewed record is none of the candidates: it gets a profile of its own."""
         require(principal, "review")
-        command = RejectMatch(steward=principal.username, issued_at=datetime.now(timezone.utc), review_id=review_id,
+        command = RejectMatch(steward=principal.username, issued_at=datetime.now(UTC), review_id=review_id,
                               note=body.note)
         return await run_in_threadpool(decide, principal, command, "reject_review", [])
 
@@ -214,9 +214,9 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         records/s, dead letters per source, profile counts, validation pass rate."""
         require(principal, "health")
         if since is None:
-            since = datetime.now(timezone.utc) - timedelta(hours=24)
+            since = datetime.now(UTC) - timedelta(hours=24)
         elif since.tzinfo is None:
-            since = since.replace(tzinfo=timezone.utc)
+            since = since.replace(tzinfo=UTC)
         return {"since": since.isoformat(), "interval_seconds": pipeline.sample_seconds,
                 "samples": pipeline.history(since)}
 

@@ -12,7 +12,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -29,9 +29,9 @@ from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 from schemas.record_events import RecordStandardised
 from schemas.resident import ResidentRecord
+from schemas.source_record import SourceRecord
 from simulators.district import generate_district, render_district
 from simulators.district_files import ingest_department_files, write_department_files
-from schemas.source_record import SourceRecord
 from store.matcher_parameters import MatcherParameterStore
 
 console = Console(width=130)
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                             app_id=f"accuracy-{args.seed}")
         try:
             # EM on the district's own standardised records (no labels), then the real pipeline.
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             parameters = estimate_parameters(list(records.values()), version=f"bench-{args.seed}", trained_at=now,
                                              seed=args.seed)
             MatcherParameterStore(bootstrap.engine(settings)).save(parameters)

@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -31,7 +31,6 @@ from sqlalchemy import select
 
 from connectors.spec import ConnectorSpec
 from core.matching import Matcher, estimate_parameters
-from core.places import PlaceCandidate, place_keys
 from core.resolution.memory import ResolverMemory
 from core.standardise.stage import standardise_envelope
 from onceonly.settings import PROJECT_ROOT
@@ -77,7 +76,7 @@ def run(n: int, seed: int, store_url: str) -> dict[str, object]:
 
     started = time.monotonic()
     parameters = estimate_parameters([i.record for i in items if i.record is not None], version=f"bench-{seed}",
-                                     trained_at=datetime.now(timezone.utc), seed=seed)
+                                     trained_at=datetime.now(UTC), seed=seed)
     matcher = Matcher(parameters, id_hash_key=KEY)
     engine = make_engine(store_url)
     gazetteer = PlaceProjection(engine)

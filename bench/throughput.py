@@ -64,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.monotonic()
                 sent = ingest_department_files(settings, work / "departments")
                 connectors_s = time.monotonic() - started
-                projection = bootstrap.profile_projection(settings)
                 while _linked(settings) < sent:
                     time.sleep(0.5)
                 end_to_end_s = time.monotonic() - started

@@ -142,7 +142,7 @@ def read_xlsx(path: Path, expected_columns: Sequence[str] = ()) -> Iterator[Row]
 
     try:
         book = load_workbook(path, read_only=True, data_only=False)
-    except Exception as exc:  # noqa: BLE001 - any unreadable workbook becomes one dead letter
+    except Exception as exc:
         yield UnreadableRow(f"{path.name}", f"unreadable workbook: {type(exc).__name__}")
         return
     try:

@@ -24,7 +24,7 @@ import os
 import random
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -61,7 +61,7 @@ class HttpTransport(BaseModel):
     base_url_env: str | None = Field(default=None, description="Environment variable holding the root URL")
     client_id_env: str = Field(description="Environment variable holding the client id")
     client_secret_env: str = Field(description="Environment variable holding the client secret")
-    token_path: str = "/auth/token"
+    token_path: str = "/auth/token"  # noqa: S105 - a URL path, not a secret
     path: str = Field(description="The paged list of records, e.g. /api/insured")
     page_size: int = Field(default=500, ge=1, le=10_000)
     cursor_field: str = Field(description="The row's change time, compared by the API's updated_since")
@@ -187,7 +187,7 @@ class HttpReader:
                                           + (" (a token just issued was refused)" if status == 401 else ""), status)
                 failure = f"HTTP {status}"
                 retry_after = _retry_after(response.headers.get("Retry-After"))
-            backoff = min(s.backoff_cap_s, s.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+            backoff = min(s.backoff_cap_s, s.backoff_s * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)  # noqa: S311 - jitter
             wait = max(backoff, retry_after) if retry_after is not None else backoff
             spent = time.monotonic() - started
             if spent + wait > s.give_up_after_s:
@@ -244,7 +244,7 @@ def _instant(text: str) -> datetime | str:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, and_, select, update
@@ -132,14 +132,14 @@ class ConnectorState:
     def start_run(self, run_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(connector_runs.insert().values(run_id=run_id, source=self.source,
-                                                        started_at=datetime.now(timezone.utc), status="running"))
+                                                        started_at=datetime.now(UTC), status="running"))
 
     def finish_run(self, run_id: str, *, status: str, read: int, events: int, ended: int, unchanged: int,
                    dead_letters: int, note: str = "") -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(connector_runs).where(connector_runs.c.run_id == run_id).values(
-                    finished_at=datetime.now(timezone.utc), status=status, read=read, events=events, ended=ended,
+                    finished_at=datetime.now(UTC), status=status, read=read, events=events, ended=ended,
                     unchanged=unchanged, dead_letters=dead_letters, note=note)
             )
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from core.standardise import CannotStandardise, FieldMapping, StandardiseError, standardise
-from core.standardise.record import CHECKABLE_WARNINGS, first_warning
 from connectors.rows import NativeRow
 from connectors.spec import ConnectorSpec
+from core.standardise import CannotStandardise, FieldMapping, StandardiseError, standardise
+from core.standardise.record import CHECKABLE_WARNINGS, first_warning
 from schemas.source_record import SourceRecord
 
 PROBE_ID = "probe"  # the record id the standardiser's messages name (the real one may be a keyed hash)

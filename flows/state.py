@@ -3,7 +3,7 @@ and which profile versions were published. Tables live beside the store's own (s
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, func, select, update
 
@@ -53,7 +53,7 @@ def record_batch(engine: Engine, *, batch_id: str, source: str, first_id: int, l
     with engine.begin() as conn:
         upsert(conn, flow_batches, [{
             "batch_id": batch_id, "source": source, "first_ledger_id": first_id, "last_ledger_id": last_id,
-            "records": records, "status": status, "checked_at": datetime.now(timezone.utc), "report": report,
+            "records": records, "status": status, "checked_at": datetime.now(UTC), "report": report,
             "data_docs": data_docs,
         }], keys=("batch_id",), update=("records", "status", "checked_at", "report", "data_docs"))
 

@@ -20,12 +20,11 @@ Profile store (one row per active profile, one per ID-number claim):
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import re
 
 import great_expectations as gx
 import pandas as pd
@@ -205,7 +204,6 @@ def batch_suite(source: str, rules: SourceRules) -> gx.ExpectationSuite:
 
 def profile_suites() -> dict[str, gx.ExpectationSuite]:
     e = gx.expectations
-    profiles = gx.ExpectationSuite(name="store.profiles")
     found: list[Any] = [e.ExpectColumnValuesToBeUnique(column="profile_id")]
     found.append(e.ExpectColumnValuesToBeBetween(column="linked_records", min_value=1))
     found.append(e.ExpectColumnValuesToBeBetween(column="valid_id_numbers", min_value=0, max_value=1))

@@ -17,7 +17,7 @@ import os
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,16 @@ from sqlalchemy import Engine, select
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
 from flows import state
-from flows.suites import SourceRules, SuiteRun, batch_frame, batch_row, batch_suite, profile_frames, profile_suites, rules_for
+from flows.suites import (
+    SourceRules,
+    SuiteRun,
+    batch_frame,
+    batch_row,
+    batch_suite,
+    profile_frames,
+    profile_suites,
+    rules_for,
+)
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.source_record import SourceRecord
@@ -71,7 +80,7 @@ class Validation:
     findings: list[Finding]
     data_docs: str
     report: str | None = None
-    checked_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def failed_suites(self) -> set[str]:
         return {f.suite for f in self.findings if not f.success}

@@ -3,7 +3,7 @@ with the live store's. A mismatch means the store is not the fold of the log: th
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -23,7 +23,7 @@ def replay_and_compare() -> dict[str, object]:
     from store.replay import rebuild
 
     settings = Settings()
-    scratch = settings.data_dir / "verify" / f"replay-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.db"
+    scratch = settings.data_dir / "verify" / f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.db"
     engine = make_engine(f"sqlite:///{scratch}")
     try:
         rebuilt = rebuild(engine, id_hash_key=settings.id_hash_key.get_secret_value(),

@@ -113,7 +113,7 @@ class KafkaBroker:
     def _java(self, main: str, *args: str) -> list[str]:
         libs = ensure_jars()
         return [
-            "java", f"-Xms128m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            "java", "-Xms128m", f"-Xmx{self.heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j.configuration=file:{self.data_dir / 'log4j.properties'}",
             "-cp", f"{libs}/*", main, *args,
         ]

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import faust
 from sqlalchemy import Engine
@@ -18,19 +18,18 @@ from connectors.pull import Connector, RunCounts, Topics
 from connectors.rows import Reader
 from connectors.spec import ConnectorSpec
 from connectors.state import ConnectorState
-
+from core.standardise import FieldMapping
 from localstack.kafka_broker import KafkaBroker
 from localstack.processes import port_open
-from onceonly.settings import Settings
-from store.engine import make_engine
 from onceonly.matcher_source import CurrentMatcher
+from onceonly.settings import Settings
+from services.gazetteer import GazetteerService
+from store.engine import make_engine
 from store.ledger import SourceRecordLedger
 from store.matcher_parameters import MatcherParameterStore
-from store.resolver_state import ResolverState
 from store.place_projection import PlaceProjection
 from store.profile_projection import ProfileProjection
-from core.standardise import FieldMapping
-from services.gazetteer import GazetteerService
+from store.resolver_state import ResolverState
 from streams.app import StreamWiring, build_app
 
 SOURCES = ("public_security", "social_security", "civil_affairs", "housing", "community")

@@ -122,7 +122,7 @@ def check() -> None:
     try:
         with bootstrap.engine(settings).connect():
             store_ok = True
-    except Exception:  # noqa: BLE001 - any failure means "not healthy"
+    except Exception:
         store_ok = False
     console.print(f"kafka {'ok' if kafka_ok else 'DOWN'}, store {'ok' if store_ok else 'DOWN'}")
     if not (kafka_ok and store_ok):
@@ -131,9 +131,9 @@ def check() -> None:
 
 def service_app():  # type: ignore[no-untyped-def]
     """The query service as ``onceonly serve`` runs it: uvicorn calls this in each worker process."""
-    from api.app import create_app
-
     import gc
+
+    from api.app import create_app
 
     settings = _settings()
     app = create_app(bootstrap.engine(settings), bootstrap.sources(settings), settings)
@@ -221,8 +221,8 @@ app.add_typer(steward_app, name="steward")
 
 
 def _steward_submit(command: object) -> None:
-    from onceonly.steward import submit
     from core.resolution import ResolutionError
+    from onceonly.steward import submit
 
     try:
         events = submit(_settings(), command)  # type: ignore[arg-type]

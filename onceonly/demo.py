@@ -10,8 +10,6 @@ Ctrl-C (or after ``--seconds``): no process is left behind.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import json
 import os
 import secrets
@@ -20,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -28,21 +27,20 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn,
-                           TimeElapsedColumn)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import Engine, func, select
 
+from api.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
 from connectors.kafka_sink import KafkaSink
 from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
+from localstack.prefect_server import PrefectServer, prefect_server
 from localstack.processes import free_port, spawn, stop, wait_until
 from onceonly import bootstrap
 from onceonly.department_systems import DEPARTMENTS, DepartmentSystems, department_systems
 from onceonly.settings import Settings
 from onceonly.training import current_records, train_on
-from api.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
-from localstack.prefect_server import PrefectServer, prefect_server
 from store.auth_tables import UserStore
 from store.ledger import SourceRecordLedger
 from store.matcher_parameters import MatcherParameterStore

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from onceonly import bootstrap
 from onceonly.settings import Settings
@@ -12,7 +12,7 @@ from streams.resolve import KafkaOutboxSender
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def submit(settings: Settings, command: StewardCommand) -> list[ProfileEvent]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import NamedTuple
 
 from core.matching import MatchModelParameters, estimate_parameters
@@ -78,7 +78,7 @@ def train_on(records: Sequence[ResidentRecord], store: MatcherParameterStore, *,
 
     Raises :class:`TooLittleData` (nothing stored) when the records cannot support an estimate.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     parameters = estimate_parameters(list(records), version=f"em-{now:%Y%m%dT%H%M%S.%f}-{len(records)}",
                                      trained_at=now, seed=seed)
     store.save(parameters)

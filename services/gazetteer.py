@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 from pydantic import BaseModel
@@ -74,7 +74,7 @@ class GazetteerService:
             known = conn.execute(select(places.c.place_key).where(places.c.place_key == command.place_key)).first()
         if known is None and command.community is None:
             raise UnknownPlace("no such place in the gazetteer")
-        issued = datetime.now(timezone.utc)
+        issued = datetime.now(UTC)
         event = PlaceAssignmentCorrected(
             event_id=hashlib.sha256(f"{command.place_key}\x1f{command.community}\x1f{command.grid}\x1f"
                                     f"{principal.username}\x1f{issued.isoformat()}".encode()).hexdigest()[:32],

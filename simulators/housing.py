@@ -21,7 +21,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -46,7 +46,7 @@ def change_event(event_type: EventType, row: Row, *, occurred_at: datetime | Non
         "schema_version": SCHEMA_VERSION,
         "event_id": uuid.uuid4().hex,
         "event_type": event_type,
-        "occurred_at": (occurred_at or datetime.now(timezone.utc)).isoformat(),
+        "occurred_at": (occurred_at or datetime.now(UTC)).isoformat(),
         "row": dict(row) if event_type == "upsert" else {RECORD_ID: row[RECORD_ID]},
     }
 

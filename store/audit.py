@@ -15,7 +15,7 @@ import json
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -179,7 +179,7 @@ class AuditLog:
         entries, rows, about = [], [], []
         for p in group:
             seq += 1
-            at = datetime.now(timezone.utc)
+            at = datetime.now(UTC)
             who = p.principal
             digest = entry_hash(seq, at, who.user_id, who.username, who.role, p.action, p.purpose, p.residents,
                                 p.fields, prev)
@@ -237,7 +237,7 @@ class AuditLog:
 
 
 def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _entry(row: object) -> AuditEntry:

@@ -7,7 +7,7 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -101,7 +101,7 @@ class UserStore:
                 password_hash=_hasher.hash(password), role=role, communities=json.dumps(sorted(set(communities)),
                                                                                          ensure_ascii=False),
                 grids=json.dumps(grids, ensure_ascii=False), department=department, active=True,
-                created_at=datetime.now(timezone.utc)))
+                created_at=datetime.now(UTC)))
         return user_id
 
     def authenticate(self, username: str, password: str) -> Principal | None:
@@ -144,7 +144,7 @@ class UserStore:
     def issue_token(self, username: str, label: str = "", *, lifetime: timedelta | None = None) -> str:
         """A new bearer token for ``username``, valid for ``lifetime`` (the store's default: 90 days);
         shown once, stored only as its hash."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.engine.begin() as conn:
             user_id = conn.execute(select(users.c.user_id).where(users.c.username == username)).scalar()
             if user_id is None:
@@ -159,7 +159,7 @@ class UserStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(users).join(api_tokens, api_tokens.c.user_id == users.c.user_id)
                                .where(api_tokens.c.token_hash == token_hash(token), users.c.active.is_(True),
-                                      api_tokens.c.expires_at > (now or datetime.now(timezone.utc)))).first()
+                                      api_tokens.c.expires_at > (now or datetime.now(UTC)))).first()
         return _principal(row) if row else None
 
     def list(self) -> list[Principal]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import Column, DateTime, Engine, Integer, String, Table, Text, select
@@ -57,7 +57,7 @@ class DeadLetterOutcomes:
         if not rows:
             return
         before = self.of([o.event_id for o in rows])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.engine.begin() as conn:
             upsert(conn, dead_letter_outcomes, [{
                 "event_id": o.event_id, "source": o.source, "outcome": o.outcome, "reason": o.reason,
@@ -79,6 +79,6 @@ class DeadLetterOutcomes:
                     at = r.reprocessed_at
                     found[r.event_id] = LetterOutcome(
                         r.event_id, r.source, r.outcome, r.reason, r.record_id, r.attempts,
-                        at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at,
+                        at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at,
                         r.reprocessed_by)
         return found

@@ -6,7 +6,7 @@ up without a restart.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, Column, DateTime, Engine, Integer, String, Table, select
 
@@ -30,7 +30,7 @@ class MatcherParameterStore:
     def save(self, parameters: MatchModelParameters) -> None:
         with self.engine.begin() as conn:
             conn.execute(matcher_parameters.insert().values(
-                version=parameters.version, stored_at=datetime.now(timezone.utc),
+                version=parameters.version, stored_at=datetime.now(UTC),
                 parameters=parameters.model_dump(mode="json")))
 
     def latest_version(self) -> str | None:

@@ -10,7 +10,7 @@ new one is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Engine, Index, Integer, Table, delete, select
@@ -40,7 +40,7 @@ class PipelineSamples:
 
     def add(self, sample: dict[str, Any], taken_at: datetime | None = None) -> Sample:
         """Store one sample and forget the ones older than the retention."""
-        at = taken_at or datetime.now(timezone.utc)
+        at = taken_at or datetime.now(UTC)
         with self.engine.begin() as conn:
             conn.execute(pipeline_samples.insert().values(taken_at=at, sample=sample))
             conn.execute(delete(pipeline_samples).where(pipeline_samples.c.taken_at < at - self.retention))
@@ -67,4 +67,4 @@ class PipelineSamples:
 
 
 def _utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

@@ -173,15 +173,16 @@ class PlaceIndex:
             for r in conn.execute(select(profile_place_keys.c.profile_id, profile_place_keys.c.place_key)
                                   .where(profile_place_keys.c.profile_id.in_(chunk))):
                 held[r.profile_id].add(r.place_key)
-        gone, new = [], []
+        gone: list[tuple[str, str]] = []
+        new: list[dict[str, str]] = []
         for pid in ids:
             wanted = {k for c in cands[pid] for k in c.keys}
             gone += [(k, pid) for k in held[pid] - wanted]
             new += [{"place_key": k, "profile_id": pid} for k in sorted(wanted - held[pid])]
         for chunk_start in range(0, len(gone), _CHUNK):
-            chunk = gone[chunk_start:chunk_start + _CHUNK]
+            pairs = gone[chunk_start:chunk_start + _CHUNK]
             conn.execute(delete(profile_place_keys).where(
-                tuple_(profile_place_keys.c.place_key, profile_place_keys.c.profile_id).in_(chunk)))
+                tuple_(profile_place_keys.c.place_key, profile_place_keys.c.profile_id).in_(pairs)))
         if new:
             conn.execute(profile_place_keys.insert(), new)
         upsert(conn, profile_places, [{"profile_id": pid, "candidates": json.dumps(

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, delete, select
 
 from core.access.views import render
+from core.places import ProfilePlace
 from core.privacy import keyed_hash, mask_id_number
 from core.profile import Profile, apply, checksum
-from core.places import ProfilePlace
 from core.profile.read_side import search_terms
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent

@@ -351,7 +351,7 @@ def _bulk(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key
         target = ", ".join(f'"{k}"' for k in keys)
         conflict = (f" ON CONFLICT ({target}) DO UPDATE SET " + ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in update)
                     if update else f" ON CONFLICT ({target}) DO NOTHING")
-    sql = f'INSERT INTO "{table.name}" ({quoted}) SELECT {values} FROM unnest({arrays}) AS u({aliases}){conflict}'
+    sql = f'INSERT INTO "{table.name}" ({quoted}) SELECT {values} FROM unnest({arrays}) AS u({aliases}){conflict}'  # noqa: S608 - identifiers from the table's own columns, values bound
     params = {f"c{i}": [json.dumps(row[name], ensure_ascii=False) if isinstance(c.type, JSON) else row[name]
                         for row in rows]
               for i, (name, c) in enumerate(zip(names, columns, strict=True))}

@@ -6,12 +6,12 @@ The migrations (``store/migrations``) must create exactly this schema; a unit te
 from __future__ import annotations
 
 import flows.state  # noqa: F401 - the flows' batches and published versions
-import store.audit  # noqa: F401
-import store.auth_tables  # noqa: F401
-import store.dead_letter_outcomes  # noqa: F401 - re-processed dead letters
-import store.matcher_parameters  # noqa: F401
-import store.pipeline_samples  # noqa: F401 - pipeline health over time
-import store.place_tables  # noqa: F401 - the gazetteer
-import store.profile_tables  # noqa: F401
-import store.resolver_tables  # noqa: F401
+import store.audit
+import store.auth_tables
+import store.dead_letter_outcomes
+import store.matcher_parameters
+import store.pipeline_samples
+import store.place_tables
+import store.profile_tables
+import store.resolver_tables
 import store.tables  # noqa: F401

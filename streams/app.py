@@ -7,10 +7,10 @@ it emits have ids derived from their cause, so a redelivered message (at-least-o
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 import faust
@@ -22,9 +22,9 @@ from core.standardise.stage import standardise_envelope
 from schemas.codec import UnknownEventType, decode, encode
 from schemas.source_record import DeadLetter, SourceRecord
 from store.ledger import Delivered
-from streams.retry import until_applied
 from store.place_projection import DeliveredPlaceEvent
 from store.profile_projection import DeliveredEvent
+from streams.retry import until_applied
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
         """Land every source-record version in the SQL ledger (raw.* → source_records)."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
             batch, _ = decode_batch(events)  # the standardise agent dead-letters what is unreadable
-            yield await until_applied("ledger", lambda: wiring.ledger.apply(batch))
+            yield await until_applied("ledger", partial(wiring.ledger.apply, batch))
 
     @app.agent(raw, name="standardise")
     async def standardise_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
@@ -127,7 +127,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
             async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
                 batch = [DeliveredEvent(e.message.topic, e.message.partition, e.message.offset, decode(e.value))
                          for e in events]
-                yield await until_applied("project", lambda: projection.apply(batch))  # type: ignore[arg-type]
+                yield await until_applied("project", partial(projection.apply, batch))
 
         agents["project"] = project_profiles
 
@@ -141,7 +141,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
             async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
                 batch = [DeliveredPlaceEvent(e.message.topic, e.message.partition, e.message.offset, decode(e.value))
                          for e in events]
-                yield await until_applied("places", lambda: gazetteer.apply(batch))
+                yield await until_applied("places", partial(gazetteer.apply, batch))
 
         agents["places"] = project_places
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import faust
@@ -26,7 +27,6 @@ from core.matching import Matcher
 from schemas.codec import UnknownEventType, decode
 from schemas.record_events import RecordStandardised
 from store.resolver_state import ResolverState
-
 from streams.retry import until_applied
 
 log = logging.getLogger(__name__)
@@ -120,13 +120,13 @@ def add_resolve_agent(
         """records → resolver state + outbox → profile-events."""
         async for events in stream.take_events(batch_size, within=within_s):  # type: ignore[attr-defined]
             items = decode_records(events)
-            yield await until_applied("resolve", lambda: resolve_and_publish(items))
+            yield await until_applied("resolve", partial(resolve_and_publish, items))
 
     @app.timer(interval=publish_every_s, name="resolve_outbox")  # type: ignore[untyped-decorator]
     async def publish_outbox() -> None:
         try:
             sent = await asyncio.to_thread(state.publish_outbox, outbox.send, outbox.flush)
-        except Exception as exc:  # noqa: BLE001 - the next tick (or batch) publishes what is left
+        except Exception as exc:
             log.warning("resolve: outbox publish failed, will retry: %s", type(exc).__name__)
             return
         if sent:

@@ -26,7 +26,7 @@ async def until_applied(what: str, fn: Callable[[], T], *, first_wait_s: float =
     while True:
         try:
             return await asyncio.to_thread(fn)
-        except Exception as exc:  # noqa: BLE001 - any failure is retried; the batch must not be lost
+        except Exception as exc:
             # The exception's text may hold SQL parameters: log its type and a redacted first line only.
             detail = redact_id_numbers(str(exc).splitlines()[0] if str(exc) else "")[:200]
             log.warning("%s failed (attempt %d, retrying in %.1fs): %s: %s", what, attempt, wait,

@@ -23,8 +23,8 @@ from core.matching.estimate import estimate_parameters
 from core.matching.features import MatchFeatures, match_features
 from core.matching.model import (
     FieldEvidence,
-    MatchModelParameters,
     Matcher,
+    MatchModelParameters,
     Score,
     TrainingSummary,
     default_matcher,

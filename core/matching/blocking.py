@@ -21,10 +21,9 @@ import hashlib
 from collections.abc import Callable, Iterable
 from functools import cache
 
-from schemas.resident import ResidentRecord
-
 from core.matching.features import MatchFeatures, match_features
 from core.matching.settings import MatchSettings, default_settings
+from schemas.resident import ResidentRecord
 
 __all__ = ["DEV_ID_HASH_KEY", "Blocker", "BlockingIndex", "blocking_keys"]
 

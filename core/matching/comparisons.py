@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from schemas.resident import ResidentRecord
-
 from core.matching.features import MatchFeatures, Residence, match_features
 from core.matching.settings import ComparisonSpec, ConditionSpec, LevelSpec, MatchSettings, default_settings
+from schemas.resident import ResidentRecord
 
 __all__ = ["NULL", "CompiledComparison", "CompiledComparisons", "compile_comparisons", "comparison_vector"]
 

@@ -36,11 +36,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.resident import ResidentRecord
-
 from core.matching.features import MatchFeatures, match_features
 from core.matching.model import FieldEvidence, Matcher, Score, default_matcher, probability_of
 from core.matching.rules import id_conflict, id_relation
+from schemas.resident import ResidentRecord
 
 __all__ = ["Candidate", "Decision", "Outcome", "ProfileMatch", "decide"]
 

@@ -50,8 +50,6 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from schemas.resident import ResidentRecord
-
 from core.matching.blocking import DEV_ID_HASH_KEY, Blocker
 from core.matching.comparisons import NULL, CompiledComparisons, compile_comparisons
 from core.matching.features import MatchFeatures, match_features
@@ -64,6 +62,7 @@ from core.matching.model import (
     default_parameters,
 )
 from core.matching.settings import STRATA, MatchSettings, default_settings
+from schemas.resident import ResidentRecord
 
 __all__ = ["MIN_RECORDS", "TooLittleData", "candidate_pairs", "estimate_parameters"]
 

@@ -21,9 +21,8 @@ from typing import Literal, NamedTuple
 
 import opencc
 
-from schemas.resident import Address, ResidentRecord
-
 from core.standardise import latin_key, mask_id_number, mask_phone, name_pinyin, split_surname
+from schemas.resident import Address, ResidentRecord
 
 __all__ = ["MatchFeatures", "Residence", "build_features", "match_features"]
 

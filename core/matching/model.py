@@ -30,13 +30,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.resident import ResidentRecord
-
 from core.matching.blocking import DEV_ID_HASH_KEY, Blocker
 from core.matching.comparisons import NULL, CompiledComparisons, compile_comparisons
 from core.matching.features import MatchFeatures, Residence, match_features
 from core.matching.rules import CapRules
 from core.matching.settings import STRATA, MatchSettings, Stratum, default_settings
+from schemas.resident import ResidentRecord
 
 __all__ = [
     "ComparisonParameters",

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from core.privacy import redact_id_numbers
 from core.profile.errors import (
@@ -142,7 +142,7 @@ def _allowed_on_merged(event: ProfileEvent) -> bool:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _existing(profile: Profile | None, event: ProfileEvent) -> Profile:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +144,7 @@ def _provenance(record: ResidentRecord) -> Provenance:
 
 def _timestamp(moment: datetime) -> float:
     # A naive time is read as UTC, so the ranking does not depend on the machine's time zone.
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 def value_identity(value: object) -> object:

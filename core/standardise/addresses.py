@@ -24,9 +24,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from schemas.resident import Address
-
 from core.standardise._text import CN_NUMERAL_CHARS, arabic, fold_width, to_simplified
+from schemas.resident import Address
 
 __all__ = ["address_identity", "parse_address"]
 

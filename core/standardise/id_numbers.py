@@ -11,7 +11,6 @@ unknown *province* (first two digits) still makes the number invalid.
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import hmac
 import re

@@ -11,7 +11,6 @@ Pinyin is for blocking and homophone keys (伟/玮/炜 all read ``wei``), not fo
 from __future__ import annotations
 
 import functools
-
 import re
 import unicodedata
 from dataclasses import dataclass

@@ -8,7 +8,6 @@ made valid is a *warning*, never an error: a bad phone must not stop a resident'
 from __future__ import annotations
 
 import functools
-
 import re
 from dataclasses import dataclass
 

@@ -48,9 +48,6 @@ from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from schemas.resident import Address, AddressKind, IdKind, OtherId, ResidentRecord, Sex
-from schemas.source_record import SourceRecord
-
 from core.standardise._masking import mask_id_number, mask_id_numbers_in_text
 from core.standardise._text import as_text, fold_width
 from core.standardise.addresses import parse_address
@@ -68,6 +65,8 @@ from core.standardise.id_numbers import check_id_number, looks_like_foreigner_pe
 from core.standardise.names import detect_script, standardise_name
 from core.standardise.phones import parse_phones
 from core.standardise.sex import parse_sex
+from schemas.resident import Address, AddressKind, IdKind, OtherId, ResidentRecord, Sex
+from schemas.source_record import SourceRecord
 
 __all__ = ["CHECKABLE_WARNINGS", "ComposedField", "FieldMapping", "ID_KIND_NAMES", "first_warning", "standardise"]
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from schemas.resident import Sex
-
 from core.standardise._text import as_text
 from core.standardise.codes import SEX
 from core.standardise.errors import UnknownCodeValue
 from core.standardise.id_numbers import check_id_number
+from schemas.resident import Sex
 
 __all__ = ["parse_sex", "sex_code", "sex_disagreement"]
 

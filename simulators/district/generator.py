@@ -470,7 +470,7 @@ class _Builder:
         )
 
     def _resident(self, draft: _HouseholdDraft, index: int, member: MemberDraft, count: int, hometown: str) -> Resident:
-        rng, as_of = self.rng, self.as_of
+        rng = self.rng
         registered_on = self._registered_on(draft, member)
         hard_cases: list[HardCase] = list(member.hard_cases)
         peer_id = member.peer_id

@@ -207,7 +207,7 @@ class DwellingAllocator:
         self._communities = [_CommunityState(spec=spec) for spec in COMMUNITIES]
         total = 0.0
         weights = []
-        for state in self._communities:
+        for _ in self._communities:
             total += rng.uniform(0.6, 1.4)
             weights.append(total)
         self._cum_weights = tuple(weights)

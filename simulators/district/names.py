@@ -20,7 +20,6 @@ from simulators.district.model import Sex
 
 __all__ = [
     "COMMON_FULL_NAMES",
-    "FOREIGN_NAMES",
     "HOMOPHONES",
     "SURNAME_VARIANTS",
     "SIMILAR_SHAPES",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import UTC
 
 import pytest
 
@@ -129,13 +130,13 @@ def _local_only(page: object) -> None:
 def validated(world: World) -> World:
     """A real validation run (GX, report, Data Docs) over community visits in this world's store:
     one batch with relations outside GB/T 4761, so it is quarantined."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from flows.validate import check
     from schemas.source_record import SourceRecord
     from store.ledger import Delivered, SourceRecordLedger
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     SourceRecordLedger(world.engine).apply([Delivered("raw.community", 0, i, SourceRecord.of(
         source="community", record_id=f"V-{900 + i}", mapping_version="cm-1", observed_at=now,
         payload={"走访编号": f"V-{900 + i}", "姓名": f"测试{i}", "性别": "女", "与户主关系": "火星人"}))
@@ -165,12 +166,12 @@ def test_a_steward_opens_data_quality_a_report_and_the_data_docs(validated: Worl
 
 
 def test_a_steward_sees_health_charts_drawn_as_svg(world: World, browser: object, base_url: str) -> None:
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from store.pipeline_samples import PipelineSamples
 
     samples = PipelineSamples(world.engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for i, (rate, lag) in enumerate([(120.0, 900), (340.0, 400), (260.0, 50), (300.0, 0)]):
         samples.add({"records_per_s": {"ledger": rate, "profiles": rate * 0.8}, "lag": {"ledger": lag, "profiles": lag // 3},
                      "validation_pass_rate": 0.5 + i * 0.15, "dead_letters": {"per_source": {"community": i},

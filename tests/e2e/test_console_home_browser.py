@@ -8,7 +8,7 @@ tablet without horizontal scrolling. Screenshots go to ``test-artifacts/console/
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -88,7 +88,7 @@ def test_the_home_page_lists_exactly_the_residents_of_the_workers_community(worl
 
 def test_the_60_plus_filter_narrows_the_list_to_residents_aged_60_or_more(world: World, browser: Any,
                                                                           base_url: str) -> None:
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
 
     def aged_60(p: Profile) -> bool:
         born = p.golden.birth_date.value if p.golden.birth_date else None

@@ -6,7 +6,7 @@ moves to the corrected community and grid."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from tests.e2e.browser import SHOTS, chromium, serve
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
 PASSWORD = "correct horse battery"
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 KEY = "c:秦虹#3"
 
 

@@ -27,7 +27,7 @@ def test_dead_letters_and_lag_come_from_the_broker(hub_settings: Settings) -> No
     producer = KafkaProducer(bootstrap_servers=hub_settings.kafka_bootstrap)
     for letter in letters:
         producer.send(hub_settings.deadletter_topic, key=letter.source.encode(), value=encode(letter))
-    for i in range(5):  # five records, of which the projection applied two
+    for _ in range(5):  # five records, of which the projection applied two
         producer.send(hub_settings.records_topic, key=b"k", value=b"{}", partition=0)
     producer.flush()
     producer.close()

@@ -25,8 +25,7 @@ from onceonly.settings import Settings
 from store.audit import AuditLog
 from store.engine import make_engine
 from store.resolver_state import ResolverState
-from tests.integration.api_world import (KEY, PASSWORD, RESIDENTS, World, build_world, populated_world,
-                                         project_outbox)
+from tests.integration.api_world import KEY, PASSWORD, RESIDENTS, World, build_world, populated_world, project_outbox
 
 SURVEY = "elderly_survey"
 

@@ -3,7 +3,7 @@ search-term index, a grid worker's scope, a department's clear ID numbers read f
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -18,7 +18,7 @@ from store.auth_tables import UserStore
 from store.profile_projection import DeliveredEvent, ProfileProjection
 
 KEY = "k"
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _resident(pid: str, rid: str, name: str, address: str, grid: str, **fields: object) -> list[ProfileEvent]:

@@ -10,7 +10,7 @@ import io
 import re
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,9 +194,9 @@ def test_bearer_tokens_expire(small: tuple[TestClient, UserStore, Engine]) -> No
     gone = client.get("/api/v1/residents", params={"name": "王芳"}, headers={"Authorization": f"Bearer {expired}"})
     assert ok.status_code == 200
     assert gone.status_code == 401 and "expired" in gone.json()["detail"]
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    later = datetime.now(timezone.utc) + timedelta(days=91)  # the default lifetime is 90 days
+    later = datetime.now(UTC) + timedelta(days=91)  # the default lifetime is 90 days
     assert users.by_token(fresh) is not None and users.by_token(fresh, now=later) is None
 
 

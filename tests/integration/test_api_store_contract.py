@@ -3,9 +3,8 @@ profile read over a store filled by the projection."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
-
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from api.app import create_app
 from core.privacy import keyed_hash

@@ -6,7 +6,7 @@ served read-only (a path leaving the site is refused)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ PASSWORD = "validation-pw-123"
 
 def _visits(first_offset: int, record_ids: list[str], relation: str) -> list[Delivered]:
     """Community visits as the ledger agent stores them; ``relation`` is the value under test."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [Delivered("raw.community", 0, first_offset + i, SourceRecord.of(
         source="community", record_id=rid, mapping_version="cm-1", observed_at=now,
         payload={"走访编号": rid, "姓名": f"测试{i}", "性别": "女", "与户主关系": relation, "社区": "夫子庙社区"}))

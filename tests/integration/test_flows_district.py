@@ -8,7 +8,7 @@ import csv
 import json
 import os
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -93,7 +93,7 @@ def _published(settings: Settings) -> dict[str, dict[str, object]]:
 
 def _visits(record_ids: list[str], relation: str) -> list[Delivered]:
     """Community visits as the ledger agent stores them (the relation to head is the bad value)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return [Delivered("test", 0, i, SourceRecord.of(
         source="community", record_id=rid, mapping_version="cm-1", observed_at=now,
         payload={"走访编号": rid, "姓名": f"测试{i}", "性别": "女", "与户主关系": relation, "社区": "夫子庙社区"}))

@@ -8,15 +8,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from localstack.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import Settings
-from store.profile_projection import ProfileProjection
-from store.profile_tables import record_links
-from tests.helpers import cli, cli_env, eventually
 from simulators.district_files import ingest_department_files, write_department_files
+from store.profile_projection import ProfileProjection
+from tests.helpers import cli, cli_env, eventually
 
 pytestmark = pytest.mark.kafka
 
@@ -93,7 +92,6 @@ def test_two_workers_make_the_same_clustering_as_one(kafka_broker: object, tmp_p
 
 
 def test_a_steward_undoes_a_merge_and_every_reader_sees_the_correction(hub_settings: Settings, tmp_path: Path) -> None:
-    from sqlalchemy import select
 
     from store.profile_tables import profile_event_log, profiles
 

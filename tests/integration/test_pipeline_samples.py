@@ -4,7 +4,7 @@ health endpoint when the last one is old), kept bounded, served as a series and 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -33,7 +33,7 @@ def _views(world: World) -> PipelineViews:
 
 def test_records_per_second_come_from_the_applied_offsets_between_two_samples(world: World) -> None:
     views = _views(world)
-    t0 = datetime(2026, 11, 1, 8, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
     first = views.sample(now=t0)
     assert first.sample["records_per_s"] == {}  # nothing to compare with yet
     before = first.sample["applied"]["profiles"]
@@ -48,7 +48,7 @@ def test_records_per_second_come_from_the_applied_offsets_between_two_samples(wo
 
 def test_samples_older_than_the_retention_are_dropped(world: World) -> None:
     samples = PipelineSamples(world.engine, retention=timedelta(days=7))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     samples.add({"marker": "old"}, now - timedelta(days=8))
     samples.add({"marker": "recent"}, now - timedelta(days=6))
     kept = [s.sample.get("marker") for s in samples.since(now - timedelta(days=30))]
@@ -83,7 +83,7 @@ def test_a_health_read_samples_only_when_the_last_sample_is_older_than_the_inter
             assert client.get("/api/v1/pipeline/health").status_code == 200
         assert samples.count() == 1
         with world.engine.begin() as conn:  # the sample is now two hours old
-            conn.execute(update(pipeline_samples).values(taken_at=datetime.now(timezone.utc) - timedelta(hours=2)))
+            conn.execute(update(pipeline_samples).values(taken_at=datetime.now(UTC) - timedelta(hours=2)))
         assert client.get("/api/v1/pipeline/health").status_code == 200
         assert samples.count() == 2
         assert client.get("/api/v1/pipeline/health").status_code == 200
@@ -93,7 +93,7 @@ def test_a_health_read_samples_only_when_the_last_sample_is_older_than_the_inter
 def test_the_history_endpoint_serves_the_series_since_a_time(world: World) -> None:
     world.settings = world.settings.model_copy(update={"health_sample_seconds": 3600})
     samples = PipelineSamples(world.engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     samples.add({"marker": "two-hours-ago", "records_per_s": {"ledger": 5.0}}, now - timedelta(hours=2))
     with TestClient(create_app(world.engine, [], world.settings), raise_server_exceptions=False) as client:
         world.login(client, "steward")
@@ -112,7 +112,7 @@ def test_the_history_endpoint_serves_the_series_since_a_time(world: World) -> No
 def test_the_health_page_draws_throughput_lag_and_quality_as_inline_svg(world: World) -> None:
     world.settings = world.settings.model_copy(update={"health_sample_seconds": 3600})
     samples = PipelineSamples(world.engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for i, (rate, lag, passed) in enumerate([(12.0, 40, 1.0), (30.5, 15, 0.5), (8.0, 0, 1.0)]):
         samples.add({"records_per_s": {"ledger": rate, "profiles": rate / 2}, "lag": {"ledger": lag, "profiles": 0},
                      "validation_pass_rate": passed, "dead_letters": {"per_source": {"community": i}, "in_topic": i}},

@@ -20,7 +20,7 @@ class _Busy(BaseHTTPRequestHandler):
     busy = 2
     seen: list[str] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         type(self).seen.append(self.path)
         if self.path.endswith("/broken"):
             self._answer(500, {"detail": "boom"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -12,7 +12,7 @@ from schemas.profile_events import ProfileCreated, ProfileEvent, RecordLinked
 from schemas.resident import ResidentRecord
 from store.profile_projection import DeliveredEvent, ProfileProjection
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _record(source: str, record_id: str, **fields: Any) -> ResidentRecord:

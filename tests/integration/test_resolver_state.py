@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from store.engine import make_engine
 from store.resolver_state import ResolverState
 from tests.helpers import PROJECT
 
-OBSERVED = datetime(2025, 6, 1, 8, 0, tzinfo=timezone.utc)
+OBSERVED = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 
 
 @cache

@@ -4,7 +4,7 @@ names from the mappings' titles, and the console's Chinese lines (why linked, hi
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import yaml
@@ -27,7 +27,7 @@ from schemas.profile_events import (
 from schemas.resident import Address, ResidentRecord
 from tests.helpers import PROJECT
 
-T0 = datetime(2025, 6, 1, 0, 30, tzinfo=timezone.utc)  # 08:30 in Beijing
+T0 = datetime(2025, 6, 1, 0, 30, tzinfo=UTC)  # 08:30 in Beijing
 MAPPINGS = sorted((PROJECT / "mappings").glob("*.yaml"))
 
 
@@ -59,7 +59,7 @@ def test_an_uncatalogued_attribute_is_headed_without_its_english_key() -> None:
 
 
 def test_the_catalogue_is_the_one_list_of_sensitive_fields() -> None:
-    assert SENSITIVE_FIELDS == {"id_number", "phones"}
+    assert {"id_number", "phones"} == SENSITIVE_FIELDS
     for field in ("attributes.assistance", "attributes.disability", "attributes.monthly_amount",
                   "attributes.person_category"):
         assert catalogue().fields[field].sensitive and is_sensitive(field)

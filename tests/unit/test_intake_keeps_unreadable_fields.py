@@ -12,7 +12,7 @@ from connectors.rows import NativeRow
 from connectors.spec import ConnectorSpec
 from connectors.validate import formula_in, row_problem
 from core.matching.features import match_features
-from core.standardise import FieldMapping, standardise
+from core.standardise import standardise
 from schemas.resident import ResidentRecord
 from schemas.source_record import SourceRecord
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from core.matching import MatchModelParameters, default_settings, estimate_param
 from schemas.resident import ResidentRecord
 from tests.unit.test_matching_quality import fast_settings, synthetic_district
 
-TRAINED_AT = datetime(2025, 6, 1, tzinfo=timezone.utc)
+TRAINED_AT = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

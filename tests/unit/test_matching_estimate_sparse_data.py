@@ -5,7 +5,7 @@ smoothed, positive estimate; too little data is refused with a clear error."""
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -16,7 +16,7 @@ from core.standardise.names import standardise_name
 from onceonly.training import estimates
 from schemas.resident import ResidentRecord
 
-AT = datetime(2025, 6, 1, tzinfo=timezone.utc)
+AT = datetime(2025, 6, 1, tzinfo=UTC)
 SYLLABLES = ["ka", "ro", "mi", "lan", "te", "sor", "vi", "na", "bel", "do", "ric", "an", "el", "mo", "sa", "tin"]
 
 

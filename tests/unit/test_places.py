@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from core.places import Assignment, PlaceCandidate, PlaceFact, assign, candidates, derive_place, place_keys, record_facts
+from core.places import (
+    Assignment,
+    PlaceCandidate,
+    PlaceFact,
+    assign,
+    candidates,
+    derive_place,
+    place_keys,
+    record_facts,
+)
 from core.profile import replay
 from core.standardise.addresses import parse_address
 from schemas.profile_events import ProfileCreated, RecordLinked
 from schemas.resident import ResidentRecord
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _record(source: str, record_id: str, **fields: Any) -> ResidentRecord:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from core.planner import FormTemplate, GrantError, Grants, UnknownField, extract
 from core.profile import Golden, GoldenFields, Profile, Provenance
 from schemas.resident import Address
 
-WHEN = datetime(2026, 3, 1, tzinfo=timezone.utc)
+WHEN = datetime(2026, 3, 1, tzinfo=UTC)
 PS = Provenance(source="public_security", record_id="P1", observed_at=WHEN)
 CM = Provenance(source="community", record_id="V1", observed_at=WHEN)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -31,7 +31,7 @@ from schemas.profile_events import (
 )
 from schemas.resident import Address, ResidentRecord
 
-AT = datetime(2025, 3, 1, 9, 30, tzinfo=timezone.utc)
+AT = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 RECORD = ResidentRecord(source="social_security", record_id="SB-1", observed_at=AT, name="张伟",
                         birth_month="1985-03", phones=("+8613800138000",),
                         addresses={"residential": Address(raw="珠江路8号", road="珠江路", number="8号")})

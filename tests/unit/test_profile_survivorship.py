@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from core.profile.survivorship import _EXTRACTORS
 from schemas.profile_events import LinkedRecord
 from schemas.resident import Address, ResidentRecord
 
-T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def linked(source: str, record_id: str, day: int = 0, ended: bool = False, **fields: Any) -> LinkedRecord:

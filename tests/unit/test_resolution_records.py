@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from schemas.profile_events import (
 from schemas.record_events import RecordStandardised
 from schemas.resident import Address, OtherId, ResidentRecord
 
-T0 = datetime(2025, 1, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 
 
 def id_number(division: str, birth: date, sequence: int) -> str:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from api.charts import line_chart
 from api.pipeline import health_sample
 from api.quality import failed_expectations, pass_rate
 from store.pipeline_samples import Sample
 
-T0 = datetime(2026, 11, 21, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
 def test_a_chart_draws_one_polyline_per_series_with_axes_and_an_escaped_legend() -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flows.suites import CODED_FIELDS, DATE_FIELDS, batch_row, batch_suite, rules_for, unknown_values
 from schemas.record_events import RecordStandardised
 from schemas.resident import ResidentRecord
 
-AT = datetime(2025, 6, 1, tzinfo=timezone.utc)
+AT = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 def _record(*warnings: str) -> ResidentRecord:
