@@ -45,10 +45,9 @@ test-e2e: setup
 lint: setup
 	$(BIN)/ruff check .
 
-# mypy --strict: the pure core, the events and the use cases (the adapters and entry points are
-# not clean yet: issue #16)
+# mypy --strict on every package of the hub (the benchmarks and tests are not checked yet)
 typecheck: setup
-	$(BIN)/mypy core schemas services
+	$(BIN)/mypy core schemas services api connectors flows onceonly store streams localstack simulators
 
 lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements/lock.txt

@@ -159,7 +159,7 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     from api.security import MAX_BODY_BYTES, RequestGuard
 
     upload = MAX_UPLOAD_BYTES + 256 * 1024  # the workbook and its multipart envelope
-    app.add_middleware(RequestGuard, auth=auth, max_body=MAX_BODY_BYTES,  # type: ignore[arg-type]
+    app.add_middleware(RequestGuard, auth=auth, max_body=MAX_BODY_BYTES,
                        limits=[("/api/v1/ingest/", INGEST_BODY_BYTES), ("/api/v1/planner/answers", upload),
                                ("/console/planner/answers", upload)])
     return app

@@ -46,8 +46,8 @@ class PipelineViews:
                        func.max(connector_runs.c.finished_at).label("last_finished"))
                 .group_by(connector_runs.c.source).order_by(connector_runs.c.source)).all()
             positions = conn.execute(select(consumer_positions)).all()
-            by_status = dict(conn.execute(select(profiles.c.status == "active", func.count())
-                                          .group_by(profiles.c.status == "active")).all())
+            by_status: dict[bool, int] = {bool(active): int(n) for active, n in conn.execute(
+                select(profiles.c.status == "active", func.count()).group_by(profiles.c.status == "active")).all()}
         sources = [{"source": r.source, "runs": r.runs, "read": int(r.read or 0), "events": int(r.events or 0),
                     "unchanged": int(r.unchanged or 0), "dead_letters": int(r.dead_letters or 0),
                     "last_finished": r.last_finished.isoformat() if r.last_finished else None} for r in runs]
@@ -93,7 +93,7 @@ class PipelineViews:
             address = self.kafka()
         except Exception as exc:
             return None, f"no Kafka cluster reachable ({type(exc).__name__}): lag unknown"
-        from kafka import KafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+        from kafka import KafkaConsumer, TopicPartition
 
         try:
             consumer = KafkaConsumer(bootstrap_servers=address, group_id=None, client_id="onceonly-api-health",

@@ -93,7 +93,8 @@ class RequestGuard:
             try:
                 await self.auth.required(request)  # sets request.state.principal (audited refusals)
             except HTTPException as exc:
-                await self._refuse(request, exc.status_code, exc.detail, receive, send, exc.headers)
+                await self._refuse(request, exc.status_code, exc.detail, receive, send,
+                                   dict(exc.headers) if exc.headers else None)
                 return
         limit = self.limit(path)
         declared = request.headers.get("content-length")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from connectors.kafka_sink import Acked, KafkaSink
 from connectors.reconcile import sent_since
@@ -141,7 +141,7 @@ class Connector:
         if self.on_page is not None:
             self.on_page(counts)
 
-    def _end_unseen(self, run_id: str, scopes: list[str] | None, counts: RunCounts) -> None:
+    def _end_unseen(self, run_id: str, scopes: Sequence[str] | None, counts: RunCounts) -> None:
         sent: list[Sent] = []
         for record_id, scope in self.state.unseen_live(run_id, scopes):
             end = SourceRecord.of(source=self.spec.source, record_id=record_id, payload={}, change="end",
@@ -198,6 +198,14 @@ def _next_offsets(previous: dict[str, int], acked: list[Acked], topic: str) -> d
     return offsets
 
 
-def _fields(counts: RunCounts) -> dict[str, int]:
+class _RunFields(TypedDict):
+    read: int
+    events: int
+    ended: int
+    unchanged: int
+    dead_letters: int
+
+
+def _fields(counts: RunCounts) -> _RunFields:
     return {"read": counts.read, "events": counts.events, "ended": counts.ended, "unchanged": counts.unchanged,
             "dead_letters": counts.dead_letters}

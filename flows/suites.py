@@ -28,6 +28,7 @@ from typing import Any
 
 import great_expectations as gx
 import pandas as pd
+from great_expectations.core.result_format import ResultFormat
 
 from core.privacy import keyed_hash
 from core.profile import Profile
@@ -197,7 +198,7 @@ def batch_suite(source: str, rules: SourceRules) -> gx.ExpectationSuite:
     # Counts, not gates (mostly=0 always holds): GX reports how many rows hold a value and lists them.
     for column in (*(f"unknown.{f}" for f in CODED_FIELDS), *(f"unreadable.{f}" for f in DATE_FIELDS)):
         found.append(e.ExpectColumnValuesToBeNull(
-            column=column, mostly=0.0, result_format="SUMMARY",
+            column=column, mostly=0.0, result_format=ResultFormat.SUMMARY,
             meta={"notes": "kept records whose field could not be read: counted, the batch does not fail"}))
     return gx.ExpectationSuite(name=f"batch.{source}", expectations=found)
 

@@ -436,7 +436,7 @@ def _review_id(payload: str) -> str | None:
 
 
 def _topic_size(bootstrap_servers: str, topic: str) -> int:
-    from kafka import KafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+    from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, client_id="onceonly-demo")
     try:

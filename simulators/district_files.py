@@ -23,7 +23,7 @@ def write_department_files(folder: Path, n_residents: int, seed: int) -> dict[st
     """Render a district into one UTF-8 (BOM) CSV per department, plus the grid centre's
     standard-address file; return the truth {source:record_id: resident} of the resident records."""
     folder.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, list[dict[str, object]]] = defaultdict(list)
+    rows: dict[str, list[dict[str, str | None]]] = defaultdict(list)
     truth: dict[str, str] = {}
     residents = list(generate_district(n_residents, seed=seed))
     write_standard_addresses(folder / "grid_centre.csv", standard_address_rows(residents, seed))

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import faust
 from pydantic import ValidationError
@@ -20,6 +20,7 @@ from core.privacy import redact_id_numbers
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
 from schemas.codec import UnknownEventType, decode, encode
+from schemas.profile_events import ProfileEvent
 from schemas.source_record import DeadLetter, SourceRecord
 from store.ledger import Delivered
 from store.place_projection import DeliveredPlaceEvent
@@ -94,14 +95,14 @@ def build_app(wiring: StreamWiring) -> faust.App:
     @app.agent(raw, name="ledger")
     async def land_source_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """Land every source-record version in the SQL ledger (raw.* → source_records)."""
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
             batch, _ = decode_batch(events)  # the standardise agent dead-letters what is unreadable
             yield await until_applied("ledger", partial(wiring.ledger.apply, batch))
 
     @app.agent(raw, name="standardise")
     async def standardise_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """raw.* → records: each source-record version in canonical form, or a dead letter."""
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
             batch, rejected = decode_batch(events)
             for delivered in batch:
                 result = standardise_envelope(delivered.record, wiring.mappings)
@@ -124,9 +125,9 @@ def build_app(wiring: StreamWiring) -> faust.App:
         @app.agent(profile_events, name="project")
         async def project_profiles(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
             """profile-events → the SQL profile store (a projection: replayable, idempotent)."""
-            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
-                batch = [DeliveredEvent(e.message.topic, e.message.partition, e.message.offset, decode(e.value))
-                         for e in events]
+            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+                batch = [DeliveredEvent(e.message.topic, e.message.partition, e.message.offset,
+                                        cast(ProfileEvent, decode(e.value))) for e in events]
                 yield await until_applied("project", partial(projection.apply, batch))
 
         agents["project"] = project_profiles
@@ -138,7 +139,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
         async def project_places(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
             """places → the gazetteer (standard addresses, stewards' corrections); the profiles
             located through a key whose assignment moved are re-derived."""
-            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):
+            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
                 batch = [DeliveredPlaceEvent(e.message.topic, e.message.partition, e.message.offset, decode(e.value))
                          for e in events]
                 yield await until_applied("places", partial(gazetteer.apply, batch))
@@ -152,7 +153,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
             app, records_topic=wiring.records_topic, profile_events_topic=wiring.profile_events_topic,
             state=wiring.resolver, matcher=wiring.matcher)
 
-    app.conf.onceonly_agents = agents  # type: ignore[attr-defined]
+    app.conf.onceonly_agents = agents
     return app
 
 

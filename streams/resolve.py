@@ -66,7 +66,7 @@ class KafkaOutboxSender:
     def send(self, key: bytes, value: bytes) -> None:
         with self._lock:
             if self._producer is None:
-                from kafka import KafkaProducer  # type: ignore[import-untyped]
+                from kafka import KafkaProducer
 
                 self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
                                                linger_ms=5, client_id="onceonly-resolver-outbox")
@@ -111,7 +111,7 @@ def add_resolve_agent(
     outbox = sender or KafkaOutboxSender(_bootstrap(app), profile_events_topic)
 
     def resolve_and_publish(items: Sequence[RecordStandardised]) -> int:
-        emitted = state.resolve_batch(items, current())  # type: ignore[arg-type]
+        emitted = state.resolve_batch(items, current())
         state.publish_outbox(outbox.send, outbox.flush)
         return emitted
 

@@ -13,6 +13,7 @@ if connection is None:  # pragma: no cover - the CLI path: `alembic -x url=... u
     from sqlalchemy import create_engine
 
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    assert url, "give the database: alembic -x url=... upgrade head"
     connection = create_engine(url).connect()
 
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)

@@ -14,7 +14,7 @@ from datetime import UTC
 
 import pytest
 
-from tests.e2e.browser import SHOTS, chromium, serve
+from tests.e2e.browser import SHOTS, serve
 from tests.helpers import PROJECT
 from tests.integration.api_world import PASSWORD, World, build_world
 
@@ -25,21 +25,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(tmp_path_factory.mktemp("console"), tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def base_url(world: World) -> Iterator[str]:
-    """The real app under a real uvicorn server on a free loopback port."""
-    from api.app import create_app
-
-    with serve(create_app(world.engine, [], world.settings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium() as found:
-        yield found
 
 
 def _login(browser: object, base_url: str, username: str) -> object:

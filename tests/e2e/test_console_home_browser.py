@@ -7,7 +7,6 @@ tablet without horizontal scrolling. Screenshots go to ``test-artifacts/console/
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.profile import Profile
-from tests.e2e.browser import SHOTS, chromium, serve
+from tests.e2e.browser import SHOTS
 from tests.integration.api_world import PASSWORD, World, build_world
 
 pytestmark = pytest.mark.browser
@@ -27,20 +26,6 @@ TABLET = {"width": 768, "height": 1024}
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(tmp_path_factory.mktemp("console-home"), tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def base_url(world: World) -> Iterator[str]:
-    from api.app import create_app
-
-    with serve(create_app(world.engine, [], world.settings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as found:
-        yield found
 
 
 def _login(browser: Any, base_url: str, username: str, viewport: dict[str, int] = LAPTOP) -> Any:

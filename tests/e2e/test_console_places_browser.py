@@ -19,7 +19,7 @@ from schemas.profile_events import ProfileCreated, RecordLinked
 from schemas.resident import ResidentRecord
 from store.profile_projection import DeliveredEvent, ProfileProjection
 from store.profile_tables import profiles
-from tests.e2e.browser import SHOTS, chromium, serve
+from tests.e2e.browser import SHOTS, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
@@ -65,12 +65,6 @@ def places_console(kafka_broker: object, tmp_path_factory: pytest.TempPathFactor
     with serve(create_app(engine, [], settings)) as url:
         yield url, settings, engine
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with chromium() as found:
-        yield found
 
 
 def _community(engine: object) -> tuple[str | None, str | None]:

@@ -6,7 +6,6 @@ ingest loop onto the real broker. Screenshots go to ``test-artifacts/console/``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from openpyxl import load_workbook
 from core.planner import plan_collection
 from flows.plan import load_form
 from onceonly.settings import Settings
-from tests.e2e.browser import SHOTS, chromium, serve
+from tests.e2e.browser import SHOTS
 from tests.integration.api_world import KEY, PASSWORD, World, build_world
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
@@ -36,21 +35,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: Any) -> World:
                               database_url=f"sqlite:///{tmp / 'store.db'}", _env_file=None)  # type: ignore[call-arg]
     bootstrap.prepare_topics(built.settings)
     return built
-
-
-@pytest.fixture(scope="module")
-def base_url(world: World) -> Iterator[str]:
-    """The real app under a real uvicorn server on a free loopback port."""
-    from api.app import create_app
-
-    with serve(create_app(world.engine, [], world.settings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as found:
-        yield found
 
 
 def _login(browser: Any, base_url: str, username: str) -> Any:

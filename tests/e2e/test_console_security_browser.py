@@ -5,13 +5,12 @@ and a session copied before logout refused after it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from api.auth import SESSION_COOKIE
-from tests.e2e.browser import SHOTS, chromium, serve
+from tests.e2e.browser import SHOTS
 from tests.integration.api_world import PASSWORD, World, build_world
 
 pytestmark = pytest.mark.browser
@@ -20,20 +19,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(tmp_path_factory.mktemp("console_security"), tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
-def base_url(world: World) -> Iterator[str]:
-    from api.app import create_app
-
-    with serve(create_app(world.engine, [], world.settings)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as found:
-        yield found
 
 
 def _login(browser: Any, base_url: str, username: str) -> tuple[Any, Any, list[str]]:
