@@ -26,6 +26,21 @@ def fold_width(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
+# NUL and the other C0/C1 controls (tab, line feed and carriage return stay: an address cell may
+# hold a line break), lone surrogates, and the bidi embedding/override/isolate marks that can make
+# a name read differently from what it holds.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_unsafe(text: str) -> str:
+    """``text`` without characters no field may hold (a NUL breaks PostgreSQL's text type).
+
+    >>> strip_unsafe("王\x00芳\u202e")
+    '王芳'
+    """
+    return _UNSAFE.sub("", text)
+
+
 def as_text(value: object) -> str | None:
     """A payload cell as trimmed text, or ``None`` when it is blank.
 

@@ -49,7 +49,7 @@ from typing import Any, Literal, NamedTuple, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.standardise._masking import mask_id_number, mask_id_numbers_in_text
-from core.standardise._text import as_text, fold_width
+from core.standardise._text import as_text, fold_width, strip_unsafe
 from core.standardise.addresses import parse_address
 from core.standardise.codes import (
     ETHNICITY,
@@ -316,9 +316,15 @@ class _Reader:
     """Reads canonical fields out of one payload and collects warnings."""
 
     def __init__(self, payload: Mapping[str, Any], mapping: FieldMapping) -> None:
-        self.payload = payload
         self.mapping = mapping
         self.warnings: list[str] = []
+        # Control, surrogate and bidi-override characters never reach a field (the raw record
+        # keeps them as evidence): one such value must not stop the store for everyone.
+        cleaned = {k: strip_unsafe(v) if isinstance(v, str) else v for k, v in payload.items()}
+        changed = sorted(k for k, v in payload.items() if isinstance(v, str) and cleaned[k] != v)
+        if changed:
+            self.warnings.append(f"unsafe_characters_removed:{','.join(changed)}")
+        self.payload = cleaned
 
     def raw(self, target: str) -> object:
         """The first non-blank value of the target's columns (the original object), or the
