@@ -10,7 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from api.queries import NotFound
 from core.access import Principal
-from services.gazetteer import SOURCE_NAMES, CorrectPlace, GazetteerService, UnknownPlace
+from core.access.catalogue import catalogue
+from services.gazetteer import CorrectPlace, GazetteerService, UnknownPlace
 from store.places import PlaceRow
 
 
@@ -46,10 +47,15 @@ class CorrectionOut(BaseModel):
     grid: str | None
 
 
+def _source_name(source: str) -> str:
+    # a steward's correction has no department: the catalogue names the departments (mapping titles)
+    return "数据管理员" if source == "steward" else catalogue().department(source)
+
+
 def place_out(row: PlaceRow) -> PlaceOut:
     return PlaceOut(place_key=row.place_key, community=row.community, grid=row.grid, origin=row.origin,
                     disagreement=row.disagreement,
-                    facts=[PlaceFactOut(origin=f.origin, source=f.source, source_name=SOURCE_NAMES.get(f.source, f.source),
+                    facts=[PlaceFactOut(origin=f.origin, source=f.source, source_name=_source_name(f.source),
                                         record_id=f.record_id, community=f.community, grid=f.grid) for f in row.facts])
 
 

@@ -18,6 +18,7 @@ record whose dwelling the gazetteer covers.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -111,7 +112,6 @@ def run(n: int, seed: int, store_url: str) -> dict[str, object]:
         if key in linked:
             votes[resident][linked[key]] += 1
     covered: dict[str, bool] = {}
-    import json
     for resident, counter in votes.items():
         pid = counter.most_common(1)[0][0]
         covered[resident] = any(

@@ -23,8 +23,6 @@ from store.places import PlaceIndex, PlaceRow
 
 __all__ = ["CorrectPlace", "GazetteerService", "UnknownPlace"]
 
-SOURCE_NAMES = {"grid_centre": "网格中心", "steward": "数据管理员"}
-
 
 class UnknownPlace(LookupError):
     """The place key is not in the gazetteer (nothing to correct)."""

@@ -13,7 +13,7 @@ workers never recompute one key from half of its facts (SQLite already serialise
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, select, text, tuple_, update
@@ -68,19 +68,34 @@ class PlaceIndex:
     # -- facts -------------------------------------------------------------------------------------
     def replace_facts(self, conn: Connection, source: str, record_id: str, facts: Iterable[PlaceFact]) -> set[str]:
         """Make ``facts`` the only ones of one record; return the keys whose facts changed."""
+        return self.replace_many(conn, {(source, record_id): tuple(facts)})
+
+    def replace_many(self, conn: Connection, wanted_by_record: Mapping[tuple[str, str], Iterable[PlaceFact]]
+                     ) -> set[str]:
+        """:meth:`replace_facts` for many records at once: one read of what they held, writes only
+        for the records whose facts changed (most profile writes change none)."""
         f = place_facts
-        held = {PlaceFact(r.place_key, r.origin, r.source, r.record_id, r.community, r.grid) for r in conn.execute(
-            select(f.c.place_key, f.c.origin, f.c.source, f.c.record_id, f.c.community, f.c.grid)
-            .where(f.c.source == source, f.c.record_id == record_id))}
-        wanted = {fact.place_key: fact for fact in facts}  # one fact per key and record
-        if held == set(wanted.values()):
-            return set()
-        conn.execute(delete(f).where(f.c.source == source, f.c.record_id == record_id))
-        if wanted:
-            conn.execute(f.insert(), [{"place_key": x.place_key, "source": x.source, "record_id": x.record_id,
-                                       "origin": x.origin, "community": x.community, "grid": x.grid}
-                                      for x in wanted.values()])
-        return {x.place_key for x in held} | set(wanted)
+        wanted = {rec: {fact.place_key: fact for fact in facts} for rec, facts in wanted_by_record.items()}
+        held: dict[tuple[str, str], set[PlaceFact]] = {rec: set() for rec in wanted}
+        records = sorted(wanted)
+        for start in range(0, len(records), _CHUNK):
+            chunk = records[start:start + _CHUNK]
+            for r in conn.execute(select(f.c.place_key, f.c.origin, f.c.source, f.c.record_id, f.c.community, f.c.grid)
+                                  .where(tuple_(f.c.source, f.c.record_id).in_(chunk))):
+                held[(r.source, r.record_id)].add(
+                    PlaceFact(r.place_key, r.origin, r.source, r.record_id, r.community, r.grid))
+        changed: set[str] = set()
+        for rec in records:
+            facts = wanted[rec]
+            if held[rec] == set(facts.values()):
+                continue
+            conn.execute(delete(f).where(f.c.source == rec[0], f.c.record_id == rec[1]))
+            if facts:
+                conn.execute(f.insert(), [{"place_key": x.place_key, "source": x.source, "record_id": x.record_id,
+                                           "origin": x.origin, "community": x.community, "grid": x.grid}
+                                          for x in facts.values()])
+            changed |= {x.place_key for x in held[rec]} | set(facts)
+        return changed
 
     def correct(self, conn: Connection, place_key: str, community: str | None, grid: str | None) -> set[str]:
         """A steward's assignment of one key (``community=None`` withdraws it)."""
@@ -106,12 +121,8 @@ class PlaceIndex:
             if profile.is_active:
                 for linked in profile.live_records.values():
                     live[(linked.record.source, linked.record.record_id)] = linked.record
-        changed: set[str] = set()
-        for key in sorted(listed | set(live)):
-            record = live.get(key)
-            facts = record_facts(record) if record is not None else ()
-            changed |= self.replace_facts(conn, key[0], key[1], facts)
-        return changed
+        return self.replace_many(conn, {key: (record_facts(record) if (record := live.get(key)) is not None else ())
+                                        for key in listed | set(live)})
 
     # -- assignments -------------------------------------------------------------------------------
     def reassign(self, conn: Connection, keys: Iterable[str]) -> set[str]:
