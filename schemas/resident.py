@@ -92,5 +92,10 @@ class ResidentRecord(BaseModel):
 
     deceased_on: date | None = None
     moved_out_on: date | None = None
+    # When the record's dwelling was last known to be current (core.places.derive): the day a
+    # register last changed the row itself (not a batch job's re-stamp), or the day a worker saw
+    # the resident at the door (a visit's form is often pre-filled from the roster).
+    changed_on: date | None = None
+    seen_on: date | None = None
     attributes: dict[str, str] = Field(default_factory=dict)  # e.g. assistance status (sensitive)
     warnings: tuple[str, ...] = ()  # what the standardiser doubted, e.g. "birth date disagrees with ID"

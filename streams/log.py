@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
@@ -21,8 +21,11 @@ class Logged:
     event: BaseModel
 
 
-def read_log(bootstrap: str, topic: str, *, client_id: str = "onceonly-log-reader") -> Iterator[list[Logged]]:
-    """Batches of every message now in ``topic``, decoded; stops at the end offsets seen at start."""
+def read_log(bootstrap: str, topic: str, *, client_id: str = "onceonly-log-reader",
+             upto: Mapping[int, int] | None = None) -> Iterator[list[Logged]]:
+    """Batches of every message now in ``topic``, decoded; stops at the end offsets seen at start,
+    or with ``upto`` (partition → last offset wanted) at those offsets: what a consumer whose
+    applied positions they are has seen (a partition not in ``upto`` gives nothing)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                              client_id=client_id, max_poll_records=BATCH)
     try:
@@ -32,6 +35,8 @@ def read_log(bootstrap: str, topic: str, *, client_id: str = "onceonly-log-reade
         consumer.assign(tps)
         consumer.seek_to_beginning(*tps)
         ends = consumer.end_offsets(tps)
+        if upto is not None:
+            ends = {tp: min(end, upto.get(tp.partition, -1) + 1) for tp, end in ends.items()}
         remaining = {tp for tp in tps if ends[tp] > 0}
         while remaining:
             batch = [

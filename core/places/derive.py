@@ -6,8 +6,17 @@ community itself (an address written with its 社区, or a record that carries �
 网格 beside it) or is looked up in the gazetteer by its place keys, most specific first. Among the
 addresses of one kind, each record's address is one vote for the community it gives: a visit
 written before the resident moved, or a department that has not heard of the move yet, is
-outvoted by the records that agree on the new dwelling. A tie goes to the surviving address
-(survivorship's authority order), then to the newer record.
+outvoted by the records that agree on the new dwelling.
+
+Older news gives way where the records date it: an address a community worker wrote on a visit
+(``seen_on``) drops out of the vote when a register changed its row *after* that visit
+(``changed_on``) and places the resident in another community: the register has processed a
+move the visit predates. The reverse does not hold: a visit's form is often pre-filled from the
+roster, so a later visit that repeats an address is no news about a register's change. Undated
+records always vote. The dropped address still makes the profile *contested*: the records
+disagree, and the door is where it is settled. A tie goes
+to the surviving address, then to the department first in survivorship's authority order for the
+field, then to the newer record.
 
 The registered address is placed the same way; a resident registered in one community (or
 outside the district) and living in another is flagged ``lives_apart`` (人户分离).
@@ -17,12 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from core.places.assign import Assignment, PlaceFact, PlaceOrigin
 from core.places.keys import place_keys
 from core.profile.model import Profile
+from core.profile.survivorship import default_rules
 from schemas.resident import Address, AddressKind, ResidentRecord
 
 __all__ = ["PlaceCandidate", "ProfilePlace", "candidates", "derive_place", "record_facts"]
@@ -41,10 +51,14 @@ class PlaceCandidate:
     grid: str | None = None
     district: str | None = None
     votes: int = 1  # how many of the profile's live records give this address
+    sources: tuple[str, ...] = ()  # the departments those records come from (sorted, distinct)
+    changed_on: str | None = None  # ISO date: the latest day a register among those records changed its row
+    seen_on: str | None = None  # ISO date: the latest visit among those records
 
     def as_json(self) -> dict[str, object]:
         return {"kind": self.kind, "keys": list(self.keys), "community": self.community, "grid": self.grid,
-                "district": self.district, "votes": self.votes}
+                "district": self.district, "votes": self.votes, "sources": list(self.sources),
+                "changed_on": self.changed_on, "seen_on": self.seen_on}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> PlaceCandidate:
@@ -52,7 +66,9 @@ class PlaceCandidate:
         assert isinstance(keys, list)
         return cls(kind=data["kind"], keys=tuple(str(k) for k in keys),  # type: ignore[arg-type]
                    community=_text(data.get("community")), grid=_text(data.get("grid")),
-                   district=_text(data.get("district")), votes=int(str(data.get("votes", 1))))
+                   district=_text(data.get("district")), votes=int(str(data.get("votes", 1))),
+                   sources=tuple(str(s) for s in data.get("sources") or ()),  # type: ignore[attr-defined]
+                   changed_on=_text(data.get("changed_on")), seen_on=_text(data.get("seen_on")))
 
 
 @dataclass(frozen=True)
@@ -105,16 +121,18 @@ def candidates(profile: Profile) -> tuple[PlaceCandidate, ...]:
     live = sorted(profile.live_records.values(),
                   key=lambda r: (_recency(r.record), r.record.source, r.record.record_id))
     golden = profile.golden
-    out: dict[PlaceCandidate, int] = {}
+    out: dict[PlaceCandidate, list[ResidentRecord]] = {}
     for kind in _KIND_ORDER:
         survivor = getattr(golden, f"{kind}_address")
+        rule = default_rules().rule_for(f"{kind}_address")
         ordered = sorted(((r.record, a) for r in live if (a := r.record.addresses.get(kind)) is not None),
-                         key=lambda item: survivor is None or (item[0].source, item[0].record_id) != (
-                             survivor.provenance.source, survivor.provenance.record_id))
+                         key=lambda item: (survivor is None or (item[0].source, item[0].record_id) != (
+                             survivor.provenance.source, survivor.provenance.record_id),
+                             _rank(rule.rank(item[0].source))))
         for record, address in ordered:
             candidate = _candidate(record, kind, address)
             if candidate.keys or candidate.community:
-                out[candidate] = out.get(candidate, 0) + 1
+                out.setdefault(candidate, []).append(record)
         if kind == "residential":
             # A visit that names its 社区 (and 网格) without writing the address still says where
             # the resident lives.
@@ -122,8 +140,20 @@ def candidates(profile: Profile) -> tuple[PlaceCandidate, ...]:
                 record = linked.record
                 if "residential" not in record.addresses and (named := _named_community(record)) is not None:
                     candidate = PlaceCandidate("residential", (), named, _text(record.attributes.get("grid")))
-                    out[candidate] = out.get(candidate, 0) + 1
-    return tuple(PlaceCandidate(c.kind, c.keys, c.community, c.grid, c.district, votes) for c, votes in out.items())
+                    out.setdefault(candidate, []).append(record)
+    return tuple(PlaceCandidate(c.kind, c.keys, c.community, c.grid, c.district, len(by),
+                                tuple(sorted({r.source for r in by})), _latest(r.changed_on for r in by),
+                                _latest(r.seen_on for r in by))
+                 for c, by in out.items())
+
+
+def _rank(rank: int | None) -> int:
+    return 1_000 if rank is None else rank
+
+
+def _latest(days: Iterable[date | None]) -> str | None:
+    known = [d for d in days if d is not None]
+    return max(known).isoformat() if known else None
 
 
 def record_facts(record: ResidentRecord, origin: PlaceOrigin = "record") -> Iterator[PlaceFact]:
@@ -170,16 +200,23 @@ def _place(candidate: PlaceCandidate, lookup: Callable[[str], Assignment | None]
 
 def _vote(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]
           ) -> tuple[str, str | None, PlaceBasis, bool] | None:
-    """The community most of ``cands``' records give (ties: the first candidate's, in order), its
-    grid from the candidate that knows it most exactly, and whether another community got votes."""
+    """The community most of ``cands``' records give (ties: the first candidate's, in order; older
+    news left out, see the module docstring), its grid from the candidate that knows it most
+    exactly, and whether the records name more than one community."""
+    placed_all = [(c, placed) for c in cands if (placed := _place(c, lookup)) is not None]
+    changed: dict[str, str] = {}  # community → the latest day a register changed a row placing them there
+    for candidate, placed in placed_all:
+        if candidate.changed_on is not None and candidate.changed_on > changed.get(placed[0], ""):
+            changed[placed[0]] = candidate.changed_on
+    stated = {placed[0] for _, placed in placed_all}
     tally: dict[str, int] = {}
     first: dict[str, _Placed] = {}
     grids: dict[str, tuple[int, str | None]] = {}
-    for candidate in cands:
-        placed = _place(candidate, lookup)
-        if placed is None:
-            continue
+    for candidate, placed in placed_all:
         community = placed[0]
+        if candidate.changed_on is None and candidate.seen_on is not None and any(
+                when > candidate.seen_on for other, when in changed.items() if other != community):
+            continue  # a visit before a register recorded the resident elsewhere: older news
         tally[community] = tally.get(community, 0) + candidate.votes
         first.setdefault(community, placed)
         if community not in grids or placed[3] < grids[community][0]:
@@ -188,7 +225,7 @@ def _vote(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | 
         return None
     best = max(tally.values())
     community, _, basis, _ = next(first[c] for c in first if tally[c] == best)
-    return community, grids[community][1], basis, len(tally) > 1
+    return community, grids[community][1], basis, len(stated) > 1
 
 
 def derive_place(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]) -> ProfilePlace:

@@ -29,7 +29,7 @@ A field can also be built from several columns:
 
 ``join`` skips blank parts and puts a space only between two parts that meet in Latin letters
 or digits (Han text is written without spaces). ``year``/``month``/``day`` is for the date
-fields (``birth_date``, ``deceased_on``, ``moved_out_on``); a missing year leaves the date blank.
+fields (``birth_date``, ``deceased_on``, ``moved_out_on``, ``changed_on``, ``seen_on``); a missing year leaves the date blank.
 
 A code value that stands for a pair of codes told apart by sex (与户主关系 子女: 子 20 or 女 30
 in GB/T 4761) takes the record's sex; when the sex is not known the field stays empty with the
@@ -73,14 +73,15 @@ __all__ = ["CHECKABLE_WARNINGS", "ComposedField", "FieldMapping", "ID_KIND_NAMES
 _SCALAR_FIELDS = frozenset(
     {
         "name", "id_number", "id_kind", "sex", "birth_date", "household_id", "relation_to_head",
-        "ethnicity", "marital_status", "nationality", "deceased_on", "moved_out_on",
+        "ethnicity", "marital_status", "nationality", "deceased_on", "moved_out_on", "changed_on",
+        "seen_on",
     }
 )
 _LIST_FIELDS = frozenset({"phones"})
 _ADDRESS_KINDS: dict[str, AddressKind] = {kind: kind for kind in get_args(AddressKind)}
 _ID_KINDS: dict[str, IdKind] = {kind: kind for kind in get_args(IdKind)}
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
-_DATE_FIELDS = frozenset({"birth_date", "deceased_on", "moved_out_on"})
+_DATE_FIELDS = frozenset({"birth_date", "deceased_on", "moved_out_on", "changed_on", "seen_on"})
 _WORD_EDGE = re.compile(r"[A-Za-z0-9]")  # parts meeting in these characters are joined with a space
 
 # Names of identity documents (证件类型) as departments write them → IdKind.
@@ -163,7 +164,8 @@ class FieldMapping(BaseModel):
 
     ``fields`` keys are canonical targets: ``name``, ``id_number``, ``id_kind`` (证件类型),
     ``sex``, ``birth_date``, ``phones``, ``household_id``, ``relation_to_head``, ``ethnicity``,
-    ``marital_status``, ``nationality``, ``deceased_on``, ``moved_out_on``,
+    ``marital_status``, ``nationality``, ``deceased_on``, ``moved_out_on``, ``changed_on`` (the day
+    a register last changed the row itself), ``seen_on`` (the day a worker saw the resident),
     ``addresses.<registered|residential|property>``, ``other_ids.<IdKind>`` and
     ``attributes.<snake_case_key>``. ``codes`` are keyed the same way.
 
@@ -463,6 +465,8 @@ def standardise(
         nationality=codes["nationality"],
         deceased_on=dates["deceased_on"],
         moved_out_on=dates["moved_out_on"],
+        changed_on=dates["changed_on"],
+        seen_on=dates["seen_on"],
         attributes=attributes,
         warnings=tuple(reader.warnings),
     )
@@ -472,6 +476,7 @@ def standardise(
 # about single codes and dates (those a connector refuses a row for by default).
 CHECKABLE_WARNINGS = frozenset({
     "sex_unknown", "birth_date_unreadable", "deceased_on_unreadable", "moved_out_on_unreadable",
+    "changed_on_unreadable", "seen_on_unreadable",
     "relation_to_head_unknown", "ethnicity_unknown", "marital_status_unknown", "nationality_unknown",
 })
 
@@ -614,7 +619,7 @@ def _birth(reader: _Reader, today: date, id_birth: date | None) -> tuple[date | 
     return birth_date, birth_month
 
 
-_LIFE_DATES = ("deceased_on", "moved_out_on")
+_LIFE_DATES = ("deceased_on", "moved_out_on", "changed_on", "seen_on")
 _CODE_TABLES: tuple[tuple[str, CodeTable], ...] = (
     ("relation_to_head", RELATION_TO_HEAD), ("ethnicity", ETHNICITY), ("marital_status", MARITAL_STATUS),
     ("nationality", NATIONALITY),

@@ -347,3 +347,37 @@ def test_a_renderer_can_be_called_for_one_resident(residents: list[Resident]) ->
     assert row is not None and row["姓名"]
     later = replace(NoiseConfig(), observed_on=NoiseConfig().observed_on.replace(year=2025))
     assert render_public_security(residents[0], random.Random(1), later) == row
+
+
+def test_a_station_row_that_missed_a_move_was_last_written_before_it(
+        records: list[RenderedRecord], by_id: dict[str, Resident]) -> None:
+    stale = fresh = 0
+    for record in _rows(records, "public_security"):
+        resident = by_id[record.resident_id]
+        if resident.previous_address is None or resident.moved_on is None or resident.death_date is not None:
+            continue
+        written = date.fromisoformat(str(record.row["updated_at"])[:10])
+        if record.row["现住址"] == resident.previous_address.full_text():
+            stale += 1
+            assert written < resident.moved_on
+        else:
+            fresh += 1
+            assert written >= resident.moved_on
+    assert stale and fresh
+
+
+def test_the_register_and_visit_dates_reach_the_standard_record() -> None:
+    from connectors.spec import ConnectorSpec
+    from core.standardise import standardise
+    from onceonly.settings import PROJECT_ROOT
+    from schemas.source_record import SourceRecord
+
+    def standard(source: str, payload: dict[str, str]) -> object:
+        mapping = ConnectorSpec.load(PROJECT_ROOT / "mappings" / f"{source}.yaml").field_mapping()
+        assert mapping is not None
+        return standardise(SourceRecord.of(source=source, record_id="1", payload=payload, mapping_version="t"), mapping)
+
+    station = standard("public_security", {"人员编号": "GA1", "姓名": "王芳", "updated_at": "2026-06-10 09:12:00"})
+    visit = standard("community", {"走访编号": "ZF1", "姓名": "王芳", "走访日期": "2026-03-02"})
+    assert (station.changed_on, station.seen_on) == (date(2026, 6, 10), None)  # type: ignore[attr-defined]
+    assert (visit.changed_on, visit.seen_on) == (None, date(2026, 3, 2))  # type: ignore[attr-defined]

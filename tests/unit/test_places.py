@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from core.places import (
@@ -142,5 +142,50 @@ def test_a_resident_nobody_can_place_has_no_community() -> None:
 
 
 def test_candidates_survive_their_json_form() -> None:
-    candidate = PlaceCandidate("residential", ("c:秦虹#3", "c:秦虹"), "秦虹社区", "第2网格", "秦淮区", votes=2)
+    candidate = PlaceCandidate("residential", ("c:秦虹#3", "c:秦虹"), "秦虹社区", "第2网格", "秦淮区", votes=2,
+                               sources=("civil_affairs", "public_security"), changed_on="2026-01-02", seen_on="2026-02-03")
     assert PlaceCandidate.from_json(candidate.as_json()) == candidate
+
+
+def _dated(source: str, rid: str, address: str, **dates: date) -> ResidentRecord:
+    return _record(source, rid, addresses={"residential": parse_address(address)}, **dates)
+
+
+MOVED = {"c:中和村#9": Assignment("中和村社区", "第1网格", "standard_address"),
+         "c:瑞金北村#19": Assignment("瑞金北村社区", "第3网格", "standard_address")}
+NEW_FLAT, OLD_FLAT = "中和村10号中和村小区9幢1单元501室", "瑞金北村19幢2单元502室"
+
+
+def test_a_visit_before_a_register_recorded_the_move_is_older_news() -> None:
+    # the worker saw them at the old flat in March; in June the station recorded the move;
+    # social security has not heard: one against one once the visit gives way, and the tie goes
+    # to the department first in the authority order (the visit, first, has dropped out)
+    profile = _profile(_dated("community", "SQ-1", OLD_FLAT, seen_on=date(2026, 3, 2)),
+                       _dated("public_security", "GA-1", NEW_FLAT, changed_on=date(2026, 6, 10)),
+                       _dated("social_security", "SB-1", OLD_FLAT))
+    place = derive_place(candidates(profile), MOVED.get)
+    assert place.community == "中和村社区"
+    assert place.contested  # the records still disagree: a check at the door
+
+
+def test_a_later_visit_repeating_the_old_flat_still_votes() -> None:
+    # a form pre-filled from the roster after the station's change is no news about the move
+    profile = _profile(_dated("community", "SQ-1", OLD_FLAT, seen_on=date(2026, 9, 1)),
+                       _dated("public_security", "GA-1", NEW_FLAT, changed_on=date(2026, 6, 10)),
+                       _dated("social_security", "SB-1", OLD_FLAT))
+    assert derive_place(candidates(profile), MOVED.get).community == "瑞金北村社区"
+
+
+def test_a_registers_change_never_gives_way_to_a_later_visit() -> None:
+    profile = _profile(_dated("public_security", "GA-1", OLD_FLAT, changed_on=date(2025, 1, 5)),
+                       _dated("community", "SQ-1", NEW_FLAT, seen_on=date(2026, 9, 1)),
+                       _dated("social_security", "SB-1", OLD_FLAT))
+    assert derive_place(candidates(profile), MOVED.get).community == "瑞金北村社区"
+
+
+def test_the_candidates_carry_their_departments_and_dates() -> None:
+    profile = _profile(_dated("community", "SQ-1", OLD_FLAT, seen_on=date(2026, 3, 2)),
+                       _dated("community", "SQ-2", OLD_FLAT, seen_on=date(2026, 5, 2)))
+    (candidate,) = candidates(profile)
+    assert (candidate.votes, candidate.sources, candidate.seen_on, candidate.changed_on) == (
+        2, ("community",), "2026-05-02", None)

@@ -46,13 +46,18 @@ def stable_fraction(key: str) -> float:
     return zlib.crc32(key.encode("utf-8")) / 2**32
 
 
-def stamp(resident: Resident, salt: int) -> datetime:
+def stamp(resident: Resident, salt: int, *, missed_move: bool = False) -> datetime:
     """When the department last wrote the row: the day of the last true change, in office hours.
+    A row that still shows the old address (``missed_move``) was last written before the move it
+    never heard of (unless the death was recorded on it since).
 
     Derived from the resident, not from the random stream, so an unchanged resident keeps it.
     """
     seconds = 8 * 3600 + (resident.number * 7919 + salt * 104_729 + resident.last_changed.toordinal()) % (10 * 3600)
     day = resident.last_changed + timedelta(days=(resident.number + salt) % 4)
+    if missed_move and resident.moved_on is not None and resident.death_date is None:
+        before = resident.moved_on - timedelta(days=1 + (resident.number * 31 + salt) % 365)
+        day = min(max(resident.registered_on, before), resident.moved_on - timedelta(days=1))
     return datetime.combine(day, time()) + timedelta(seconds=seconds)
 
 

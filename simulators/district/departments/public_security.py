@@ -72,5 +72,5 @@ def render_public_security(
         "人员状态": status,
         "注销日期": iso_day(ended),
         "联系电话": phone or "",
-        "updated_at": stamp(resident, 1).strftime("%Y-%m-%d %H:%M:%S"),
+        "updated_at": stamp(resident, 1, missed_move=address is resident.previous_address).strftime("%Y-%m-%d %H:%M:%S"),
     }
