@@ -30,6 +30,7 @@ from onceonly import __version__
 from onceonly.settings import PROJECT_ROOT, Settings, is_loopback
 from store.audit import AuditLog
 from store.auth_tables import UserStore
+from store.engine import companion_engine
 from store.ledger import SourceRecordLedger
 from store.pipeline_samples import PipelineSamples
 from store.resolver_state import ResolverState
@@ -84,7 +85,8 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     secure = effective.cookie_secure == "always" or (effective.cookie_secure == "auto"
                                                      and not is_loopback(effective.api_host))
     auth = Authenticator(users, Sessions(session_secret(key)), secure_cookies=secure, throttle=LoginThrottle())
-    queries = ResidentQueries(engine, id_hash_key=key, grants=load_grants(), audit=audit)
+    queries = ResidentQueries(engine, id_hash_key=key, grants=load_grants(), audit=audit,
+                              resolver_engine=companion_engine(engine, "resolver"))
 
     def kafka() -> str:
         if settings is None:
@@ -97,7 +99,7 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
                              profile_events_topic=effective.profile_events_topic,
                              samples=PipelineSamples(engine, retention=timedelta(days=effective.health_retention_days)),
                              sample_seconds=effective.health_sample_seconds)
-    resolver = ResolverState(engine)
+    resolver = ResolverState(companion_engine(engine, "resolver"))
     quality = QualityViews(engine, effective.data_dir)
     reprocessing = DeadLetterReprocessing(settings, engine, pipeline, kafka) if settings is not None else None
     user_admin = UserAdmin(users, audit, min_password_length=effective.min_password_length)

@@ -110,8 +110,10 @@ class ParsedProfiles:
 
 
 class ResidentQueries:
-    def __init__(self, engine: Engine, *, id_hash_key: str, grants: Mapping[str, Grant], audit: AuditLog) -> None:
+    def __init__(self, engine: Engine, *, id_hash_key: str, grants: Mapping[str, Grant], audit: AuditLog,
+                 resolver_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.resolver_engine = resolver_engine or engine  # where the review queue is (the resolver's state)
         self.id_hash_key = id_hash_key
         self.grants = grants
         self.audit = audit
@@ -372,10 +374,11 @@ class ResidentQueries:
         from store.resolver_tables import resolver_reviews
 
         require(principal, "review")
-        with self.engine.connect() as conn:
+        with self.resolver_engine.connect() as conn:
             total = conn.execute(select(func.count()).select_from(resolver_reviews)).scalar_one()
             pending = conn.execute(select(resolver_reviews.c.review_id, resolver_reviews.c.profile_id)
                                    .order_by(resolver_reviews.c.review_id).offset(offset).limit(limit)).all()
+        with self.engine.connect() as conn:
             holders = {r.profile_id for r in pending}
             docs = {r.profile_id: Profile.model_validate(r.doc) for r in conn.execute(
                 select(profiles.c.profile_id, profiles.c.doc).where(profiles.c.profile_id.in_(sorted(holders))))}

@@ -24,7 +24,7 @@ from localstack.processes import port_open
 from onceonly.matcher_source import CurrentMatcher
 from onceonly.settings import Settings
 from services.gazetteer import GazetteerService
-from store.engine import make_engine
+from store.engine import companion_engine, make_engine
 from store.ledger import SourceRecordLedger
 from store.matcher_parameters import MatcherParameterStore
 from store.place_projection import PlaceProjection
@@ -162,6 +162,12 @@ def gazetteer_service(settings: Settings, db: Engine, audit: Any) -> GazetteerSe
     return GazetteerService(db, acknowledged_publisher(lambda: kafka_bootstrap(settings), settings.places_topic), audit)
 
 
+def resolver_state(db: Engine) -> ResolverState:
+    """The resolver's state and outbox: in their own SQLite file beside the store (its writer does
+    not wait for the projection's), or in the store's PostgreSQL database."""
+    return ResolverState(companion_engine(db, "resolver"))
+
+
 def profile_projection(settings: Settings, db: Engine | None = None) -> ProfileProjection:
     return ProfileProjection(db if db is not None else engine(settings),
                              id_hash_key=settings.id_hash_key.get_secret_value())
@@ -195,7 +201,7 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         ledger=SourceRecordLedger(db),
         profile_events_topic=settings.profile_events_topic,
         projection=profile_projection(settings, db),
-        resolver=ResolverState(db),
+        resolver=resolver_state(db),
         matcher=current_matcher(settings, db),
         mappings={**field_mappings(settings), **(field_mapping_overrides or {})},
         partitions=settings.topic_partitions,

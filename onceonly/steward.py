@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.profile_events import ProfileEvent, StewardCommand
-from store.resolver_state import ResolverState
 from streams.resolve import KafkaOutboxSender
 
 
@@ -17,7 +16,7 @@ def now() -> datetime:
 
 def submit(settings: Settings, command: StewardCommand) -> list[ProfileEvent]:
     """Apply a steward command (under the resolver's lock) and publish the resulting events."""
-    state = ResolverState(bootstrap.engine(settings))
+    state = bootstrap.resolver_state(bootstrap.engine(settings))
     events = state.handle_command(command)
     sender = KafkaOutboxSender(bootstrap.kafka_bootstrap(settings), settings.profile_events_topic)
     try:

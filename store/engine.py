@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,26 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     if create:
         upgrade(engine)
     return engine
+
+
+_COMPANIONS: weakref.WeakKeyDictionary[Engine, dict[str, Engine]] = weakref.WeakKeyDictionary()
+
+
+def companion_engine(store: Engine, name: str) -> Engine:
+    """The database of a part of the hub that writes on its own, beside the profile store: on
+    SQLite a file of its own next to the store's (``onceonly.db`` → ``onceonly-resolver.db``), so
+    its writer never queues behind the projection's on SQLite's one lock per file; on PostgreSQL
+    (row locks, and the resolver's own advisory lock) the store itself. Every entry point asks
+    for it this way, so they all meet in the same place."""
+    url = store.url
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return store
+    known = _COMPANIONS.setdefault(store, {})
+    if name not in known:
+        path = Path(database)
+        known[name] = make_engine(f"sqlite:///{path.with_name(f'{path.stem}-{name}{path.suffix}')}")
+    return known[name]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

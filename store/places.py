@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select, text, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, select, text, tuple_, update
 
 from core.places import (
     Assignment,
@@ -85,16 +85,21 @@ class PlaceIndex:
                 held[(r.source, r.record_id)].add(
                     PlaceFact(r.place_key, r.origin, r.source, r.record_id, r.community, r.grid))
         changed: set[str] = set()
+        stale: list[dict[str, str]] = []
+        rows: list[dict[str, str | None]] = []
         for rec in records:
             facts = wanted[rec]
             if held[rec] == set(facts.values()):
                 continue
-            conn.execute(delete(f).where(f.c.source == rec[0], f.c.record_id == rec[1]))
-            if facts:
-                conn.execute(f.insert(), [{"place_key": x.place_key, "source": x.source, "record_id": x.record_id,
-                                           "origin": x.origin, "community": x.community, "grid": x.grid}
-                                          for x in facts.values()])
+            if held[rec]:
+                stale.append({"s": rec[0], "r": rec[1]})
+            rows += [{"place_key": x.place_key, "source": x.source, "record_id": x.record_id, "origin": x.origin,
+                      "community": x.community, "grid": x.grid} for x in facts.values()]
             changed |= {x.place_key for x in held[rec]} | set(facts)
+        if stale:  # one statement for all the records whose facts changed, one for their new facts
+            conn.execute(delete(f).where(f.c.source == bindparam("s"), f.c.record_id == bindparam("r")), stale)
+        if rows:
+            conn.execute(f.insert(), rows)
         return changed
 
     def correct(self, conn: Connection, place_key: str, community: str | None, grid: str | None) -> set[str]:

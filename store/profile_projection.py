@@ -13,12 +13,12 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 
 from core.access.views import render
 from core.places import ProfilePlace
 from core.privacy import keyed_hash, mask_id_number
-from core.profile import Profile, apply, checksum
+from core.profile import Profile, apply_all, checksum
 from core.profile.read_side import search_terms
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
@@ -27,6 +27,11 @@ from store.engine import write_transaction
 from store.places import PlaceIndex, place_columns
 from store.profile_tables import profile_event_log, profile_search_terms, profiles, record_links
 from store.upsert import insert_new, upsert
+
+_CHUNK = 500  # values in one IN (...)
+_PROFILE_COLUMNS = ("version", "status", "merged_into", "name", "name_key", "birth_date", "id_hash", "household_id",
+                    "community", "grid", "place_basis", "registered_community", "lives_apart", "place_contested",
+                    "sex", "relation_to_head", "address", "id_masked", "updated_at", "doc")
 
 
 @dataclass(frozen=True)
@@ -46,33 +51,38 @@ class ProfileProjection:
         self.places = PlaceIndex()
 
     def apply(self, batch: Sequence[DeliveredEvent]) -> int:
-        """Fold a batch into the store with its offsets; return how many events took effect."""
+        """Fold a batch into the store with its offsets; return how many events took effect.
+
+        Batch-wise: one read of the touched profiles, each profile's events folded together (its
+        golden fields computed once), and one statement per table for the whole batch."""
         with write_transaction(self.engine) as conn:
             seen = positions.applied_offsets(conn, self.CONSUMER)
-            fresh = [d for d in batch if positions.is_new(seen, d.topic, d.partition, d.offset)]
-            touched: dict[str, Profile | None] = {}
-            applied = 0
-            for delivered in fresh:
-                event = delivered.event
-                if event.profile_id not in touched:
-                    touched[event.profile_id] = self._load(conn, event.profile_id)
-                before = touched[event.profile_id]
-                if before is not None and event.version <= before.version:
+            fresh = [d.event for d in batch if positions.is_new(seen, d.topic, d.partition, d.offset)]
+            loaded = self._load(conn, {event.profile_id for event in fresh})
+            version = {pid: profile.version for pid, profile in loaded.items()}
+            pending: dict[str, list[ProfileEvent]] = {}
+            logged: list[dict[str, object]] = []
+            for event in fresh:
+                if event.version <= version.get(event.profile_id, 0):
                     continue  # already folded (redelivery from another offset)
-                touched[event.profile_id] = apply(before, event)
-                insert_new(conn, profile_event_log, [{
-                    "event_id": event.event_id, "profile_id": event.profile_id, "version": event.version,
-                    "occurred_at": event.occurred_at, "type": type(event).__name__,
-                    "payload": encode(event).decode("utf-8"),
-                }])
-                applied += 1
-            self.write_profiles(conn, [p for p in touched.values() if p is not None])
+                version[event.profile_id] = event.version
+                pending.setdefault(event.profile_id, []).append(event)
+                logged.append({"event_id": event.event_id, "profile_id": event.profile_id, "version": event.version,
+                               "occurred_at": event.occurred_at, "type": type(event).__name__,
+                               "payload": encode(event).decode("utf-8")})
+            folded = [p for pid, events in pending.items() if (p := apply_all(loaded.get(pid), events)) is not None]
+            insert_new(conn, profile_event_log, logged)
+            self.write_profiles(conn, folded)
             positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in batch])
-        return applied
+        return len(logged)
 
-    def _load(self, conn: Connection, profile_id: str) -> Profile | None:
-        doc = conn.execute(select(profiles.c.doc).where(profiles.c.profile_id == profile_id)).scalar_one_or_none()
-        return None if doc is None else Profile.model_validate(doc)
+    @staticmethod
+    def _load(conn: Connection, profile_ids: set[str]) -> dict[str, Profile]:
+        ids = sorted(profile_ids)
+        return {r.profile_id: Profile.model_validate(r.doc)
+                for start in range(0, len(ids), _CHUNK)
+                for r in conn.execute(select(profiles.c.profile_id, profiles.c.doc)
+                                      .where(profiles.c.profile_id.in_(ids[start:start + _CHUNK])))}
 
     def write_profiles(self, conn: Connection, written: Sequence[Profile]) -> None:
         """Write folded profiles with their read side, in the caller's transaction (``apply`` after
@@ -84,10 +94,13 @@ class ProfileProjection:
         self.places.lock(conn)
         moved = self.places.reassign(conn, self.places.learn_from_profiles(conn, written))
         located = self.places.locate(conn, written, moved)
-        for profile in written:
-            self._write(conn, profile, located[profile.profile_id])
+        upsert(conn, profiles, [self._row(p, located[p.profile_id]) for p in written], keys=("profile_id",),
+               update=_PROFILE_COLUMNS)
+        ids = [p.profile_id for p in written]
+        self._write_terms(conn, written, ids)
+        self._write_links(conn, written, ids)
 
-    def _write(self, conn: Connection, profile: Profile, place: ProfilePlace) -> None:
+    def _row(self, profile: Profile, place: ProfilePlace) -> dict[str, object]:
         golden = profile.golden
         id_number = golden.id_number.value if golden.id_number else None
         name = golden.name.value if golden.name else None
@@ -97,7 +110,7 @@ class ProfileProjection:
                 name_key = linked.record.name_pinyin
                 break
         shown_address = golden.residential_address or golden.registered_address
-        upsert(conn, profiles, [{
+        return {
             "profile_id": profile.profile_id,
             "version": profile.version,
             "status": profile.status,
@@ -114,32 +127,44 @@ class ProfileProjection:
             "id_masked": mask_id_number(id_number) if id_number else None,
             "updated_at": profile.updated_at,
             "doc": profile.model_dump(mode="json"),
-        }], keys=("profile_id",), update=("version", "status", "merged_into", "name", "name_key", "birth_date",
-                                          "id_hash", "household_id", "community", "grid", "place_basis",
-                                          "registered_community", "lives_apart", "place_contested", "sex", "relation_to_head",
-                                          "address", "id_masked", "updated_at", "doc"))
-        self._write_terms(conn, profile)
-        conn.execute(delete(record_links).where(record_links.c.profile_id == profile.profile_id))
-        links = [{"source": r.record.source, "record_id": r.record.record_id, "profile_id": profile.profile_id}
-                 for r in profile.records.values()]
-        if links:
-            insert_new(conn, record_links, links)
+        }
 
     @staticmethod
-    def _write_terms(conn: Connection, profile: Profile) -> None:
+    def _write_terms(conn: Connection, written: Sequence[Profile], ids: list[str]) -> None:
         """Only the search terms that changed: most events (a review, a life event, a linked record
         with the same name, phone and address) change none of a profile's ~45 terms."""
         t = profile_search_terms
-        held = {(r.kind, r.term): r.weight for r in conn.execute(
-            select(t.c.kind, t.c.term, t.c.weight).where(t.c.profile_id == profile.profile_id))}
-        wanted = {(term.kind, term.term): term.weight for term in search_terms(profile)}
-        gone = [key for key, weight in held.items() if wanted.get(key) != weight]
-        for kind, term in gone:
-            conn.execute(delete(t).where(t.c.profile_id == profile.profile_id, t.c.kind == kind, t.c.term == term))
-        new = [{"kind": kind, "term": term, "profile_id": profile.profile_id, "weight": weight}
-               for (kind, term), weight in wanted.items() if held.get((kind, term)) != weight]
+        held: dict[tuple[str, str, str], float] = {}
+        for start in range(0, len(ids), _CHUNK):
+            for r in conn.execute(select(t.c.profile_id, t.c.kind, t.c.term, t.c.weight)
+                                  .where(t.c.profile_id.in_(ids[start:start + _CHUNK]))):
+                held[(r.profile_id, r.kind, r.term)] = r.weight
+        wanted: dict[tuple[str, str, str], float] = {(p.profile_id, term.kind, term.term): term.weight
+                                                     for p in written for term in search_terms(p)}
+        gone = [{"p": pid, "k": kind, "t": term} for (pid, kind, term), weight in held.items()
+                if wanted.get((pid, kind, term)) != weight]
+        if gone:
+            conn.execute(delete(t).where(t.c.profile_id == bindparam("p"), t.c.kind == bindparam("k"),
+                                         t.c.term == bindparam("t")), gone)
+        new = [{"kind": kind, "term": term, "profile_id": pid, "weight": weight}
+               for (pid, kind, term), weight in wanted.items() if held.get((pid, kind, term)) != weight]
         if new:
             conn.execute(t.insert(), new)
+
+    @staticmethod
+    def _write_links(conn: Connection, written: Sequence[Profile], ids: list[str]) -> None:
+        """Each profile's rows of record_links: the records it holds (live or ended), no others."""
+        t = record_links
+        held: set[tuple[str, str, str]] = set()
+        for start in range(0, len(ids), _CHUNK):
+            held |= {(r.source, r.record_id, r.profile_id) for r in conn.execute(
+                select(t.c.source, t.c.record_id, t.c.profile_id).where(t.c.profile_id.in_(ids[start:start + _CHUNK])))}
+        wanted = {(r.record.source, r.record.record_id, p.profile_id) for p in written for r in p.records.values()}
+        gone = [{"s": s, "r": r, "p": p} for s, r, p in sorted(held - wanted)]
+        if gone:
+            conn.execute(delete(t).where(t.c.source == bindparam("s"), t.c.record_id == bindparam("r"),
+                                         t.c.profile_id == bindparam("p")), gone)
+        insert_new(conn, t, [{"source": s, "record_id": r, "profile_id": p} for s, r, p in sorted(wanted - held)])
 
     # -- reading -----------------------------------------------------------------------------------
     def profiles(self) -> Iterator[Profile]:

@@ -17,7 +17,7 @@ from core.profile.errors import (
     VersionGap,
     WrongProfile,
 )
-from core.profile.fold import apply, as_of, checksum, follow, replay
+from core.profile.fold import apply, apply_all, as_of, checksum, follow, replay
 from core.profile.households import household_members
 from core.profile.model import Golden, GoldenFields, HistoryEntry, Observation, Profile, Provenance
 from core.profile.survivorship import FieldRule, SurvivorshipRules, default_rules, load_rules, survive
@@ -39,6 +39,7 @@ __all__ = [
     "VersionGap",
     "WrongProfile",
     "apply",
+    "apply_all",
     "as_of",
     "checksum",
     "default_rules",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from core.profile.model import Golden, GoldenFields, Observation, Provenance
 from core.standardise.addresses import address_identity
@@ -72,6 +72,7 @@ class SurvivorshipRules(BaseModel):
     version: str
     default: FieldRule
     fields: dict[str, FieldRule] = Field(default_factory=dict)
+    _resolved: dict[str, FieldRule] = PrivateAttr(default_factory=dict)  # rule_for's answers (patterns are slow)
 
     @field_validator("fields")
     @classmethod
@@ -83,6 +84,12 @@ class SurvivorshipRules(BaseModel):
 
     def rule_for(self, field: str) -> FieldRule:
         """The rule of ``field``: its exact entry, else the longest matching pattern, else the default."""
+        found = self._resolved.get(field)
+        if found is None:
+            found = self._resolved[field] = self._find_rule(field)
+        return found
+
+    def _find_rule(self, field: str) -> FieldRule:
         if field in self.fields:
             return self.fields[field]
         patterns = [name for name in self.fields if fnmatch.fnmatchcase(field, name)]
@@ -117,7 +124,9 @@ def survive(records: Iterable[LinkedRecord], rules: SurvivorshipRules | None = N
         for key in attribute_keys
         if (survivor := _survivor(rules.rule_for(f"attributes.{key}"), [(r, r.attributes.get(key)) for r in live]))
     }
-    return GoldenFields.model_validate(golden)
+    # Built without validation: every value comes from a validated record, and a fold recomputes
+    # this for each event (validating tens of nested models each time was most of its cost).
+    return GoldenFields.model_construct(**golden)
 
 
 def _survivor(rule: FieldRule, values: list[tuple[ResidentRecord, object]]) -> Golden[object] | None:
@@ -131,15 +140,16 @@ def _survivor(rule: FieldRule, values: list[tuple[ResidentRecord, object]]) -> G
     _, winner, value = ranked[0]
     same = value_identity(value)
     conflicts: tuple[Observation[object], ...] = tuple(
-        Observation(value=other, provenance=_provenance(record))
+        Observation.model_construct(value=other, provenance=_provenance(record))
         for _, record, other in ranked[1:]
         if record.source != winner.source and value_identity(other) != same
     )
-    return Golden(value=value, provenance=_provenance(winner), conflicts=conflicts, conflicted=bool(conflicts))
+    return Golden.model_construct(value=value, provenance=_provenance(winner), conflicts=conflicts,
+                                  conflicted=bool(conflicts))
 
 
 def _provenance(record: ResidentRecord) -> Provenance:
-    return Provenance(source=record.source, record_id=record.record_id, observed_at=record.observed_at)
+    return Provenance.model_construct(source=record.source, record_id=record.record_id, observed_at=record.observed_at)
 
 
 def _timestamp(moment: datetime) -> float:

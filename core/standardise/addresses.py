@@ -317,6 +317,7 @@ def _part(value: str | None) -> str:
     return arabic(text)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # survivorship asks again for the same addresses at every fold
 def address_identity(address: Address) -> str:
     """A key meaning "the same dwelling": equal for two spellings of one flat or house.
 

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from api.app import create_app
 from core.matching import default_matcher
 from core.profile import Profile
+from onceonly.bootstrap import resolver_state
 from onceonly.settings import Settings
 from store.auth_tables import UserStore
 from store.engine import make_engine
@@ -60,9 +61,10 @@ def project_outbox(engine: Engine, state: ResolverState) -> int:
 def _template(directory: str) -> Path:
     path = Path(directory) / "template.db"
     engine = make_engine(f"sqlite:///{path}")
-    state = ResolverState(engine)
+    state = resolver_state(engine)
     state.resolve_batch(list(district(RESIDENTS)), default_matcher())
     project_outbox(engine, state)
+    state.engine.dispose()  # the resolver's own file, beside the store's (both copied below)
     engine.dispose()
     return path
 
@@ -105,7 +107,9 @@ class World:
 
 def build_world(tmp: Path, cache_dir: Path) -> World:
     path = tmp / "store.db"
-    shutil.copy(_template(str(cache_dir)), path)
+    template = _template(str(cache_dir))
+    shutil.copy(template, path)
+    shutil.copy(template.with_name("template-resolver.db"), tmp / "store-resolver.db")
     return populated_world(make_engine(f"sqlite:///{path}"), tmp)
 
 

@@ -21,10 +21,10 @@ from core.matching import default_matcher
 from core.planner import plan_collection
 from core.profile import Profile
 from flows.plan import load_form
+from onceonly.bootstrap import resolver_state
 from onceonly.settings import Settings
 from store.audit import AuditLog
 from store.engine import make_engine
-from store.resolver_state import ResolverState
 from tests.integration.api_world import KEY, PASSWORD, RESIDENTS, World, build_world, populated_world, project_outbox
 
 SURVEY = "elderly_survey"
@@ -34,7 +34,7 @@ def _world_on_postgres(engine: Engine, tmp: Path) -> World:
     """The same district as ``api_world`` (real resolver and projection) in PostgreSQL."""
     from tests.integration.test_resolver_state import district
 
-    state = ResolverState(engine)
+    state = resolver_state(engine)
     state.resolve_batch(list(district(RESIDENTS)), default_matcher())
     project_outbox(engine, state)
     return populated_world(engine, tmp)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from store.resolver_state import ResolverState
+from onceonly.bootstrap import resolver_state
 from tests.integration.api_world import World, build_world, project_outbox
 
 
@@ -47,7 +47,7 @@ def test_confirm_and_reject_emit_events_that_the_projection_applies(world: World
     again = steward.post(f"/api/v1/reviews/{first['review_id']}/confirm", json={"profile_id": target})
     assert again.status_code == 409 and "refused" in again.json()["detail"]
 
-    project_outbox(world.engine, ResolverState(world.engine))  # what the stream workers would do
+    project_outbox(world.engine, resolver_state(world.engine))  # what the stream workers would do
     left = {r["review_id"] for r in steward.get("/api/v1/reviews").json()["reviews"]}
     assert first["review_id"] not in left and second["review_id"] not in left
     record_key = f"{first['record']['source']}:{first['record']['record_id']}"
