@@ -34,7 +34,7 @@ from core.access.catalogue import catalogue
 from core.access.views import history_line, link_reasons, link_summary, local_time
 from core.privacy import redact_id_numbers
 from core.resolution.errors import ResolutionError
-from schemas.profile_events import ConfirmMatch, RejectMatch
+from services.stewarding import StewardingService
 from store.audit import AuditLog
 from store.auth_tables import UserStore
 from store.resolver_state import ResolverState
@@ -86,6 +86,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
                    user_admin: UserAdmin | None = None, home_queries: HomeQueries | None = None) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     homes = home_queries or HomeQueries(queries.engine, audit, queries.grants)
+    stewarding = StewardingService(resolver, pipeline.publish, audit)
 
     def page(request: Request, name: str, principal: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"me": principal, **ctx}, status_code=status)
@@ -255,23 +256,16 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
                note: Annotated[str, Form(max_length=500)] = "") -> Response:
         if not can(principal, "review"):
             raise AccessDenied("role may not review")
-        now = datetime.now(UTC)
-        if decision == "confirm":
-            command: ConfirmMatch | RejectMatch = ConfirmMatch(steward=principal.username, issued_at=now,
-                                                               review_id=review_id, profile_id=profile_id, note=note)
-        elif decision == "reject":
-            command = RejectMatch(steward=principal.username, issued_at=now, review_id=review_id, note=note)
-        else:
+        if decision not in ("confirm", "reject"):
             raise BadQuery("decision must be confirm or reject")
         try:
-            events = resolver.handle_command(command)
+            result = (stewarding.confirm(principal, review_id, profile_id, note) if decision == "confirm"
+                      else stewarding.reject(principal, review_id, note))
         except ResolutionError as exc:
             return page(request, "reviews.html", principal, status=409, q=queries.reviews(principal, limit=50),
                         error=f"未能处理：{exc}")
-        pipeline.publish(resolver.publish_outbox)
-        audit.append(principal, f"{decision}_review", "人工复核", [profile_id] if profile_id else [], ["review"])
         return page(request, "reviews.html", principal, q=queries.reviews(principal, limit=50),
-                    done=f"已{'确认' if decision == 'confirm' else '驳回'}复核 {review_id}，产生 {len(events)} 个事件")
+                    done=f"已{'确认' if decision == 'confirm' else '驳回'}复核 {review_id}，产生 {len(result.events)} 个事件")
 
     def letters_page(request: Request, principal: Principal, source: str, status: int = 200, **ctx: Any) -> Response:
         try:

@@ -19,7 +19,7 @@ from api.pipeline import PipelineViews
 from api.quality import QualityViews
 from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from core.access import FIELDS, Principal, require
-from schemas.profile_events import ConfirmMatch, RejectMatch, StewardCommand
+from services.stewarding import Decided, StewardingService
 from store.audit import AuditLog
 from store.resolver_state import ResolverState
 
@@ -151,30 +151,22 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         """Pending reviews: the record beside each candidate profile, with each field's evidence and weight."""
         return queries.reviews(principal, limit=limit, offset=offset)
 
-    def decide(principal: Principal, command: StewardCommand, action: str, residents: list[str]) -> dict[str, Any]:
-        require(principal, "review")
-        events = resolver.handle_command(command)
-        published = pipeline.publish(resolver.publish_outbox) if events else 0
-        audit.append(principal, action, "人工复核", residents, ["review"])
-        return {"command_id": command.command_id, "published": published,
+    stewarding = StewardingService(resolver, pipeline.publish, audit)
+
+    def decided(result: Decided) -> dict[str, Any]:
+        return {"command_id": result.command.command_id, "published": result.published,
                 "events": [{"type": type(e).__name__, "profile_id": e.profile_id, "version": e.version}
-                           for e in events]}
+                           for e in result.events]}
 
     @router.post("/reviews/{review_id}/confirm", tags=["stewards"])
     async def confirm(principal: Me, review_id: str, body: ConfirmBody) -> dict[str, Any]:
         """Link the reviewed record to the candidate ``profile_id``: emits the link (and merge) events."""
-        require(principal, "review")
-        command = ConfirmMatch(steward=principal.username, issued_at=datetime.now(UTC), review_id=review_id,
-                               profile_id=body.profile_id, note=body.note)
-        return await run_in_threadpool(decide, principal, command, "confirm_review", [body.profile_id])
+        return decided(await run_in_threadpool(stewarding.confirm, principal, review_id, body.profile_id, body.note))
 
     @router.post("/reviews/{review_id}/reject", tags=["stewards"])
     async def reject(principal: Me, review_id: str, body: RejectBody) -> dict[str, Any]:
         """The reviewed record is none of the candidates: it gets a profile of its own."""
-        require(principal, "review")
-        command = RejectMatch(steward=principal.username, issued_at=datetime.now(UTC), review_id=review_id,
-                              note=body.note)
-        return await run_in_threadpool(decide, principal, command, "reject_review", [])
+        return decided(await run_in_threadpool(stewarding.reject, principal, review_id, body.note))
 
     @router.get("/dead-letters", tags=["stewards"])
     def dead_letters(principal: Me, source: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$")] = None,

@@ -21,27 +21,18 @@ class StoreDiverged(RuntimeError):
 
 @task(name="replay-and-compare", timeout_seconds=7200, cache_policy=NO_CACHE)
 def replay_and_compare() -> dict[str, object]:
-    from store.engine import make_engine
-    from store.replay import applied_upto, rebuild
+    from services.verification import remove_sqlite, replay_and_compare
 
     settings = Settings()
-    upto = applied_upto(bootstrap.engine(settings), profile_events_topic=settings.profile_events_topic,
-                        places_topic=settings.places_topic)
     scratch = settings.data_dir / "verify" / f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.db"
-    engine = make_engine(f"sqlite:///{scratch}")
     try:
-        rebuilt = rebuild(engine, id_hash_key=settings.id_hash_key.get_secret_value(),
-                          bootstrap=bootstrap.kafka_bootstrap(settings),
-                          profile_events_topic=settings.profile_events_topic, places_topic=settings.places_topic,
-                          upto=upto)
-        read, again = rebuilt.events, rebuilt.checksum
+        result = replay_and_compare(bootstrap.profile_projection(settings), target_url=f"sqlite:///{scratch}",
+                                    bootstrap=bootstrap.kafka_bootstrap(settings),
+                                    profile_events_topic=settings.profile_events_topic,
+                                    places_topic=settings.places_topic, only_applied=True)
     finally:
-        engine.dispose()
-    live = bootstrap.profile_projection(settings).store_checksum()
-    scratch.unlink(missing_ok=True)
-    for suffix in ("-wal", "-shm"):
-        scratch.with_name(scratch.name + suffix).unlink(missing_ok=True)
-    return {"events": read, "live": live, "replayed": again}
+        remove_sqlite(scratch)
+    return {"events": result.events, "live": result.live, "replayed": result.replayed}
 
 
 @flow(name="verify", log_prints=True)

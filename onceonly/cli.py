@@ -286,25 +286,23 @@ def replay(
     """Rebuild the profile store from the profile-events topic and compare checksums with the live store."""
     from rich.progress import Progress
 
-    from store.engine import make_engine
-    from store.replay import rebuild
+    from services.verification import remove_sqlite, replay_and_compare
 
     settings = _settings()
     target_url = into or f"sqlite:///{settings.data_dir / 'replay.db'}"
     if into is None:
-        (settings.data_dir / "replay.db").unlink(missing_ok=True)
+        remove_sqlite(settings.data_dir / "replay.db")
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("replaying places and profile-events", total=None)
-        rebuilt = rebuild(make_engine(target_url), id_hash_key=settings.id_hash_key.get_secret_value(),
-                          bootstrap=bootstrap.kafka_bootstrap(settings),
-                          profile_events_topic=settings.profile_events_topic, places_topic=settings.places_topic,
-                          progress=lambda n: progress.update(task, completed=n))
-    live = bootstrap.profile_projection(settings).store_checksum()
-    again, read = rebuilt.checksum, rebuilt.events
-    console.print(f"replayed {read} events into {target_url}")
-    console.print(f"live store checksum     {live}")
-    console.print(f"rebuilt store checksum  {again}")
-    if live != again:
+        result = replay_and_compare(bootstrap.profile_projection(settings), target_url=target_url,
+                                    bootstrap=bootstrap.kafka_bootstrap(settings),
+                                    profile_events_topic=settings.profile_events_topic,
+                                    places_topic=settings.places_topic,
+                                    progress=lambda n: progress.update(task, completed=n))
+    console.print(f"replayed {result.events} events into {target_url}")
+    console.print(f"live store checksum     {result.live}")
+    console.print(f"rebuilt store checksum  {result.replayed}")
+    if not result.identical:
         console.print("[red]MISMATCH[/]: the live store is not the fold of the log")
         raise typer.Exit(1)
     console.print("identical")

@@ -1,12 +1,16 @@
-"""Steward decisions from the command line: each becomes events through the resolver, then Kafka."""
+"""Steward decisions from the command line: the CLI's wiring of :mod:`services.stewarding`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from core.access import Principal
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.profile_events import ProfileEvent, StewardCommand
+from services.ports import SendOutbox
+from services.stewarding import StewardingService
+from store.audit import AuditLog
 from streams.resolve import KafkaOutboxSender
 
 
@@ -15,12 +19,17 @@ def now() -> datetime:
 
 
 def submit(settings: Settings, command: StewardCommand) -> list[ProfileEvent]:
-    """Apply a steward command (under the resolver's lock) and publish the resulting events."""
-    state = bootstrap.resolver_state(bootstrap.engine(settings))
-    events = state.handle_command(command)
-    sender = KafkaOutboxSender(bootstrap.kafka_bootstrap(settings), settings.profile_events_topic)
-    try:
-        state.publish_outbox(sender.send, sender.flush)
-    finally:
-        sender.close()
-    return events
+    """Apply a steward command (under the resolver's lock), publish the resulting events (a failed
+    publish raises: the events stay in the outbox for the workers), audited as the named steward."""
+    engine = bootstrap.engine(settings)
+
+    def publish(send_outbox: SendOutbox) -> int:
+        sender = KafkaOutboxSender(bootstrap.kafka_bootstrap(settings), settings.profile_events_topic)
+        try:
+            return send_outbox(sender.send, sender.flush)
+        finally:
+            sender.close()
+
+    service = StewardingService(bootstrap.resolver_state(engine), publish, AuditLog(engine))
+    principal = Principal(user_id=f"cli:{command.steward}", username=command.steward, role="steward")
+    return service.submit(principal, command).events

@@ -11,13 +11,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
 from core.access import Principal, require
 from schemas.place_events import PlaceAssignmentCorrected
+from services.ports import Auditor
 from store.place_tables import places
 from store.places import PlaceIndex, PlaceRow
 
@@ -26,11 +26,6 @@ __all__ = ["CorrectPlace", "GazetteerService", "UnknownPlace"]
 
 class UnknownPlace(LookupError):
     """The place key is not in the gazetteer (nothing to correct)."""
-
-
-class Auditor(Protocol):
-    def append(self, principal: Principal, action: str, purpose: str, residents: list[str],
-               fields: list[str]) -> object: ...
 
 
 @dataclass(frozen=True)
