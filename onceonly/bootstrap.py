@@ -208,4 +208,5 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         places_topic=settings.places_topic,
         gazetteer=place_projection(settings, db),
         gazetteer_sources=frozenset(gazetteer_sources(settings)),
+        datadir=str(settings.data_dir / "faust"),
     ))

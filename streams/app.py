@@ -64,6 +64,7 @@ class StreamWiring:
     places_topic: str = "places"
     gazetteer: Gazetteer | None = None  # store.place_projection.PlaceProjection
     gazetteer_sources: frozenset[str] = frozenset()  # sources holding standard addresses, not residents
+    datadir: str | None = None  # faust's own folder (default: "<app id>-data" in the working directory)
 
 
 def build_app(wiring: StreamWiring) -> faust.App:
@@ -75,6 +76,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
+        datadir=wiring.datadir or "{conf.name}-data",  # faust's own default when none is given
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
         broker_commit_every=200,

@@ -126,5 +126,10 @@ def test_a_steward_undoes_a_merge_and_every_reader_sees_the_correction(hub_setti
             return status == "active" and all(links[k] == merge.merged_away for k in moved)  # type: ignore[attr-defined]
 
         eventually(restored, timeout=120)
+        from store.audit import AuditLog
+
+        # the CLI's decision goes through the same use case as the API's: audited as the steward named
+        assert any(e.action == "undo_merge" and e.username == "steward-wang"
+                   for e in AuditLog(engine).entries(limit=50))
     finally:
         stop(worker)
