@@ -189,6 +189,13 @@ def field_mappings(settings: Settings) -> dict[str, FieldMapping]:
     return {source: m for source, m in found.items() if m is not None}
 
 
+def _faust_dir(settings: Settings) -> Path:
+    """Faust's own folder, under the data dir (faust creates only its last part)."""
+    path = settings.data_dir / "faust"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine | None = None,
                field_mapping_overrides: dict[str, FieldMapping] | None = None) -> faust.App:
     db = db if db is not None else engine(settings)
@@ -208,5 +215,5 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         places_topic=settings.places_topic,
         gazetteer=place_projection(settings, db),
         gazetteer_sources=frozenset(gazetteer_sources(settings)),
-        datadir=str(settings.data_dir / "faust"),
+        datadir=str(_faust_dir(settings)),
     ))
