@@ -32,13 +32,12 @@ from core.profile import Profile
 from schemas.resident import ResidentRecord
 from store.place_tables import place_facts, places, profile_place_keys, profile_places
 from store.profile_tables import profiles
-from store.upsert import upsert
+from store.upsert import chunks, upsert
 
 __all__ = ["STEWARD_SOURCE", "PlaceIndex", "PlaceRow"]
 
 STEWARD_SOURCE = "steward"
 _LOCK_ID = 0x6F6E6365_706C6163 & 0x7FFF_FFFF_FFFF_FFFF  # "onceplac": one advisory lock for the gazetteer
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -51,11 +50,6 @@ class PlaceRow:
     origin: str
     disagreement: bool
     facts: tuple[PlaceFact, ...] = ()
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
 
 
 class PlaceIndex:
@@ -78,8 +72,7 @@ class PlaceIndex:
         wanted = {rec: {fact.place_key: fact for fact in facts} for rec, facts in wanted_by_record.items()}
         held: dict[tuple[str, str], set[PlaceFact]] = {rec: set() for rec in wanted}
         records = sorted(wanted)
-        for start in range(0, len(records), _CHUNK):
-            chunk = records[start:start + _CHUNK]
+        for chunk in chunks(records):
             for r in conn.execute(select(f.c.place_key, f.c.origin, f.c.source, f.c.record_id, f.c.community, f.c.grid)
                                   .where(tuple_(f.c.source, f.c.record_id).in_(chunk))):
                 held[(r.source, r.record_id)].add(
@@ -134,7 +127,7 @@ class PlaceIndex:
         """Recompute the assignment of ``keys``; return those whose community or grid changed."""
         keys = sorted(set(keys))
         moved: set[str] = set()
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             facts: dict[str, list[PlaceFact]] = {k: [] for k in chunk}
             for r in conn.execute(select(place_facts).where(place_facts.c.place_key.in_(chunk))):
                 facts[r.place_key].append(PlaceFact(r.place_key, r.origin, r.source, r.record_id, r.community, r.grid))
@@ -162,7 +155,7 @@ class PlaceIndex:
     def assignments(self, conn: Connection, keys: Iterable[str]) -> dict[str, Assignment]:
         keys = sorted(set(keys))
         found: dict[str, Assignment] = {}
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             for r in conn.execute(select(places.c.place_key, places.c.community, places.c.grid, places.c.origin,
                                          places.c.disagreement).where(places.c.place_key.in_(chunk))):
                 found[r.place_key] = Assignment(r.community, r.grid, r.origin, r.disagreement)
@@ -185,7 +178,7 @@ class PlaceIndex:
             return
         ids = sorted(cands)
         held: dict[str, set[str]] = {pid: set() for pid in ids}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for r in conn.execute(select(profile_place_keys.c.profile_id, profile_place_keys.c.place_key)
                                   .where(profile_place_keys.c.profile_id.in_(chunk))):
                 held[r.profile_id].add(r.place_key)
@@ -195,8 +188,7 @@ class PlaceIndex:
             wanted = {k for c in cands[pid] for k in c.keys}
             gone += [(k, pid) for k in held[pid] - wanted]
             new += [{"place_key": k, "profile_id": pid} for k in sorted(wanted - held[pid])]
-        for chunk_start in range(0, len(gone), _CHUNK):
-            pairs = gone[chunk_start:chunk_start + _CHUNK]
+        for pairs in chunks(gone):
             conn.execute(delete(profile_place_keys).where(
                 tuple_(profile_place_keys.c.place_key, profile_place_keys.c.profile_id).in_(pairs)))
         if new:
@@ -211,12 +203,12 @@ class PlaceIndex:
         if not keys:
             return 0
         ids: set[str] = set()
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             ids |= set(conn.execute(select(profile_place_keys.c.profile_id)
                                     .where(profile_place_keys.c.place_key.in_(chunk))).scalars())
         ids -= skip or set()
         changed = 0
-        for chunk in _chunks(sorted(ids)):
+        for chunk in chunks(sorted(ids)):
             stored = {r.profile_id: tuple(PlaceCandidate.from_json(c) for c in json.loads(r.candidates))
                       for r in conn.execute(select(profile_places).where(profile_places.c.profile_id.in_(chunk)))}
             known = self.assignments(conn, {k for cs in stored.values() for c in cs for k in c.keys})
@@ -241,7 +233,7 @@ class PlaceIndex:
 
     def rows(self, conn: Connection, keys: Sequence[str]) -> list[PlaceRow]:
         out = []
-        for chunk in _chunks(list(keys)):
+        for chunk in chunks(list(keys)):
             facts: dict[str, list[PlaceFact]] = {}
             for r in conn.execute(select(place_facts).where(place_facts.c.place_key.in_(chunk))
                                   .order_by(place_facts.c.place_key, place_facts.c.source, place_facts.c.record_id)):

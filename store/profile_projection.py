@@ -26,9 +26,8 @@ from store import positions
 from store.engine import write_transaction
 from store.places import PlaceIndex, place_columns
 from store.profile_tables import profile_event_log, profile_search_terms, profiles, record_links
-from store.upsert import insert_new, upsert
+from store.upsert import chunks, insert_new, upsert
 
-_CHUNK = 500  # values in one IN (...)
 _PROFILE_COLUMNS = ("version", "status", "merged_into", "name", "name_key", "birth_date", "id_hash", "household_id",
                     "community", "grid", "place_basis", "registered_community", "lives_apart", "place_contested",
                     "sex", "relation_to_head", "address", "id_masked", "updated_at", "doc")
@@ -80,9 +79,8 @@ class ProfileProjection:
     def _load(conn: Connection, profile_ids: set[str]) -> dict[str, Profile]:
         ids = sorted(profile_ids)
         return {r.profile_id: Profile.model_validate(r.doc)
-                for start in range(0, len(ids), _CHUNK)
-                for r in conn.execute(select(profiles.c.profile_id, profiles.c.doc)
-                                      .where(profiles.c.profile_id.in_(ids[start:start + _CHUNK])))}
+                for chunk in chunks(ids)
+                for r in conn.execute(select(profiles.c.profile_id, profiles.c.doc).where(profiles.c.profile_id.in_(chunk)))}
 
     def write_profiles(self, conn: Connection, written: Sequence[Profile]) -> None:
         """Write folded profiles with their read side, in the caller's transaction (``apply`` after
@@ -135,9 +133,8 @@ class ProfileProjection:
         with the same name, phone and address) change none of a profile's ~45 terms."""
         t = profile_search_terms
         held: dict[tuple[str, str, str], float] = {}
-        for start in range(0, len(ids), _CHUNK):
-            for r in conn.execute(select(t.c.profile_id, t.c.kind, t.c.term, t.c.weight)
-                                  .where(t.c.profile_id.in_(ids[start:start + _CHUNK]))):
+        for chunk in chunks(ids):
+            for r in conn.execute(select(t.c.profile_id, t.c.kind, t.c.term, t.c.weight).where(t.c.profile_id.in_(chunk))):
                 held[(r.profile_id, r.kind, r.term)] = r.weight
         wanted: dict[tuple[str, str, str], float] = {(p.profile_id, term.kind, term.term): term.weight
                                                      for p in written for term in search_terms(p)}
@@ -156,9 +153,9 @@ class ProfileProjection:
         """Each profile's rows of record_links: the records it holds (live or ended), no others."""
         t = record_links
         held: set[tuple[str, str, str]] = set()
-        for start in range(0, len(ids), _CHUNK):
+        for chunk in chunks(ids):
             held |= {(r.source, r.record_id, r.profile_id) for r in conn.execute(
-                select(t.c.source, t.c.record_id, t.c.profile_id).where(t.c.profile_id.in_(ids[start:start + _CHUNK])))}
+                select(t.c.source, t.c.record_id, t.c.profile_id).where(t.c.profile_id.in_(chunk)))}
         wanted = {(r.record.source, r.record.record_id, p.profile_id) for p in written for r in p.records.values()}
         gone = [{"s": s, "r": r, "p": p} for s, r, p in sorted(held - wanted)]
         if gone:

@@ -73,7 +73,7 @@ from store.resolver_tables import (
     resolver_records,
     resolver_reviews,
 )
-from store.upsert import upsert
+from store.upsert import chunks, upsert
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ class ResolverState:
         holders = [{"review_id": rid, "profile_id": pid} for rid, pid in changes.review_holders.items() if pid]
         _bulk(conn, resolver_reviews, holders, keys=("review_id",), update=("profile_id",))
         gone = [rid for rid, pid in changes.review_holders.items() if pid is None]
-        for chunk in _chunks(gone):
+        for chunk in _bounded(gone):
             conn.execute(delete(resolver_reviews).where(resolver_reviews.c.review_id.in_(chunk)))
         _bulk(conn, resolver_processed, list(processed))
         if events:
@@ -278,25 +278,25 @@ class _SqlBacking:
     def load_links(self, record_keys: Collection[str]) -> Mapping[str, LinkRow]:
         t = resolver_records
         return {r.record_key: LinkRow(r.profile_id, r.content_hash, tuple(r.block_keys))
-                for chunk in _chunks(record_keys)
+                for chunk in _bounded(record_keys)
                 for r in self.conn.execute(select(t).where(t.c.record_key.in_(chunk)))}
 
     def load_profiles(self, profile_ids: Collection[str]) -> Mapping[str, ProfileState]:
         t = resolver_profiles
         return {r.profile_id: ProfileState(_unpack(r.body), r.created_seq)
-                for chunk in _chunks(profile_ids)
+                for chunk in _bounded(profile_ids)
                 for r in self.conn.execute(select(t.c.profile_id, t.c.created_seq, t.c.body)
                                            .where(t.c.profile_id.in_(chunk)))}
 
     def load_block_sizes(self, block_keys: Collection[str]) -> Mapping[str, int]:
         t = resolver_blocks
-        return {r.block_key: r.size for chunk in _chunks(block_keys)
+        return {r.block_key: r.size for chunk in _bounded(block_keys)
                 for r in self.conn.execute(select(t).where(t.c.block_key.in_(chunk)))}
 
     def load_block_members(self, block_keys: Collection[str]) -> Mapping[str, Sequence[str]]:
         t = resolver_block_members
         members: dict[str, list[str]] = {}
-        for chunk in _chunks(block_keys):
+        for chunk in _bounded(block_keys):
             stmt = select(t.c.block_key, t.c.record_key).where(t.c.block_key.in_(chunk)).order_by(t.c.record_key)
             for r in self.conn.execute(stmt):
                 members.setdefault(r.block_key, []).append(r.record_key)
@@ -304,7 +304,7 @@ class _SqlBacking:
 
     def load_review_holders(self, review_ids: Collection[str]) -> Mapping[str, str]:
         t = resolver_reviews
-        return {r.review_id: r.profile_id for chunk in _chunks(review_ids)
+        return {r.review_id: r.profile_id for chunk in _bounded(review_ids)
                 for r in self.conn.execute(select(t).where(t.c.review_id.in_(chunk)))}
 
     def load_merge_event(self, event_id: str) -> ProfilesMerged | None:
@@ -317,7 +317,7 @@ class _SqlBacking:
 
 
 def _unprocessed(conn: Connection, input_ids: Sequence[str]) -> set[str]:
-    seen = {r.input_id for chunk in _chunks(input_ids)
+    seen = {r.input_id for chunk in _bounded(input_ids)
             for r in conn.execute(select(resolver_processed.c.input_id)
                                   .where(resolver_processed.c.input_id.in_(chunk)))}
     return set(input_ids) - seen
@@ -381,7 +381,5 @@ def _pg_array_type(column: Column[Any]) -> str:
     return "text"  # strings, text, and JSON (cast per value)
 
 
-def _chunks(values: Collection[T]) -> Iterator[list[T]]:
-    items = list(values)
-    for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
+def _bounded(values: Collection[T]) -> Iterator[list[T]]:
+    return chunks(values, _CHUNK)

@@ -1,12 +1,15 @@
-"""Dialect-aware INSERT … ON CONFLICT for the two backends (SQLite and PostgreSQL)."""
+"""Dialect-aware INSERT … ON CONFLICT for the two backends (SQLite and PostgreSQL), and the chunks
+that keep one statement's values bounded."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Collection, Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
+
+T = TypeVar("T")
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -35,3 +38,10 @@ def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, ke
     stmt = _insert(conn, table)
     stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
     conn.execute(stmt, list(rows))
+
+
+def chunks(values: Collection[T], size: int = 500) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size``: the values of one ``IN (...)`` or one executemany."""
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
