@@ -167,16 +167,13 @@ class PipelineViews:
             address = self.kafka()
         except Exception:
             return None
-        from streams.resolve import KafkaOutboxSender
+        from streams.resolve import publish_once
 
-        sender = KafkaOutboxSender(address, self.profile_events_topic, timeout_s=10)
         try:
-            return send_outbox(sender.send, sender.flush)
+            return publish_once(address, self.profile_events_topic, send_outbox, timeout_s=10)
         except Exception as exc:
             log.warning("publishing steward decisions failed: %s", type(exc).__name__)
             return None
-        finally:
-            sender.close()
 
 
 CONSUMER_NAMES = {"ledger": "原始记录入账", "profiles": "画像投影"}

@@ -11,7 +11,7 @@ from schemas.profile_events import ProfileEvent, StewardCommand
 from services.ports import SendOutbox
 from services.stewarding import StewardingService
 from store.audit import AuditLog
-from streams.resolve import KafkaOutboxSender
+from streams.resolve import publish_once
 
 
 def now() -> datetime:
@@ -24,11 +24,7 @@ def submit(settings: Settings, command: StewardCommand) -> list[ProfileEvent]:
     engine = bootstrap.engine(settings)
 
     def publish(send_outbox: SendOutbox) -> int:
-        sender = KafkaOutboxSender(bootstrap.kafka_bootstrap(settings), settings.profile_events_topic)
-        try:
-            return send_outbox(sender.send, sender.flush)
-        finally:
-            sender.close()
+        return publish_once(bootstrap.kafka_bootstrap(settings), settings.profile_events_topic, send_outbox)
 
     service = StewardingService(bootstrap.resolver_state(engine), publish, AuditLog(engine))
     principal = Principal(user_id=f"cli:{command.steward}", username=command.steward, role="steward")

@@ -31,7 +31,7 @@ from streams.retry import until_applied
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "decode_records"]
+__all__ = ["KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "decode_records", "publish_once"]
 
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.2
@@ -86,6 +86,17 @@ class KafkaOutboxSender:
             if self._producer is not None:
                 self._producer.close(timeout=self.timeout_s)
                 self._producer = None
+
+
+def publish_once(bootstrap: str, topic: str, send_outbox: Callable[[Callable[[bytes, bytes], None], Callable[[], None]], int],
+                 *, timeout_s: float = 30.0) -> int:
+    """Publish the resolver's outbox now with a producer of its own (a steward's decision outside
+    a worker); raises when the broker does not acknowledge (the events stay in the outbox)."""
+    sender = KafkaOutboxSender(bootstrap, topic, timeout_s=timeout_s)
+    try:
+        return send_outbox(sender.send, sender.flush)
+    finally:
+        sender.close()
 
 
 def add_resolve_agent(

@@ -14,9 +14,10 @@ Older news gives way where the records date it: an address a community worker wr
 move the visit predates. The reverse does not hold: a visit's form is often pre-filled from the
 roster, so a later visit that repeats an address is no news about a register's change. Undated
 records always vote. The dropped address still makes the profile *contested*: the records
-disagree, and the door is where it is settled. A tie goes
-to the surviving address, then to the department first in survivorship's authority order for the
-field, then to the newer record.
+disagree, and the door is where it is settled.
+
+A tie goes to the surviving address, then to the department first in survivorship's authority
+order for the field, then to the newer record.
 
 The registered address is placed the same way; a resident registered in one community (or
 outside the district) and living in another is flagged ``lives_apart`` (人户分离).
