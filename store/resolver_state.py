@@ -4,8 +4,9 @@
 lock: it skips inputs handled before, runs the pure :func:`core.resolution.resolve` over a view
 of the tables and of the batch's own earlier decisions (:class:`core.resolution.ResolverMemory`
 backed by SQL), writes the changed state back and appends the events to the outbox.
-:meth:`ResolverState.publish_outbox` sends unpublished events in outbox order under the same
-lock, waits for the broker's acknowledgement, then marks them published.
+:meth:`ResolverState.publish_outbox` sends unpublished events in outbox order under a lock of
+its own (the publisher's), waits for the broker's acknowledgement, then marks them published in
+a short write transaction; resolving goes on while the broker acknowledges.
 
 Why one global lock: a record can bridge any two profiles, so no partitioning of the records
 topic keeps the profiles a batch touches apart from another worker's. Serialising the (short)
@@ -15,13 +16,20 @@ records topic's partitions (decoding, I/O, broker round trips run in parallel); 
 clustering is the same whether one worker or several ran, up to the order records arrive in.
 
 Locks: PostgreSQL ``pg_advisory_xact_lock`` (released at commit or rollback); SQLite takes its
-single writer lock up front with ``BEGIN IMMEDIATE``.
+single writer lock up front with ``BEGIN IMMEDIATE``. The publisher's lock is a PostgreSQL
+session advisory lock with its own key, or on SQLite an exclusive ``flock`` on a file beside the
+database. Why publishing keeps each profile's versions in order without the resolver's lock:
+resolve transactions commit one after another, so the outbox's ``seq`` order is commit order and
+every reader sees a prefix of it; one publisher at a time sends the whole unpublished prefix in
+``seq`` order and marks it before the next publisher reads.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
+import threading
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -77,9 +85,10 @@ from store.upsert import chunks, upsert
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LOCK_KEY", "OutboxRow", "ResolverState"]
+__all__ = ["LOCK_KEY", "PUBLISH_LOCK_KEY", "OutboxRow", "ResolverState"]
 
 LOCK_KEY = 0x0E5017E5  # the resolver's pg_advisory_xact_lock key: any constant shared by every worker
+PUBLISH_LOCK_KEY = 0x0E5017E6  # the outbox publisher's pg_advisory_lock key
 _CHUNK = 900  # bound on the values of one IN (...) (SQLite allows 32766 parameters; keep statements small)
 
 T = TypeVar("T")
@@ -107,6 +116,7 @@ class ResolverState:
     def __init__(self, engine: Engine, *, publish_chunk: int = 2000) -> None:
         self.engine = engine
         self.publish_chunk = publish_chunk
+        self._thread_lock = threading.Lock()
 
     # Writing ---------------------------------------------------------------------------------
 
@@ -163,34 +173,36 @@ class ResolverState:
     def publish_outbox(self, send: Callable[[bytes, bytes], None], flush: Callable[[], None]) -> int:
         """Send unpublished events in outbox order (key: the profile id), flush, mark them published.
 
-        Runs under the global lock, so two publishers never interleave one profile's versions.
-        ``flush`` must return only once the broker has acknowledged everything sent (and raise
-        otherwise): rows are marked published after it returns, in the same transaction. A crash
-        in between sends those events again on the next call; consumers drop versions they have.
-        Returns how many events were sent.
+        Runs under the publisher's lock (not the resolver's: resolving goes on meanwhile), so two
+        publishers never interleave one profile's versions. ``flush`` must return only once the
+        broker has acknowledged everything sent (and raise otherwise): rows are marked published
+        after it returns. A crash in between sends those events again on the next call; consumers
+        drop versions they have. Returns how many events were sent.
         """
         sent = 0
-        while True:
-            with self._locked() as conn:
-                rows = conn.execute(
-                    select(resolver_outbox.c.seq, resolver_outbox.c.profile_id, resolver_outbox.c.payload)
-                    .where(resolver_outbox.c.published.is_(False))
-                    .order_by(resolver_outbox.c.seq)
-                    .limit(self.publish_chunk)
-                ).all()
+        with self._publishing():
+            while True:
+                with self.engine.connect() as conn:
+                    rows = conn.execute(
+                        select(resolver_outbox.c.seq, resolver_outbox.c.profile_id, resolver_outbox.c.payload)
+                        .where(resolver_outbox.c.published.is_(False))
+                        .order_by(resolver_outbox.c.seq)
+                        .limit(self.publish_chunk)
+                    ).all()
                 if not rows:
                     return sent
                 for row in rows:
                     send(row.profile_id.encode("utf-8"), bytes(row.payload))
                 flush()
-                conn.execute(
-                    update(resolver_outbox)
-                    .where(resolver_outbox.c.published.is_(False), resolver_outbox.c.seq <= rows[-1].seq)
-                    .values(published=True)
-                )
-            sent += len(rows)
-            if len(rows) < self.publish_chunk:
-                return sent
+                with write_transaction(self.engine) as conn:
+                    conn.execute(
+                        update(resolver_outbox)
+                        .where(resolver_outbox.c.published.is_(False), resolver_outbox.c.seq <= rows[-1].seq)
+                        .values(published=True)
+                    )
+                sent += len(rows)
+                if len(rows) < self.publish_chunk:
+                    return sent
 
     # Reading ---------------------------------------------------------------------------------
 
@@ -227,6 +239,29 @@ class ResolverState:
             raise NotImplementedError(f"resolver lock for {self.engine.dialect.name!r}")
         with write_transaction(self.engine, pg_lock=LOCK_KEY) as conn:
             yield conn
+
+    @contextmanager
+    def _publishing(self) -> Iterator[None]:
+        """The publisher's lock: one publisher at a time, in every process sharing the state."""
+        with self._thread_lock:
+            if self.engine.dialect.name == "postgresql":
+                with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PUBLISH_LOCK_KEY})
+                    try:
+                        yield
+                    finally:
+                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PUBLISH_LOCK_KEY})
+                return
+            database = self.engine.url.database
+            if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+                yield  # one process only: the thread lock is enough
+                return
+            with open(f"{database}.publish-lock", "a+b") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     @staticmethod
     def _memory(conn: Connection) -> ResolverMemory:

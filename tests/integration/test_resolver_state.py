@@ -191,28 +191,30 @@ def test_two_workers_on_interleaved_halves_cluster_as_one_worker_does(store_engi
     for item in items:
         alone.resolve(item, matcher)
 
-    state = ResolverState(store_engine, publish_chunk=150)
+    # one state object per worker, as in separate processes: only the database's locks (the
+    # resolver's, and the publisher's own) keep them apart, not a lock inside one object
+    state, second, timer = (ResolverState(store_engine, publish_chunk=150) for _ in range(3))
     topic = Topic()
     halves = (items[0::2], items[1::2])  # as two workers of one consumer group would share partitions
     errors: list[BaseException] = []
     done = threading.Event()
 
-    def worker(half: Sequence[RecordStandardised]) -> None:
+    def worker(own: ResolverState, half: Sequence[RecordStandardised]) -> None:
         try:
             for batch in batches(half, 37):
-                state.resolve_batch(batch, matcher)
-                state.publish_outbox(topic.send, topic.flush)
+                own.resolve_batch(batch, matcher)
+                own.publish_outbox(topic.send, topic.flush)
         except BaseException as exc:  # surfaced below, not lost in the thread
             errors.append(exc)
 
     def publisher() -> None:  # a third party publishing all along (a worker's timer)
         try:
             while not done.is_set():
-                state.publish_outbox(topic.send, topic.flush)
+                timer.publish_outbox(topic.send, topic.flush)
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker, args=(half,)) for half in halves]
+    threads = [threading.Thread(target=worker, args=(own, half)) for own, half in zip((state, second), halves, strict=True)]
     extra = threading.Thread(target=publisher)
     for thread in (*threads, extra):
         thread.start()
