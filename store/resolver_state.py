@@ -88,7 +88,7 @@ log = logging.getLogger(__name__)
 __all__ = ["LOCK_KEY", "PUBLISH_LOCK_KEY", "OutboxRow", "ResolverState"]
 
 LOCK_KEY = 0x0E5017E5  # the resolver's pg_advisory_xact_lock key: any constant shared by every worker
-PUBLISH_LOCK_KEY = 0x0E5017E6  # the outbox publisher's pg_advisory_lock key
+PUBLISH_LOCK_KEY = 0x0E5017E7  # the outbox publisher's pg_advisory_lock key (0x0E5017E6 is the migrator's)
 _CHUNK = 900  # bound on the values of one IN (...) (SQLite allows 32766 parameters; keep statements small)
 
 T = TypeVar("T")
