@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -32,6 +33,7 @@ from store.audit import AuditLog
 from store.auth_tables import UserStore
 from store.engine import companion_engine
 from store.ledger import SourceRecordLedger
+from store.objections import ObjectionStore
 from store.pipeline_samples import PipelineSamples
 from store.resolver_state import ResolverState
 
@@ -85,8 +87,10 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     secure = effective.cookie_secure == "always" or (effective.cookie_secure == "auto"
                                                      and not is_loopback(effective.api_host))
     auth = Authenticator(users, Sessions(session_secret(key)), secure_cookies=secure, throttle=LoginThrottle())
-    queries = ResidentQueries(engine, id_hash_key=key, grants=load_grants(), audit=audit,
-                              resolver_engine=companion_engine(engine, "resolver"))
+    objection_store = ObjectionStore(engine)
+    grants = load_grants()
+    queries = ResidentQueries(engine, id_hash_key=key, grants=grants, audit=audit,
+                              resolver_engine=companion_engine(engine, "resolver"), objections=objection_store)
 
     def kafka() -> str:
         if settings is None:
@@ -116,15 +120,32 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     from api.places import places_console_router, places_router
     from services.gazetteer import GazetteerService
 
-    def places_broker() -> str:
+    def events_broker() -> str:
         try:
             return kafka()
         except Exception as exc:
-            raise Unavailable("corrections need Kafka (the places topic): start the service with its settings") from exc
+            raise Unavailable("this needs Kafka (corrections, objections): start the service with its settings") from exc
 
-    gazetteer = GazetteerService(engine, acknowledged_publisher(places_broker, effective.places_topic), audit)
+    gazetteer = GazetteerService(engine, acknowledged_publisher(events_broker, effective.places_topic), audit)
     app.include_router(places_router(gazetteer, auth.required))
     app.include_router(places_console_router(gazetteer, auth.required))
+    from api.objections import objections_console_router, objections_router
+    from services.objections import ObjectionService
+
+    send_objection = acknowledged_publisher(events_broker, effective.objections_topic)
+
+    def publish_objection(key: str, event: BaseModel) -> None:
+        try:
+            send_objection(key, event)
+        except Unavailable:
+            raise
+        except Exception as exc:  # the broker did not acknowledge: nothing was applied
+            raise Unavailable("objections need Kafka (the objections topic), which did not answer") from exc
+
+    objection_service = ObjectionService(objection_store, publish_objection, audit, digest_key=key, grants=grants)
+    app.include_router(objections_router(objection_service, auth.required))
+    app.include_router(objections_console_router(objection_service, auth.required))
+    app.state.objections = objection_service
     app.state.users, app.state.audit = users, audit
 
     @app.get("/health", tags=["operations"])

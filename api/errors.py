@@ -13,8 +13,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.queries import BadQuery, NotFound, Unavailable
 from core.access import AccessDenied
+from core.objections import ObjectionError
 from core.privacy import redact_id_numbers
 from core.resolution.errors import ResolutionError
+from services.objections import UnknownObjection
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,8 @@ def _html(text: str) -> str:
 # or out-of-scope read there is audited like a read.
 RESIDENT_PATHS = ("/api/v1/residents", "/api/v1/households", "/api/v1/reviews", "/api/v1/dead-letters",
                   "/console/residents", "/console/households", "/console/search", "/console/reviews",
-                  "/console/dead-letters", "/console/quarantine", "/console/data-docs")
+                  "/console/dead-letters", "/console/quarantine", "/console/data-docs", "/api/v1/objections",
+                  "/console/objections")
 
 
 def _about_residents(path: str) -> bool:
@@ -94,6 +97,16 @@ def install(app: FastAPI) -> None:
     async def denied(request: Request, exc: AccessDenied) -> Response:
         await run_in_threadpool(audit_refusal, request, str(exc))
         return answer(request, 403, str(exc))
+
+    @app.exception_handler(ObjectionError)
+    async def objection_refused(request: Request, exc: ObjectionError) -> Response:
+        return answer(request, 409, redact_id_numbers(str(exc)))
+
+    @app.exception_handler(UnknownObjection)
+    async def unknown_objection(request: Request, exc: UnknownObjection) -> Response:
+        if _about_residents(request.url.path):
+            await run_in_threadpool(audit_refusal, request, "not found or outside the caller's scope")
+        return answer(request, 404, redact_id_numbers(str(exc)))
 
     @app.exception_handler(ResolutionError)
     async def refused(request: Request, exc: ResolutionError) -> Response:

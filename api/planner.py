@@ -199,7 +199,10 @@ class PlannerService:
     def plan(self, principal: Principal, form: FormTemplate, target: PlanTarget, *,
              purpose: str = PLAN_PURPOSE, action: str = "plan_collection") -> tuple[CollectionPlan, PlanView]:
         people = self.residents(principal, target)
-        collection = plan_collection(people, form)
+        objections = self.queries.objections
+        disputed = ({pid: [o.field for o in found] for pid, found in
+                     objections.open_on([p.profile_id for p in people]).items()} if objections is not None else {})
+        collection = plan_collection(people, form, disputed=disputed)
         view = plan_view(collection, {p.profile_id: p for p in people}, principal, grants=self.queries.grants)
         self.audit.append(principal, action, purpose, [r.profile_id for r in collection.residents], view.disclosed)
         return collection, view

@@ -31,6 +31,7 @@ from core.standardise import check_id_number, parse_phone, standardise_name
 from schemas.codec import decode
 from schemas.profile_events import ProfileEvent
 from store.audit import AuditLog
+from store.objections import ObjectionStore
 from store.profile_tables import profile_event_log, profile_search_terms, profiles
 
 ADDRESS_CANDIDATES = 2000  # residents one address fragment selects at most ("truncated" beyond)
@@ -111,8 +112,9 @@ class ParsedProfiles:
 
 class ResidentQueries:
     def __init__(self, engine: Engine, *, id_hash_key: str, grants: Mapping[str, Grant], audit: AuditLog,
-                 resolver_engine: Engine | None = None) -> None:
+                 resolver_engine: Engine | None = None, objections: ObjectionStore | None = None) -> None:
         self.engine = engine
+        self.objections = objections  # open objections mark their fields 有异议 on a profile
         self.resolver_engine = resolver_engine or engine  # where the review queue is (the resolver's state)
         self.id_hash_key = id_hash_key
         self.grants = grants
@@ -308,6 +310,10 @@ class ResidentQueries:
             "fields": fields,
             "conflicted_fields": [f["field"] for f in fields if f["conflicted"]],
         }
+        disputed = self._disputed(shown.profile_id, {f["field"] for f in fields}) if at is None else []
+        for f in fields:
+            f["disputed"] = any(o["field"] == f["field"] for o in disputed)
+        view["objections"] = disputed
         if principal.role != "department_reader":
             view["records"] = [{**record_view(linked.record, principal, unmask=set(unmask), grants=self.grants),
                                 "rule": linked.rule, "score": round(linked.score, 3),
@@ -322,6 +328,14 @@ class ResidentQueries:
         self.audit.append(principal, "unmask" if unmask else ("read_profile_as_of" if at else "read_profile"),
                           purpose, [shown.profile_id], disclosure.fields)
         return view
+
+    def _disputed(self, profile_id: str, shown: set[str]) -> list[dict[str, Any]]:
+        """The open objections on the fields shown (有异议: a field said to be wrong, not yet settled)."""
+        if self.objections is None:
+            return []
+        return [{"objection_id": o.objection_id, "field": o.field, "awaiting": o.awaiting, "department": o.department,
+                 "due_on": o.due_on.isoformat() if o.due_on else None, "raised_at": o.raised_at.isoformat()}
+                for o in self.objections.open_on([profile_id]).get(profile_id, []) if o.field in shown]
 
     def _household(self, principal: Principal, household_id: str | None, disclosure: Disclosure) -> dict[str, Any] | None:
         if not household_id or visibility(principal, "household_id", grants=self.grants) == "hidden":

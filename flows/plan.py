@@ -21,6 +21,7 @@ from core.access import is_sensitive, mask_value
 from core.planner import CollectionPlan, FormTemplate, plan_collection
 from core.profile import Profile
 from onceonly.settings import PROJECT_ROOT
+from store.profile_lookup import active_profiles
 from store.profile_tables import profiles as profiles_table
 
 FORMS_DIR = PROJECT_ROOT / "config" / "forms"
@@ -82,28 +83,10 @@ class Located:
 def locate(engine: Engine, profile_ids: Sequence[str]) -> tuple[list[Located], list[str]]:
     """The active profiles behind ``profile_ids`` (a merged-away id leads to its survivor), and
     the ids that lead nowhere."""
-    cols = (profiles_table.c.profile_id, profiles_table.c.doc, profiles_table.c.community, profiles_table.c.grid,
-            profiles_table.c.merged_into)
-    pending = {pid: pid for pid in profile_ids}  # asked id → id to look up now
-    found: list[Located] = []
-    with engine.connect() as conn:
-        for _ in range(MAX_REDIRECTS):
-            if not pending:
-                break
-            rows = {r.profile_id: r for r in conn.execute(select(*cols).where(
-                profiles_table.c.profile_id.in_(sorted(set(pending.values())))))}
-            following: dict[str, str] = {}
-            for asked, current in pending.items():
-                row = rows.get(current)
-                if row is None:
-                    continue
-                if row.merged_into is not None:
-                    following[asked] = row.merged_into
-                else:
-                    found.append(Located(asked, Profile.model_validate(row.doc), row.community, row.grid))
-            pending = following
-    located = {f.asked for f in found}
-    return found, [pid for pid in profile_ids if pid not in located]
+    active = active_profiles(engine, profile_ids, hops=MAX_REDIRECTS)
+    found = [Located(pid, a.profile, a.community, a.grid) for pid in dict.fromkeys(profile_ids)
+             if (a := active.get(pid)) is not None]
+    return found, [pid for pid in profile_ids if pid not in active]
 
 
 def plan(engine: Engine, form: FormTemplate, *, community: str | None = None, grid: str | None = None,

@@ -24,9 +24,12 @@ from localstack.processes import port_open
 from onceonly.matcher_source import CurrentMatcher
 from onceonly.settings import Settings
 from services.gazetteer import GazetteerService
+from services.objections import ObjectionService
+from store.audit import AuditLog
 from store.engine import companion_engine, make_engine
 from store.ledger import SourceRecordLedger
 from store.matcher_parameters import MatcherParameterStore
+from store.objections import ObjectionStore
 from store.place_projection import PlaceProjection
 from store.profile_projection import ProfileProjection
 from store.resolver_state import ResolverState
@@ -121,7 +124,8 @@ def reader_for(spec: ConnectorSpec, *, only_file: Path | None = None, bootstrap:
 
 def hub_topics(settings: Settings) -> list[str]:
     return [settings.raw_topic(s) for s in sources(settings)] + [settings.records_topic, settings.deadletter_topic,
-                                                                    settings.profile_events_topic, settings.places_topic]
+                                                                    settings.profile_events_topic, settings.places_topic,
+                                                                    settings.objections_topic]
 
 
 def prepare_topics(settings: Settings, bootstrap: str | None = None) -> None:
@@ -160,6 +164,13 @@ def place_projection(settings: Settings, db: Engine | None = None) -> PlaceProje
 def gazetteer_service(settings: Settings, db: Engine, audit: Any) -> GazetteerService:
     """The steward's gazetteer use cases; corrections go to the places topic, acknowledged."""
     return GazetteerService(db, acknowledged_publisher(lambda: kafka_bootstrap(settings), settings.places_topic), audit)
+
+
+def objection_service(settings: Settings, db: Engine, audit: Any) -> ObjectionService:
+    """Data objections' use cases; their events go to the objections topic, acknowledged."""
+    return ObjectionService(ObjectionStore(db), acknowledged_publisher(lambda: kafka_bootstrap(settings),
+                                                                       settings.objections_topic),
+                            audit, digest_key=settings.id_hash_key.get_secret_value())
 
 
 def resolver_state(db: Engine) -> ResolverState:
@@ -216,4 +227,5 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         gazetteer=place_projection(settings, db),
         gazetteer_sources=frozenset(gazetteer_sources(settings)),
         datadir=str(_faust_dir(settings)),
+        objections=objection_service(settings, db, AuditLog(db)),
     ))

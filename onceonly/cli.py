@@ -457,6 +457,44 @@ def places_correct(place_key: str, steward: Annotated[str, typer.Option(help="wh
     console.print(f"published {type(event).__name__} {event.event_id}: {place_key} → {community or 'withdrawn'}")
 
 
+objections_app = typer.Typer(no_args_is_help=True, help="Data objections (数据异议): fields said to be wrong, routed to their source.")
+app.add_typer(objections_app, name="objections")
+
+
+def _objections() -> object:
+    from store.audit import AuditLog
+
+    settings = _settings()
+    engine = bootstrap.engine(settings)
+    return bootstrap.objection_service(settings, engine, AuditLog(engine))
+
+
+@objections_app.command("sweep")
+def objections_sweep() -> None:
+    """Close the objections whose source corrected the disputed value; escalate the overdue (the
+    workers do this every 30 s)."""
+    swept = _objections().sweep()  # type: ignore[attr-defined]
+    console.print(f"{swept.closed} closed after a correction at source, {swept.escalated} escalated")
+
+
+@objections_app.command("verify")
+def objections_verify(rebuild: Annotated[bool, typer.Option(help="rewrite the table from the topic")] = False) -> None:
+    """Compare the objections table with the fold of the objections topic (or rebuild it from the topic)."""
+    from streams.log import read_log
+
+    settings = _settings()
+    service = _objections()
+    events = [logged.event for batch in read_log(bootstrap.kafka_bootstrap(settings), settings.objections_topic)
+              for logged in batch]
+    if rebuild:
+        applied = service.replay(events)  # type: ignore[attr-defined]
+        console.print(f"rebuilt the objections table from {len(events)} events ({applied} applied)")
+    if not service.matches_log(events):  # type: ignore[attr-defined]
+        console.print("[red]MISMATCH[/]: the objections table is not the fold of the topic")
+        raise typer.Exit(1)
+    console.print(f"identical: {len(events)} events")
+
+
 flows_app = typer.Typer(no_args_is_help=True, help="Prefect flows: ingest, validate and publish, train, verify, serve.")
 app.add_typer(flows_app, name="flows")
 

@@ -108,3 +108,8 @@ class Settings(BaseSettings):
     def places_topic(self) -> str:
         """The gazetteer's log: the grid centre's standard addresses and stewards' corrections."""
         return self.topic("places")
+
+    @property
+    def objections_topic(self) -> str:
+        """Data objections (数据异议): raised, routed, answered, escalated, closed."""
+        return self.topic("objections")

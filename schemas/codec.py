@@ -42,6 +42,7 @@ def decode(raw: bytes | str) -> BaseModel:
 
 
 # Every event module registers its classes on import; importing them here means any decoder sees them.
+import schemas.objection_events  # noqa: E402
 import schemas.place_events  # noqa: E402
 import schemas.profile_events  # noqa: E402
 import schemas.record_events  # noqa: E402,F401

@@ -10,6 +10,7 @@ import store.audit
 import store.auth_tables
 import store.dead_letter_outcomes
 import store.matcher_parameters
+import store.objection_tables
 import store.pipeline_samples
 import store.place_tables
 import store.profile_tables

@@ -7,6 +7,7 @@ it emits have ids derived from their cause, so a redelivered message (at-least-o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ class StreamWiring:
     gazetteer: Gazetteer | None = None  # store.place_projection.PlaceProjection
     gazetteer_sources: frozenset[str] = frozenset()  # sources holding standard addresses, not residents
     datadir: str | None = None  # faust's own folder (default: "<app id>-data" in the working directory)
+    objections: Any = None  # services.objections.ObjectionService: swept on a timer
+    objections_sweep_s: float = 30.0
 
 
 def build_app(wiring: StreamWiring) -> faust.App:
@@ -154,6 +157,21 @@ def build_app(wiring: StreamWiring) -> faust.App:
         agents["resolve"] = add_resolve_agent(
             app, records_topic=wiring.records_topic, profile_events_topic=wiring.profile_events_topic,
             state=wiring.resolver, matcher=wiring.matcher)
+
+    if wiring.objections is not None:
+        objections = wiring.objections
+
+        @app.timer(interval=wiring.objections_sweep_s, name="objections_sweep")  # type: ignore[untyped-decorator]
+        async def sweep_objections() -> None:
+            """Close objections whose disputed value the source corrected; escalate the overdue."""
+            try:
+                swept = await asyncio.to_thread(objections.sweep)
+            except Exception as exc:  # the broker or the store is away: the next tick tries again
+                log.warning("objections: sweep failed, will retry: %s", type(exc).__name__)
+                return
+            if swept.closed or swept.escalated:
+                log.info("objections: %d closed after a correction at source, %d escalated", swept.closed,
+                         swept.escalated)
 
     app.conf.onceonly_agents = agents
     return app

@@ -8,7 +8,7 @@ missing, and the share of requested fields the form need not ask again ("re-coll
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -73,6 +73,7 @@ class ResidentPlan:
     name: str | None
     known: Mapping[str, KnownValue]
     missing: tuple[str, ...]
+    disputed: tuple[str, ...] = ()  # missing because an open objection says the held value is wrong
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,12 @@ class CollectionPlan:
         return self.known / self.requested if self.requested else 0.0
 
 
-def plan_collection(profiles: Iterable[Profile], form: FormTemplate, *, today: date | None = None) -> CollectionPlan:
+def plan_collection(profiles: Iterable[Profile], form: FormTemplate, *, today: date | None = None,
+                    disputed: Mapping[str, Collection[str]] | None = None) -> CollectionPlan:
     """Plan ``form`` for the active ``profiles`` (redirects of merged profiles are skipped).
+
+    A field under an open objection (``disputed``: profile id → fields, 有异议) counts as a gap to
+    check at the door, not as known: the worker asks it again until the source settles it.
 
     Residents the hub knows to have died are left out (a worker must not knock for them), and so
     are those younger than the form's ``min_age``; a resident of unknown age stays in (the form
@@ -112,15 +117,17 @@ def plan_collection(profiles: Iterable[Profile], form: FormTemplate, *, today: d
             continue
         known: dict[str, KnownValue] = {}
         missing: list[str] = []
+        doubted = set((disputed or {}).get(profile.profile_id, ()))
         for name in form.fields:
-            value = read_field(profile.golden, name)
+            value = None if name in doubted else read_field(profile.golden, name)
             if value is None:
                 missing.append(name)
             else:
                 known[name] = value
         residents.append(ResidentPlan(profile_id=profile.profile_id,
                                       name=profile.golden.name.value if profile.golden.name else None,
-                                      known=known, missing=tuple(missing)))
+                                      known=known, missing=tuple(missing),
+                                      disputed=tuple(n for n in form.fields if n in doubted)))
     return CollectionPlan(form=form, residents=tuple(residents), left_out=dict(left_out))
 
 

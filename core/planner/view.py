@@ -57,7 +57,7 @@ def plan_view(collection: CollectionPlan, profiles: Mapping[str, Profile], princ
         if resident.name:
             disclosure.note("name", "shown", unmasked=False)  # the row says whom to visit
         residents.append({"profile_id": resident.profile_id, "name": resident.name, "known": known,
-                          "missing": missing})
+                          "missing": missing, "disputed": list(resident.disputed)})
     return PlanView(residents=residents, disclosed=disclosure.fields)
 
 
