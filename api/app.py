@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from api.pipeline import HealthSampler, PipelineViews
 from api.quality import QualityViews
 from api.queries import ResidentQueries, Unavailable
 from api.v1 import v1_router
-from connectors.kafka_sink import acknowledged_publisher
+from connectors.kafka_sink import acknowledged_batch_publisher, acknowledged_publisher
 from core.access import Grant, default_grants, parse_grants
 from onceonly import __version__
 from onceonly.settings import PROJECT_ROOT, Settings, is_loopback
@@ -132,17 +132,17 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     from api.objections import objections_console_router, objections_router
     from services.objections import ObjectionService
 
-    send_objection = acknowledged_publisher(events_broker, effective.objections_topic)
+    send_objections = acknowledged_batch_publisher(events_broker, effective.objections_topic)
 
-    def publish_objection(key: str, event: BaseModel) -> None:
+    def publish_objections(events: Sequence[tuple[str, BaseModel]]) -> None:
         try:
-            send_objection(key, event)
+            send_objections(events)
         except Unavailable:
             raise
         except Exception as exc:  # the broker did not acknowledge: nothing was applied
             raise Unavailable("objections need Kafka (the objections topic), which did not answer") from exc
 
-    objection_service = ObjectionService(objection_store, publish_objection, audit, digest_key=key, grants=grants)
+    objection_service = ObjectionService(objection_store, publish_objections, audit, digest_key=key, grants=grants)
     app.include_router(objections_router(objection_service, auth.required))
     app.include_router(objections_console_router(objection_service, auth.required))
     app.state.objections = objection_service

@@ -33,6 +33,7 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("auditor", "auditor", "审计员"),
     DemoUser("admin", "admin", "系统管理员"),
     DemoUser("dept_civil_affairs", "department_reader", "民政局（机器账号）", department="civil_affairs"),
+    DemoUser("dept_public_security", "department_reader", "公安分局（机器账号）", department="public_security"),
 )
 
 

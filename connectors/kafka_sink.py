@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -81,14 +81,28 @@ class KafkaSink:
         self.close()
 
 
+def acknowledged_batch_publisher(address: Callable[[], str], topic: str, *, client_id: str = "onceonly-steward",
+                                 timeout: float = 30.0) -> Callable[[Sequence[tuple[str, BaseModel]]], None]:
+    """Send (key, event) pairs to ``topic`` in order and return once the broker acknowledged them
+    all (a decision's events: rare, and the caller answers only after they are in the log)."""
+
+    def publish(events: Sequence[tuple[str, BaseModel]]) -> None:
+        if not events:
+            return
+        with KafkaSink(address(), client_id=client_id) as sink:
+            for key, event in events:
+                sink.send(topic, key, event)
+            sink.flush(timeout=timeout)
+
+    return publish
+
+
 def acknowledged_publisher(address: Callable[[], str], topic: str, *, client_id: str = "onceonly-steward",
                            timeout: float = 30.0) -> Callable[[str, BaseModel], None]:
-    """Send one event at a time to ``topic`` and return once the broker acknowledged it (a
-    steward's correction: rare, and the caller answers only after it is in the log)."""
+    """One event at a time, acknowledged (:func:`acknowledged_batch_publisher` of one)."""
+    batch = acknowledged_batch_publisher(address, topic, client_id=client_id, timeout=timeout)
 
     def publish(key: str, event: BaseModel) -> None:
-        with KafkaSink(address(), client_id=client_id) as sink:
-            sink.send(topic, key, event)
-            sink.flush(timeout=timeout)
+        batch([(key, event)])
 
     return publish

@@ -13,7 +13,7 @@ from typing import Any
 import faust
 from sqlalchemy import Engine
 
-from connectors.kafka_sink import KafkaSink, acknowledged_publisher
+from connectors.kafka_sink import KafkaSink, acknowledged_batch_publisher, acknowledged_publisher
 from connectors.pull import Connector, RunCounts, Topics
 from connectors.rows import Reader
 from connectors.spec import ConnectorSpec
@@ -168,8 +168,8 @@ def gazetteer_service(settings: Settings, db: Engine, audit: Any) -> GazetteerSe
 
 def objection_service(settings: Settings, db: Engine, audit: Any) -> ObjectionService:
     """Data objections' use cases; their events go to the objections topic, acknowledged."""
-    return ObjectionService(ObjectionStore(db), acknowledged_publisher(lambda: kafka_bootstrap(settings),
-                                                                       settings.objections_topic),
+    return ObjectionService(ObjectionStore(db), acknowledged_batch_publisher(lambda: kafka_bootstrap(settings),
+                                                                             settings.objections_topic),
                             audit, digest_key=settings.id_hash_key.get_secret_value())
 
 

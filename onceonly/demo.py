@@ -123,6 +123,7 @@ def run_demo(settings: Settings, console: Console, *, stay_up_s: float | None,
                                events_sent=sum(c.events for c in counts))
             _print_store(console, settings, engine, broker.bootstrap)
             seed_demo_users(UserStore(engine))
+            _raise_objections(console, settings, engine)
             flows = _serve_flows(console, settings, prefect, logs)
             stack.callback(stop, flows)
             _print_where_to_look(console, settings, systems, broker.bootstrap, api_url, logs, prefect)
@@ -309,6 +310,37 @@ def _residents_in_scope(engine: Engine, systems: DepartmentSystems) -> dict[str,
             truth = sum(living[c] for c in (*user.communities, *user.grids))
             found[user.username] = f"{held:,} ({truth:,})"
     return found
+
+
+DEMO_OBJECTIONS = (("name", "居民说姓名登记有误，请核对户籍底册"), ("phones", "号码已停用"),
+                   ("residential_address", "已搬离，现住址不对"))
+
+
+def _raise_objections(console: Console, settings: Settings, engine: Engine) -> None:
+    """The first demo worker flags a few fields of her residents as wrong (数据异议): each goes to
+    the department holding the value, and shows as 有异议 in the console until it is settled."""
+    from core.access import Principal
+    from core.planner.fields import read_field
+    from flows.plan import residents
+    from store.audit import AuditLog
+
+    worker = next(u for u in DEMO_USERS if u.role == "community_worker")
+    principal = Principal(user_id=f"demo:{worker.username}", username=worker.username, role="community_worker",
+                          communities=frozenset(worker.communities))
+    service = bootstrap.objection_service(settings, engine, AuditLog(engine))
+    table = Table(title=f"Objections raised by {worker.username} (数据异议; see /console/objections)")
+    for column in ("resident", "field", "sent to", "due"):
+        table.add_column(column)
+    people = sorted(residents(engine, community=worker.communities[0]), key=lambda p: p.profile_id)
+    for field, reason in DEMO_OBJECTIONS:
+        profile = next((p for p in people if read_field(p.golden, field) is not None), None)
+        if profile is None:
+            continue
+        people.remove(profile)
+        objection = service.raise_(principal, profile.profile_id, field, reason)
+        table.add_row(profile.profile_id, field, objection.department or "stewards",
+                      objection.due_on.isoformat() if objection.due_on else "")
+    console.print(table)
 
 
 def _print_where_to_look(console: Console, settings: Settings, systems: DepartmentSystems, kafka: str, api_url: str,

@@ -10,7 +10,7 @@ Every call is audited here, whichever entry point made it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -63,11 +63,11 @@ class Swept:
 
 
 class ObjectionService:
-    def __init__(self, store: ObjectionStore, publish: Callable[[str, BaseModel], None], audit: Auditor, *,
+    def __init__(self, store: ObjectionStore, publish: Callable[[Sequence[tuple[str, BaseModel]]], None], audit: Auditor, *,
                  digest_key: str, grants: Mapping[str, Grant] | None = None, policy: DuePolicy | None = None,
                  rules: SurvivorshipRules | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store = store
-        self.publish = publish  # (objection id, event) → the objections topic, acknowledged
+        self.publish = publish  # [(objection id, event)] → the objections topic, in order, acknowledged
         self.audit = audit
         self.digest_key = digest_key
         self.grants = grants or {}
@@ -238,8 +238,7 @@ class ObjectionService:
         return False
 
     def _commit(self, conn: Any, events: list[ObjectionEvent]) -> None:
-        for event in events:
-            self.publish(event.objection_id, event)
+        self.publish([(event.objection_id, event) for event in events])
         self.store.apply(conn, events)
 
     def _get(self, objection_id: str) -> Objection:

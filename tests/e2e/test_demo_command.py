@@ -125,6 +125,10 @@ def test_demo_runs_the_main_job_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> N
             login = client.post("/console/login", data={"username": "steward", "password": "onceonly-demo",
                                                         "csrf": token[1]})
             assert login.status_code == 200 and "退出" in login.text, login.text[:500]
+            # the demo worker's objections (数据异议) are on the stewards' page, sent to their departments
+            objections = client.get("/console/objections")
+            assert objections.status_code == 200 and objections.text.count('class="objection') >= 2, objections.text[:500]
+        assert "Objections raised by worker_qinhong" in output, output
 
         running = [p for p in _processes_under(tmp_path) if not p.startswith(f"{demo.pid} ")]
         assert len(running) >= 6, f"broker, two workers, query service, Prefect server and flows should be up: {running}"
