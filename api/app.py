@@ -146,6 +146,14 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     app.include_router(objections_router(objection_service, auth.required))
     app.include_router(objections_console_router(objection_service, auth.required))
     app.state.objections = objection_service
+    from api.access_report import access_report_router
+    from services.access_report import AccessReportService
+
+    def department_of(user_id: str) -> str | None:
+        found = users.principal(user_id)
+        return found.department if found is not None else None
+
+    app.include_router(access_report_router(AccessReportService(engine, audit, audit, department_of), auth.required))
     app.state.users, app.state.audit = users, audit
 
     @app.get("/health", tags=["operations"])
