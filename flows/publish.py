@@ -21,8 +21,10 @@ from pathlib import Path
 import yaml
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
 
 from core.planner import Grants, extract_row
+from core.planner.notices import Split, notices
 from core.profile import Profile
 from flows import state
 from flows.validate import Validation, check
@@ -91,12 +93,17 @@ def send_snapshots(settings: Settings, profiles: list[Profile]) -> int:
 
 
 def write_extracts(settings: Settings, profiles: list[Profile], grants: Grants) -> dict[str, Path]:
-    """One extract per department: the profile id and its granted fields, nothing else."""
+    """One extract per department: the profile id and its granted fields, nothing else; and in its
+    ``notices.jsonl`` feed, a notice for each profile of its previous extract that was merged away or
+    split since (old id → new id, which granted fields changed)."""
     written: dict[str, Path] = {}
     active = sorted((p for p in profiles if p.is_active), key=lambda p: p.profile_id)
+    by_id = {p.profile_id: p for p in profiles}
+    splits = logged_splits(bootstrap.engine(settings))
     for department, grant in grants.departments.items():
         folder = settings.data_dir / "extracts" / department
         folder.mkdir(parents=True, exist_ok=True)
+        previous = _read_rows(folder / "profiles.jsonl")
         rows = [extract_row(p, grant) for p in active]
         columns = ["profile_id", *grant.field_names]
         csv_path = folder / "profiles.csv"
@@ -107,13 +114,51 @@ def write_extracts(settings: Settings, profiles: list[Profile], grants: Grants) 
         with (folder / "profiles.jsonl").open("w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        current = {str(r["profile_id"]): r for r in rows}
+        feed = folder / "notices.jsonl"
+        sent = {str(n["notice_id"]) for n in _read_rows(feed, key="notice_id").values()}
+        fresh = [n for n in notices(previous, current, by_id, splits, grant.field_names) if n.notice_id not in sent]
+        with feed.open("a", encoding="utf-8") as fh:
+            for notice in fresh:
+                fh.write(json.dumps(notice.as_dict(), ensure_ascii=False) + "\n")
         (folder / "grant.json").write_text(json.dumps({
             "department": department, "title": grant.title, "residents": len(rows),
             "fields": [{"field": g.field, "purpose": g.purpose, "sharing": g.sharing, "basis": g.basis}
                        for g in grant.fields],
+            "notices": len(sent) + len(fresh),
         }, ensure_ascii=False, indent=2), encoding="utf-8")
         written[department] = csv_path
     return written
+
+
+def logged_splits(engine: Engine) -> list[Split]:
+    """Every ProfileSplit in the store's event log (each is recorded in both profiles' streams)."""
+    from sqlalchemy import select
+
+    from schemas.codec import decode
+    from schemas.profile_events import ProfileSplit
+    from store.profile_tables import profile_event_log as log
+
+    found: dict[str, Split] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(select(log.c.payload).where(log.c.type == "ProfileSplit").order_by(log.c.occurred_at)):
+            event = decode(row.payload)
+            if isinstance(event, ProfileSplit):
+                key = f"{event.from_profile}>{event.to_profile}@{event.caused_by}"
+                found.setdefault(key, Split(event_id=key, from_profile=event.from_profile,
+                                            to_profile=event.to_profile, occurred_at=event.occurred_at))
+    return list(found.values())
+
+
+def _read_rows(path: Path, key: str = "profile_id") -> dict[str, dict[str, str | None]]:
+    if not path.is_file():
+        return {}
+    rows: dict[str, dict[str, str | None]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            rows[str(row[key])] = row
+    return rows
 
 
 @task(name="publish", timeout_seconds=1800, cache_policy=NO_CACHE)
