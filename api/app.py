@@ -153,6 +153,17 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
         found = users.principal(user_id)
         return found.department if found is not None else None
 
+    from api.scorecards import scorecards_console_router, scorecards_router
+    from services.scorecards import ScorecardService
+
+    def dead_letter_facts() -> list[tuple[str, str, Any]]:
+        letters = [logged.event for logged in pipeline.read_dead_letters()]
+        return [(getattr(e, "source", "?"), getattr(e, "reason", ""), e.observed_at) for e in letters
+                if getattr(e, "observed_at", None) is not None]
+
+    cards = ScorecardService(engine, objection_store, audit, dead_letter_facts)
+    app.include_router(scorecards_router(cards, auth.required))
+    app.include_router(scorecards_console_router(cards, auth.required))
     app.include_router(access_report_router(AccessReportService(engine, audit, audit, department_of), auth.required))
     app.state.users, app.state.audit = users, audit
 

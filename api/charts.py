@@ -100,3 +100,30 @@ def line_chart(series: Mapping[str, Sequence[Point]], *, title: str, y_label: st
                      f'<text x="{lx + 14}" y="{ly - 4}" font-size="11">{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, chart_id: str, width: int = 560,
+              bar_height: int = 18) -> str:
+    """Horizontal bars, one per (label, value), longest scale first; says so when there is nothing."""
+    left, top = 200, 28
+    height = top + max(len(bars), 1) * (bar_height + 6) + 12
+    parts = [f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
+             f'<text x="8" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
+    if not bars:
+        parts.append(f'<text class="no-data" x="{width / 2}" y="{top + 14}" text-anchor="middle" font-size="13" '
+                     'fill="#888">无</text></svg>')
+        return "".join(parts)
+    scale = _nice_max(max(v for _, v in bars))
+    plot_w = width - left - 60
+    for n, (label, value) in enumerate(bars):
+        y = top + n * (bar_height + 6)
+        w = max(value, 0.0) / scale * plot_w
+        parts.append(f'<text x="{left - 6}" y="{y + bar_height - 5}" text-anchor="end" font-size="11">'
+                     f'{escape(label[:40])}</text>')
+        parts.append(f'<rect class="bar" data-label="{escape(label)}" x="{left}" y="{y}" width="{w:.1f}" '
+                     f'height="{bar_height}" fill="{COLOURS[0]}"/>')
+        parts.append(f'<text x="{left + w + 4:.1f}" y="{y + bar_height - 5}" font-size="11">{_fmt(value)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
