@@ -329,6 +329,29 @@ class ResidentQueries:
                           purpose, [shown.profile_id], disclosure.fields)
         return view
 
+    def _touches(self, holder: Profile, candidates: Mapping[str, Profile]) -> dict[str, Any]:
+        """What confirming the review would touch, for the steward to see first: per candidate, the
+        departments whose extracts hold the two profiles (every granted department: they get a merge
+        notice) with their granted fields that would read differently, and the open objections on
+        either profile (an objection follows its profile into the merge)."""
+        from core.planner import CANONICAL_FIELDS
+        from core.planner.notices import differing_fields
+
+        ids = [holder.profile_id, *candidates]
+        objections = self.objections.open_on(ids) if self.objections is not None else {}
+        per_candidate = []
+        for candidate in candidates.values():
+            differ = differing_fields(holder, candidate, CANONICAL_FIELDS)
+            per_candidate.append({
+                "profile_id": candidate.profile_id,
+                "departments": [{"department": department, "fields": [f for f in differ if grant.allows(f)]}
+                                for department, grant in sorted(self.grants.items())],
+                "objections": [{"objection_id": o.objection_id, "profile_id": o.profile_id, "field": o.field,
+                                "department": o.department}
+                               for pid in (holder.profile_id, candidate.profile_id) for o in objections.get(pid, [])],
+            })
+        return {"candidates": per_candidate}
+
     def _disputed(self, profile_id: str, shown: set[str]) -> list[dict[str, Any]]:
         """The open objections on the fields shown (有异议: a field said to be wrong, not yet settled)."""
         if self.objections is None:
@@ -405,7 +428,9 @@ class ResidentQueries:
                 ids = sorted(set(review.candidate_profile_ids))
                 candidates = {p.profile_id: p for p in (Profile.model_validate(r.doc) for r in conn.execute(
                     select(profiles.c.doc).where(profiles.c.profile_id.in_(ids))))}
-                out.append(review_view(review, candidates, principal))
+                view = review_view(review, candidates, principal)
+                view["touches"] = self._touches(holder, candidates) if holder is not None else {}
+                out.append(view)
                 shown += ids
         self.audit.append(principal, "read_reviews", "人工复核", shown, ["review"])
         return {"total": total, "offset": offset, "limit": limit, "reviews": out}

@@ -14,7 +14,7 @@ from typing import Literal
 
 from core.profile.model import Profile
 
-__all__ = ["Notice", "Split", "notices"]
+__all__ = ["Notice", "Split", "differing_fields", "notices"]
 
 Row = Mapping[str, str | None]
 
@@ -84,3 +84,15 @@ def _active(profile_id: str, profiles: Mapping[str, Profile], hops: int = 20) ->
 
 def _changed(before: Row, after: Row, fields: Sequence[str]) -> tuple[str, ...]:
     return tuple(f for f in fields if (before.get(f) or None) != (after.get(f) or None))
+
+
+def differing_fields(a: Profile, b: Profile, fields: Sequence[str]) -> tuple[str, ...]:
+    """The ``fields`` whose surviving values read differently in ``a`` and ``b`` (what a merge of
+    the two would change for a department holding one of them)."""
+    from core.planner.fields import read_field
+
+    def text(profile: Profile, name: str) -> str | None:
+        known = read_field(profile.golden, name)
+        return known.value if known else None
+
+    return tuple(f for f in fields if text(a, f) != text(b, f))

@@ -251,3 +251,22 @@ def test_with_the_broker_away_an_objection_is_refused_and_nothing_is_stored(worl
                              json={"field": "name", "reason": "名字写错"})
     assert answer.status_code == 503 and "Kafka" in answer.json()["detail"]
     assert ObjectionStore(world.engine).checksum_rows() == []
+
+
+def test_a_review_shows_the_departments_and_open_objections_a_confirm_would_touch(
+        world: World, settings: Settings, clients: dict[str, TestClient]) -> None:
+    from api.app import load_grants
+
+    steward = clients["steward"]
+    review = steward.get("/api/v1/reviews").json()["reviews"][0]
+    candidate = review["candidates"][0]["profile_id"]
+    raised = steward.post(f"/api/v1/residents/{candidate}/objections", json={"field": "sex", "reason": "性别存疑"})
+    assert raised.status_code == 201, raised.text
+    touched = next(r for r in steward.get("/api/v1/reviews").json()["reviews"] if r["review_id"] == review["review_id"])
+    preview = next(t for t in touched["touches"]["candidates"] if t["profile_id"] == candidate)
+    assert [o["objection_id"] for o in preview["objections"]] == [raised.json()["objection_id"]]
+    grants = load_grants()
+    assert [d["department"] for d in preview["departments"]] == sorted(grants)
+    assert all(grants[d["department"]].allows(f) for d in preview["departments"] for f in d["fields"])
+    page = world.login(world.app_client(), "steward").get("/console/reviews").text
+    assert f'data-candidate="{candidate}"' in page and "未结数据异议 1 条" in page
