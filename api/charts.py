@@ -35,16 +35,21 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+def _frame(chart_id: str, title: str, width: int, height: int, *, title_x: int) -> list[str]:
+    """The opening of a chart: the ``<svg>`` element, a white ground, the title."""
+    return [f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+            f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+            f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
+            f'<text x="{title_x}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
+
+
 def line_chart(series: Mapping[str, Sequence[Point]], *, title: str, y_label: str, chart_id: str,
                width: int = 560, height: int = 220, y_max: float | None = None, percent: bool = False) -> str:
     """An SVG line chart; with no points it says so instead of drawing empty axes."""
     left, right, top, bottom = 64, 16, 28, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     points = [p for values in series.values() for p in values]
-    parts = [f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
-             f'<text x="{left}" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
+    parts = _frame(chart_id, title, width, height, title_x=left)
     if not points:
         parts.append(f'<text class="no-data" x="{width / 2}" y="{height / 2}" text-anchor="middle" font-size="13" '
                      'fill="#888">暂无采样数据</text></svg>')
@@ -107,10 +112,7 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, chart_id: str, w
     """Horizontal bars, one per (label, value), longest scale first; says so when there is nothing."""
     left, top = 200, 28
     height = top + max(len(bars), 1) * (bar_height + 6) + 12
-    parts = [f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-             f'height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
-             f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fff"/>',
-             f'<text x="8" y="18" font-size="14" font-weight="bold">{escape(title)}</text>']
+    parts = _frame(chart_id, title, width, height, title_x=8)
     if not bars:
         parts.append(f'<text class="no-data" x="{width / 2}" y="{top + 14}" text-anchor="middle" font-size="13" '
                      'fill="#888">无</text></svg>')

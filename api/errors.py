@@ -84,7 +84,8 @@ def install(app: FastAPI) -> None:
         return answer(request, 400, redact_id_numbers(str(exc)))
 
     @app.exception_handler(NotFound)
-    async def not_found(request: Request, exc: NotFound) -> Response:
+    @app.exception_handler(UnknownObjection)
+    async def not_found(request: Request, exc: LookupError) -> Response:
         if _about_residents(request.url.path):
             await run_in_threadpool(audit_refusal, request, "not found or outside the caller's scope")
         return answer(request, 404, redact_id_numbers(str(exc)))
@@ -101,12 +102,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ObjectionError)
     async def objection_refused(request: Request, exc: ObjectionError) -> Response:
         return answer(request, 409, redact_id_numbers(str(exc)))
-
-    @app.exception_handler(UnknownObjection)
-    async def unknown_objection(request: Request, exc: UnknownObjection) -> Response:
-        if _about_residents(request.url.path):
-            await run_in_threadpool(audit_refusal, request, "not found or outside the caller's scope")
-        return answer(request, 404, redact_id_numbers(str(exc)))
 
     @app.exception_handler(ResolutionError)
     async def refused(request: Request, exc: ResolutionError) -> Response:

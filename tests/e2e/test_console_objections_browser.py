@@ -13,9 +13,8 @@ import pytest
 
 from api.console import label, source_name
 from core.planner.fields import read_field
-from onceonly.settings import Settings
 from tests.e2e.browser import SHOTS
-from tests.integration.api_world import KEY, PASSWORD, World, build_world
+from tests.integration.api_world import PASSWORD, World, build_world, kafka_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
@@ -28,14 +27,9 @@ NOTE = "与户籍底册核对无误"
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: Any) -> World:
     """The district, with settings pointing at the session's real broker (objections go into Kafka)."""
-    from onceonly import bootstrap
-
     tmp = tmp_path_factory.mktemp("console-objections")
     built = build_world(tmp, tmp_path_factory.getbasetemp())
-    prefix = f"cobj{abs(hash(tmp)) % 10**6}."
-    built.settings = Settings(data_dir=tmp / "var", kafka_bootstrap=kafka_broker.bootstrap, topic_prefix=prefix,
-                              id_hash_key=KEY, _env_file=None)  # type: ignore[call-arg]
-    bootstrap.prepare_topics(built.settings)
+    built.settings = kafka_settings(tmp, kafka_broker.bootstrap, "cobj")
     return built
 
 

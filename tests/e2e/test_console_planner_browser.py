@@ -14,9 +14,8 @@ from openpyxl import load_workbook
 
 from core.planner import plan_collection
 from flows.plan import load_form
-from onceonly.settings import Settings
 from tests.e2e.browser import SHOTS
-from tests.integration.api_world import KEY, PASSWORD, World, build_world
+from tests.integration.api_world import PASSWORD, World, build_world, kafka_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 
@@ -25,15 +24,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, kafka_broker: Any) -> World:
     """The district, with settings pointing at the session's real broker (answers go into Kafka)."""
-    from onceonly import bootstrap
-
     tmp = tmp_path_factory.mktemp("console-planner")
     built = build_world(tmp, tmp_path_factory.getbasetemp())
-    prefix = f"cplan{abs(hash(tmp)) % 10**6}."
-    built.settings = Settings(data_dir=tmp / "var", kafka_bootstrap=kafka_broker.bootstrap, topic_prefix=prefix,
-                              app_id=f"onceonly-{prefix.rstrip('.')}", id_hash_key=KEY,
-                              database_url=f"sqlite:///{tmp / 'store.db'}", _env_file=None)  # type: ignore[call-arg]
-    bootstrap.prepare_topics(built.settings)
+    built.settings = kafka_settings(tmp, kafka_broker.bootstrap, "cplan", database_url=f"sqlite:///{tmp / 'store.db'}")
     return built
 
 

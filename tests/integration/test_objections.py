@@ -24,7 +24,7 @@ from services.objections import ObjectionService, load_policy
 from store.audit import AuditLog
 from store.objections import ObjectionStore
 from tests.helpers import read_topic
-from tests.integration.api_world import KEY, PASSWORD, RESIDENTS, World, build_world, project_outbox
+from tests.integration.api_world import KEY, PASSWORD, RESIDENTS, World, build_world, kafka_settings, project_outbox
 from tests.integration.test_resolver_state import district
 
 pytestmark = pytest.mark.kafka
@@ -37,11 +37,7 @@ def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 @pytest.fixture
 def settings(world: World, kafka_broker: object, tmp_path: Path) -> Settings:
-    prefix = f"t{abs(hash(tmp_path)) % 10**8}."
-    found = Settings(data_dir=tmp_path / "var", id_hash_key=KEY, kafka_bootstrap=kafka_broker.bootstrap,  # type: ignore[attr-defined]
-                     topic_prefix=prefix, _env_file=None)  # type: ignore[call-arg]
-    bootstrap.prepare_topics(found)
-    return found
+    return kafka_settings(tmp_path, kafka_broker.bootstrap, "obj")  # type: ignore[attr-defined]
 
 
 def client_for(world: World, settings: Settings, username: str) -> TestClient:

@@ -15,12 +15,10 @@ from openpyxl import load_workbook
 
 from api.app import create_app
 from core.planner.fields import read_field
-from onceonly import bootstrap
-from onceonly.settings import Settings
 from schemas.codec import encode
 from schemas.source_record import DeadLetter, SourceRecord
 from store.ledger import Delivered, SourceRecordLedger
-from tests.integration.api_world import KEY, PASSWORD, World, build_world
+from tests.integration.api_world import PASSWORD, World, build_world, kafka_settings
 
 pytestmark = pytest.mark.kafka
 MONTH = datetime.now(UTC).strftime("%Y-%m")
@@ -33,9 +31,7 @@ def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
 
 def test_a_departments_month_counts_what_it_sent_and_how_it_fared(world: World, kafka_broker: object,
                                                                    tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", id_hash_key=KEY, kafka_bootstrap=kafka_broker.bootstrap,  # type: ignore[attr-defined]
-                        topic_prefix=f"sc{abs(hash(tmp_path)) % 10**8}.", _env_file=None)  # type: ignore[call-arg]
-    bootstrap.prepare_topics(settings)
+    settings = kafka_settings(tmp_path, kafka_broker.bootstrap, "sc")  # type: ignore[attr-defined]
     now = datetime.now(UTC)
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     for n, reason in enumerate(["unreadable date: 出生日期 '1985年13月'", "unreadable date: 出生日期 'x'",
