@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import yaml
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
@@ -26,9 +24,9 @@ from api.quality import QualityViews
 from api.queries import ResidentQueries, Unavailable
 from api.v1 import v1_router
 from connectors.kafka_sink import acknowledged_batch_publisher, acknowledged_publisher
-from core.access import Grant, default_grants, parse_grants
 from onceonly import __version__
-from onceonly.settings import PROJECT_ROOT, Settings, is_loopback
+from onceonly.bootstrap import access_grants as load_grants
+from onceonly.settings import Settings, is_loopback
 from store.audit import AuditLog
 from store.auth_tables import UserStore
 from store.engine import companion_engine
@@ -36,15 +34,6 @@ from store.ledger import SourceRecordLedger
 from store.objections import ObjectionStore
 from store.pipeline_samples import PipelineSamples
 from store.resolver_state import ResolverState
-
-GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"
-
-
-def load_grants(path: Path = GRANTS_FILE) -> dict[str, Grant]:
-    """Department grants from ``config/grants.yaml``, or a small default when there is none."""
-    if not path.is_file():
-        return default_grants()
-    return parse_grants(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
 
 
 def create_app(engine: Engine, sources: list[str], settings: Settings | None = None) -> FastAPI:

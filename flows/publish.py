@@ -121,6 +121,7 @@ def write_extracts(settings: Settings, profiles: list[Profile], grants: Grants) 
         with feed.open("a", encoding="utf-8") as fh:
             for notice in fresh:
                 fh.write(json.dumps(notice.as_dict(), ensure_ascii=False) + "\n")
+        write_objections_feed(settings, department, folder / "objections.csv")
         (folder / "grant.json").write_text(json.dumps({
             "department": department, "title": grant.title, "residents": len(rows),
             "fields": [{"field": g.field, "purpose": g.purpose, "sharing": g.sharing, "basis": g.basis}
@@ -129,6 +130,31 @@ def write_extracts(settings: Settings, profiles: list[Profile], grants: Grants) 
         }, ensure_ascii=False, indent=2), encoding="utf-8")
         written[department] = csv_path
     return written
+
+
+OBJECTION_COLUMNS = ("objection_id", "profile_id", "field", "reason", "proposed_value", "due_on", "escalated",
+                     "answer", "note", "suggested_department")
+
+
+def write_objections_feed(settings: Settings, department: str, path: Path) -> int:
+    """The open objections routed to ``department``, as the file it answers in: it fills ``answer``
+    (corrected, confirmed, not_ours), ``note`` and ``suggested_department`` and sends it back
+    (``onceonly objections answers FILE --department D``). The proposed value is masked unless its
+    grant shows the field. Written through the objections service, so the disclosure is audited."""
+    from core.access import Principal
+    from store.audit import AuditLog
+
+    engine = bootstrap.engine(settings)
+    service = bootstrap.objection_service(settings, engine, AuditLog(engine))
+    reader = Principal(user_id=f"feed:{department}", username=f"feed:{department}", role="department_reader",
+                       department=department)
+    rows = service.for_principal(reader, status="open", limit=100_000)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(OBJECTION_COLUMNS))
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: ("" if row.get(key) is None else row.get(key)) for key in OBJECTION_COLUMNS[:7]})
+    return len(rows)
 
 
 def logged_splits(engine: Engine) -> list[Split]:

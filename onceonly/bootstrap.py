@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
+import yaml
 from sqlalchemy import Engine
 
 from connectors.kafka_sink import KafkaSink, acknowledged_batch_publisher, acknowledged_publisher
@@ -18,11 +19,12 @@ from connectors.pull import Connector, RunCounts, Topics
 from connectors.rows import Reader
 from connectors.spec import ConnectorSpec
 from connectors.state import ConnectorState
+from core.access import Grant, default_grants, parse_grants
 from core.standardise import FieldMapping
 from localstack.kafka_broker import KafkaBroker
 from localstack.processes import port_open
 from onceonly.matcher_source import CurrentMatcher
-from onceonly.settings import Settings
+from onceonly.settings import PROJECT_ROOT, Settings
 from services.gazetteer import GazetteerService
 from services.objections import ObjectionService
 from store.audit import AuditLog
@@ -166,11 +168,22 @@ def gazetteer_service(settings: Settings, db: Engine, audit: Any) -> GazetteerSe
     return GazetteerService(db, acknowledged_publisher(lambda: kafka_bootstrap(settings), settings.places_topic), audit)
 
 
+GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"
+
+
+def access_grants(path: Path = GRANTS_FILE) -> dict[str, Grant]:
+    """Department grants from ``config/grants.yaml`` (what each department's readers see), or a
+    small default when there is none."""
+    if not path.is_file():
+        return default_grants()
+    return parse_grants(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
 def objection_service(settings: Settings, db: Engine, audit: Any) -> ObjectionService:
     """Data objections' use cases; their events go to the objections topic, acknowledged."""
     return ObjectionService(ObjectionStore(db), acknowledged_batch_publisher(lambda: kafka_bootstrap(settings),
                                                                              settings.objections_topic),
-                            audit, digest_key=settings.id_hash_key.get_secret_value())
+                            audit, digest_key=settings.id_hash_key.get_secret_value(), grants=access_grants())
 
 
 def resolver_state(db: Engine) -> ResolverState:

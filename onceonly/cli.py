@@ -477,6 +477,26 @@ def objections_sweep() -> None:
     console.print(f"{swept.closed} closed after a correction at source, {swept.escalated} escalated")
 
 
+@objections_app.command("answers")
+def objections_answers(path: Annotated[Path, typer.Argument(help="the department's answers (CSV, UTF-8)")],
+                       department: Annotated[str, typer.Option(help="whose answers (a source name)")]) -> None:
+    """Take a department's answers from its feed file: objection_id, answer (corrected, confirmed,
+    not_ours), note, suggested_department. Prints rows = answered + refused, and why each was refused."""
+    import csv
+
+    from core.access import Principal
+
+    principal = Principal(user_id=f"feed:{department}", username=f"feed:{department}", role="department_reader",
+                          department=department)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        result = _objections().answer_file(principal, list(csv.DictReader(fh)))  # type: ignore[attr-defined]
+    for number, why in result.refused:
+        console.print(f"  row {number}: refused: {why}")
+    console.print(f"{result.rows} rows: {result.answered} answered, {len(result.refused)} refused")
+    if result.refused:
+        raise typer.Exit(2)
+
+
 @objections_app.command("verify")
 def objections_verify(rebuild: Annotated[bool, typer.Option(help="rewrite the table from the topic")] = False) -> None:
     """Compare the objections table with the fold of the objections topic (or rebuild it from the topic)."""

@@ -40,7 +40,7 @@ from services.ports import Auditor
 from store.objections import ObjectionStore
 from store.profile_lookup import active_profiles
 
-__all__ = ["ObjectionService", "Swept", "UnknownObjection", "load_policy"]
+__all__ = ["AnswerFile", "ObjectionService", "Swept", "UnknownObjection", "load_policy"]
 
 POLICY_FILE = Path(__file__).resolve().parent.parent / "config" / "objections.yaml"
 PURPOSE = "数据异议"
@@ -54,6 +54,16 @@ def load_policy(path: Path = POLICY_FILE) -> DuePolicy:
     if not path.is_file():
         return DuePolicy()
     return DuePolicy.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+@dataclass(frozen=True)
+class AnswerFile:
+    answered: int
+    refused: tuple[tuple[int, str], ...]  # (row number, why)
+
+    @property
+    def rows(self) -> int:
+        return self.answered + len(self.refused)
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,24 @@ class ObjectionService:
             self._commit(conn, events)
         self.audit.append(principal, "answer_objection", PURPOSE, [current.profile_id], [current.field, f"answer={reply}"])
         return self._get(objection_id)
+
+    def answer_file(self, principal: Principal, rows: Iterable[Mapping[str, str]]) -> AnswerFile:
+        """A department's answers as rows of its feed file (``objection_id``, ``answer``, ``note``,
+        ``suggested_department``): each row answered, or refused with its reason; the counts add up
+        (rows = answered + refused)."""
+        answered, refused = 0, []
+        for number, row in enumerate(rows, start=2):  # row 1 is the header
+            oid = (row.get("objection_id") or "").strip()
+            reply = (row.get("answer") or "").strip()
+            try:
+                if reply not in ("corrected", "confirmed", "not_ours"):
+                    raise ObjectionError(f"answer must be corrected, confirmed or not_ours, not {reply[:20]!r}")
+                self.answer(principal, oid, reply, (row.get("note") or "").strip()[:500],  # type: ignore[arg-type]
+                            (row.get("suggested_department") or "").strip() or None)
+                answered += 1
+            except (ObjectionError, UnknownObjection, AccessDenied) as exc:
+                refused.append((number, str(exc)))
+        return AnswerFile(answered=answered, refused=tuple(refused))
 
     def withdraw(self, principal: Principal, objection_id: str, note: str = "") -> Objection:
         current = self._visible(principal, objection_id)

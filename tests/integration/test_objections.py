@@ -266,3 +266,33 @@ def test_a_review_shows_the_departments_and_open_objections_a_confirm_would_touc
     assert all(grants[d["department"]].allows(f) for d in preview["departments"] for f in d["fields"])
     page = world.login(world.app_client(), "steward").get("/console/reviews").text
     assert f'data-candidate="{candidate}"' in page and "未结数据异议 1 条" in page
+
+
+def test_a_department_answers_through_its_feed_file_and_the_counts_add_up(
+        world: World, settings: Settings, clients: dict[str, TestClient], tmp_path: Path) -> None:
+    import csv
+
+    from core.access import Principal, visibility
+    from flows.publish import write_objections_feed
+
+    profile, holder = held_field(world, "name")
+    oid = clients["worker_a"].post(f"/api/v1/residents/{profile.profile_id}/objections",
+                                   json={"field": "name", "reason": "名字写错", "proposed_value": "王小明"}
+                                   ).json()["objection_id"]
+    feed = tmp_path / "objections.csv"
+    settings = settings.model_copy(update={"database_url": f"sqlite:///{world.engine.url.database}"})
+    assert write_objections_feed(settings, holder, feed) == 1
+    with feed.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["objection_id"] for r in rows] == [oid] and rows[0]["field"] == "name"
+    reader = Principal(user_id=f"feed:{holder}", username=f"feed:{holder}", role="department_reader", department=holder)
+    shown = visibility(reader, "name", grants=bootstrap.access_grants()) == "shown"
+    assert rows[0]["answer"] == "" and rows[0]["proposed_value"] == ("王小明" if shown else "***")
+    rows[0].update(answer="confirmed", note="与底册核对无误")
+    rows.append({"objection_id": "no-such-objection", "answer": "confirmed", "note": "x"})
+    rows.append({"objection_id": oid, "answer": "maybe"})
+    service = bootstrap.objection_service(settings, world.engine, AuditLog(world.engine))
+    result = service.answer_file(reader, rows)
+    assert result.rows == 3 and result.answered == 1 and [n for n, _ in result.refused] == [3, 4]
+    assert clients["steward"].get(f"/api/v1/objections/{oid}").json()["outcome"] == "confirmed"
+    assert write_objections_feed(settings, holder, feed) == 0  # answered: gone from the feed
