@@ -2,7 +2,7 @@
 
 One objection's life is a sequence of events keyed by its id: raised, routed to the department
 that holds the disputed value, answered by that department (corrected at source, confirmed, not
-ours), escalated when overdue, closed. ``seq`` numbers an objection's events 1, 2, 3 …, so a
+ours), escalated when overdue, moved along when the resident's profile merges, closed. ``seq`` numbers an objection's events 1, 2, 3 …, so a
 consumer applies each once and in order (:mod:`core.objections`).
 """
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.codec import register
 
 __all__ = ["Answer", "ObjectionAnswered", "ObjectionClosed", "ObjectionEscalated", "ObjectionEvent",
-           "ObjectionRaised", "ObjectionRouted", "Outcome"]
+           "ObjectionFollowed", "ObjectionRaised", "ObjectionRouted", "Outcome"]
 
 Answer = Literal["corrected", "confirmed", "not_ours"]
 Outcome = Literal["corrected_at_source", "confirmed", "withdrawn"]
@@ -66,6 +66,12 @@ class ObjectionAnswered(ObjectionEvent):
     suggested_department: str | None = Field(default=None, max_length=64)
 
 
+class ObjectionFollowed(ObjectionEvent):
+    """The resident's profile was merged into another: the objection follows it to the survivor."""
+
+    profile_id: str = Field(max_length=64)
+
+
 class ObjectionEscalated(ObjectionEvent):
     """Not answered (or not corrected) by its due date: on the stewards' pages."""
 
@@ -83,4 +89,4 @@ class ObjectionClosed(ObjectionEvent):
     new_record_id: str | None = Field(default=None, max_length=200)
 
 
-register(ObjectionRaised, ObjectionRouted, ObjectionAnswered, ObjectionEscalated, ObjectionClosed)
+register(ObjectionRaised, ObjectionRouted, ObjectionAnswered, ObjectionEscalated, ObjectionFollowed, ObjectionClosed)

@@ -165,8 +165,9 @@ class ObjectionService:
         return self._get(objection_id)
 
     def sweep(self) -> Swept:
-        """Close the open objections whose disputed value is no longer the profile's (the source
-        corrected it and the new version was resolved), escalate those past due. Safe to run often,
+        """Move the open objections of a merged-away profile to the survivor; close those whose
+        disputed value is no longer the profile's (the source corrected it and the new version was
+        resolved); escalate those past due. Safe to run often,
         from any number of processes (a worker's timer, the CLI)."""
         now = self.clock()
         closed = escalated = 0
@@ -181,7 +182,7 @@ class ObjectionService:
                 known = read_field(found.profile.golden, objection.field)
                 made = sweep(objection, digest=self._digest(objection.field, known.value if known else None),
                              source=known.source if known else None, record_id=known.record_id if known else None,
-                             today=now.date(), at=now)
+                             today=now.date(), at=now, profile_id=found.profile.profile_id)
                 closed += sum(1 for e in made if type(e).__name__ == "ObjectionClosed")
                 escalated += sum(1 for e in made if type(e).__name__ == "ObjectionEscalated")
                 events.extend(made)

@@ -47,7 +47,8 @@ class ObjectionStore:
             applied += 1
         now = datetime.now(UTC)
         upsert(conn, objections, [_row(states[oid], now) for oid in sorted(touched)], keys=("objection_id",),
-               update=("seq", "community", "department", "status", "answer", "due_on", "escalated", "updated_at", "doc"))
+               update=("seq", "profile_id", "community", "department", "status", "answer", "due_on", "escalated",
+                       "updated_at", "doc"))
         return applied
 
     @staticmethod

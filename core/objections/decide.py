@@ -25,6 +25,7 @@ from schemas.objection_events import (
     ObjectionClosed,
     ObjectionEscalated,
     ObjectionEvent,
+    ObjectionFollowed,
     ObjectionRaised,
     ObjectionRouted,
 )
@@ -127,23 +128,30 @@ def answer(current: Objection, *, department: str, reply: Answer, note: str, sug
 
 
 def sweep(current: Objection, *, digest: str | None, source: str | None, record_id: str | None,
-          today: date, at: datetime) -> list[ObjectionEvent]:
-    """What the hub does on its own: close once the profile no longer holds the disputed value
-    (``digest`` is the current value's; ``None`` when the field is now empty), else escalate once
-    overdue (once per routing)."""
+          today: date, at: datetime, profile_id: str | None = None) -> list[ObjectionEvent]:
+    """What the hub does on its own: follow the resident into a merge (``profile_id``: the active
+    profile now), then close once the profile no longer holds the disputed value (``digest`` is the
+    current value's; ``None`` when the field is now empty), else escalate once overdue (once per
+    routing)."""
     if current.status != "open":
         return []
+    made: list[ObjectionEvent] = []
     seq = current.seq + 1
+    if profile_id is not None and profile_id != current.profile_id:
+        made.append(ObjectionFollowed(event_id=_event_id(current.objection_id, seq), objection_id=current.objection_id,
+                                      seq=seq, occurred_at=at, actor=HUB, actor_role="hub", profile_id=profile_id))
+        seq += 1
     if digest != current.disputed_digest:
         note = "the disputed value is no longer the profile's" + ("" if source else " (the field is now empty)")
-        return [ObjectionClosed(event_id=_event_id(current.objection_id, seq), objection_id=current.objection_id,
-                                seq=seq, occurred_at=at, actor=HUB, actor_role="hub", outcome="corrected_at_source",
-                                note=note, new_source=source, new_record_id=record_id)]
-    if current.overdue(today) and current.escalated_at is None and current.department and current.due_on:
-        return [ObjectionEscalated(event_id=_event_id(current.objection_id, seq), objection_id=current.objection_id,
-                                   seq=seq, occurred_at=at, actor=HUB, actor_role="hub",
-                                   department=current.department, due_on=current.due_on)]
-    return []
+        made.append(ObjectionClosed(event_id=_event_id(current.objection_id, seq), objection_id=current.objection_id,
+                                    seq=seq, occurred_at=at, actor=HUB, actor_role="hub",
+                                    outcome="corrected_at_source", note=note, new_source=source,
+                                    new_record_id=record_id))
+    elif current.overdue(today) and current.escalated_at is None and current.department and current.due_on:
+        made.append(ObjectionEscalated(event_id=_event_id(current.objection_id, seq),
+                                       objection_id=current.objection_id, seq=seq, occurred_at=at, actor=HUB,
+                                       actor_role="hub", department=current.department, due_on=current.due_on))
+    return made
 
 
 def _send_on(state: Objection, rules: SurvivorshipRules, policy: DuePolicy, hub: Actor,

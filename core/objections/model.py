@@ -14,6 +14,7 @@ from schemas.objection_events import (
     ObjectionClosed,
     ObjectionEscalated,
     ObjectionEvent,
+    ObjectionFollowed,
     ObjectionRaised,
     ObjectionRouted,
     Outcome,
@@ -34,7 +35,7 @@ class Step(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     seq: int
-    kind: Literal["raised", "routed", "answered", "escalated", "closed"]
+    kind: Literal["raised", "routed", "answered", "escalated", "followed", "closed"]
     at: datetime
     actor: str
     actor_role: str
@@ -116,6 +117,9 @@ def apply(current: Objection | None, event: ObjectionEvent) -> Objection:
     elif isinstance(event, ObjectionEscalated):
         update |= {"escalated_at": event.occurred_at}
         step = _step(event, "escalated", event.department, f"due {event.due_on.isoformat()}")
+    elif isinstance(event, ObjectionFollowed):
+        update |= {"profile_id": event.profile_id}
+        step = _step(event, "followed", current.department, f"merged into {event.profile_id}")
     elif isinstance(event, ObjectionClosed):
         update |= {"status": "closed", "outcome": event.outcome, "closed_at": event.occurred_at,
                    "closing_note": event.note, "new_source": event.new_source, "new_record_id": event.new_record_id}

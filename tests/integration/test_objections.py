@@ -19,6 +19,7 @@ from onceonly import bootstrap
 from onceonly.bootstrap import resolver_state
 from onceonly.settings import Settings
 from schemas.objection_events import ObjectionClosed, ObjectionRaised, ObjectionRouted
+from schemas.profile_events import ConfirmMatch
 from schemas.record_events import RecordStandardised
 from services.objections import ObjectionService, load_policy
 from store.audit import AuditLog
@@ -296,3 +297,37 @@ def test_a_department_answers_through_its_feed_file_and_the_counts_add_up(
     assert result.rows == 3 and result.answered == 1 and [n for n, _ in result.refused] == [3, 4]
     assert clients["steward"].get(f"/api/v1/objections/{oid}").json()["outcome"] == "confirmed"
     assert write_objections_feed(settings, holder, feed) == 0  # answered: gone from the feed
+
+
+def test_an_objection_follows_its_resident_into_a_merge(
+        world: World, settings: Settings, clients: dict[str, TestClient]) -> None:
+    steward = clients["steward"]
+    review = steward.get("/api/v1/reviews").json()["reviews"][0]
+    state = resolver_state(world.engine)
+    away = state.partition()[f"{review['record']['source']}:{review['record']['record_id']}"]
+    survivor = review["candidates"][0]["profile_id"]
+    on = {}
+    for pid, field in ((away, "name"), (survivor, "sex")):  # one of the two ids is merged away
+        raised = steward.post(f"/api/v1/residents/{pid}/objections", json={"field": field, "reason": "存疑"})
+        assert raised.status_code == 201, raised.text
+        on[pid] = raised.json()["objection_id"]
+    # confirmed through the resolver's state (the app would publish to the topic, which no projection
+    # reads in this test), then projected
+    state.handle_command(ConfirmMatch(steward="steward", issued_at=datetime.now(UTC), review_id=review["review_id"],
+                                      profile_id=survivor))
+    project_outbox(world.engine, state)
+    resident = steward.get(f"/api/v1/residents/{away}").json()["profile_id"]  # the older id survives
+    assert resident in (away, survivor)
+    gone = survivor if resident == away else away
+    swept = steward.post("/api/v1/objections/sweep")
+    assert swept.status_code == 200, swept.text
+    moved = steward.get(f"/api/v1/objections/{on[gone]}").json()
+    assert moved["profile_id"] == resident and "followed" in [s["kind"] for s in moved["history"]]
+    stayed = steward.get(f"/api/v1/objections/{on[resident]}").json()
+    assert "followed" not in [s["kind"] for s in stayed["history"]]
+    # both now hang on the survivor; one whose disputed value the merge replaced was closed by the sweep
+    still_open = {oid for oid in on.values() if steward.get(f"/api/v1/objections/{oid}").json()["status"] == "open"}
+    view = steward.get(f"/api/v1/residents/{resident}").json()
+    assert {o["objection_id"] for o in view["objections"]} == still_open and on[resident] in still_open
+    events = read_topic(settings.kafka_bootstrap or "", settings.objections_topic)
+    assert bootstrap.objection_service(settings, world.engine, AuditLog(world.engine)).matches_log(events)

@@ -120,3 +120,12 @@ def test_the_policy_reads_its_file_shape_and_refuses_nonsense() -> None:
         DuePolicy.from_dict({"default_days": 0})
     with pytest.raises(ValueError):
         DuePolicy.from_dict({"departments": {"housing": {"days": "soon"}}})
+
+
+def test_the_sweep_moves_an_objection_to_the_survivor_of_a_merge_before_closing_it() -> None:
+    current = state(raised(digest="old"))
+    made = sweep(current, digest="new", source="civil_affairs", record_id="MZ-1", today=date(2026, 12, 2), at=T0,
+                 profile_id="p-0")
+    assert [type(e).__name__ for e in made] == ["ObjectionFollowed", "ObjectionClosed"]
+    after = apply(apply(current, made[0]), made[1])
+    assert after.profile_id == "p-0" and after.status == "closed" and [e.seq for e in made] == [3, 4]
