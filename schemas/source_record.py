@@ -105,7 +105,7 @@ class DeadLetter(BaseModel):
     source: str
     location: str
     reason: str
-    stage: Literal["connector", "standardise", "resolve"] = "connector"
+    stage: Literal["connector", "standardise", "resolve", "project", "places", "ledger"] = "connector"
     record_id: str | None = None
     raw_excerpt: str = ""
     observed_at: datetime = Field(default_factory=utc_now)

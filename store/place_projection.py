@@ -16,6 +16,7 @@ from schemas.record_events import RecordStandardised
 from store import positions
 from store.engine import write_transaction
 from store.places import PlaceIndex
+from store.positions import TrackedConsumer
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class DeliveredPlaceEvent:
     event: BaseModel  # RecordStandardised of a standard-address source, or PlaceAssignmentCorrected
 
 
-class PlaceProjection:
+class PlaceProjection(TrackedConsumer):
     CONSUMER = "places"
 
     def __init__(self, engine: Engine) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select, text
 
+from store.engine import write_transaction
 from store.tables import consumer_positions
 from store.upsert import upsert
 
@@ -34,3 +36,24 @@ def advance(conn: Connection, consumer: str, positions: Iterable[Position]) -> N
         {"consumer": consumer, "topic": t, "partition": p, "offset": o} for (t, p), o in latest.items()
     ]
     upsert(conn, consumer_positions, rows, keys=("consumer", "topic", "partition"), update=("offset",))
+
+
+class TrackedConsumer:
+    """What the agents' poison-message path needs from a projection with tracked positions: whether
+    its store answers, and a way to record messages as handled without applying them."""
+
+    CONSUMER: str
+    engine: Engine
+
+    def healthy(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+
+    def skip(self, delivered: Sequence[Any]) -> None:
+        """Record ``delivered`` (topic, partition, offset) as handled; a lower offset never moves a
+        position back."""
+        with write_transaction(self.engine) as conn:
+            seen = applied_offsets(conn, self.CONSUMER)
+            advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in delivered
+                                          if is_new(seen, d.topic, d.partition, d.offset)])

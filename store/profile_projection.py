@@ -25,6 +25,7 @@ from schemas.profile_events import ProfileEvent
 from store import positions
 from store.engine import write_transaction
 from store.places import PlaceIndex, place_columns
+from store.positions import TrackedConsumer
 from store.profile_tables import profile_event_log, profile_search_terms, profiles, record_links
 from store.upsert import chunks, insert_new, upsert
 
@@ -41,7 +42,7 @@ class DeliveredEvent:
     event: ProfileEvent
 
 
-class ProfileProjection:
+class ProfileProjection(TrackedConsumer):
     CONSUMER = "profiles"
 
     def __init__(self, engine: Engine, *, id_hash_key: str) -> None:

@@ -12,20 +12,20 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import faust
-from pydantic import ValidationError
+from pydantic import BaseModel
 
-from core.privacy import redact_id_numbers
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
-from schemas.codec import UnknownEventType, decode, encode
+from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from schemas.source_record import DeadLetter, SourceRecord
 from store.ledger import Delivered
 from store.place_projection import DeliveredPlaceEvent
 from store.profile_projection import DeliveredEvent
+from streams.poison import apply_or_set_aside, decode_each
 from streams.retry import until_applied
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,17 @@ class Ledger(Protocol):
 class Projection(Protocol):
     def apply(self, batch: Sequence[DeliveredEvent]) -> int: ...
 
+    def healthy(self) -> bool: ...
+
+    def skip(self, delivered: Sequence[Any]) -> None: ...
+
 
 class Gazetteer(Protocol):
     def apply(self, batch: Sequence[DeliveredPlaceEvent]) -> int: ...
+
+    def healthy(self) -> bool: ...
+
+    def skip(self, delivered: Sequence[Any]) -> None: ...
 
 
 @dataclass
@@ -131,9 +139,11 @@ def build_app(wiring: StreamWiring) -> faust.App:
         async def project_profiles(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
             """profile-events → the SQL profile store (a projection: replayable, idempotent)."""
             async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-                batch = [DeliveredEvent(e.message.topic, e.message.partition, e.message.offset,
-                                        cast(ProfileEvent, decode(e.value))) for e in events]
-                yield await until_applied("project", partial(projection.apply, batch))
+                decoded, rejected = decode_each(events, ProfileEvent, "project")
+                await dead(rejected)
+                batch = [DeliveredEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
+                yield await apply_or_set_aside("project", batch, projection.apply, locate=_located, dead=dead,
+                                               healthy=projection.healthy, skip=projection.skip)
 
         agents["project"] = project_profiles
 
@@ -145,9 +155,11 @@ def build_app(wiring: StreamWiring) -> faust.App:
             """places → the gazetteer (standard addresses, stewards' corrections); the profiles
             located through a key whose assignment moved are re-derived."""
             async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-                batch = [DeliveredPlaceEvent(e.message.topic, e.message.partition, e.message.offset, decode(e.value))
-                         for e in events]
-                yield await until_applied("places", partial(gazetteer.apply, batch))
+                decoded, rejected = decode_each(events, BaseModel, "places")
+                await dead(rejected)
+                batch = [DeliveredPlaceEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
+                yield await apply_or_set_aside("places", batch, gazetteer.apply, locate=_located, dead=dead,
+                                               healthy=gazetteer.healthy, skip=gazetteer.skip)
 
         agents["places"] = project_places
 
@@ -156,7 +168,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
 
         agents["resolve"] = add_resolve_agent(
             app, records_topic=wiring.records_topic, profile_events_topic=wiring.profile_events_topic,
-            state=wiring.resolver, matcher=wiring.matcher)
+            state=wiring.resolver, matcher=wiring.matcher, dead=dead)
 
     if wiring.objections is not None:
         objections = wiring.objections
@@ -177,31 +189,12 @@ def build_app(wiring: StreamWiring) -> faust.App:
     return app
 
 
+def _located(delivered: Any) -> str:
+    return f"{delivered.topic}[{delivered.partition}]@{delivered.offset}"
+
+
 def decode_batch(events: Sequence[Any]) -> tuple[list[Delivered], list[DeadLetter]]:
     """Split delivered Kafka events into readable source records and dead letters."""
-    batch: list[Delivered] = []
-    rejected: list[DeadLetter] = []
-    for event in events:
-        msg = event.message
-        try:
-            record = decode(event.value)
-            if not isinstance(record, SourceRecord):
-                raise UnknownEventType(f"expected SourceRecord, got {type(record).__name__}")
-        except (ValueError, ValidationError, KeyError, TypeError) as exc:
-            rejected.append(
-                DeadLetter(
-                    source=msg.topic.rsplit(".", 1)[-1],
-                    location=f"{msg.topic}[{msg.partition}]@{msg.offset}",
-                    reason=f"undecodable source record: {type(exc).__name__}",
-                    stage="standardise",
-                    raw_excerpt=_excerpt(event.value),
-                )
-            )
-            continue
-        batch.append(Delivered(msg.topic, msg.partition, msg.offset, record))
-    return batch, rejected
+    decoded, rejected = decode_each(events, SourceRecord, "standardise")
+    return [Delivered(m.topic, m.partition, m.offset, record) for m, record in decoded], rejected
 
-
-def _excerpt(value: Any) -> str:
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return redact_id_numbers(text[:200])

@@ -16,22 +16,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
 import faust
-from pydantic import ValidationError
 
 from core.matching import Matcher
-from schemas.codec import UnknownEventType, decode
 from schemas.record_events import RecordStandardised
+from schemas.source_record import DeadLetter
 from store.resolver_state import ResolverState
+from streams.poison import decode_each
 from streams.retry import until_applied
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "decode_records", "publish_once"]
+__all__ = ["KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "publish_once"]
 
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.02  # after a batch, wait this long for more: batches grow with the load, not with a timer
@@ -110,6 +110,7 @@ def add_resolve_agent(
     batch_size: int = BATCH_SIZE,
     within_s: float = BATCH_WITHIN_S,
     publish_every_s: float = PUBLISH_EVERY_S,
+    dead: Callable[[list[DeadLetter]], Awaitable[None]] | None = None,
 ) -> Any:
     """Register the ``resolve`` agent (and its outbox timer) on ``app``; return the agent.
 
@@ -130,7 +131,10 @@ def add_resolve_agent(
     async def resolve_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """records → resolver state + outbox → profile-events."""
         async for events in stream.take_events(batch_size, within=within_s):  # type: ignore[attr-defined]
-            items = decode_records(events)
+            decoded, rejected = decode_each(events, RecordStandardised, "resolve")
+            if rejected and dead is not None:
+                await dead(rejected)
+            items = [item for _, item in decoded]
             yield await until_applied("resolve", partial(resolve_and_publish, items))
 
     @app.timer(interval=publish_every_s, name="resolve_outbox")  # type: ignore[untyped-decorator]
@@ -149,23 +153,6 @@ def add_resolve_agent(
     app.on_before_shutdown.connect(close_sender)  # type: ignore[arg-type]
 
     return resolve_records
-
-
-def decode_records(events: Sequence[Any]) -> list[RecordStandardised]:
-    """The records of a delivered batch; anything else is logged by position and skipped
-    (the standardise stage writes this topic and dead-letters what it cannot read)."""
-    items: list[RecordStandardised] = []
-    for event in events:
-        try:
-            item = decode(event.value)
-            if not isinstance(item, RecordStandardised):
-                raise UnknownEventType(f"expected RecordStandardised, got {type(item).__name__}")
-        except (ValueError, ValidationError, KeyError, TypeError) as exc:
-            msg = event.message
-            log.warning("resolve: skipped %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, type(exc).__name__)
-            continue
-        items.append(item)
-    return items
 
 
 def _bootstrap(app: faust.App) -> str:
