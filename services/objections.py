@@ -33,7 +33,7 @@ from core.objections import (
     withdraw,
 )
 from core.planner.fields import UnknownField, check_field, read_field
-from core.privacy import keyed_hash
+from core.privacy import keyed_hash, redact_id_numbers
 from core.profile.survivorship import SurvivorshipRules, default_rules
 from schemas.objection_events import Answer, ObjectionEvent
 from services.ports import Auditor
@@ -89,7 +89,11 @@ class ObjectionService:
 
     def raise_(self, principal: Principal, profile_id: str, field_name: str, reason: str,
                proposed_value: str | None = None) -> Objection:
-        """A community worker (for a resident in scope) or a steward says ``field_name`` is wrong."""
+        """A community worker (for a resident in scope) or a steward says ``field_name`` is wrong.
+
+        Free text (the reason, a department's note) never carries an ID number: one typed into it is
+        masked before it becomes an event. A proposed value is kept as given (it may be the right ID
+        number) and shown masked to whoever may not see the field in clear."""
         if principal.role not in ("community_worker", "steward"):
             raise AccessDenied(f"role {principal.role} may not raise objections")
         try:
@@ -106,7 +110,7 @@ class ObjectionService:
         actor = Actor(principal.username, principal.role, self.clock())
         with self.store.locked() as conn:
             events = raise_objection(profile_id=profile.profile_id, field_name=field_name, community=found.community,
-                                     reason=reason, proposed_value=proposed_value,
+                                     reason=redact_id_numbers(reason), proposed_value=proposed_value,
                                      disputed_digest=self._digest(field_name, known.value if known else None),
                                      disputed_source=known.source if known else None,
                                      disputed_record_id=known.record_id if known else None,
@@ -129,7 +133,8 @@ class ObjectionService:
         actor = Actor(principal.username, principal.role, self.clock())
         with self.store.locked() as conn:
             current = self.store.load(conn, [objection_id])[objection_id]
-            events = answer(current, department=department, reply=reply, note=note, suggested=suggested_department,
+            events = answer(current, department=department, reply=reply, note=redact_id_numbers(note),
+                            suggested=suggested_department,
                             actor=actor, policy=self.policy, rules=self.rules)
             self._commit(conn, events)
         self.audit.append(principal, "answer_objection", PURPOSE, [current.profile_id], [current.field, f"answer={reply}"])
@@ -160,7 +165,7 @@ class ObjectionService:
         actor = Actor(principal.username, principal.role, self.clock())
         with self.store.locked() as conn:
             current = self.store.load(conn, [objection_id])[objection_id]
-            self._commit(conn, withdraw(current, note=note, actor=actor))
+            self._commit(conn, withdraw(current, note=redact_id_numbers(note), actor=actor))
         self.audit.append(principal, "withdraw_objection", PURPOSE, [current.profile_id], [current.field])
         return self._get(objection_id)
 

@@ -200,8 +200,10 @@ def test_a_correction_at_source_closes_the_objection_once_the_new_version_is_res
 def test_an_overdue_objection_is_escalated_once_and_the_planner_asks_the_field_again(
         world: World, settings: Settings, clients: dict[str, TestClient]) -> None:
     profile, _ = held_field(world, "name")
-    oid = clients["worker_a"].post(f"/api/v1/residents/{profile.profile_id}/objections",
-                                   json={"field": "name", "reason": "名字写错"}).json()["objection_id"]
+    raised = clients["worker_a"].post(f"/api/v1/residents/{profile.profile_id}/objections",
+                                      json={"field": "name", "reason": "名字写错，身份证 11010519491231002X"}).json()
+    oid = raised["objection_id"]
+    assert "11010519491231002X" not in str(raised) and "110105********002X" in raised["reason"]
     plan = clients["worker_a"].post("/api/v1/planner", json={
         "fields": ["name", "sex"], "profile_ids": [profile.profile_id]})
     assert plan.status_code == 200, plan.text
