@@ -8,6 +8,10 @@ Why it reads the way it does:
   while Kafka acknowledges, and a failed query is retried alone.
 * **Bounded run.** The run reads up to the largest watermark it saw when it started; rows
   written meanwhile are the next run's.
+* **Lookback** (``lookback``, default 0): a row committed late with a watermark older than the
+  saved cursor (a long transaction stamped when it began) would never be read. With a lookback the
+  run re-reads from ``cursor - lookback`` (seconds for a time watermark, units for a number); the
+  rows already collected hash the same and send nothing, so each fact still goes once.
 * **Rows without a watermark** (NULL) cannot be ordered after a cursor, so they are read on
   every run; their content hashes make that cost nothing downstream.
 * **Deletions** are found by a key scan: every run streams the table's keys in chunks and hands
@@ -31,17 +35,19 @@ Transport settings in the mapping file::
       key_scan: true        # find deleted rows (false: an incremental pull concludes nothing)
       key_scan_rows: 10000  # keys per key-scan chunk
       retry_for: 120        # seconds of retrying an unreachable database before giving up
+      lookback: 300         # re-read this far behind the cursor (late commits); 0 = never
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -80,6 +86,7 @@ class SqlTransport:
     key_scan: bool = True
     key_scan_rows: int = 10_000
     retry_for: float = 120.0
+    lookback: float = 0.0
 
     @classmethod
     def of(cls, spec: ConnectorSpec, data_dir: Path | None = None) -> SqlTransport:
@@ -98,7 +105,7 @@ class SqlTransport:
         return cls(url=url, table=settings["table"], watermark=settings["watermark"], schema=settings.get("schema"),
                    page_rows=int(settings.get("page_rows", 1000)), key_scan=bool(settings.get("key_scan", True)),
                    key_scan_rows=int(settings.get("key_scan_rows", 10_000)),
-                   retry_for=float(settings.get("retry_for", 120)))
+                   retry_for=float(settings.get("retry_for", 120)), lookback=float(settings.get("lookback", 0)))
 
 
 class SqlReader:
@@ -118,8 +125,11 @@ class SqlReader:
         cursor = _load_cursor(cursors.checkpoint(CHECKPOINT), self.settings)
         high = self._retrying("reading the highest watermark",
                               lambda conn: conn.execute(select(func.max(source.c[self.settings.watermark]))).scalar())
+        floor = None
+        if cursor is not None and self.settings.lookback > 0:
+            floor, cursor = behind(cursor[0], self.settings.lookback), None
         if high is not None:
-            yield from self._changed(source, cursor, high)
+            yield from self._changed(source, cursor, high, floor)
         yield from self._without_watermark(source)
         if self.settings.key_scan:
             yield from self._key_scan(source)
@@ -132,10 +142,12 @@ class SqlReader:
         return ()
 
     # -- the three passes ------------------------------------------------------------------------
-    def _changed(self, source: TableClause, cursor: list[Any] | None, high: Any) -> Iterator[Page]:
+    def _changed(self, source: TableClause, cursor: list[Any] | None, high: Any, floor: Any = None) -> Iterator[Page]:
         order = [source.c[self.settings.watermark], *(source.c[k] for k in self.keys)]
         while True:
             stmt = select(source).where(order[0].is_not(None), order[0] <= high)
+            if floor is not None:
+                stmt = stmt.where(order[0] >= floor)
             if cursor is not None:
                 stmt = stmt.where(_after(order, cursor))
             rows = self._fetch(stmt.order_by(*order).limit(self.settings.page_rows))
@@ -304,6 +316,34 @@ def _text_key(value: Any) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).decode("utf-8", errors="replace")
     return "" if value is None else str(_plain(value))
+
+
+def behind(value: Any, lookback: float) -> Any:
+    """``value`` moved ``lookback`` back: seconds for a time (also a time written as text, kept in
+    the same spelling so text comparison still orders it), units for a number."""
+    if isinstance(value, datetime):
+        return value - timedelta(seconds=lookback)
+    if isinstance(value, date):
+        return value - timedelta(days=math.ceil(lookback / 86400))
+    if isinstance(value, bool):
+        raise SqlSourceError("a lookback needs a time or a number watermark")
+    if isinstance(value, int):
+        return value - math.ceil(lookback)
+    if isinstance(value, Decimal):
+        return value - Decimal(str(lookback))
+    if isinstance(value, float):
+        return value - lookback
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise SqlSourceError("a lookback needs a time or a number watermark, not text") from None
+        earlier = moment - timedelta(seconds=lookback)
+        spec = "microseconds" if "." in value else "seconds"
+        if len(value) == 10:  # a date written as text
+            return earlier.date().isoformat()
+        return earlier.isoformat(sep="T" if "T" in value else " ", timespec=spec)
+    raise SqlSourceError(f"a lookback needs a time or a number watermark, not {type(value).__name__}")
 
 
 # -- the cursor, as JSON with its types --------------------------------------------------------

@@ -103,6 +103,35 @@ class PublicSecurityDatabase(ConnectorContract):
         finally:
             self.stop(system)
 
+    def test_a_row_committed_late_behind_the_cursor_is_read_with_a_lookback(self, hub_settings: Settings,
+                                                                          tmp_path: Path) -> None:
+        # A long transaction stamps its row when it begins and commits after a quicker one moved the
+        # cursor past that stamp: without a lookback the row is never read; with one it is read
+        # once, and the rows re-read in the window send nothing.
+        system = self.department(tmp_path, self.rows)
+        try:
+            self.pull(hub_settings, system)
+            engine = _engine(system)
+            template = next(department_rows(generate_district(1, seed=98), 98, "public_security"))
+            begun = ps.next_stamp(engine)
+            ps.update_contact(engine, ps.person_ids(engine)[0], phone="13905140001")  # stamped after `begun`
+            late = {**template, "人员编号": "GA0000000777", "updated_at": begun}
+            with engine.connect() as conn:
+                conn.execute(ps.household_register.insert(), [ps._stored(late)])  # not committed yet
+                during = self.pull(hub_settings, system)
+                conn.commit()
+            assert (during.events, during.read) == (1, 1)  # the quick one only
+            missed = self.pull(hub_settings, system)
+            assert missed.events == 0  # behind the cursor: never read without a lookback
+            looking = DepartmentSystem(spec_for(system.state["url"], lookback=3600), system.state)
+            caught = self.pull(hub_settings, looking)
+            assert caught.events == 1 and caught.read == caught.events + caught.unchanged + caught.dead_letters
+            assert [r.record_id for r in self.raw(hub_settings, looking)].count("GA0000000777") == 1
+            again = self.pull(hub_settings, looking)
+            assert again.events == 0 and again.unchanged >= 1
+        finally:
+            self.stop(system)
+
     def test_a_death_is_a_new_version_not_an_end(self, hub_settings: Settings, tmp_path: Path) -> None:
         system = self.department(tmp_path, self.rows)
         try:
