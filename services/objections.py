@@ -35,7 +35,7 @@ from core.objections import (
 from core.planner.fields import UnknownField, check_field, read_field
 from core.privacy import keyed_hash, redact_id_numbers
 from core.profile.survivorship import SurvivorshipRules, default_rules
-from schemas.objection_events import Answer, ObjectionEvent
+from schemas.objection_events import Answer, ObjectionClosed, ObjectionEscalated, ObjectionEvent
 from services.ports import Auditor
 from store.objections import ObjectionStore
 from store.profile_lookup import active_profiles
@@ -188,8 +188,8 @@ class ObjectionService:
                 made = sweep(objection, digest=self._digest(objection.field, known.value if known else None),
                              source=known.source if known else None, record_id=known.record_id if known else None,
                              today=now.date(), at=now, profile_id=found.profile.profile_id)
-                closed += sum(1 for e in made if type(e).__name__ == "ObjectionClosed")
-                escalated += sum(1 for e in made if type(e).__name__ == "ObjectionEscalated")
+                closed += sum(isinstance(e, ObjectionClosed) for e in made)
+                escalated += sum(isinstance(e, ObjectionEscalated) for e in made)
                 events.extend(made)
             self._commit(conn, events)
         return Swept(closed=closed, escalated=escalated)

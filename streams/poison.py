@@ -62,16 +62,11 @@ async def apply_or_set_aside(stage: Stage, items: Sequence[T], apply: Callable[[
     redelivery does not try it again). Returns how many took effect."""
     if not items:
         return 0
-    wait = first_wait_s
-    for attempt in range(1, attempts + 1):
-        try:
-            return await asyncio.to_thread(apply, items)
-        except Exception as exc:
-            log.warning("%s failed (attempt %d of %d): %s: %s", stage, attempt, attempts, type(exc).__name__,
-                        _detail(exc))
-            if attempt < attempts:
-                await asyncio.sleep(wait)
-                wait *= 2
+    try:
+        return await until_applied(stage, lambda: apply(items), first_wait_s=first_wait_s, attempts=attempts)
+    except Exception as exc:  # each attempt was logged; is a message to blame, or the store?
+        log.warning("%s: batch of %d still failing (%s): looking for the message to blame", stage, len(items),
+                    type(exc).__name__)
     if not await asyncio.to_thread(_answers, healthy):
         return await until_applied(stage, lambda: apply(items))  # the store is away: no message is to blame
     applied, poisoned = 0, 0

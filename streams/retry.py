@@ -19,8 +19,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-async def until_applied(what: str, fn: Callable[[], T], *, first_wait_s: float = 0.5, max_wait_s: float = 30.0) -> T:
-    """Run ``fn`` in a thread until it returns; back off between failures, logging each one."""
+async def until_applied(what: str, fn: Callable[[], T], *, first_wait_s: float = 0.5, max_wait_s: float = 30.0,
+                        attempts: int | None = None) -> T:
+    """Run ``fn`` in a thread until it returns; back off between failures, logging each one. With
+    ``attempts``, give up after that many and raise the last failure (``streams.poison`` then looks
+    for the message to blame)."""
     wait = first_wait_s
     attempt = 1
     while True:
@@ -31,6 +34,8 @@ async def until_applied(what: str, fn: Callable[[], T], *, first_wait_s: float =
             detail = redact_id_numbers(str(exc).splitlines()[0] if str(exc) else "")[:200]
             log.warning("%s failed (attempt %d, retrying in %.1fs): %s: %s", what, attempt, wait,
                         type(exc).__name__, detail)
+            if attempts is not None and attempt >= attempts:
+                raise
             await asyncio.sleep(wait)
             wait = min(wait * 2, max_wait_s)
             attempt += 1
