@@ -19,13 +19,16 @@ from api.auth import Authenticator, LoginThrottle, Sessions, session_secret
 from api.dead_letters import DeadLetterReprocessing
 from api.ingest import MAX_BODY_BYTES as INGEST_BODY_BYTES
 from api.ingest import IngestService, ingest_router
+from api.metrics import MeasuredAuditLog, RouteTimer, metrics_router
 from api.pipeline import HealthSampler, PipelineViews
 from api.quality import QualityViews
 from api.queries import ResidentQueries, Unavailable
 from api.v1 import v1_router
 from connectors.kafka_sink import acknowledged_batch_publisher, acknowledged_publisher
+from metrics.definitions import ServiceMetrics
 from onceonly import __version__
 from onceonly.bootstrap import access_grants as load_grants
+from onceonly.bootstrap import audit_checkpointer
 from onceonly.settings import Settings, is_loopback
 from store.audit import AuditLog
 from store.auth_tables import UserStore
@@ -56,6 +59,7 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
             sampler.pop().stop()
             if ingest is not None:
                 ingest.close()
+            audit.close()  # the last checkpoint of the audit chain
 
     # No Swagger UI or ReDoc: FastAPI's pages load their scripts from a CDN onto the console's origin,
     # and no installed package ships them to serve locally. /openapi.json stays; /docs lists the
@@ -70,7 +74,9 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
         app.include_router(ingest_router(ingest))
 
     users = UserStore(engine, token_lifetime=timedelta(days=effective.token_days))
-    audit = AuditLog(engine)
+    service_metrics = ServiceMetrics()  # this app's registry: GET /metrics
+    audit: AuditLog = MeasuredAuditLog(engine, service_metrics, key=effective.audit_secret(),
+                                       checkpoints=audit_checkpointer(effective))
     # Secure cookies unless told otherwise: over https always; over http only on loopback (the tests,
     # make demo), since a non-loopback bind is expected behind a TLS proxy.
     secure = effective.cookie_secure == "always" or (effective.cookie_secure == "auto"
@@ -91,7 +97,8 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     pipeline = PipelineViews(engine, kafka, deadletter_topic=effective.deadletter_topic,
                              profile_events_topic=effective.profile_events_topic,
                              samples=PipelineSamples(engine, retention=timedelta(days=effective.health_retention_days)),
-                             sample_seconds=effective.health_sample_seconds)
+                             sample_seconds=effective.health_sample_seconds, audit=audit)
+    app.include_router(metrics_router(effective, service_metrics, pipeline))
     resolver = ResolverState(companion_engine(engine, "resolver"))
     quality = QualityViews(engine, effective.data_dir)
     reprocessing = DeadLetterReprocessing(settings, engine, pipeline, kafka) if settings is not None else None
@@ -135,6 +142,20 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     app.include_router(objections_router(objection_service, auth.required))
     app.include_router(objections_console_router(objection_service, auth.required))
     app.state.objections = objection_service
+    from api.pull_holds import pull_holds_console_router, pull_holds_router, unavailable_when_down
+    from services.pull_holds import PullHoldService
+    from store.pull_holds import PullHolds
+
+    def send_held_ends(source: str, records: Sequence[Any], note: str) -> int:
+        if settings is None:
+            raise Unavailable("accepting held ends needs Kafka and the mapping files: start the service with its settings")
+        from onceonly import bootstrap
+
+        return bootstrap.held_end_sender(settings, engine)(source, records, note)
+
+    pull_holds = PullHoldService(PullHolds(engine), unavailable_when_down(send_held_ends), audit)
+    app.include_router(pull_holds_router(pull_holds, auth.required))
+    app.include_router(pull_holds_console_router(pull_holds, auth.required))
     from api.access_report import access_report_router
     from services.access_report import AccessReportService
 
@@ -166,6 +187,18 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
             raise HTTPException(status_code=503, detail="profile store unreachable") from exc
         return {"status": "ok", "version": __version__}
 
+    topics_document: list[dict[str, Any]] = []
+
+    @app.get("/asyncapi.json", include_in_schema=False)
+    def asyncapi_json() -> dict[str, Any]:
+        """The AsyncAPI 3.0 description of this deployment's topics (its prefix, partitions and mappings);
+        ``docs/asyncapi.json`` is the repository's reference one. Built on first request, then kept."""
+        if not topics_document:
+            from onceonly.asyncapi import asyncapi_document
+
+            topics_document.append(asyncapi_document(effective))
+        return topics_document[0]
+
     @app.get("/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:
         """The routes of /openapi.json as one page, without Swagger UI (it would load a CDN's script)."""
@@ -177,7 +210,9 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
             for path, ops in app.openapi().get("paths", {}).items() for method, op in ops.items())
         return HTMLResponse(f"<!doctype html><html lang='en'><meta charset='utf-8'><title>{escape(app.title)}</title>"
                             f"<body><h1>{escape(app.title)} {escape(app.version)}</h1><p>The machine-readable "
-                            "schema: <a href='/openapi.json'>/openapi.json</a> (load it into any OpenAPI client)."
+                            "schema: <a href='/openapi.json'>/openapi.json</a> (load it into any OpenAPI client). "
+                            "The Kafka topics, their keys, messages, senders and receivers: "
+                            "<a href='/asyncapi.json'>/asyncapi.json</a> (AsyncAPI 3.0)."
                             "</p><table><tr><th>method</th><th>path</th><th>tags</th><th>summary</th></tr>"
                             f"{rows}</table></body></html>")
 
@@ -193,4 +228,6 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     app.add_middleware(RequestGuard, auth=auth, max_body=MAX_BODY_BYTES,
                        limits=[("/api/v1/ingest/", INGEST_BODY_BYTES), ("/api/v1/planner/answers", upload),
                                ("/console/planner/answers", upload)])
+    app.add_middleware(RouteTimer, metrics=service_metrics)  # outermost: refused requests are timed too
+    app.state.metrics = service_metrics
     return app

@@ -32,7 +32,7 @@ from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from core.access import ROLES, AccessDenied, Principal, can
 from core.access.catalogue import catalogue
 from core.access.views import history_line, link_reasons, link_summary, local_time
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from core.resolution.errors import ResolutionError
 from services.stewarding import StewardingService
 from store.audit import AuditLog
@@ -139,9 +139,9 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
     def _audit_failed_login(username: str, address: str, action: str) -> None:
         """A principal-less entry: the name as typed (ID-number-like text masked), the address, no user id.
         At most ``login_failures`` per address per window: further attempts are throttled first."""
-        typed = redact_id_numbers(username.strip())[:100] or "-"
+        typed = redact(username.strip())[:100] or "-"
         attempt = Principal(user_id="", username=typed, role="anonymous")  # type: ignore[arg-type]
-        audit.append(attempt, action, f"登录失败（用户名或密码错误），来自 {redact_id_numbers(address)[:64]}", [], [])
+        audit.append(attempt, action, f"登录失败（用户名或密码错误），来自 {redact(address)[:64]}", [], [])
 
     @router.post("/logout")
     def logout(principal: Me) -> Response:
@@ -269,7 +269,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
 
     def letters_page(request: Request, principal: Principal, source: str, status: int = 200, **ctx: Any) -> Response:
         try:
-            letters, error = pipeline.dead_letters(source=source or None, limit=200), ctx.pop("error", None)
+            letters, error = pipeline.dead_letters(principal, source=source or None, limit=200), ctx.pop("error", None)
         except Unavailable as exc:
             letters, error = None, str(exc)
         return page(request, "deadletters.html", principal, status=status, d=letters, error=error, source=source,
@@ -326,6 +326,8 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         if not can(principal, "review"):
             raise AccessDenied("role may not read validation reports")
         batch, text = quality_views().report(batch_id)
+        # The report quotes the rows that failed validation: a read of resident data.
+        audit.append(principal, "read_validation_report", "数据质量核查", [], [f"batch={batch_id[:100]}"])
         return page(request, "quality_report.html", principal, b=batch, report_html=render_report(text))
 
     @router.get("/data-docs/{path:path}")
@@ -333,6 +335,8 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         if not can(principal, "review"):
             raise AccessDenied("role may not open the Data Docs")
         found, media = quality_views().docs_file(path)
+        if media == "text/html":  # a page (with rows that failed validation), not its stylesheet or images
+            audit.append(principal, "read_data_docs", "数据质量核查", [], [f"page={path[:100]}"])
         # Read-only and never cached. The pages are GX's HTML over resident rows: sandboxed (no script
         # runs, the page gets no access to the console's origin) and nothing is fetched from elsewhere.
         return FileResponse(found, media_type=media, headers={
@@ -372,10 +376,13 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
             new = NewUser(username=username, password=SecretStr(password), role=role,
                           display_name=display_name, communities=_items(communities), grids=_items(grids),
                           department=department or None)
-            admin_views().create(principal, new)
+            created = admin_views().create(principal, new)
         except (ValidationError, BadQuery, HTTPException) as exc:
             # Never echo the password: the form comes back empty, with the reason only.
             return users_page(request, principal, status=400, error=f"未能创建用户：{_why(exc)}")
+        if created.get("awaiting_approval"):
+            return users_page(request, principal, done=f"已申请创建用户 {username}（{role_name(role)}），"
+                                                       "待数据管理员或审计员批准后启用")
         return users_page(request, principal, done=f"已创建用户 {username}（{role_name(role)}）")
 
     @router.post("/users/{username}/disable")
@@ -399,9 +406,12 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         try:
             change = RoleChange(role=role, communities=_items(communities), grids=_items(grids),
                                 department=department or None)
-            admin_views().set_role(principal, username, change)
-        except (ValidationError, BadQuery) as exc:
+            changed = admin_views().set_role(principal, username, change)
+        except (ValidationError, BadQuery, HTTPException) as exc:
             return users_page(request, principal, status=400, error=f"未能更改角色：{_why(exc)}")
+        if changed.get("awaiting_approval"):
+            return users_page(request, principal, done=f"已申请将用户 {username} 的角色改为 {role_name(role)}，"
+                                                       "待数据管理员或审计员批准后生效")
         return users_page(request, principal, done=f"已将用户 {username} 的角色改为 {role_name(role)}")
 
     @router.post("/users/{username}/tokens")
@@ -416,11 +426,28 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         response.headers["Cache-Control"] = "no-store"
         return response
 
+    # -- account requests (账号审批): the second person, a steward or an auditor -------------------------
+    def requests_page(request: Request, principal: Principal, status: int = 200, **ctx: Any) -> Response:
+        return page(request, "account_requests.html", principal, status=status,
+                    requests=admin_views().requests(principal), **ctx)
+
+    @router.get("/account-requests")
+    def account_requests(request: Request, principal: Me) -> Response:
+        return requests_page(request, principal)
+
+    @router.post("/account-requests/{request_id}/{decision}")
+    def account_request_decide(request: Request, principal: Me, request_id: str, decision: str) -> Response:
+        if decision not in ("approve", "refuse"):
+            raise HTTPException(404, "no such decision")
+        decided = admin_views().decide(principal, request_id, approve=decision == "approve")
+        verb = "已批准" if decision == "approve" else "已拒绝"
+        return requests_page(request, principal, done=f"{verb} {decided['username']}（{role_name(decided['role'])}）")
+
     @router.get("/audit")
     def audit_page(request: Request, principal: Me, resident: str = "") -> Response:
         if not can(principal, "audit"):
             raise AccessDenied("role may not read the audit log")
-        entries = audit.entries(resident=resident or None, limit=200)
+        entries = audit.who_looked(resident, limit=200)[1] if resident else audit.entries(limit=200)
         return page(request, "audit.html", principal, entries=entries, resident=resident, verification=audit.verify())
 
     return router

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.queries import BadQuery, NotFound, Unavailable
 from core.access import AccessDenied
 from core.objections import ObjectionError
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from core.resolution.errors import ResolutionError
 from services.objections import UnknownObjection
 
@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def answer(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
     """The refusal as the caller reads it: JSON ``{"detail": …}`` for the API, a short zh-CN page (or
-    the login page, for 401) for the console."""
+    the login page, for 401) for the console. A text answer passes the redactor here, whatever raised it."""
+    if isinstance(detail, str):
+        detail = redact(detail)
     if request.url.path.startswith("/console"):
         if status == 401:
             return RedirectResponse("/console/login", status_code=303)
@@ -44,7 +46,7 @@ def _html(text: str) -> str:
 RESIDENT_PATHS = ("/api/v1/residents", "/api/v1/households", "/api/v1/reviews", "/api/v1/dead-letters",
                   "/console/residents", "/console/households", "/console/search", "/console/reviews",
                   "/console/dead-letters", "/console/quarantine", "/console/data-docs", "/api/v1/objections",
-                  "/console/objections")
+                  "/console/objections", "/api/v1/planner", "/console/planner")
 
 
 def _about_residents(path: str) -> bool:
@@ -61,9 +63,9 @@ def audit_refusal(request: Request, why: str) -> None:
         return
     route = request.scope.get("route")
     name = getattr(route, "name", None) or "request"
-    asked = redact_id_numbers(f"{request.method} {request.url.path}")[:300]
+    asked = redact(f"{request.method} {request.url.path}")[:300]
     try:
-        audit.append(principal, f"refused:{name}"[:64], f"{asked} — {redact_id_numbers(why)[:200]}", [], [])
+        audit.append(principal, f"refused:{name}"[:64], f"{asked} — {redact(why)[:200]}", [], [])
     except Exception as exc:
         log.error("auditing a refused request failed: %s", type(exc).__name__)
 
@@ -81,14 +83,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BadQuery)
     async def bad_query(request: Request, exc: BadQuery) -> Response:
-        return answer(request, 400, redact_id_numbers(str(exc)))
+        return answer(request, 400, redact(str(exc)))
 
     @app.exception_handler(NotFound)
     @app.exception_handler(UnknownObjection)
     async def not_found(request: Request, exc: LookupError) -> Response:
         if _about_residents(request.url.path):
             await run_in_threadpool(audit_refusal, request, "not found or outside the caller's scope")
-        return answer(request, 404, redact_id_numbers(str(exc)))
+        return answer(request, 404, redact(str(exc)))
 
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> Response:
@@ -101,11 +103,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ObjectionError)
     async def objection_refused(request: Request, exc: ObjectionError) -> Response:
-        return answer(request, 409, redact_id_numbers(str(exc)))
+        return answer(request, 409, redact(str(exc)))
 
     @app.exception_handler(ResolutionError)
     async def refused(request: Request, exc: ResolutionError) -> Response:
-        return answer(request, 409, redact_id_numbers(f"the resolver refused: {exc}"))
+        return answer(request, 409, redact(f"the resolver refused: {exc}"))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

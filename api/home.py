@@ -16,6 +16,7 @@ from sqlalchemy import Engine, and_, case, distinct, func, literal, or_, select
 
 from core.access import AccessDenied, Principal, can, may_see_community, require
 from core.access.views import Disclosure, changes_between, summary_of
+from core.privacy import redact_purpose
 from core.profile import Profile, as_of
 from schemas.codec import decode
 from schemas.profile_events import ProfileEvent
@@ -186,7 +187,7 @@ class HomeQueries:
                        apart=bool(row.apart), deceased_on=row.deceased_on, moved_out_on=row.moved_out_on)
             out.append(hit)
         fields = ["home", *filters.tags(), *disclosure.fields, *(f"{s}*" for s in filters.sensitive)]
-        self.audit.append(principal, "read_community", purpose.strip() or "社区居民概览",
+        self.audit.append(principal, "read_community", redact_purpose(purpose.strip()) or "社区居民概览",
                           [h["profile_id"] for h in out], fields)
         return {"community": community, "total": total, "page": max(page, 1), "size": size,
                 "glance": {**glance._asdict(), "gone": gone}, "results": out}

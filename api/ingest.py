@@ -32,7 +32,7 @@ from connectors.kafka_sink import KafkaSink, SinkError
 from connectors.pull import RunCounts
 from connectors.rows import Reader
 from connectors.spec import ConnectorSpec
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from onceonly import bootstrap
 from onceonly.settings import Settings
 
@@ -129,7 +129,7 @@ def ingest_router(service: IngestService) -> APIRouter:
         service.authorise(source, authorization)
         spec = service.spec(source)
         batch = _decode(await request.body())
-        batch_id = redact_id_numbers(batch.batch_id or uuid.uuid4().hex)
+        batch_id = redact(batch.batch_id or uuid.uuid4().hex)
         try:
             counts = await run_in_threadpool(service.run, spec, batch_id, batch.rows)
         except (bootstrap.NoBroker, KafkaError, SinkError, SQLAlchemyError, OSError) as exc:

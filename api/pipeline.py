@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from api.quality import latest_pass_rate
-from core.privacy import redact_id_numbers
+from core.access import Principal
+from core.privacy import redact, redact_row
+from store.audit import AuditLog
 from store.dead_letter_outcomes import DeadLetterOutcomes
 from store.pipeline_samples import PipelineSamples, Sample
 from store.profile_tables import profiles
@@ -22,12 +24,14 @@ log = logging.getLogger(__name__)
 
 
 class PipelineViews:
-    """``kafka`` returns the cluster's address, or raises when there is none (the store still answers)."""
+    """``kafka`` returns the cluster's address, or raises when there is none (the store still answers).
+    ``audit`` takes an entry for every read of dead letters (rows of resident data)."""
 
     def __init__(self, engine: Engine, kafka: Callable[[], str], *, deadletter_topic: str,
                  profile_events_topic: str, samples: PipelineSamples | None = None,
-                 sample_seconds: float = 30.0) -> None:
+                 sample_seconds: float = 30.0, audit: AuditLog | None = None) -> None:
         self.engine = engine
+        self.audit = audit
         self.kafka = kafka
         self.deadletter_topic = deadletter_topic
         self.profile_events_topic = profile_events_topic
@@ -55,10 +59,13 @@ class PipelineViews:
         consumers: dict[tuple[str, str], dict[str, Any]] = {}
         for p in positions:
             entry = consumers.setdefault((p.consumer, p.topic), {"consumer": p.consumer, "topic": p.topic,
-                                                                 "applied": 0, "lag": 0 if ends is not None else None})
+                                                                 "applied": 0, "lag": 0 if ends is not None else None,
+                                                                 "partitions": []})
+            lag = None if ends is None else max(ends.get((p.topic, p.partition), 0) - (p.offset + 1), 0)
             entry["applied"] += p.offset + 1
-            if ends is not None:
-                entry["lag"] += max(ends.get((p.topic, p.partition), 0) - (p.offset + 1), 0)
+            entry["partitions"].append({"partition": p.partition, "applied": p.offset + 1, "lag": lag})
+            if lag is not None:
+                entry["lag"] += lag
         in_topic = None if ends is None else sum(o for (t, _), o in ends.items() if t == self.deadletter_topic)
         return {
             "profiles": {"active": int(by_status.get(True, 0)), "merged": int(by_status.get(False, 0))},
@@ -85,6 +92,10 @@ class PipelineViews:
             return None
         return self.sample(health)
 
+    def latest(self) -> Sample | None:
+        """The newest sample: what the 运行状况 page last drew, and what /metrics reports."""
+        return self.samples.latest()
+
     def history(self, since: datetime) -> list[dict[str, Any]]:
         return [{"taken_at": s.taken_at.isoformat(), **s.sample} for s in self.samples.since(since)]
 
@@ -95,8 +106,10 @@ class PipelineViews:
             return None, f"no Kafka cluster reachable ({type(exc).__name__}): lag unknown"
         from kafka import KafkaConsumer, TopicPartition
 
+        from connectors.kafka_security import client_options
+
         try:
-            consumer = KafkaConsumer(bootstrap_servers=address, group_id=None, client_id="onceonly-api-health",
+            consumer = KafkaConsumer(bootstrap_servers=address, **client_options(address), group_id=None, client_id="onceonly-api-health",
                                      request_timeout_ms=5000)
         except Exception as exc:
             return None, f"Kafka at {address} did not answer ({type(exc).__name__}): lag unknown"
@@ -119,11 +132,15 @@ class PipelineViews:
         return [logged for batch in read_log(address, self.deadletter_topic, client_id="onceonly-api-deadletters")
                 for logged in batch]
 
-    def dead_letters(self, *, source: str | None = None, limit: int = 100,
+    def dead_letters(self, principal: Principal, *, source: str | None = None, limit: int = 100,
                      status: str | None = None) -> dict[str, Any]:
         """The newest dead letters (source, location, reason, the row redacted, re-processing status),
-        ID-number-like text masked. ``status``: open | resolved | unreadable (re-processed, still refused)."""
+        as :func:`letter_view` shows them. ``status``: open | resolved | unreadable (re-processed, still
+        refused). Audited: a dead letter is a department's row about a resident."""
         from connectors.reprocess import reprocessable
+
+        if self.audit is None:
+            raise RuntimeError("dead letters are only shown with an audit log to record the read")
 
         logged_letters = self.read_dead_letters()
         outcomes = self.outcomes.of()
@@ -140,24 +157,19 @@ class PipelineViews:
             state = outcome.outcome if outcome is not None else "open"
             if (source and src != source) or (status and state != status):
                 continue
-            raw_row = getattr(letter, "raw_row", None)
             why_not = reprocessable(letter) if hasattr(letter, "raw_row") else "not a dead letter"
             letters.append({
-                "event_id": getattr(letter, "event_id", ""), "source": src,
-                "stage": getattr(letter, "stage", ""), "location": redact_id_numbers(getattr(letter, "location", "")),
-                "reason": redact_id_numbers(getattr(letter, "reason", "")),
-                "record_id": redact_id_numbers(getattr(letter, "record_id", None) or ""),
-                "raw_excerpt": redact_id_numbers(getattr(letter, "raw_excerpt", "")),
-                "raw_row": None if raw_row is None else {redact_id_numbers(str(k)): redact_id_numbers(str(v))
-                                                          for k, v in raw_row.items() if v is not None},
-                "observed_at": str(getattr(letter, "observed_at", "")),
+                **letter_view(letter),
                 "partition": logged.partition, "offset": logged.offset,
                 "status": state, "reprocessable": why_not is None and state != "resolved",
                 "not_reprocessable_because": why_not,
-                "new_reason": outcome.reason if outcome is not None and outcome.outcome == "unreadable" else None,
+                "new_reason": redact(outcome.reason) if outcome is not None and outcome.outcome == "unreadable" else None,
                 "reprocessed_at": outcome.reprocessed_at.isoformat() if outcome and outcome.reprocessed_at else None,
             })
         letters.sort(key=lambda d: d["observed_at"], reverse=True)
+        self.audit.append(principal, "read_dead_letters", "死信排查", [],
+                          ["dead_letters", f"source={source or '*'}", f"status={status or '*'}",
+                           f"letters={min(len(letters), limit)}"])
         return {"per_source": counts, "resolved_per_source": resolved, "total": sum(counts.values()),
                 "open": sum(counts.values()) - sum(resolved.values()), "letters": letters[:limit]}
 
@@ -176,6 +188,35 @@ class PipelineViews:
             return None
 
 
+def letter_view(letter: Any) -> dict[str, Any]:
+    """What a steward sees of one dead letter: every text through the redactor, and the row as read
+    with each column masked by the canonical field its mapping reads it into (ID numbers, phones,
+    names, assistance, amounts, health: masked whole; other columns redacted as free text)."""
+    source = str(getattr(letter, "source", "?"))
+    raw_row: dict[str, Any] | None = getattr(letter, "raw_row", None)
+    shown_row = None if raw_row is None else redact_row(raw_row, source)
+    # A value the row's mapping says is sensitive (an amount, a programme) is hidden wherever the
+    # letter repeats it: the excerpt is the same row as one line of text, without its column names.
+    values = {str(c): str(v) for c, v in (raw_row or {}).items() if v is not None}
+    hidden = sorted({values[c] for c, v in (shown_row or {}).items()
+                     if c in values and v != redact(values[c]) and len(values[c]) >= 2}, key=len, reverse=True)
+
+    def shown(text: str) -> str:
+        for value in hidden:
+            text = text.replace(value, "***")
+        return redact(text)
+
+    return {
+        "event_id": getattr(letter, "event_id", ""), "source": source,
+        "stage": getattr(letter, "stage", ""), "location": shown(getattr(letter, "location", "")),
+        "reason": shown(getattr(letter, "reason", "")),
+        "record_id": shown(getattr(letter, "record_id", None) or ""),
+        "raw_excerpt": shown(getattr(letter, "raw_excerpt", "")),
+        "raw_row": shown_row,
+        "observed_at": str(getattr(letter, "observed_at", "")),
+    }
+
+
 CONSUMER_NAMES = {"ledger": "原始记录入账", "profiles": "画像投影"}
 
 
@@ -190,7 +231,9 @@ def health_sample(health: dict[str, Any], previous: Sample | None, now: datetime
     >>> health_sample(h2, first, t + timedelta(seconds=10))["records_per_s"]
     {'ledger': 10.0}
     """
-    consumers = [{"consumer": c["consumer"], "topic": c["topic"], "applied": c["applied"], "lag": c["lag"]}
+    # per partition too: the query service's /metrics gauges are read from the newest sample
+    consumers = [{"consumer": c["consumer"], "topic": c["topic"], "applied": c["applied"], "lag": c["lag"],
+                  "partitions": sorted(c.get("partitions", []), key=lambda p: p["partition"])}
                  for c in health.get("consumers", [])]
     applied: dict[str, int] = {}
     lag: dict[str, int | None] = {}

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.errors import audit_refusal
 from api.ingest import IngestService
 from api.queries import BadQuery, NotFound, ResidentQueries
 from connectors.kafka_sink import SinkError
@@ -50,6 +51,7 @@ from core.planner import (
     require_planner,
     visit_row,
 )
+from core.privacy import redact_purpose
 from core.profile import Profile
 from flows.plan import UnknownForm, UnreadableWorkbook, load_form, load_forms, locate, read_workbook, workbook_bytes
 from onceonly import bootstrap
@@ -204,7 +206,8 @@ class PlannerService:
                      objections.open_on([p.profile_id for p in people]).items()} if objections is not None else {})
         collection = plan_collection(people, form, disputed=disputed)
         view = plan_view(collection, {p.profile_id: p for p in people}, principal, grants=self.queries.grants)
-        self.audit.append(principal, action, purpose, [r.profile_id for r in collection.residents], view.disclosed)
+        self.audit.append(principal, action, redact_purpose(purpose), [r.profile_id for r in collection.residents],
+                          view.disclosed)
         return collection, view
 
     def answer(self, form: FormTemplate, target: PlanTarget, collection: CollectionPlan,
@@ -290,7 +293,7 @@ class PlannerService:
             raise HTTPException(503, f"the answers were not taken in ({type(exc).__name__}); "
                                      "upload them again") from exc
         finally:
-            self.audit.append(principal, "collect_answers" if counts else "collect_answers_failed", purpose, sent,
+            self.audit.append(principal, "collect_answers" if counts else "collect_answers_failed", redact_purpose(purpose), sent,
                               sorted(answered))
         return {"source": ANSWER_SOURCE, "batch_id": batch_id, "rows": len(filled.rows), "empty": empty,
                 "read": counts.read, "events": counts.events, "unchanged": counts.unchanged,
@@ -475,6 +478,8 @@ def planner_console_router(service: PlannerService, principal_dep: Any) -> APIRo
             return plan_from_form(principal, chosen)
         except (BadQuery, NotFound, AccessDenied) as exc:
             status = 403 if isinstance(exc, AccessDenied) else 404 if isinstance(exc, NotFound) else 400
+            if status != 400:  # a refusal, answered on the page rather than by api.errors: audited the same
+                audit_refusal(request, str(exc))
             return page(request, principal, status=status, chosen=chosen, error=f"{failed}：{exc}")
 
     @router.get("/planner")

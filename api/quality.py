@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from api.queries import BadQuery, NotFound
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from flows.state import PASSED, PUBLISHED, QUARANTINED, SUPERSEDED, flow_batches
 
 DOCS_SITE = Path("gx") / "uncommitted" / "data_docs" / "local_site"
@@ -60,7 +60,7 @@ def failed_expectations(report: str) -> list[Finding]:
         if len(cells) < 4:
             continue
         suite, expectation, column, unexpected, *rest = cells
-        found.append(Finding(suite, expectation, column, unexpected, redact_id_numbers(" | ".join(rest))))
+        found.append(Finding(suite, expectation, column, unexpected, redact(" | ".join(rest))))
     return found
 
 
@@ -151,7 +151,7 @@ class QualityViews:
         text = self._report_text(row.report, {})
         if not text:
             raise NotFound("the batch's report is no longer on disk")
-        return self._batch(dict(row._mapping), {row.report: text}), redact_id_numbers(text)
+        return self._batch(dict(row._mapping), {row.report: text}), redact(text)
 
     def docs_file(self, relative: str) -> tuple[Path, str]:
         """A file of the Data Docs site and its media type; refuses a path that leaves the site."""

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, Text, and_, bindparam, case, cast, exists, false,
 
 from core.access import AccessDenied, Grant, Principal, may_see_community, require, visibility
 from core.access.views import Disclosure, evidence_weights, field_views, record_view, review_view, summary_of
-from core.privacy import keyed_hash
+from core.privacy import keyed_hash, redact_purpose
 from core.profile import Profile, as_of
 from core.profile.read_side import bigrams, normalise_address
 from core.standardise import check_id_number, parse_phone, standardise_name
@@ -151,7 +151,7 @@ class ResidentQueries:
             hit["community"] = row.community
             hit["score"] = round(float(row.score), 3)
             hits.append(hit)
-        self.audit.append(principal, "search", purpose, [h["profile_id"] for h in hits],
+        self.audit.append(principal, "search", redact_purpose(purpose), [h["profile_id"] for h in hits],
                           [f"query:{k}" for k in kinds] + disclosure.fields)
         truncated = bool(query.address) and total >= ADDRESS_CANDIDATES
         return {"total": total, "page": page, "size": size, "truncated": truncated, "results": hits}
@@ -326,7 +326,7 @@ class ResidentQueries:
                                 "summary": h.summary} for h in reversed(shown.history)]
             view["pending_reviews"] = sorted(shown.pending_reviews)
         self.audit.append(principal, "unmask" if unmask else ("read_profile_as_of" if at else "read_profile"),
-                          purpose, [shown.profile_id], disclosure.fields)
+                          redact_purpose(purpose), [shown.profile_id], disclosure.fields)
         return view
 
     def _touches(self, holder: Profile, candidates: Mapping[str, Profile]) -> dict[str, Any]:
@@ -380,7 +380,7 @@ class ResidentQueries:
         found = self._household(principal, household_id, disclosure)
         if not found or not found["members"]:
             raise not_found("household", household_id)
-        self.audit.append(principal, "read_household", purpose, [m["profile_id"] for m in found["members"]],
+        self.audit.append(principal, "read_household", redact_purpose(purpose), [m["profile_id"] for m in found["members"]],
                           disclosure.fields)
         return found
 
@@ -394,7 +394,7 @@ class ResidentQueries:
                                 .where(profile_event_log.c.profile_id == current.profile_id)
                                 .order_by(profile_event_log.c.version)).all()
         summaries = {h.event_id: h.summary for h in current.history}
-        self.audit.append(principal, "read_history", purpose, [current.profile_id], ["history"])
+        self.audit.append(principal, "read_history", redact_purpose(purpose), [current.profile_id], ["history"])
         return [{"event_id": r.event_id, "version": r.version, "event_type": r.type,
                  "occurred_at": _utc(r.occurred_at).isoformat(), "summary": summaries.get(r.event_id, "")}
                 for r in rows]

@@ -175,7 +175,7 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         """Records that could not be read or standardised: source, location, reason, the row as read
         (ID numbers masked) and whether it was re-processed (``status``: open, resolved, unreadable)."""
         require(principal, "dead_letters")
-        return pipeline.dead_letters(source=source, limit=limit, status=status)
+        return pipeline.dead_letters(principal, source=source, limit=limit, status=status)
 
     @router.post("/dead-letters/reprocess", tags=["stewards"])
     async def reprocess(principal: Me, body: ReprocessBody) -> dict[str, Any]:
@@ -226,18 +226,24 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
     def audit_entries(principal: Me, resident: Annotated[str | None, Query(max_length=64)] = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                       offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-        """The audit log, newest first; with ``resident``, who looked at that resident, when and why."""
+        """The audit log, newest first; with ``resident``, who looked at that resident, when and why,
+        following merges (``profile_ids``: the profile ids looked up, the resident's lineage)."""
         require(principal, "audit")
-        entries = audit.entries(resident=resident, limit=limit, offset=offset)
+        ids, entries = (audit.who_looked(resident, limit=limit, offset=offset) if resident is not None
+                        else ([], audit.entries(limit=limit, offset=offset)))
         return {"entries": [{"seq": e.seq, "at": e.at.isoformat(), "username": e.username, "role": e.role,
                              "action": e.action, "purpose": e.purpose, "residents": list(e.residents),
-                             "fields": list(e.fields), "hash": e.hash} for e in entries]}
+                             "fields": list(e.fields), "hash": e.hash} for e in entries],
+                **({"profile_ids": ids} if resident is not None else {})}
 
     @router.get("/audit/verify", tags=["audit"])
     def audit_verify(principal: Me) -> dict[str, Any]:
-        """Recompute the hash chain: ``ok`` is false when an entry was edited or deleted."""
+        """Recompute the hash chain, the entries' MACs and the who-looked index, and hold the log
+        against the signed checkpoints kept outside the database: ``ok`` is false when an entry was
+        edited, deleted or re-chained, the log cut short or wiped, or the index edited."""
         require(principal, "audit")
         result = audit.verify()
-        return {"ok": result.ok, "entries": result.entries, "problems": list(result.problems)}
+        return {"ok": result.ok, "entries": result.entries, "problems": list(result.problems),
+                "notes": list(result.notes), "checkpoints": result.checkpoints}
 
     return router

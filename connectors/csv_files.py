@@ -7,9 +7,10 @@ RFC 4180 says (quoted cells with line breaks and doubled quotes), streamed a lin
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,12 @@ def _open_quote_after(text: str, quoted: bool) -> bool:
     return quoted
 
 
-def read_csv(path: Path, encoding: str, expected_columns: Sequence[str] = ()) -> Iterator[Row]:
+HeaderSeen = Callable[[str, list[str]], None]
+"""Told each header as it is read: (its location, its column names)."""
+
+
+def read_csv(path: Path, encoding: str, expected_columns: Sequence[str] = (),
+             on_header: HeaderSeen | None = None) -> Iterator[Row]:
     """Yield each data record of a CSV file as a dict, or an ``UnreadableRow`` saying where and why.
 
     Records are read as RFC 4180 says: a quoted cell may hold line breaks and doubled quotes;
@@ -74,6 +80,8 @@ def read_csv(path: Path, encoding: str, expected_columns: Sequence[str] = ()) ->
         if header is None:
             header = [c.strip() for c in cells]
             missing = [c for c in expected_columns if c not in header]
+            if on_header is not None:
+                on_header(location, header)
             continue
         if missing:
             yield UnreadableRow(location, f"header changed: missing column(s) {', '.join(missing)}")
@@ -136,7 +144,7 @@ def _records(path: Path, codec: str) -> Iterator[tuple[str, str, str | None]]:
             yield location, "".join(parts), problem
 
 
-def read_xlsx(path: Path, expected_columns: Sequence[str] = ()) -> Iterator[Row]:
+def read_xlsx(path: Path, expected_columns: Sequence[str] = (), on_header: HeaderSeen | None = None) -> Iterator[Row]:
     """Rows of every sheet of an .xlsx workbook; formulas are read as written (and refused later)."""
     from openpyxl import load_workbook
 
@@ -157,6 +165,8 @@ def read_xlsx(path: Path, expected_columns: Sequence[str] = ()) -> Iterator[Row]
                 if header is None:
                     header = [c.strip() for c in cells]
                     missing = [c for c in expected_columns if c not in header]
+                    if on_header is not None:
+                        on_header(location, header)
                     continue
                 if missing:
                     yield UnreadableRow(location, f"header changed: missing column(s) {', '.join(missing)}")
@@ -178,3 +188,45 @@ def _cell(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def observed_encoding(path: Path, declared: str, sample_bytes: int = 1 << 16) -> str | None:
+    """The encoding a CSV file's bytes are in, as far as its first ``sample_bytes`` tell: ``utf-8``
+    (a BOM, or most non-ASCII lines valid UTF-8), the declared one (most valid in it), ``unknown``
+    (neither), or ``None`` when every line is plain ASCII (any encoding reads it the same).
+
+    A ledger re-exported in another encoding reads as a file of undecodable or garbled rows; the
+    mass-change guard (``connectors.end_guard``) compares this with what the previous run saw."""
+    with path.open("rb") as fh:
+        head = fh.read(sample_bytes)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    if len(head) == sample_bytes and b"\n" in head:
+        head = head[:head.rindex(b"\n")]  # a whole number of lines: no character cut in two
+    declared_name = _codec_name(declared)
+    as_utf8 = as_declared = 0
+    for line in head.splitlines():
+        if line.isascii():
+            continue
+        if _decodes(line, "utf-8"):
+            as_utf8 += 1
+        elif declared_name not in (None, "utf-8") and _decodes(line, declared):
+            as_declared += 1
+    if not as_utf8 and not as_declared:
+        return None if head.isascii() else "unknown"
+    return "utf-8" if as_utf8 >= as_declared else declared_name
+
+
+def _codec_name(encoding: str) -> str | None:
+    try:
+        return codecs.lookup(encoding).name.removesuffix("-sig")
+    except LookupError:
+        return None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True

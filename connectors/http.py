@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from connectors.rows import CursorLookup, NativeRow, Page, Row, UnreadableRow
 from connectors.spec import ConnectorSpec
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class HttpReader:
 
     def _row(self, item: Any, location: str) -> Row:
         if not isinstance(item, dict):
-            return UnreadableRow(location, "not a JSON object", redact_id_numbers(repr(item))[:200])
+            return UnreadableRow(location, "not a JSON object", redact(repr(item))[:200])
         return NativeRow(location, item)
 
     def _advance(self, items: list[Any], since: str | None, after: str | None, number: int) -> tuple[str, str]:
@@ -228,7 +228,7 @@ class HttpReader:
         return s.base_url if s.base_url is not None else _env(s.base_url_env or "", self.spec.source)
 
     def _where(self, path: str) -> str:
-        return redact_id_numbers(f"{self.spec.source}: {path}")
+        return redact(f"{self.spec.source}: {path}")
 
 
 def _env(name: str, source: str) -> str:

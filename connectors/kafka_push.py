@@ -60,10 +60,12 @@ class KafkaPushReader:
     def pages(self, cursors: CursorLookup) -> Iterator[Page]:
         from kafka import KafkaConsumer, TopicPartition
 
+        from connectors.kafka_security import client_options
+
         if not self.bootstrap:
             raise KafkaPushError(f"{self.spec.source}: no Kafka bootstrap for topic {self.topic}")
         saved = (cursors.checkpoint(CHECKPOINT, {}) or {}).get(self.topic, {})
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, **client_options(self.bootstrap), group_id=None, enable_auto_commit=False,
                                  client_id=f"onceonly-pull-{self.spec.source}")
         try:
             partitions = consumer.partitions_for_topic(self.topic)

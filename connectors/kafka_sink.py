@@ -10,6 +10,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from pydantic import BaseModel
 
+from connectors.kafka_security import client_options
 from schemas.codec import encode
 
 
@@ -30,6 +31,7 @@ class KafkaSink:
     def __init__(self, bootstrap: str, *, client_id: str = "onceonly-connector") -> None:
         self._producer = KafkaProducer(
             bootstrap_servers=bootstrap,
+            **client_options(bootstrap),
             client_id=client_id,
             acks="all",
             retries=2**31 - 1,

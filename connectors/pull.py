@@ -4,6 +4,8 @@ Collected once: a row whose content hash is already recorded sends nothing; a ch
 one new version; a row gone from a fully read scope (or marked deleted) sends one end event.
 Nothing lost: a page's hashes and cursors are saved only after the broker acknowledged it, and
 what a killed run sent without saving is recovered from the topic (``reconcile``).
+Never by accident: ends past the source's ``max_end_share``, or met with a changed header or
+encoding, are held for a steward instead of sent (``connectors.end_guard``, ``store.pull_holds``).
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
+from connectors.end_guard import hold_reasons
 from connectors.kafka_sink import Acked, KafkaSink
 from connectors.reconcile import sent_since
 from connectors.rows import NativeRow, Page, Reader, UnreadableRow
 from connectors.spec import ConnectorSpec
 from connectors.state import ConnectorState, Known, Sent
 from connectors.validate import row_problem
-from core.privacy import keyed_hash, redact_id_numbers
+from core.privacy import keyed_hash, redact
 from schemas.source_record import DeadLetter, SourceRecord, content_hash
+from store.pull_holds import HeldRecord
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,9 @@ log = logging.getLogger(__name__)
 class RunCounts:
     """What one connector run did; ``read == events + unchanged + dead_letters`` always.
 
-    ``ended`` counts end events for rows that disappeared; they are not rows read.
+    ``ended`` counts end events for rows that disappeared; they are not rows read. ``held``
+    counts the ends the mass-change guard kept for a steward (``hold_id``) instead: the records
+    that vanished are ``ended + held``, and a held run ends none of them.
     """
 
     read: int = 0
@@ -39,14 +45,24 @@ class RunCounts:
     dead_letters: int = 0
     ended: int = 0
     recovered: int = 0  # versions a killed run had sent, found in the topic at start
+    held: int = 0
+    hold_id: str | None = None
 
     @property
     def balanced(self) -> bool:
         return self.read == self.events + self.unchanged + self.dead_letters
 
     def __str__(self) -> str:
-        return (f"read {self.read}, events {self.events}, unchanged {self.unchanged}, "
+        text = (f"read {self.read}, events {self.events}, unchanged {self.unchanged}, "
                 f"dead letters {self.dead_letters}, ended {self.ended}")
+        return text + (f", held {self.held} ends for a steward (hold {self.hold_id})" if self.held else "")
+
+
+@runtime_checkable
+class ShapeReporter(Protocol):
+    """A reader that can tell, after its pages, how the source's shape changed (files: header, encoding)."""
+
+    def shape_changes(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,7 @@ class Connector:
             if scanned is None or scanned:
                 self._end_unseen(run_id, scanned, counts)
         except BaseException as exc:
-            self.state.finish_run(run_id, status="failed", note=redact_id_numbers(f"{type(exc).__name__}: {exc}")[:500],
+            self.state.finish_run(run_id, status="failed", note=redact(f"{type(exc).__name__}: {exc}")[:500],
                                   **_fields(counts))
             raise
         self.state.finish_run(run_id, status="ok", **_fields(counts))
@@ -141,9 +157,47 @@ class Connector:
         if self.on_page is not None:
             self.on_page(counts)
 
+    def end_held(self, records: Sequence[HeldRecord], *, note: str = "") -> RunCounts:
+        """A steward accepted held ends: send them now, as a run of their own whose counts say so.
+
+        Only records still live and not seen since the hold end (a refilled table, a fixed file
+        saw them again); a killed acceptance is reconciled from the topic first, so each end
+        reaches the topic once."""
+        run_id = uuid.uuid4().hex
+        counts = RunCounts()
+        self.state.start_run(run_id)
+        try:
+            counts.recovered = self._reconcile(run_id)
+            self._send_ends(run_id, self.state.still_unseen(records), counts)
+        except BaseException as exc:
+            self.state.finish_run(run_id, status="failed", note=redact(f"{type(exc).__name__}: {exc}")[:500],
+                                  **_fields(counts))
+            raise
+        self.state.finish_run(run_id, status="ok", note=note[:500], **_fields(counts))
+        return counts
+
     def _end_unseen(self, run_id: str, scopes: Sequence[str] | None, counts: RunCounts) -> None:
+        vanishing = list(self.state.unseen_live(run_id, scopes))
+        if not vanishing:
+            return
+        changes = self.reader.shape_changes() if isinstance(self.reader, ShapeReporter) else []
+        live = self.state.live_count()
+        reasons = hold_reasons(live=live, vanishing=len(vanishing), max_share=self.spec.max_end_share,
+                               shape_changes=changes)
+        if reasons:
+            # Nothing ends and the records stay live; the steward's answer sends them or not.
+            reasons = tuple(r[:500] for r in reasons)  # their words hide numbers already (end_guard)
+            counts.held = len(vanishing)
+            counts.hold_id = self.state.hold_ends(run_id, vanishing, reasons, live)
+            log.warning("%s: %d ends held for a steward (hold %s): %s", self.spec.source, counts.held,
+                        counts.hold_id, "; ".join(reasons))
+            return
+        self._send_ends(run_id, vanishing, counts)
+
+    def _send_ends(self, run_id: str, records: Sequence[HeldRecord], counts: RunCounts) -> None:
         sent: list[Sent] = []
-        for record_id, scope in self.state.unseen_live(run_id, scopes):
+        for record in records:
+            record_id, scope = record.record_id, record.scope
             end = SourceRecord.of(source=self.spec.source, record_id=record_id, payload={}, change="end",
                                   mapping_version=self.spec.version, location=scope or self.spec.source, scope=scope)
             self.sink.send(self.topics.raw, end.identity, end)
@@ -183,8 +237,8 @@ class Connector:
     def _dead(self, location: str, reason: str, excerpt: str, record_id: str | None = None,
               raw_row: dict[str, Any] | None = None, scope: str = "") -> None:
         # The whole row travels (internal topic) so that a steward can re-process it after a mapping fix.
-        letter = DeadLetter(source=self.spec.source, location=location, reason=redact_id_numbers(reason),
-                            stage="connector", record_id=record_id, raw_excerpt=redact_id_numbers(excerpt[:200]),
+        letter = DeadLetter(source=self.spec.source, location=location, reason=redact(reason),
+                            stage="connector", record_id=record_id, raw_excerpt=redact(excerpt[:200]),
                             raw_row=DeadLetter.keepable(raw_row) if raw_row is not None else None, scope=scope,
                             mapping_version=self.spec.version)
         self.sink.send(self.topics.deadletter, f"{self.spec.source}:{location}", letter)
@@ -204,8 +258,9 @@ class _RunFields(TypedDict):
     ended: int
     unchanged: int
     dead_letters: int
+    held: int
 
 
 def _fields(counts: RunCounts) -> _RunFields:
     return {"read": counts.read, "events": counts.events, "ended": counts.ended, "unchanged": counts.unchanged,
-            "dead_letters": counts.dead_letters}
+            "dead_letters": counts.dead_letters, "held": counts.held}

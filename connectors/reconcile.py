@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 
+from connectors.kafka_security import client_options
 from connectors.state import Sent
 from schemas.codec import decode
 from schemas.source_record import SourceRecord
@@ -22,7 +23,7 @@ def sent_since(bootstrap: str, topic: str, source: str, next_offsets: dict[str, 
     """Source records of ``source`` in ``topic`` past ``next_offsets`` (partition → offset).
 
     ``api_version``: the cluster's, when a client already found it (else the consumer probes)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **client_options(bootstrap), enable_auto_commit=False, group_id=None,
                              client_id=f"onceonly-reconcile-{source}",
                              **({"api_version": api_version} if api_version else {}))
     try:

@@ -25,7 +25,7 @@ from connectors.pull import Connector, RunCounts, Topics
 from connectors.rows import CursorLookup, NativeRow, Page
 from connectors.spec import ConnectorSpec
 from connectors.state import ConnectorState
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from schemas.source_record import DeadLetter
 from store.dead_letter_outcomes import RESOLVED, UNREADABLE, LetterOutcome
 
@@ -120,7 +120,7 @@ def reprocess_letters(letters: Sequence[DeadLetter], spec: ConnectorSpec, state:
             reason = keeper.refusals[-1].reason if keeper.refusals else "still unreadable"
             result.still_unreadable += 1
             result.outcomes.append(LetterOutcome(letter.event_id, letter.source, UNREADABLE,
-                                                 redact_id_numbers(reason)[:500], letter.record_id))
+                                                 redact(reason)[:500], letter.record_id))
         else:
             result.resolved += 1
             result.sent += events

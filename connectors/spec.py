@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.end_guard import DEFAULT_MAX_END_SHARE
 from core.standardise import FieldMapping
 
 ConnectorKind = Literal["csv", "xlsx", "files", "sql", "http", "kafka", "ingest"]
@@ -55,6 +56,10 @@ class ConnectorSpec(BaseModel):
         description="Left out of the payload and its hash: row positions such as 序号 that renumber on every export")
     max_field_bytes: int = 65_536
     deleted_when: DeletedWhen | None = None
+    max_end_share: float = Field(
+        default=DEFAULT_MAX_END_SHARE, ge=0.0, le=1.0,
+        description="A pull that would end more than this share of the source's live records (or that meets a "
+                    "changed header or encoding) ends nothing and waits for a steward (connectors.end_guard)")
     reject_warnings: list[str] = Field(
         default_factory=lambda: list(DEFAULT_REJECT_WARNINGS),
         description="Warning kinds (e.g. sex_unknown) that refuse the whole row; empty: unreadable fields are kept "

@@ -62,7 +62,7 @@ from sqlalchemy.sql.expression import ColumnClause, TableClause
 
 from connectors.rows import CursorLookup, NativeRow, Page, Row, UnreadableRow
 from connectors.spec import ConnectorSpec
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class SqlReader:
     # -- rows ------------------------------------------------------------------------------------
     def _row(self, row: Mapping[str, Any]) -> Row:
         key = "|".join(_text_key(row[k]) for k in self.keys)
-        location = redact_id_numbers(f"{self.settings.table}[{key}]")
+        location = redact(f"{self.settings.table}[{key}]")
         values: dict[str, Any] = {}
         for name, value in row.items():
             if name == self.settings.watermark:
@@ -298,7 +298,7 @@ def _reason(exc: Exception) -> str:
     """The driver's own first line, without statement or values (and any ID number masked)."""
     orig = getattr(exc, "orig", None) or exc
     first = (str(orig).strip().splitlines() or [""])[0]
-    return redact_id_numbers(f"{type(orig).__name__}: {first}")[:300]
+    return redact(f"{type(orig).__name__}: {first}")[:300]
 
 
 def _plain(value: Any) -> Any:

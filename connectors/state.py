@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, and_, func, select, update
 
+from store.pull_holds import HeldRecord, PullHolds, pending_held_ids
 from store.tables import connector_checkpoints, connector_records, connector_runs
 from store.upsert import upsert
 
@@ -86,21 +87,23 @@ class ConnectorState:
                        keys=("source", "name"), update=("value",))
 
     def mark_scope_seen(self, run_id: str, scope: str) -> int:
-        """An unchanged file: every live record it holds counts as seen, without reading it."""
+        """An unchanged file: every live record it holds counts as seen, without reading it (but
+        not the records whose ends wait for a steward: accepting would otherwise end nothing)."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(connector_records)
                 .where(and_(connector_records.c.source == self.source, connector_records.c.scope == scope,
-                            connector_records.c.ended.is_(False)))
+                            connector_records.c.ended.is_(False),
+                            connector_records.c.record_id.not_in(pending_held_ids(self.source))))
                 .values(last_seen_run=run_id)
             )
             return int(result.rowcount or 0)
 
-    def unseen_live(self, run_id: str, scopes: Sequence[str] | None = None) -> Iterator[tuple[str, str]]:
-        """Live records this run did not see: (record id, scope), in bounded chunks."""
+    def unseen_live(self, run_id: str, scopes: Sequence[str] | None = None) -> Iterator[HeldRecord]:
+        """Live records this run did not see (with the run that last saw each), in bounded chunks."""
         table = connector_records
         stmt = (
-            select(table.c.record_id, table.c.scope)
+            select(table.c.record_id, table.c.scope, table.c.last_seen_run)
             .where(and_(table.c.source == self.source, table.c.ended.is_(False), table.c.last_seen_run != run_id))
             .order_by(table.c.record_id)
         )
@@ -108,8 +111,31 @@ class ConnectorState:
             stmt = stmt.where(table.c.scope.in_(list(scopes)))
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=_CHUNK).execute(stmt)
-            rows = [(r.record_id, r.scope) for r in result]
+            rows = [HeldRecord(r.record_id, r.scope, r.last_seen_run) for r in result]
         yield from rows
+
+    def live_count(self) -> int:
+        """How many of the source's records are live (sent and not ended)."""
+        table = connector_records
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(table).where(
+                and_(table.c.source == self.source, table.c.ended.is_(False)))).scalar_one())
+
+    def hold_ends(self, run_id: str, records: Sequence[HeldRecord], reasons: Sequence[str], live: int) -> str:
+        """Keep ``records`` live and ask a steward whether they end (``store.pull_holds``)."""
+        return PullHolds(self.engine).create(self.source, run_id, reasons, live, records)
+
+    def still_unseen(self, records: Sequence[HeldRecord]) -> list[HeldRecord]:
+        """Of ``records``, those still live and not seen by any run since they were held."""
+        table = connector_records
+        now: dict[str, tuple[bool, str]] = {}
+        ids = [r.record_id for r in records]
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), _CHUNK):
+                rows = conn.execute(select(table.c.record_id, table.c.ended, table.c.last_seen_run).where(
+                    and_(table.c.source == self.source, table.c.record_id.in_(ids[i:i + _CHUNK]))))
+                now.update({r.record_id: (bool(r.ended), r.last_seen_run) for r in rows})
+        return [r for r in records if r.record_id in now and now[r.record_id] == (False, r.last_seen_run)]
 
     def live_scopes(self) -> set[str]:
         table = connector_records
@@ -135,12 +161,12 @@ class ConnectorState:
                                                         started_at=datetime.now(UTC), status="running"))
 
     def finish_run(self, run_id: str, *, status: str, read: int, events: int, ended: int, unchanged: int,
-                   dead_letters: int, note: str = "") -> None:
+                   dead_letters: int, held: int = 0, note: str = "") -> None:
         with self.engine.begin() as conn:
             conn.execute(
                 update(connector_runs).where(connector_runs.c.run_id == run_id).values(
                     finished_at=datetime.now(UTC), status=status, read=read, events=events, ended=ended,
-                    unchanged=unchanged, dead_letters=dead_letters, note=note)
+                    unchanged=unchanged, dead_letters=dead_letters, held=held, note=note)
             )
 
     def runs(self) -> list[dict[str, Any]]:

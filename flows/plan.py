@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 
 from core.access import is_sensitive, mask_value
 from core.planner import CollectionPlan, FormTemplate, plan_collection
+from core.privacy import redact
 from core.profile import Profile
 from onceonly.settings import PROJECT_ROOT
 from store.profile_lookup import active_profiles
@@ -97,9 +98,10 @@ def plan(engine: Engine, form: FormTemplate, *, community: str | None = None, gr
 def shown(field: str, value: str) -> str:
     """What the pre-filled form shows to a reader who did not unmask: ID numbers, phones and
     sensitive attributes masked as the profile view masks them (the worker needs to know the
-    fact is known, not the fact)."""
+    fact is known, not the fact). Any other value is redacted as free text: an ID number or a phone
+    typed into a remark is not written to a workbook in clear."""
     if not is_sensitive(field):
-        return value
+        return redact(value)
     parts = value.split(";") if field == "phones" else [value]
     return ";".join(mask_value(field, part) for part in parts)
 

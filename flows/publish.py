@@ -2,7 +2,9 @@
 
 (a) Every profile whose version changed since the last publish goes to the compacted topic
 ``profiles.published`` keyed by profile id (acks=all), so a reader of the topic sees each
-resident's latest snapshot. A merged-away profile is published as its redirect.
+resident's latest snapshot: only the fields some grant shares, conditional ones masked, the ID
+number as a keyed hash and masked, never in clear (:func:`core.planner.published_snapshot`). A
+merged-away profile is published as its redirect.
 (b) Each department in ``config/grants.yaml`` gets an extract under
 ``<data_dir>/extracts/<department>/`` (CSV and JSONL) holding the profile id and exactly the
 fields it is granted; an ID number only where granted.
@@ -18,12 +20,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from core.planner import Grants, extract_row
+from core.planner import Grants, extract_row, published_snapshot
 from core.planner.notices import Split, notices
 from core.profile import Profile
 from flows import state
@@ -32,7 +33,7 @@ from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 
 PUBLISHED_TOPIC = "profiles.published"
-GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"
+GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"  # bootstrap.GRANTS_FILE: one file, one model
 
 
 class ValidationFailed(RuntimeError):
@@ -53,23 +54,20 @@ def published_topic(settings: Settings) -> str:
 
 
 def load_grants(path: Path | None = None) -> Grants:
-    return Grants.from_dict(yaml.safe_load((path or GRANTS_FILE).read_text(encoding="utf-8")) or {})
+    """The grants model the query service reads too (:func:`onceonly.bootstrap.grants`)."""
+    return bootstrap.grants(path or GRANTS_FILE)
 
 
-def snapshot(profile: Profile) -> dict[str, object]:
-    """What the published topic holds for one profile: its surviving fields with provenance."""
-    if not profile.is_active:
-        return {"profile_id": profile.profile_id, "version": profile.version, "status": profile.status,
-                "merged_into": profile.merged_into}
-    return {"profile_id": profile.profile_id, "version": profile.version, "status": profile.status,
-            "updated_at": profile.updated_at.isoformat(), "records": sorted(profile.records),
-            "golden": profile.golden.model_dump(mode="json")}
+def snapshot(settings: Settings, profile: Profile, grants: Grants) -> dict[str, object]:
+    """What the published topic holds for one profile: the shared fields, no clear ID number."""
+    return published_snapshot(profile, grants, id_hash_key=settings.id_hash_key.get_secret_value())
 
 
-def send_snapshots(settings: Settings, profiles: list[Profile]) -> int:
+def send_snapshots(settings: Settings, profiles: list[Profile], grants: Grants | None = None) -> int:
     """Send the profiles that changed since the last publish; remember their versions once acked."""
     from kafka import KafkaProducer
 
+    from connectors.kafka_security import client_options
     from onceonly.topics import ensure_topics
 
     engine = bootstrap.engine(settings)
@@ -78,11 +76,12 @@ def send_snapshots(settings: Settings, profiles: list[Profile]) -> int:
     ensure_topics(bootstrap_servers, [topic], partitions=settings.topic_partitions, compacted=[topic])
     sent_before = state.published_versions(engine)
     changed = [p for p in profiles if sent_before.get(p.profile_id) != p.version]
-    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", client_id="onceonly-publish",
+    producer = KafkaProducer(bootstrap_servers=bootstrap_servers, **client_options(bootstrap_servers), acks="all", client_id="onceonly-publish",
                              key_serializer=str.encode,
                              value_serializer=lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8"))
     try:
-        futures = [producer.send(topic, key=p.profile_id, value=snapshot(p)) for p in changed]
+        shared = grants or load_grants()
+        futures = [producer.send(topic, key=p.profile_id, value=snapshot(settings, p, shared)) for p in changed]
         producer.flush()
         for future in futures:
             future.get(timeout=60)  # raises if the broker did not acknowledge
@@ -142,10 +141,9 @@ def write_objections_feed(settings: Settings, department: str, path: Path) -> in
     (``onceonly objections answers FILE --department D``). The proposed value is masked unless its
     grant shows the field. Written through the objections service, so the disclosure is audited."""
     from core.access import Principal
-    from store.audit import AuditLog
 
     engine = bootstrap.engine(settings)
-    service = bootstrap.objection_service(settings, engine, AuditLog(engine))
+    service = bootstrap.objection_service(settings, engine, bootstrap.audit_log(settings, engine))
     reader = Principal(user_id=f"feed:{department}", username=f"feed:{department}", role="department_reader",
                        department=department)
     rows = service.for_principal(reader, status="open", limit=100_000)
@@ -193,8 +191,9 @@ def publish(settings: Settings, validation: Validation, grants_file: Path | None
         raise ValidationFailed(f"validation failed; nothing published; report: {validation.report}")
     engine = bootstrap.engine(settings)
     profiles = list(bootstrap.profile_projection(settings, engine).profiles())
-    sent = send_snapshots(settings, profiles)
-    extracts = write_extracts(settings, profiles, load_grants(grants_file))
+    grants = load_grants(grants_file)
+    sent = send_snapshots(settings, profiles, grants)
+    extracts = write_extracts(settings, profiles, grants)
     batch_ids = [b.batch_id for b in validation.batches]
     state.mark_published(engine, batch_ids)
     return Published(snapshots=sent, extracts=extracts, batches=batch_ids, report=validation.report,

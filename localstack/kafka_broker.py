@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from localstack.processes import free_port, port_open, spawn, stop, wait_until
 
@@ -148,14 +149,15 @@ class KafkaBroker:
         return self._proc is not None and self._proc.poll() is None
 
 
-def cluster_reachable(bootstrap: str, *, timeout_ms: int = 5000) -> bool:
-    """True when a Kafka client can read the cluster's metadata at ``bootstrap``."""
+def cluster_reachable(bootstrap: str, *, timeout_ms: int = 5000, options: dict[str, Any] | None = None) -> bool:
+    """True when a Kafka client can read the cluster's metadata at ``bootstrap``; ``options``: the
+    client's security settings (``connectors.kafka_security.client_options``)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms,
-                                 client_id="onceonly-check")
+                                 client_id="onceonly-check", **(options or {}))
     except (KafkaError, OSError, ValueError):
         return False
     try:

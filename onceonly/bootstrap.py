@@ -6,7 +6,7 @@ Tests call the same functions with other settings.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,14 @@ import faust
 import yaml
 from sqlalchemy import Engine
 
+from connectors.kafka_security import KafkaSecurity
+from connectors.kafka_security import register as register_kafka_security
 from connectors.kafka_sink import KafkaSink, acknowledged_batch_publisher, acknowledged_publisher
 from connectors.pull import Connector, RunCounts, Topics
 from connectors.rows import Reader
 from connectors.spec import ConnectorSpec
 from connectors.state import ConnectorState
-from core.access import Grant, default_grants, parse_grants
+from core.access import Grant, Grants
 from core.standardise import FieldMapping
 from localstack.kafka_broker import KafkaBroker
 from localstack.processes import port_open
@@ -27,13 +29,16 @@ from onceonly.matcher_source import CurrentMatcher
 from onceonly.settings import PROJECT_ROOT, Settings
 from services.gazetteer import GazetteerService
 from services.objections import ObjectionService
+from services.pull_holds import EndSender, PullHoldService
 from store.audit import AuditLog
+from store.audit_checkpoints import Checkpointer, CheckpointFile
 from store.engine import companion_engine, make_engine
 from store.ledger import SourceRecordLedger
 from store.matcher_parameters import MatcherParameterStore
 from store.objections import ObjectionStore
 from store.place_projection import PlaceProjection
 from store.profile_projection import ProfileProjection
+from store.pull_holds import HeldRecord, PullHolds
 from store.resolver_state import ResolverState
 from streams.app import StreamWiring, build_app
 
@@ -48,9 +53,20 @@ def broker_file(settings: Settings) -> Path:
     return settings.data_dir / "kafka" / "bootstrap.txt"
 
 
+def kafka_security(settings: Settings) -> KafkaSecurity:
+    """How the hub's Kafka clients authenticate and encrypt (``ONCEONLY_KAFKA_SECURITY_PROTOCOL`` …)."""
+    cafile = settings.kafka_ssl_cafile
+    return KafkaSecurity(protocol=settings.kafka_security_protocol, mechanism=settings.kafka_sasl_mechanism,
+                         username=settings.kafka_sasl_username,
+                         password=settings.kafka_sasl_password.get_secret_value(),
+                         cafile=str(cafile) if cafile else None)
+
+
 def kafka_bootstrap(settings: Settings) -> str:
-    """The configured cluster, or the local broker that ``onceonly broker`` started."""
+    """The configured cluster (its security registered for every client that connects to it), or
+    the local broker that ``onceonly broker`` started."""
     if settings.kafka_bootstrap:
+        register_kafka_security(settings.kafka_bootstrap, kafka_security(settings))
         return settings.kafka_bootstrap
     path = broker_file(settings)
     if path.exists():
@@ -133,7 +149,11 @@ def hub_topics(settings: Settings) -> list[str]:
 def prepare_topics(settings: Settings, bootstrap: str | None = None) -> None:
     from onceonly.topics import ensure_topics
 
-    ensure_topics(bootstrap or kafka_bootstrap(settings), hub_topics(settings), partitions=settings.topic_partitions)
+    address = bootstrap or kafka_bootstrap(settings)
+    ensure_topics(address, hub_topics(settings), partitions=settings.topic_partitions)
+    # The audit chain's checkpoints: one partition, compacted (each writer's newest kept, none aged out).
+    ensure_topics(address, [settings.audit_checkpoints_topic], partitions=1,
+                  compacted=[settings.audit_checkpoints_topic])
 
 
 def engine(settings: Settings) -> Engine:
@@ -163,6 +183,29 @@ def place_projection(settings: Settings, db: Engine | None = None) -> PlaceProje
     return PlaceProjection(db if db is not None else engine(settings))
 
 
+def audit_checkpointer(settings: Settings) -> Checkpointer:
+    """Signed checkpoints of the audit chain's head, in the checkpoint file and, when a broker is
+    configured or running, in the checkpoints topic."""
+    from connectors.audit_checkpoint_topic import CheckpointTopic
+
+    def broker() -> str | None:
+        try:
+            return kafka_bootstrap(settings)
+        except NoBroker:
+            return None
+
+    return Checkpointer(settings.audit_secret(),
+                        [CheckpointFile(settings.audit_checkpoint_path),
+                         CheckpointTopic(broker, settings.audit_checkpoints_topic)],
+                        every_entries=settings.audit_checkpoint_entries,
+                        every_seconds=settings.audit_checkpoint_seconds)
+
+
+def audit_log(settings: Settings, db: Engine) -> AuditLog:
+    """The audit log with the settings' audit key and its checkpoints (every process that appends)."""
+    return AuditLog(db, key=settings.audit_secret(), checkpoints=audit_checkpointer(settings))
+
+
 def gazetteer_service(settings: Settings, db: Engine, audit: Any) -> GazetteerService:
     """The steward's gazetteer use cases; corrections go to the places topic, acknowledged."""
     return GazetteerService(db, acknowledged_publisher(lambda: kafka_bootstrap(settings), settings.places_topic), audit)
@@ -171,12 +214,18 @@ def gazetteer_service(settings: Settings, db: Engine, audit: Any) -> GazetteerSe
 GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"
 
 
-def access_grants(path: Path = GRANTS_FILE) -> dict[str, Grant]:
-    """Department grants from ``config/grants.yaml`` (what each department's readers see), or a
-    small default when there is none."""
+def grants(path: Path | None = None) -> Grants:
+    """The one grants model (``config/grants.yaml``, checked against its sharing classes), read by the
+    query service, the publish flow and the planner alike. No file: nothing is granted to anyone."""
+    path = path or GRANTS_FILE
     if not path.is_file():
-        return default_grants()
-    return parse_grants(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return Grants(catalogue={}, departments={})
+    return Grants.from_dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+def access_grants(path: Path = GRANTS_FILE) -> dict[str, Grant]:
+    """What each department's readers see: :func:`grants`' reader views."""
+    return grants(path).access()
 
 
 def objection_service(settings: Settings, db: Engine, audit: Any) -> ObjectionService:
@@ -184,6 +233,30 @@ def objection_service(settings: Settings, db: Engine, audit: Any) -> ObjectionSe
     return ObjectionService(ObjectionStore(db), acknowledged_batch_publisher(lambda: kafka_bootstrap(settings),
                                                                              settings.objections_topic),
                             audit, digest_key=settings.id_hash_key.get_secret_value(), grants=access_grants())
+
+
+def held_end_sender(settings: Settings, db: Engine,
+                    specs: Callable[[str], ConnectorSpec] | None = None) -> EndSender:
+    """Sends a steward-accepted hold's ends through the source's own connector loop (its state,
+    its sink, its counts as a run); the mapping file gives the source's spec unless ``specs`` does."""
+    from connectors.batch import BatchReader
+
+    def spec_of(source: str) -> ConnectorSpec:
+        return specs(source) if specs is not None else ConnectorSpec.load(mapping_path(settings, source))
+
+    def send(source: str, records: Sequence[HeldRecord], note: str) -> int:
+        spec = spec_of(source)
+        with KafkaSink(kafka_bootstrap(settings), client_id="onceonly-held-ends") as sink:
+            held = connector(settings, spec, sink, db=db, reader=BatchReader("held-ends", []))
+            return held.end_held(records, note=note).ended
+
+    return send
+
+
+def pull_hold_service(settings: Settings, db: Engine, audit: Any,
+                      specs: Callable[[str], ConnectorSpec] | None = None) -> PullHoldService:
+    """The steward's answers to pulls the mass-change guard held (``services.pull_holds``)."""
+    return PullHoldService(PullHolds(db), held_end_sender(settings, db, specs), audit)
 
 
 def resolver_state(db: Engine) -> ResolverState:
@@ -240,5 +313,5 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         gazetteer=place_projection(settings, db),
         gazetteer_sources=frozenset(gazetteer_sources(settings)),
         datadir=str(_faust_dir(settings)),
-        objections=objection_service(settings, db, AuditLog(db)),
+        objections=objection_service(settings, db, audit_log(settings, db)),
     ))

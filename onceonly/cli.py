@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import time
@@ -13,7 +12,8 @@ import typer
 from rich.console import Console
 
 from onceonly import bootstrap
-from onceonly.settings import Settings, is_loopback
+from onceonly.logs import configure_logging
+from onceonly.settings import PROJECT_ROOT, Settings, is_loopback
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="OnceOnly: one profile per resident, each fact collected once.")
 console = Console()
@@ -32,6 +32,14 @@ def _refuse_default_key(settings: Settings, host: str, command: str) -> None:
         raise typer.Exit(2)
 
 
+def _refuse_default_audit_key(settings: Settings, host: str, command: str) -> None:
+    """With the public audit key anyone could re-sign an edited audit log and its checkpoints."""
+    if settings.uses_default_audit_key and not is_loopback(host):
+        typer.echo(f"onceonly {command}: refusing to start with the default ONCEONLY_AUDIT_KEY while bound to "
+                   f"{host}; set a secret audit key (not the ID-hash key), or ONCEONLY_AUDIT_KEY_FILE", err=True)
+        raise typer.Exit(2)
+
+
 @app.command()
 def broker() -> None:
     """Run the embedded Kafka broker (KRaft) in the foreground until Ctrl-C."""
@@ -42,14 +50,23 @@ def broker() -> None:
 
 
 @app.command()
-def worker(loglevel: Annotated[str, typer.Option(help="faust log level")] = "warning") -> None:
+def worker(loglevel: Annotated[str, typer.Option(help="log level (default: ONCEONLY_LOG_LEVEL)")] = "") -> None:
     """Run a stream worker (faust); start several to share the partitions."""
     import faust
 
     settings = _settings()
     _refuse_default_key(settings, settings.api_host, "worker")
+    _refuse_default_audit_key(settings, settings.api_host, "worker")
     stream_app = bootstrap.stream_app(settings)
-    faust.Worker(stream_app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    if settings.metrics_port:  # Prometheus scrapes each worker (its own counters) on this port
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port, settings.metrics_host, registry=stream_app.conf.onceonly_metrics.registry)
+    # The hub's one logging setup (redacted, text or JSON), not faust's own.
+    configure_logging(settings.log_format, loglevel or settings.log_level)
+    running = faust.Worker(stream_app, loglevel=loglevel or settings.log_level, quiet=True, override_logging=False)
+    running.spinner = None  # its terminal spinner writes cursor codes to stdout, between the log lines
+    running.execute_from_commandline()
 
 
 @app.command()
@@ -129,6 +146,24 @@ def check() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def asyncapi(
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write it; - = standard output")] = (
+        PROJECT_ROOT / "docs" / "asyncapi.json"),
+    deployment: Annotated[bool, typer.Option(help="describe this deployment's settings (topic prefix, partitions, "
+                                                   "mappings) instead of the repository's reference")] = False,
+) -> None:
+    """Write the AsyncAPI 3.0 description of every topic (docs/asyncapi.json is the reference one)."""
+    from onceonly.asyncapi import asyncapi_document, reference_document, render
+
+    text = render(asyncapi_document(_settings()) if deployment else reference_document())
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
 def service_app():  # type: ignore[no-untyped-def]
     """The query service as ``onceonly serve`` runs it: uvicorn calls this in each worker process."""
     import gc
@@ -136,6 +171,7 @@ def service_app():  # type: ignore[no-untyped-def]
     from api.app import create_app
 
     settings = _settings()
+    configure_logging(settings.log_format, settings.log_level)  # each uvicorn process starts afresh
     app = create_app(bootstrap.engine(settings), bootstrap.sources(settings), settings)
     # The cyclic collector's full passes stopped every request for 100–230 ms (measured on 100,000
     # profiles): what the process built at start is frozen out of them, and young collections run
@@ -155,6 +191,17 @@ def serve_workers(settings: Settings, asked: int = 0) -> int:
     return 1 if settings.store_url.startswith("sqlite") else min(os.cpu_count() or 1, 4)
 
 
+def _metrics_folder(settings: Settings) -> None:
+    """An empty folder for the query service's processes' metric files, named to them by the environment
+    (set before uvicorn spawns them, which is when prometheus-client reads it)."""
+    import shutil
+
+    folder = settings.data_dir / "metrics" / "api"
+    shutil.rmtree(folder, ignore_errors=True)  # the counters of a previous run start again at zero
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default: ONCEONLY_API_HOST)")] = None,
@@ -168,12 +215,17 @@ def serve(
 
     settings = _settings()
     _refuse_default_key(settings, host or settings.api_host, "serve")
+    _refuse_default_audit_key(settings, host or settings.api_host, "serve")
     bootstrap.engine(settings)  # migrate once here, before the workers open the store
+    processes = serve_workers(settings, workers)
+    if processes > 1:  # one /metrics for all processes: prometheus-client's multiprocess files
+        _metrics_folder(settings)
     # uvloop and httptools (dependencies) when installed: "auto" picks them, else asyncio and h11.
     # Every read is in the audit log; uvicorn's access log would only repeat the URLs.
     uvicorn.run("onceonly.cli:service_app", factory=True, host=host or settings.api_host,
-                port=port or settings.api_port, workers=serve_workers(settings, workers), log_level="warning",
-                loop="auto", http="auto", access_log=False)
+                port=port or settings.api_port, workers=processes, log_level="warning",
+                loop="auto", http="auto", access_log=False,
+                log_config=None)  # uvicorn's lines go through the hub's redacting handler (onceonly.logs)
 
 
 @app.command()
@@ -312,21 +364,26 @@ def replay(
 def export(
     what: Annotated[str, typer.Argument(help="what to export: links")],
     output: Annotated[Path, typer.Option("--output", "-o", help="CSV file to write")] = Path("links.csv"),
+    steward: Annotated[str | None, typer.Option(help="who exports (audited; default: the OS account)")] = None,
 ) -> None:
     """Export ``source,record_id,profile_id,community,grid`` for every ingested record (to score any
-    labelled data set: the clustering, and where each profile's resident is placed)."""
+    labelled data set: the clustering, and where each profile's resident is placed). Audited."""
     import csv
+
+    from services.operator_reads import export_links_audited, operator
 
     if what != "links":
         raise typer.BadParameter("only 'links' can be exported", param_hint="WHAT")
     settings = _settings()
-    count = 0
-    with output.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["source", "record_id", "profile_id", "community", "grid"])
-        for row in bootstrap.profile_projection(settings).located_links():
-            writer.writerow(row)
-            count += 1
+    audit = bootstrap.audit_log(settings, bootstrap.engine(settings))
+    try:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["source", "record_id", "profile_id", "community", "grid"])
+            count = export_links_audited(audit, operator(steward), bootstrap.profile_projection(settings).located_links(),
+                                         writer.writerow)
+    finally:
+        audit.close()
     console.print(f"wrote {count} links to {output}")
 
 
@@ -356,24 +413,38 @@ def users_add(
     department: Annotated[str | None, typer.Option(help="a department reader's grant")] = None,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)] = "",
 ) -> None:
-    """Add a user (password hashed with argon2)."""
+    """Add a user (password hashed with argon2). A role that reads residents (worker, steward, department
+    reader) is added disabled, waiting for a steward or an auditor to approve it (console 账号审批)."""
+    from core.access import ROLES, needs_approval
     from store.auth_tables import UserStore
 
+    if role not in ROLES:
+        raise typer.BadParameter(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    waits = needs_approval(role)
+    users = UserStore(bootstrap.engine(_settings()))
     try:
-        UserStore(bootstrap.engine(_settings())).add(username, password, role, communities=community,  # type: ignore[arg-type]
-                                                     grids=grid, department=department)
+        users.add(username, password, role, communities=community, grids=grid,
+                  department=department, active=not waits)
+        if waits:
+            users.request(username, "create", role, requested_by="cli", communities=community,
+                          grids=grid, department=department)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    console.print(f"added {username} ({role})")
+    console.print(f"added {username} ({role})" + (": disabled until a steward or an auditor approves it" if waits else ""))
 
 
 @users_app.command("token")
 def users_token(username: str, label: Annotated[str, typer.Option(help="what the token is for")] = "") -> None:
-    """Issue a bearer token for a user (printed once; only its hash is stored)."""
+    """Issue a bearer token for a machine account (a department reader; printed once, stored as its hash)."""
+    from core.access import may_hold_token
     from store.auth_tables import UnknownUser, UserStore
 
+    users = UserStore(bootstrap.engine(_settings()))
+    holder = next((p for p in users.list() if p.username == username), None)
+    if holder is not None and not may_hold_token(holder.role):
+        raise typer.BadParameter("bearer tokens are only for machine accounts (department readers); people log in")
     try:
-        print(UserStore(bootstrap.engine(_settings())).issue_token(username, label))
+        print(users.issue_token(username, label))
     except UnknownUser as exc:
         raise typer.BadParameter(str(exc)) from None
 
@@ -401,16 +472,21 @@ def users_list() -> None:
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit log's hash chain; exit 1 when an entry was edited or deleted."""
-    from store.audit import AuditLog
-
-    result = AuditLog(bootstrap.engine(_settings())).verify()
+    """Recompute the audit log's hash chain, its MACs (ONCEONLY_AUDIT_KEY) and the who-looked index, and
+    hold it against the signed checkpoints in the checkpoint file and, when a broker is configured,
+    the checkpoints topic; exit 1 when an entry was edited, deleted or re-chained, or the log cut short
+    or wiped."""
+    settings = _settings()
+    result = bootstrap.audit_log(settings, bootstrap.engine(settings)).verify()
+    for note in result.notes:
+        console.print(f"[dim]{note}[/]", highlight=False)
     for problem in result.problems:
-        console.print(f"[red]{problem}[/]")
+        console.print(f"[red]{problem}[/]", highlight=False)
     if not result.ok:
         console.print(f"[red]audit log TAMPERED[/] ({result.entries} entries)")
         raise typer.Exit(1)
-    console.print(f"audit log intact: {result.entries} entries, hash chain verified")
+    console.print(f"audit log intact: {result.entries} entries, hash chain, MACs and who-looked index verified "
+                  f"against {result.checkpoints} checkpoints")
 
 
 places_app = typer.Typer(no_args_is_help=True, help="The gazetteer (标准地址库): where each building belongs.")
@@ -419,11 +495,10 @@ app.add_typer(places_app, name="places")
 
 def _gazetteer(steward: str) -> tuple[object, object]:
     from core.access import Principal
-    from store.audit import AuditLog
 
     settings = _settings()
     engine = bootstrap.engine(settings)
-    return bootstrap.gazetteer_service(settings, engine, AuditLog(engine)), Principal(
+    return bootstrap.gazetteer_service(settings, engine, bootstrap.audit_log(settings, engine)), Principal(
         user_id=f"cli:{steward}", username=steward, role="steward")
 
 
@@ -457,16 +532,68 @@ def places_correct(place_key: str, steward: Annotated[str, typer.Option(help="wh
     console.print(f"published {type(event).__name__} {event.event_id}: {place_key} → {community or 'withdrawn'}")
 
 
+pulls_app = typer.Typer(no_args_is_help=True,
+                        help="Held pulls (批量注销确认): ends the mass-change guard kept back for a steward.")
+app.add_typer(pulls_app, name="pulls")
+
+
+def _pull_holds(steward: str) -> tuple[object, object]:
+    from core.access import Principal
+
+    settings = _settings()
+    engine = bootstrap.engine(settings)
+    return bootstrap.pull_hold_service(settings, engine, bootstrap.audit_log(settings, engine)), Principal(
+        user_id=f"cli:{steward}", username=steward, role="steward")
+
+
+@pulls_app.command("pending")
+def pulls_pending(steward: Annotated[str, typer.Option(help="who looks")] = "cli",
+                  source: Annotated[str | None, typer.Option(help="only this source")] = None) -> None:
+    """Pulls whose ends wait for a steward: how many, of how many live records, and why."""
+    service, principal = _pull_holds(steward)
+    holds = service.pending(principal, source=source)  # type: ignore[attr-defined]
+    for hold in holds:
+        console.print(f"{hold.hold_id}  {hold.source}  {hold.held_at:%Y-%m-%d %H:%M}  "
+                      f"{hold.to_end} ends held of {hold.live} live records")
+        for reason in hold.reasons:
+            console.print(f"    {reason}", markup=False)
+    console.print(f"{len(holds)} held pulls")
+
+
+def _decide_hold(decision: str, hold_id: str, steward: str, note: str) -> None:
+    from services.pull_holds import HoldDecided, UnknownHold
+
+    service, principal = _pull_holds(steward)
+    try:
+        decided = getattr(service, decision)(principal, hold_id, note)
+    except (UnknownHold, HoldDecided) as exc:
+        console.print(f"[red]refused[/]: {exc}")
+        raise typer.Exit(2) from exc
+    console.print(f"hold {hold_id} {decided.hold.status}: {decided.ended} end events sent")
+
+
+@pulls_app.command("accept")
+def pulls_accept(hold_id: str, steward: Annotated[str, typer.Option(help="who decides (audited)")],
+                 note: str = "") -> None:
+    """The records are really gone: send the held end events now (once)."""
+    _decide_hold("accept", hold_id, steward, note)
+
+
+@pulls_app.command("reject")
+def pulls_reject(hold_id: str, steward: Annotated[str, typer.Option(help="who decides (audited)")],
+                 note: str = "") -> None:
+    """A mistake at the source: end nothing; the records stay as they were."""
+    _decide_hold("reject", hold_id, steward, note)
+
+
 objections_app = typer.Typer(no_args_is_help=True, help="Data objections (数据异议): fields said to be wrong, routed to their source.")
 app.add_typer(objections_app, name="objections")
 
 
 def _objections() -> object:
-    from store.audit import AuditLog
-
     settings = _settings()
     engine = bootstrap.engine(settings)
-    return bootstrap.objection_service(settings, engine, AuditLog(engine))
+    return bootstrap.objection_service(settings, engine, bootstrap.audit_log(settings, engine))
 
 
 @objections_app.command("sweep")
@@ -577,17 +704,31 @@ def plan(
     grid: Annotated[str | None, typer.Option(help="only this grid (网格) of the community, e.g. 第2网格")] = None,
     profile: Annotated[list[str] | None, typer.Option(help="a profile id (repeatable) instead of a community")] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="the pre-filled .xlsx to write")] = Path("plan.xlsx"),
+    steward: Annotated[str | None, typer.Option(help="who plans (audited; default: the OS account)")] = None,
 ) -> None:
-    """Plan a form: what the hub already knows per resident, and an .xlsx asking only for the gaps."""
+    """Plan a form: what the hub already knows per resident, and an .xlsx asking only for the gaps. Audited."""
     from flows.plan import export_xlsx, load_form
     from flows.plan import plan as make_plan
+    from services.operator_reads import operator, plan_audited
 
     if community is None and not profile:
         raise typer.BadParameter("give --community (optionally with --grid) or --profile")
     if grid is not None and community is None:
         raise typer.BadParameter("--grid needs the --community it belongs to")
-    collection = make_plan(bootstrap.engine(_settings()), load_form(form), community=community, grid=grid,
-                           profile_ids=profile)
+    settings = _settings()
+    engine = bootstrap.engine(settings)
+    audit = bootstrap.audit_log(settings, engine)
+    asked = f"plan --form {form} " + (f"--community {community} {grid or ''}" if community else f"--profile {' '.join(profile or [])}")
+    try:
+        collection = plan_audited(audit, operator(steward), lambda: load_form(form),
+                                  lambda template: make_plan(engine, template, community=community, grid=grid,
+                                                             profile_ids=profile),
+                                  asked=asked.strip(), profile_ids=profile or ())
+    except LookupError as exc:
+        console.print(f"[red]refused[/]: {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        audit.close()
     export_xlsx(collection, output)
     console.print(f"{len(collection.residents)} residents, {collection.requested} fields requested, "
                   f"{collection.known} already known: re-collection avoided {collection.share_known:.0%}")
@@ -612,9 +753,12 @@ def _wait_for_interrupt() -> None:
 
 
 def main() -> None:  # pragma: no cover
-    logging.basicConfig(level=os.environ.get("ONCEONLY_LOG_LEVEL", "WARNING"))
-    # kafka-python logs every refused connection while a broker starts; its errors surface as exceptions.
-    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    try:
+        settings = _settings()
+    except ValueError:  # the command reports the bad setting itself; log plainly until then
+        configure_logging()
+    else:
+        configure_logging(settings.log_format, settings.log_level)
     app()
 
 

@@ -322,12 +322,11 @@ def _raise_objections(console: Console, settings: Settings, engine: Engine) -> N
     from core.access import Principal
     from core.planner.fields import read_field
     from flows.plan import residents
-    from store.audit import AuditLog
 
     worker = next(u for u in DEMO_USERS if u.role == "community_worker")
     principal = Principal(user_id=f"demo:{worker.username}", username=worker.username, role="community_worker",
                           communities=frozenset(worker.communities))
-    service = bootstrap.objection_service(settings, engine, AuditLog(engine))
+    service = bootstrap.objection_service(settings, engine, bootstrap.audit_log(settings, engine))
     table = Table(title=f"Objections raised by {worker.username} (数据异议; see /console/objections)")
     for column in ("resident", "field", "sent to", "due"):
         table.add_column(column)
@@ -470,7 +469,9 @@ def _review_id(payload: str) -> str | None:
 def _topic_size(bootstrap_servers: str, topic: str) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, client_id="onceonly-demo")
+    from connectors.kafka_security import client_options
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, **client_options(bootstrap_servers), group_id=None, client_id="onceonly-demo")
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         return sum(consumer.end_offsets([TopicPartition(topic, p) for p in partitions]).values())

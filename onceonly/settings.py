@@ -10,13 +10,16 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The key a fresh clone runs with: public, so it protects nothing. ``serve`` and ``worker`` refuse it
 # unless the query service is bound to loopback (a developer's machine, ``make demo``, the tests).
 DEFAULT_ID_HASH_KEY = "onceonly-dev-key-change-me"
+# The audit log's key (HMAC of every entry and checkpoint): public too, refused off loopback alike. It
+# must differ from the ID-hash key, and it is never written to the database.
+DEFAULT_AUDIT_KEY = "onceonly-dev-audit-key-change-me"
 
 
 def is_loopback(host: str) -> bool:
@@ -36,6 +39,15 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port of a Kafka cluster; unset = start the local broker process"
     )
+    # How every Kafka client of the hub connects (connectors.kafka_security): compose uses SASL_SSL.
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Kafka security protocol; SASL_SSL in production (TLS + SCRAM)")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism of the hub's Kafka user")
+    kafka_sasl_username: str = Field(default="", description="The hub's Kafka user (one ACL per user)")
+    kafka_sasl_password: SecretStr = Field(default=SecretStr(""), description="Its password")
+    kafka_ssl_cafile: Path | None = Field(
+        default=None, description="CA certificate (PEM) that signed the brokers' certificates; unset = the system's")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the profile store; unset = SQLite in data_dir"
     )
@@ -61,10 +73,35 @@ class Settings(BaseSettings):
         default=7.0, gt=0, description="How long pipeline health samples are kept")
     min_password_length: int = Field(default=10, ge=8, description="Shortest password an admin may set")
 
+    metrics_host: str = Field(default="127.0.0.1", description="Bind address of a stream worker's /metrics")
+    metrics_port: int = Field(default=0, ge=0, le=65535,
+                              description="Port of a stream worker's Prometheus /metrics; 0 = not served")
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token Prometheus presents to the query service's /metrics; "
+                                           "empty = /metrics answered only when the service is bound to loopback")
+
     cookie_secure: Literal["auto", "always", "never"] = Field(
         default="auto", description="Secure flag of console cookies: auto = when the request is https or the "
                                     "service is bound to a non-loopback address (behind a TLS proxy)")
     token_days: float = Field(default=90.0, gt=0, description="How long a new bearer token is valid")
+    log_level: str = Field(default="WARNING", description="Level of the CLI's, the worker's and the service's logs")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text = one readable line per entry; json = one JSON object per line (for a "
+                                    "log collector). Either way every line passes the redactor")
+
+    audit_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_AUDIT_KEY),
+        description="Key of the audit log's HMACs (each entry, each checkpoint); not the ID-hash key, never "
+                    "in the database. serve and worker refuse the default off loopback")
+    audit_key_file: Path | None = Field(
+        default=None, description="A file holding the audit key (e.g. a mounted secret); wins over ONCEONLY_AUDIT_KEY")
+    audit_checkpoint_file: Path | None = Field(
+        default=None, description="Where signed checkpoints of the audit chain are appended (JSON lines), outside "
+                                  "the database; unset = data_dir/audit-checkpoints.jsonl")
+    audit_checkpoint_entries: int = Field(
+        default=100, ge=1, description="A checkpoint after at most this many new audit entries")
+    audit_checkpoint_seconds: float = Field(
+        default=30.0, gt=0, description="…or this many seconds after the first entry not yet checkpointed")
 
     @field_validator("ingest_tokens", mode="before")
     @classmethod
@@ -74,9 +111,47 @@ class Settings(BaseSettings):
             return json.loads(value) if value.strip() else {}
         return value
 
+    @field_validator("audit_key_file", "audit_checkpoint_file", mode="before")
+    @classmethod
+    def _unset_path(cls, value: Any) -> Any:
+        # Compose passes an unset variable as "": the default, not the current directory.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _audit_key_is_its_own(self) -> Settings:
+        if self.audit_secret() == self.id_hash_key.get_secret_value().encode("utf-8"):
+            raise ValueError("ONCEONLY_AUDIT_KEY must differ from ONCEONLY_ID_HASH_KEY: whoever may hash ID "
+                             "numbers must not be able to re-sign the audit log")
+        return self
+
     @property
     def uses_default_key(self) -> bool:
         return self.id_hash_key.get_secret_value() == DEFAULT_ID_HASH_KEY
+
+    def audit_secret(self) -> bytes:
+        """The audit key's bytes: the key file's content (stripped) when one is set, else ``audit_key``."""
+        if self.audit_key_file is not None:
+            try:
+                found = self.audit_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read ONCEONLY_AUDIT_KEY_FILE ({type(exc).__name__})") from None
+            if not found:
+                raise ValueError("ONCEONLY_AUDIT_KEY_FILE is empty")
+            return found.encode("utf-8")
+        return self.audit_key.get_secret_value().encode("utf-8")
+
+    @property
+    def uses_default_audit_key(self) -> bool:
+        return self.audit_secret() == DEFAULT_AUDIT_KEY.encode("utf-8")
+
+    @property
+    def audit_checkpoint_path(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
+
+    @property
+    def audit_checkpoints_topic(self) -> str:
+        """Signed checkpoints of the audit chain's head: the log's outside anchor beside the file."""
+        return self.topic("audit.checkpoints")
 
     @property
     def sqlite_path(self) -> Path:

@@ -10,7 +10,6 @@ from onceonly.settings import Settings
 from schemas.profile_events import ProfileEvent, StewardCommand
 from services.ports import SendOutbox
 from services.stewarding import StewardingService
-from store.audit import AuditLog
 from streams.resolve import publish_once
 
 
@@ -26,6 +25,6 @@ def submit(settings: Settings, command: StewardCommand) -> list[ProfileEvent]:
     def publish(send_outbox: SendOutbox) -> int:
         return publish_once(bootstrap.kafka_bootstrap(settings), settings.profile_events_topic, send_outbox)
 
-    service = StewardingService(bootstrap.resolver_state(engine), publish, AuditLog(engine))
+    service = StewardingService(bootstrap.resolver_state(engine), publish, bootstrap.audit_log(settings, engine))
     principal = Principal(user_id=f"cli:{command.steward}", username=command.steward, role="steward")
     return service.submit(principal, command).events

@@ -8,16 +8,22 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from localstack.kafka_broker import cluster_reachable
+from connectors.kafka_security import client_options
+from localstack.kafka_broker import cluster_reachable as _reachable
 
 __all__ = ["cluster_reachable", "ensure_topics"]
+
+
+def cluster_reachable(bootstrap: str, *, timeout_ms: int = 5000) -> bool:
+    """True when the hub's client (with its credentials) can read the cluster's metadata."""
+    return _reachable(bootstrap, timeout_ms=timeout_ms, options=client_options(bootstrap))
 
 
 def ensure_topics(bootstrap: str, names: Iterable[str], *, partitions: int,
                   compacted: Iterable[str] = ()) -> None:
     """Create missing topics; existing ones are left as they are."""
     compact = set(compacted)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="onceonly-admin")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **client_options(bootstrap), client_id="onceonly-admin")
     try:
         existing = set(admin.list_topics())
         wanted = [

@@ -27,6 +27,12 @@ def register(*models: type[BaseModel]) -> None:
 register(SourceRecord, DeadLetter)
 
 
+def registered_types() -> dict[str, type[BaseModel]]:
+    """Every type the codec decodes, by the name that travels with the data (``docs/asyncapi.json``
+    lists each as a message; a test keeps the two equal)."""
+    return dict(_REGISTRY)
+
+
 def encode(model: BaseModel) -> bytes:
     body: dict[str, Any] = {"type": type(model).__name__, "data": model.model_dump(mode="json")}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

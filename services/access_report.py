@@ -11,12 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from core.access import AccessDenied, Principal
 from services.ports import Auditor
 from store.audit import AuditEntry, AuditLog
-from store.profile_tables import profiles
+from store.profile_lookup import profile_lineage
 
 __all__ = ["ACTION_NAMES", "AccessLine", "AccessReport", "AccessReportService"]
 
@@ -90,21 +90,4 @@ class AccessReportService:
 
     def _lineage(self, profile_id: str) -> tuple[str | None, list[str]]:
         """The active profile behind ``profile_id``, and it with every profile merged into it."""
-        t = profiles
-        with self.engine.connect() as conn:
-            current = profile_id
-            for _ in range(20):
-                row = conn.execute(select(t.c.merged_into).where(t.c.profile_id == current)).first()
-                if row is None:
-                    return None, []
-                if row.merged_into is None:
-                    break
-                current = row.merged_into
-            ids, frontier = [current], [current]
-            while frontier:
-                merged = [r.profile_id for r in conn.execute(
-                    select(t.c.profile_id).where(t.c.merged_into.in_(frontier)).order_by(t.c.profile_id))
-                    if r.profile_id not in ids]
-                ids.extend(merged)
-                frontier = merged
-        return current, ids
+        return profile_lineage(self.engine, profile_id)

@@ -33,7 +33,7 @@ from core.objections import (
     withdraw,
 )
 from core.planner.fields import UnknownField, check_field, read_field
-from core.privacy import keyed_hash, redact_id_numbers
+from core.privacy import keyed_hash, redact
 from core.profile.survivorship import SurvivorshipRules, default_rules
 from schemas.objection_events import Answer, ObjectionClosed, ObjectionEscalated, ObjectionEvent
 from services.ports import Auditor
@@ -110,7 +110,7 @@ class ObjectionService:
         actor = Actor(principal.username, principal.role, self.clock())
         with self.store.locked() as conn:
             events = raise_objection(profile_id=profile.profile_id, field_name=field_name, community=found.community,
-                                     reason=redact_id_numbers(reason), proposed_value=proposed_value,
+                                     reason=redact(reason), proposed_value=proposed_value,
                                      disputed_digest=self._digest(field_name, known.value if known else None),
                                      disputed_source=known.source if known else None,
                                      disputed_record_id=known.record_id if known else None,
@@ -133,7 +133,7 @@ class ObjectionService:
         actor = Actor(principal.username, principal.role, self.clock())
         with self.store.locked() as conn:
             current = self.store.load(conn, [objection_id])[objection_id]
-            events = answer(current, department=department, reply=reply, note=redact_id_numbers(note),
+            events = answer(current, department=department, reply=reply, note=redact(note),
                             suggested=suggested_department,
                             actor=actor, policy=self.policy, rules=self.rules)
             self._commit(conn, events)
@@ -165,7 +165,7 @@ class ObjectionService:
         actor = Actor(principal.username, principal.role, self.clock())
         with self.store.locked() as conn:
             current = self.store.load(conn, [objection_id])[objection_id]
-            self._commit(conn, withdraw(current, note=redact_id_numbers(note), actor=actor))
+            self._commit(conn, withdraw(current, note=redact(note), actor=actor))
         self.audit.append(principal, "withdraw_objection", PURPOSE, [current.profile_id], [current.field])
         return self._get(objection_id)
 

@@ -1,19 +1,30 @@
-"""The audit log (访问审计日志): append-only and hash-chained.
+"""The audit log (访问审计日志): append-only, hash-chained, and authenticated with a key the
+database does not hold.
 
 Every read of resident data appends one entry: who, role, purpose, which residents, which fields,
-when. Each entry's hash covers its content and the previous entry's hash; a one-row head keeps the
-last sequence number and hash, so ``verify`` detects an edited entry (its hash no longer matches),
-a deleted one (a gap in the sequence or a broken chain) and a cut-off tail (the head disagrees).
-Kept at least 3 years (PIPL); nothing here updates or deletes an entry. Concurrent appends are
-group-committed: one transaction chains every entry that queued meanwhile (see :class:`AuditLog`).
+when. Each entry's hash covers its content and the previous entry's hash, and its MAC (HMAC-SHA256
+of that hash with the audit key, ``ONCEONLY_AUDIT_KEY``) proves the key's holder wrote it: someone
+who can rewrite the database but not read the key can edit an entry and re-compute the chain, but
+not the MACs. Signed checkpoints of the chain head, written outside the database
+(:mod:`store.audit_checkpoints`), catch what no in-database check can: entries cut off the end, or
+the whole log wiped. The "who looked at this resident" index is derived from the entries, and
+``verify`` re-derives and compares it.
+
+Entries written before the key existed (migration ``b7d4e2a91c3f``) have no MAC; ``verify`` names
+them as legacy, hash-chained only: the first keyed entry's MAC covers the last legacy entry's hash
+and so pins them as they stood then. Kept at least 3 years (PIPL): nothing here updates or deletes
+an entry, and nothing prunes the log. Concurrent appends are group-committed: one transaction
+chains every entry that queued meanwhile (see :class:`AuditLog`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import itertools
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,6 +44,9 @@ from sqlalchemy import (
 )
 
 from core.access import Principal
+from onceonly.settings import DEFAULT_AUDIT_KEY
+from store.audit_checkpoints import Checkpoint, Checkpointer
+from store.profile_lookup import profile_lineage
 from store.tables import metadata
 
 GENESIS = "0" * 64
@@ -51,6 +65,7 @@ audit_log = Table(
     Column("fields", Text, nullable=False),  # JSON list of field names (unmasked ones marked "+")
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("mac", String(64)),  # HMAC of hash with the audit key; NULL only on entries older than the key
 )
 
 # Which residents an entry is about: "who looked at this resident" without scanning the log.
@@ -84,6 +99,7 @@ class AuditEntry:
     fields: tuple[str, ...]
     prev_hash: str
     hash: str
+    mac: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,8 @@ class Verification:
     ok: bool
     entries: int
     problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # what was checked and what could not be (legacy entries, checkpoints)
+    checkpoints: int = 0  # signed checkpoints found and checked
 
 
 def entry_hash(seq: int, at: datetime, user_id: str, username: str, role: str, action: str, purpose: str,
@@ -98,6 +116,11 @@ def entry_hash(seq: int, at: datetime, user_id: str, username: str, role: str, a
     body = json.dumps([seq, _utc(at).isoformat(timespec="microseconds"), user_id, username, role, action, purpose,
                        list(residents), list(fields), prev_hash], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def entry_mac(key: bytes, digest: str) -> str:
+    """The entry's MAC: its hash (which covers its content and the chain before it) under the audit key."""
+    return hmac.new(key, b"audit-entry:" + digest.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -117,10 +140,19 @@ class AuditLog:
     """Appends with group commit: entries that arrive while one transaction is being written are
     chained and written together in the next one, and each ``append`` returns only when its own
     entry is committed (on SQLite with ``synchronous=FULL``: on disk, not only in the OS cache).
-    Under concurrent reads this writes one transaction per group instead of one per read."""
+    Under concurrent reads this writes one transaction per group instead of one per read.
 
-    def __init__(self, engine: Engine) -> None:
+    ``key`` is the audit key (``Settings.audit_secret``; the default is the public development
+    key); ``checkpoints`` writes signed checkpoints of the head outside the database and gives them
+    back to ``verify`` (``onceonly.bootstrap.audit_log`` wires both from the settings)."""
+
+    def __init__(self, engine: Engine, *, key: bytes | str = DEFAULT_AUDIT_KEY,
+                 checkpoints: Checkpointer | None = None) -> None:
         self.engine = engine
+        self.key = key.encode("utf-8") if isinstance(key, str) else key
+        self.checkpoints = checkpoints
+        if checkpoints is not None:
+            checkpoints.legacy_source = self._legacy_until
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         # One writer at a time per process; across processes the head row's lock orders them.
@@ -141,16 +173,25 @@ class AuditLog:
                 with self._queue_lock:
                     group, self._queue = self._queue, []
                 try:
-                    for waiting, entry in zip(group, self._write(group), strict=True):
+                    written = self._write(group)
+                    for waiting, entry in zip(group, written, strict=True):
                         waiting.entry = entry
                     self.commits += 1
                 except BaseException as exc:
                     for waiting in group:
                         waiting.error = exc
+                else:
+                    if self.checkpoints is not None and written:
+                        self.checkpoints.committed(written[-1].seq, written[-1].hash)  # hands over, no I/O
         if pending.error is not None:
             raise pending.error
         assert pending.entry is not None
         return pending.entry
+
+    def close(self) -> None:
+        """Write the last checkpoint and stop the checkpointer (the service's shutdown)."""
+        if self.checkpoints is not None:
+            self.checkpoints.close()
 
     def _write(self, group: Sequence[_Pending]) -> list[AuditEntry]:
         with self.engine.connect() as conn:
@@ -166,8 +207,7 @@ class AuditLog:
                 if raw is not None:
                     raw.execute("PRAGMA synchronous=NORMAL")
 
-    @staticmethod
-    def _chain(conn: Connection, group: Sequence[_Pending]) -> list[AuditEntry]:
+    def _chain(self, conn: Connection, group: Sequence[_Pending]) -> list[AuditEntry]:
         # Bump the head first: it takes the write lock (SQLite) or the row lock (Postgres), so two
         # groups never chain onto the same predecessor.
         bumped = conn.execute(update(audit_head).where(audit_head.c.id == 1)
@@ -183,11 +223,13 @@ class AuditLog:
             who = p.principal
             digest = entry_hash(seq, at, who.user_id, who.username, who.role, p.action, p.purpose, p.residents,
                                 p.fields, prev)
+            mac = entry_mac(self.key, digest)
             entries.append(AuditEntry(seq, at, who.user_id, who.username, who.role, p.action, p.purpose,
-                                      p.residents, p.fields, prev, digest))
+                                      p.residents, p.fields, prev, digest, mac))
             rows.append({"seq": seq, "at": at, "user_id": who.user_id, "username": who.username, "role": who.role,
                          "action": p.action, "purpose": p.purpose, "residents": json.dumps(list(p.residents)),
-                         "fields": json.dumps(list(p.fields), ensure_ascii=False), "prev_hash": prev, "hash": digest})
+                         "fields": json.dumps(list(p.fields), ensure_ascii=False), "prev_hash": prev, "hash": digest,
+                         "mac": mac})
             about += [{"profile_id": r, "seq": seq} for r in p.residents]
             prev = digest
         conn.execute(audit_log.insert(), rows)
@@ -196,44 +238,218 @@ class AuditLog:
         conn.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=prev))
         return entries
 
-    def entries(self, *, resident: str | None = None, limit: int | None = None, offset: int = 0) -> list[AuditEntry]:
-        """Newest first; with ``resident``, only the entries about that resident (who looked, when, why)."""
+    def _legacy_until(self) -> int:
+        """The last entry written without a MAC (0 when none): those before the first keyed entry."""
+        with self.engine.connect() as conn:
+            first = conn.execute(select(audit_log.c.seq).where(audit_log.c.mac.is_not(None))
+                                 .order_by(audit_log.c.seq).limit(1)).scalar()
+        return 0 if first is None else int(first) - 1
+
+    def entries(self, *, resident: str | None = None, residents: Collection[str] | None = None,
+                limit: int | None = None, offset: int = 0) -> list[AuditEntry]:
+        """Newest first; with ``resident`` (or any of ``residents``), only the entries about that
+        resident (who looked, when, why), by the profile id as given: :meth:`who_looked` follows merges."""
         stmt = select(audit_log).order_by(audit_log.c.seq.desc()).offset(offset)
-        if resident is not None:
+        about = list(residents or ()) + ([resident] if resident is not None else [])
+        if resident is not None or residents is not None:
             stmt = stmt.where(audit_log.c.seq.in_(select(audit_residents.c.seq)
-                                                  .where(audit_residents.c.profile_id == resident)))
+                                                  .where(audit_residents.c.profile_id.in_(about))))
         if limit is not None:
             stmt = stmt.limit(limit)
         with self.engine.connect() as conn:
             return [_entry(r) for r in conn.execute(stmt)]
+
+    def who_looked(self, resident: str, *, limit: int | None = None,
+                   offset: int = 0) -> tuple[list[str], list[AuditEntry]]:
+        """Every entry about the resident behind ``resident``, newest first, following merges: the
+        reads of the profile a merged-away id leads to and of every profile merged into it (the
+        lineage the access report uses). Returns the profile ids looked up and the entries."""
+        _, ids = profile_lineage(self.engine, resident)
+        ids = ids or [resident]  # an id no profile has (any more): its own entries
+        if resident not in ids:
+            ids.append(resident)
+        return ids, self.entries(residents=ids, limit=limit, offset=offset)
 
     def _all(self) -> Iterator[AuditEntry]:
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=2000).execute(select(audit_log).order_by(audit_log.c.seq)):
                 yield _entry(row)
 
+    def _index(self) -> Generator[tuple[int, list[str]]]:
+        """The "who looked" index as stored: (seq, its profile ids) in sequence order."""
+        t = audit_residents
+        with self.engine.connect() as conn:
+            rows = conn.execution_options(yield_per=5000).execute(select(t.c.seq, t.c.profile_id)
+                                                                  .order_by(t.c.seq, t.c.profile_id))
+            for seq, group in itertools.groupby(rows, key=lambda r: int(r.seq)):
+                yield seq, [r.profile_id for r in group]
+
     def verify(self) -> Verification:
-        """Recompute the chain; name every entry that was edited, removed or cut off."""
-        problems: list[str] = []
-        prev, expected_seq, count = GENESIS, 1, 0
+        """Recompute the chain, the MACs and the "who looked" index, and hold the log against the
+        signed checkpoints kept outside the database; name every entry that was edited, removed,
+        re-chained or cut off."""
+        problems = _Problems()
+        notes: list[str] = []
+        # What was written before the entries are read: checkpoints, then the head. Entries appended
+        # while this runs come after both, so they extend the log rather than contradict them.
+        checkpoints = self._read_checkpoints(problems, notes)
+        with self.engine.connect() as conn:
+            head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+        head_seq, head_hash = (int(head.seq), head.hash) if head else (0, GENESIS)
+        hash_at_head = GENESIS
+        at_seq: dict[int, list[Checkpoint]] = {}
+        for cp in checkpoints:
+            at_seq.setdefault(cp.seq, []).append(cp)
+        # Entries after this one must carry a MAC: the key existed when a checkpoint said so.
+        legacy_limit = min((cp.legacy_until for cp in checkpoints), default=None)
+        prev, expected_seq, count, legacy_last, keyed_seen = GENESIS, 1, 0, 0, False
+        index = _Lookahead(self._index())
         for entry in self._all():
             count += 1
             if entry.seq != expected_seq:
-                problems.append(f"entries {expected_seq}..{entry.seq - 1} are missing (deleted)")
+                problems.add(f"entries {expected_seq}..{entry.seq - 1} are missing (deleted)")
             if entry.prev_hash != prev:
-                problems.append(f"entry {entry.seq}: chain broken (previous entry edited or deleted)")
+                problems.add(f"entry {entry.seq}: chain broken (previous entry edited or deleted)")
             digest = entry_hash(entry.seq, entry.at, entry.user_id, entry.username, entry.role, entry.action,
                                 entry.purpose, entry.residents, entry.fields, entry.prev_hash)
             if digest != entry.hash:
-                problems.append(f"entry {entry.seq}: content does not match its hash (edited)")
+                problems.add(f"entry {entry.seq}: content does not match its hash (edited)")
+            if entry.mac is None:
+                if keyed_seen or (legacy_limit is not None and entry.seq > legacy_limit):
+                    problems.run("no MAC although written after the audit key (MAC removed)", entry.seq)
+                else:
+                    legacy_last = entry.seq
+            else:
+                keyed_seen = True
+                if not hmac.compare_digest(entry.mac, entry_mac(self.key, entry.hash)):
+                    problems.run("MAC does not match: edited and re-chained, or not written with the audit key",
+                                 entry.seq)
+            for cp in at_seq.get(entry.seq, ()):
+                if cp.hash != entry.hash:
+                    problems.add(f"entry {entry.seq}: differs from the checkpoint of {cp.at} (re-written since)")
+            for seq, _ in index.upto(entry.seq - 1):
+                problems.run("the who-looked index names residents for entries that do not exist (rows added)", seq)
+            stored = index.take(entry.seq)
+            if sorted(set(entry.residents)) != sorted(stored):
+                problems.run("the who-looked index disagrees with the entry's residents (rows deleted, added or "
+                             "edited)", entry.seq)
+            if entry.seq == head_seq:
+                hash_at_head = entry.hash
             prev, expected_seq = entry.hash, entry.seq + 1
-        with self.engine.connect() as conn:
-            head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
-        head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS)
-        if head_seq != expected_seq - 1 or head_hash != prev:
-            problems.append(f"the log ends at entry {expected_seq - 1} but the head says {head_seq} "
-                            "(entries at the end were deleted or the head was edited)")
-        return Verification(ok=not problems, entries=count, problems=tuple(problems))
+        index.close()
+        # Index rows past the last entry are not checked: they may be an append committed since the
+        # entries were read, and they name no entry, so no who-looked answer shows them.
+        last = expected_seq - 1
+        if head_seq > last or hash_at_head != head_hash:
+            problems.add(f"the log ends at entry {last} but the head says {head_seq} "
+                         "(entries at the end were deleted or the head was edited)")
+        newest = max(checkpoints, key=lambda cp: cp.seq, default=None)
+        if newest is not None and newest.seq > last:
+            if count == 0:
+                problems.add(f"the log is empty but the checkpoint of {newest.at} records {newest.entries} entries "
+                             "(the log was wiped)")
+            else:
+                problems.add(f"the log ends at entry {last} but the checkpoint of {newest.at} records entry "
+                             f"{newest.seq}: entries {last + 1}..{newest.seq} were deleted (truncated)")
+        if legacy_last:
+            notes.append(f"entries 1..{legacy_last} predate the audit key (no MAC): hash-chained only"
+                         + (", pinned by the keyed entry after them" if keyed_seen else ""))
+        if newest is not None:
+            notes.append(f"{len(checkpoints)} signed checkpoints checked; the newest ({newest.at}) "
+                         f"is at entry {newest.seq}")
+        return Verification(ok=not problems.found, entries=count, problems=problems.lines(), notes=tuple(notes),
+                            checkpoints=len(checkpoints))
+
+    def _read_checkpoints(self, problems: _Problems, notes: list[str]) -> list[Checkpoint]:
+        """Every checkpoint signed with this key, from every sink; a record that is not one is a problem."""
+        if self.checkpoints is None:
+            notes.append("no checkpoints configured: a log cut short or wiped cannot be told from a young one")
+            return []
+        found: list[Checkpoint] = []
+        for sink in self.checkpoints.sinks:
+            try:
+                records = sink.read()
+            except Exception as exc:  # an absent broker: verify what the other sinks hold, and say so
+                notes.append(f"{sink.name}: not read ({exc if isinstance(exc, LookupError) else type(exc).__name__})")
+                continue
+            good = 0
+            for n, record in enumerate(records, 1):
+                try:
+                    checkpoint = Checkpoint.from_json(record)
+                except ValueError:
+                    problems.add(f"{sink.name}: record {n} is not a checkpoint (edited)")
+                    continue
+                if not checkpoint.signed_by(self.key):
+                    problems.add(f"{sink.name}: the checkpoint at entry {checkpoint.seq} ({checkpoint.at}) is not "
+                                 "signed with the audit key (forged or edited)")
+                    continue
+                found.append(checkpoint)
+                good += 1
+            notes.append(f"{sink.name}: {good} signed checkpoints")
+        return found
+
+
+class _Problems:
+    """Problem lines; runs of consecutive entries with the same problem read as one range."""
+
+    LIMIT = 200
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._runs: dict[str, list[list[int]]] = {}
+        self.found = False
+
+    def add(self, line: str) -> None:
+        self.found = True
+        self._lines.append(line)
+
+    def run(self, what: str, seq: int) -> None:
+        self.found = True
+        ranges = self._runs.setdefault(what, [])
+        if ranges and ranges[-1][1] == seq - 1:
+            ranges[-1][1] = seq
+        else:
+            ranges.append([seq, seq])
+
+    def lines(self) -> tuple[str, ...]:
+        out = list(self._lines)
+        for what, ranges in self._runs.items():
+            out += [f"entry {a}: {what}" if a == b else f"entries {a}..{b}: {what}" for a, b in ranges]
+        if len(out) > self.LIMIT:
+            out = out[:self.LIMIT] + [f"… and {len(out) - self.LIMIT} more problems"]
+        return tuple(out)
+
+
+class _Lookahead:
+    """The stored index, consumed in step with the entries. Read from the first use on (after the
+    entries' query began), so it holds every entry that query sees, and maybe later ones."""
+
+    def __init__(self, rows: Generator[tuple[int, list[str]]]) -> None:
+        self._rows = rows
+        self._started = False
+        self._next: tuple[int, list[str]] | None = None
+
+    def _peek(self) -> tuple[int, list[str]] | None:
+        if not self._started:
+            self._started = True
+            self._next = next(self._rows, None)
+        return self._next
+
+    def upto(self, seq: int) -> Iterator[tuple[int, list[str]]]:
+        """The groups before and at ``seq``."""
+        while (ahead := self._peek()) is not None and ahead[0] <= seq:
+            yield ahead
+            self._next = next(self._rows, None)
+
+    def take(self, seq: int) -> list[str]:
+        ahead = self._peek()
+        if ahead is None or ahead[0] != seq:
+            return []
+        self._next = next(self._rows, None)
+        return ahead[1]
+
+    def close(self) -> None:
+        self._rows.close()  # rows past the last entry stay unread: end the query and its connection
 
 
 def _utc(at: datetime) -> datetime:
@@ -245,4 +461,4 @@ def _entry(row: object) -> AuditEntry:
     return AuditEntry(seq=r.seq, at=_utc(r.at), user_id=r.user_id, username=r.username,  # type: ignore[attr-defined]
                       role=r.role, action=r.action, purpose=r.purpose,  # type: ignore[attr-defined]
                       residents=tuple(json.loads(r.residents)), fields=tuple(json.loads(r.fields)),  # type: ignore[attr-defined]
-                      prev_hash=r.prev_hash, hash=r.hash)  # type: ignore[attr-defined]
+                      prev_hash=r.prev_hash, hash=r.hash, mac=r.mac)  # type: ignore[attr-defined]

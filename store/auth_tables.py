@@ -7,13 +7,15 @@ import json
 import secrets
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Column, DateTime, Engine, Integer, String, Table, Text, select, update
+from sqlalchemy import Boolean, Column, DateTime, Engine, Integer, String, Table, Text, delete, select, update
 
-from core.access import ROLES, Principal, Role
+from core.access import MACHINE_ROLES, ROLES, Principal, Role
 from store.tables import metadata
 
 users = Table(
@@ -45,6 +47,25 @@ api_tokens = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),  # refused from then on (401)
 )
 
+# An admin's request that waits for a second person (a steward or an auditor): a new account with a
+# reading role (created disabled) or a change of an account toward a reading role (applied on approval).
+account_requests = Table(
+    "account_requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("username", String(100), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # "create" | "role"
+    Column("role", String(32), nullable=False),
+    Column("communities", Text, nullable=False, default="[]"),
+    Column("grids", Text, nullable=False, default="[]"),
+    Column("department", String(64)),
+    Column("requested_by", String(100), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decision", String(16)),  # None while pending, then "approved" | "refused"
+    Column("decided_by", String(100)),
+    Column("decided_at", DateTime(timezone=True)),
+)
+
 TOKEN_LIFETIME = timedelta(days=90)
 
 _hasher = PasswordHasher()
@@ -63,8 +84,33 @@ class UnknownUser(LookupError):
     pass
 
 
+class UnknownRequest(LookupError):
+    """No pending account request with that id (never made, or already decided)."""
+
+
+class RequestPending(ValueError):
+    """The account already has a request waiting for approval."""
+
+
+@dataclass(frozen=True)
+class AccountRequest:
+    """A new reading account, or a change toward a reading role, waiting for a steward or an auditor."""
+
+    request_id: str
+    username: str
+    kind: Literal["create", "role"]
+    role: Role
+    communities: frozenset[str]
+    grids: frozenset[str]
+    department: str | None
+    requested_by: str
+    requested_at: datetime
+    decision: Literal["approved", "refused"] | None = None
+    decided_by: str | None = None
+
+
 def ensure_tables(engine: Engine) -> None:
-    metadata.create_all(engine, tables=[users, api_tokens])
+    metadata.create_all(engine, tables=[users, api_tokens, account_requests])
 
 
 class UserStore:
@@ -81,8 +127,10 @@ class UserStore:
         return _CHANGES.get(self._database, 0)
 
     def add(self, username: str, password: str, role: Role, *, communities: Iterable[str] = (),
-            grids: Iterable[str] = (), department: str | None = None, display_name: str = "") -> str:
-        """A new user; ``grids`` are written "社区/网格" ("秦虹社区/第2网格"), as the store qualifies them."""
+            grids: Iterable[str] = (), department: str | None = None, display_name: str = "",
+            active: bool = True) -> str:
+        """A new user; ``grids`` are written "社区/网格" ("秦虹社区/第2网格"), as the store qualifies them.
+        ``active=False``: created disabled (a reading account waiting for approval)."""
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         grids = sorted(set(grids))
@@ -100,7 +148,7 @@ class UserStore:
                 user_id=user_id, username=username, display_name=display_name or username,
                 password_hash=_hasher.hash(password), role=role, communities=json.dumps(sorted(set(communities)),
                                                                                          ensure_ascii=False),
-                grids=json.dumps(grids, ensure_ascii=False), department=department, active=True,
+                grids=json.dumps(grids, ensure_ascii=False), department=department, active=active,
                 created_at=datetime.now(UTC)))
         return user_id
 
@@ -190,6 +238,81 @@ class UserStore:
         self._update(username, role=role, communities=json.dumps(sorted(set(communities)), ensure_ascii=False),
                      grids=json.dumps(grids, ensure_ascii=False), department=department)
 
+    def revoke_tokens(self, username: str) -> int:
+        """Every bearer token of ``username`` stops working (an account that stops being a machine)."""
+        with self.engine.begin() as conn:
+            user_id = conn.execute(select(users.c.user_id).where(users.c.username == username)).scalar()
+            if user_id is None:
+                raise UnknownUser(f"no user {username!r}")
+            revoked = conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id)).rowcount
+        _CHANGES[self._database] = _CHANGES.get(self._database, 0) + 1
+        return int(revoked or 0)
+
+    # -- requests waiting for a second person (separation of duties) --------------------------------
+    def request(self, username: str, kind: Literal["create", "role"], role: Role, *, requested_by: str,
+                communities: Iterable[str] = (), grids: Iterable[str] = (), department: str | None = None) -> str:
+        """Record an admin's request for ``username``; refused while another one waits."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(users.c.user_id).where(users.c.username == username)).first() is None:
+                raise UnknownUser(f"no user {username!r}")
+            if conn.execute(select(account_requests.c.request_id).where(
+                    account_requests.c.username == username, account_requests.c.decision.is_(None))).first():
+                raise RequestPending(f"user {username!r} has a request waiting for approval")
+            request_id = uuid.uuid4().hex
+            conn.execute(account_requests.insert().values(
+                request_id=request_id, username=username, kind=kind, role=role,
+                communities=json.dumps(sorted(set(communities)), ensure_ascii=False),
+                grids=json.dumps(sorted(set(grids)), ensure_ascii=False), department=department,
+                requested_by=requested_by, requested_at=datetime.now(UTC)))
+        return request_id
+
+    def requests(self, *, pending_only: bool = True) -> tuple[AccountRequest, ...]:
+        stmt = select(account_requests).order_by(account_requests.c.requested_at)
+        if pending_only:
+            stmt = stmt.where(account_requests.c.decision.is_(None))
+        with self.engine.connect() as conn:
+            return tuple(_request(r) for r in conn.execute(stmt))
+
+    def pending_for(self, username: str) -> AccountRequest | None:
+        return next((r for r in self.requests() if r.username == username), None)
+
+    def pending_request(self, request_id: str) -> AccountRequest:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(account_requests).where(account_requests.c.request_id == request_id,
+                                                              account_requests.c.decision.is_(None))).first()
+        if row is None:
+            raise UnknownRequest(f"no pending request {request_id!r}")
+        return _request(row)
+
+    def decide(self, request_id: str, *, approve: bool, decided_by: str) -> AccountRequest:
+        """Approve (the account is enabled, or takes the new role and scope; a non-machine role loses
+        its tokens) or refuse; one transaction, so a request is decided once."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(account_requests).where(account_requests.c.request_id == request_id,
+                                                              account_requests.c.decision.is_(None))).first()
+            if row is None:
+                raise UnknownRequest(f"no pending request {request_id!r}")
+            decided = conn.execute(update(account_requests).where(
+                account_requests.c.request_id == request_id, account_requests.c.decision.is_(None)).values(
+                decision="approved" if approve else "refused", decided_by=decided_by, decided_at=datetime.now(UTC)))
+            if decided.rowcount != 1:
+                raise UnknownRequest(f"no pending request {request_id!r}")
+            if approve and row.kind == "create":
+                conn.execute(update(users).where(users.c.username == row.username).values(active=True))
+            elif approve:
+                conn.execute(update(users).where(users.c.username == row.username).values(
+                    role=row.role, communities=row.communities, grids=row.grids, department=row.department))
+                if row.role not in MACHINE_ROLES:
+                    user_id = select(users.c.user_id).where(users.c.username == row.username).scalar_subquery()
+                    conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id))
+        _CHANGES[self._database] = _CHANGES.get(self._database, 0) + 1
+        return self._decided(request_id)
+
+    def _decided(self, request_id: str) -> AccountRequest:
+        with self.engine.connect() as conn:
+            return _request(conn.execute(select(account_requests).where(
+                account_requests.c.request_id == request_id)).one())
+
     def _update(self, username: str, **values: object) -> None:
         with self.engine.begin() as conn:
             if conn.execute(update(users).where(users.c.username == username).values(**values)).rowcount == 0:
@@ -206,3 +329,11 @@ def _principal(row: object) -> Principal:
                      communities=frozenset(json.loads(row.communities)),  # type: ignore[attr-defined]
                      grids=frozenset(json.loads(row.grids)),  # type: ignore[attr-defined]
                      department=row.department)  # type: ignore[attr-defined]
+
+
+def _request(row: object) -> AccountRequest:
+    r: Any = row
+    return AccountRequest(request_id=r.request_id, username=r.username, kind=r.kind, role=r.role,
+                          communities=frozenset(json.loads(r.communities)), grids=frozenset(json.loads(r.grids)),
+                          department=r.department, requested_by=r.requested_by, requested_at=r.requested_at,
+                          decision=r.decision, decided_by=r.decided_by)

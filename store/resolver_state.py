@@ -56,7 +56,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.matching import Matcher
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from core.profile import ProfileError
 from core.profile.model import Profile
 from core.resolution import (
@@ -120,8 +120,10 @@ class ResolverState:
 
     # Writing ---------------------------------------------------------------------------------
 
-    def resolve_batch(self, items: Sequence[RecordStandardised], matcher: Matcher) -> int:
-        """Resolve ``items`` in order, in one transaction; return how many events they made.
+    def resolve_batch(self, items: Sequence[RecordStandardised], matcher: Matcher, *,
+                      on_emitted: Callable[[Sequence[ProfileEvent]], None] | None = None) -> int:
+        """Resolve ``items`` in order, in one transaction; return how many events they made
+        (``on_emitted`` sees them once they are committed: the worker counts the matcher's outcomes).
 
         An item handled before (same event id, by any worker) is skipped, so a redelivered batch
         changes nothing. An item the resolver cannot handle (a contradiction in its state) is
@@ -143,7 +145,7 @@ class ResolverState:
                 try:
                     events, folded = resolve_folded(item, memory, matcher)
                 except (ResolutionError, ProfileError) as exc:
-                    reason = redact_id_numbers(f"{type(exc).__name__}: {exc}")
+                    reason = redact(f"{type(exc).__name__}: {exc}")
                     log.warning("resolve: %s (event %s) not resolved: %s", item.key, item.event_id, reason)
                     processed.append({"input_id": item.event_id, "events": 0, "error": reason})
                     continue
@@ -152,7 +154,9 @@ class ResolverState:
                 emitted += events
                 processed.append({"input_id": item.event_id, "events": len(events), "error": None})
             self._write(conn, memory.changes(), emitted, processed)
-            return len(emitted)
+        if on_emitted is not None:
+            on_emitted(emitted)
+        return len(emitted)
 
     def handle_command(self, command: StewardCommand) -> list[ProfileEvent]:
         """Turn a steward command into events under the lock, fold them in, add them to the outbox.

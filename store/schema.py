@@ -14,5 +14,6 @@ import store.objection_tables
 import store.pipeline_samples
 import store.place_tables
 import store.profile_tables
+import store.pull_holds
 import store.resolver_tables
 import store.tables  # noqa: F401

@@ -85,4 +85,6 @@ connector_runs = Table(
     Column("unchanged", Integer, nullable=False, default=0),
     Column("dead_letters", Integer, nullable=False, default=0),
     Column("note", Text, nullable=False, default=""),
+    # ends the mass-change guard held for a steward (store.pull_holds); like ``ended``, not rows read
+    Column("held", Integer, nullable=False, default=0, server_default="0"),
 )

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
 import faust
 from pydantic import BaseModel
 
+from connectors.kafka_security import faust_credentials
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
+from metrics.definitions import WorkerMetrics
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from schemas.source_record import DeadLetter, SourceRecord
@@ -76,12 +79,14 @@ class StreamWiring:
     datadir: str | None = None  # faust's own folder (default: "<app id>-data" in the working directory)
     objections: Any = None  # services.objections.ObjectionService: swept on a timer
     objections_sweep_s: float = 30.0
+    metrics: WorkerMetrics | None = None  # this process's; ``onceonly worker`` serves them on ONCEONLY_METRICS_PORT
 
 
 def build_app(wiring: StreamWiring) -> faust.App:
     app = faust.App(
         wiring.app_id,
         broker=f"kafka://{wiring.bootstrap}",
+        broker_credentials=faust_credentials(wiring.bootstrap),  # SASL/SCRAM over TLS when configured
         store="memory://",
         topic_partitions=wiring.partitions,
         key_serializer="raw",
@@ -100,38 +105,52 @@ def build_app(wiring: StreamWiring) -> faust.App:
     records = app.topic(wiring.records_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     deadletters = app.topic(wiring.deadletter_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     places = app.topic(wiring.places_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
+    metrics = wiring.metrics if wiring.metrics is not None else WorkerMetrics()
+
+    def highwater(tp: Any) -> int | None:
+        return app.consumer.highwater(tp)
 
     async def dead(letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
             await deadletters.send(key=f"{letter.source}:{letter.location}".encode(), value=encode(letter))
+            metrics.set_aside(letter.stage, letter.source, letter.reason)
+
+    ledger_apply = metrics.timed("ledger", wiring.ledger.apply)
 
     @app.agent(raw, name="ledger")
     async def land_source_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """Land every source-record version in the SQL ledger (raw.* → source_records)."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+            metrics.read("ledger", events, highwater)
             batch, _ = decode_batch(events)  # the standardise agent dead-letters what is unreadable
-            yield await until_applied("ledger", partial(wiring.ledger.apply, batch))
+            landed = await until_applied("ledger", partial(ledger_apply, batch))
+            metrics.wrote("ledger", landed)
+            yield landed
 
     @app.agent(raw, name="standardise")
     async def standardise_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """raw.* → records: each source-record version in canonical form, or a dead letter."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+            metrics.read("standardise", events, highwater)
             batch, rejected = decode_batch(events)
+            sent = 0
             for delivered in batch:
                 result = standardise_envelope(delivered.record, wiring.mappings)
                 if isinstance(result, DeadLetter):
                     rejected.append(result)
-                elif delivered.record.source in wiring.gazetteer_sources:  # a standard address
-                    await places.send(key=delivered.record.identity.encode(), value=encode(result))
-                else:
-                    await records.send(key=delivered.record.identity.encode(), value=encode(result))
+                    continue
+                to = places if delivered.record.source in wiring.gazetteer_sources else records  # standard addresses
+                await to.send(key=delivered.record.identity.encode(), value=encode(result))
+                sent += 1
             await dead(rejected)
+            metrics.wrote("standardise", sent)
             yield len(batch)
 
     agents: dict[str, Any] = {"ledger": land_source_records, "standardise": standardise_records}
 
     if wiring.projection is not None:
         projection = wiring.projection
+        project_apply = metrics.timed("project", projection.apply)
         profile_events = app.topic(wiring.profile_events_topic, key_type=bytes, value_type=bytes,
                                    partitions=wiring.partitions)
 
@@ -139,27 +158,36 @@ def build_app(wiring: StreamWiring) -> faust.App:
         async def project_profiles(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
             """profile-events → the SQL profile store (a projection: replayable, idempotent)."""
             async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+                metrics.read("project", events, highwater)
                 decoded, rejected = decode_each(events, ProfileEvent, "project")
                 await dead(rejected)
                 batch = [DeliveredEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
-                yield await apply_or_set_aside("project", batch, projection.apply, locate=_located, dead=dead,
-                                               healthy=projection.healthy, skip=projection.skip)
+                applied = await apply_or_set_aside("project", batch, project_apply, locate=_located, dead=dead,
+                                                   healthy=projection.healthy, skip=projection.skip)
+                metrics.wrote("project", applied)
+                if applied:  # a redelivered batch changes nothing and says nothing about freshness
+                    metrics.projected(_observed(e for _, e in decoded))
+                yield applied
 
         agents["project"] = project_profiles
 
     if wiring.gazetteer is not None:
         gazetteer = wiring.gazetteer
+        places_apply = metrics.timed("places", gazetteer.apply)
 
         @app.agent(places, name="places")
         async def project_places(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
             """places → the gazetteer (standard addresses, stewards' corrections); the profiles
             located through a key whose assignment moved are re-derived."""
             async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+                metrics.read("places", events, highwater)
                 decoded, rejected = decode_each(events, BaseModel, "places")
                 await dead(rejected)
                 batch = [DeliveredPlaceEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
-                yield await apply_or_set_aside("places", batch, gazetteer.apply, locate=_located, dead=dead,
-                                               healthy=gazetteer.healthy, skip=gazetteer.skip)
+                applied = await apply_or_set_aside("places", batch, places_apply, locate=_located, dead=dead,
+                                                   healthy=gazetteer.healthy, skip=gazetteer.skip)
+                metrics.wrote("places", applied)
+                yield applied
 
         agents["places"] = project_places
 
@@ -168,7 +196,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
 
         agents["resolve"] = add_resolve_agent(
             app, records_topic=wiring.records_topic, profile_events_topic=wiring.profile_events_topic,
-            state=wiring.resolver, matcher=wiring.matcher, dead=dead)
+            state=wiring.resolver, matcher=wiring.matcher, dead=dead, metrics=metrics)
 
     if wiring.objections is not None:
         objections = wiring.objections
@@ -186,11 +214,17 @@ def build_app(wiring: StreamWiring) -> faust.App:
                          swept.escalated)
 
     app.conf.onceonly_agents = agents
+    app.conf.onceonly_metrics = metrics
     return app
 
 
 def _located(delivered: Any) -> str:
     return f"{delivered.topic}[{delivered.partition}]@{delivered.offset}"
+
+
+def _observed(events: Iterable[Any]) -> list[datetime]:
+    """When the connectors read the records these events carry (events without a record: none)."""
+    return [record.observed_at for e in events if (record := getattr(e, "record", None)) is not None]
 
 
 def decode_batch(events: Sequence[Any]) -> tuple[list[Delivered], list[DeadLetter]]:

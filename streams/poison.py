@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from schemas.codec import UnknownEventType, decode
 from schemas.source_record import DeadLetter
 from streams.retry import until_applied
@@ -104,9 +104,9 @@ def _source(topic: str) -> str:
 
 def _detail(exc: BaseException) -> str:
     text = str(exc)
-    return redact_id_numbers(text.splitlines()[0] if text else "")[:200]
+    return redact(text.splitlines()[0] if text else "")[:200]
 
 
 def _excerpt(value: Any) -> str:
     text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    return redact_id_numbers(text[:200])
+    return redact(text[:200])

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import faust
 
 from core.matching import Matcher
+from metrics.definitions import WorkerMetrics
 from schemas.record_events import RecordStandardised
 from schemas.source_record import DeadLetter
 from store.resolver_state import ResolverState
@@ -68,7 +69,9 @@ class KafkaOutboxSender:
             if self._producer is None:
                 from kafka import KafkaProducer
 
-                self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True,
+                from connectors.kafka_security import client_options
+
+                self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, **client_options(self.bootstrap), acks="all", enable_idempotence=True,
                                                linger_ms=5, client_id="onceonly-resolver-outbox")
             self._futures.append(self._producer.send(self.topic, key=key, value=value))
 
@@ -111,6 +114,7 @@ def add_resolve_agent(
     within_s: float = BATCH_WITHIN_S,
     publish_every_s: float = PUBLISH_EVERY_S,
     dead: Callable[[list[DeadLetter]], Awaitable[None]] | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> Any:
     """Register the ``resolve`` agent (and its outbox timer) on ``app``; return the agent.
 
@@ -121,21 +125,27 @@ def add_resolve_agent(
     current = matcher if callable(matcher) and not isinstance(matcher, Matcher) else (lambda: matcher)
     records = app.topic(records_topic, key_type=bytes, value_type=bytes)
     outbox = sender or KafkaOutboxSender(_bootstrap(app), profile_events_topic)
+    measured = metrics if metrics is not None else WorkerMetrics()
 
     def resolve_and_publish(items: Sequence[RecordStandardised]) -> int:
-        emitted = state.resolve_batch(items, current())
+        emitted = state.resolve_batch(items, current(), on_emitted=measured.emitted)
         state.publish_outbox(outbox.send, outbox.flush)
         return emitted
+
+    resolve_timed = measured.timed("resolve", resolve_and_publish)
 
     @app.agent(records, name="resolve")
     async def resolve_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """records → resolver state + outbox → profile-events."""
         async for events in stream.take_events(batch_size, within=within_s):  # type: ignore[attr-defined]
+            measured.read("resolve", events, lambda tp: app.consumer.highwater(tp))
             decoded, rejected = decode_each(events, RecordStandardised, "resolve")
             if rejected and dead is not None:
                 await dead(rejected)
             items = [item for _, item in decoded]
-            yield await until_applied("resolve", partial(resolve_and_publish, items))
+            emitted = await until_applied("resolve", partial(resolve_timed, items))
+            measured.wrote("resolve", emitted)
+            yield emitted
 
     @app.timer(interval=publish_every_s, name="resolve_outbox")  # type: ignore[untyped-decorator]
     async def publish_outbox() -> None:

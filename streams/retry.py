@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,7 +31,7 @@ async def until_applied(what: str, fn: Callable[[], T], *, first_wait_s: float =
             return await asyncio.to_thread(fn)
         except Exception as exc:
             # The exception's text may hold SQL parameters: log its type and a redacted first line only.
-            detail = redact_id_numbers(str(exc).splitlines()[0] if str(exc) else "")[:200]
+            detail = redact(str(exc).splitlines()[0] if str(exc) else "")[:200]
             log.warning("%s failed (attempt %d, retrying in %.1fs): %s: %s", what, attempt, wait,
                         type(exc).__name__, detail)
             if attempts is not None and attempt >= attempts:

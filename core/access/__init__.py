@@ -7,7 +7,7 @@ grants and profiles, asks these functions, and writes the audit entry.
 
 from __future__ import annotations
 
-from core.access.grants import Grant, default_grants, parse_grants
+from core.access.grants import DepartmentGrant, FieldGrant, Grant, GrantError, Grants, SharingClass, parse_grants
 from core.access.masking import (
     FIELDS,
     SENSITIVE_FIELDS,
@@ -17,31 +17,43 @@ from core.access.masking import (
     visibility,
 )
 from core.access.roles import (
+    MACHINE_ROLES,
     ROLES,
     AccessDenied,
     Action,
     Principal,
     Role,
     can,
+    may_approve,
+    may_hold_token,
     may_see_community,
+    needs_approval,
     require,
 )
 
 __all__ = [
     "FIELDS",
+    "MACHINE_ROLES",
     "ROLES",
     "SENSITIVE_FIELDS",
     "AccessDenied",
     "Action",
+    "DepartmentGrant",
+    "FieldGrant",
     "FieldView",
     "Grant",
+    "GrantError",
+    "Grants",
     "Principal",
     "Role",
+    "SharingClass",
     "can",
-    "default_grants",
     "is_sensitive",
     "mask_value",
+    "may_approve",
+    "may_hold_token",
     "may_see_community",
+    "needs_approval",
     "parse_grants",
     "require",
     "visibility",

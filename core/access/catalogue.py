@@ -51,6 +51,8 @@ class FieldCatalogue:
     sensitive_words: tuple[str, ...] = ()
     departments: Mapping[str, str] = field(default_factory=dict)  # source → 公安, 人社 …
     evidence: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # comparison → level → 姓名一致
+    sensitive_terms: tuple[str, ...] = ()  # words that make free text holding them sensitive (低保, 残疾 …)
+    columns: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # source → native column → field
 
     def label(self, key: str) -> str:
         """The Chinese heading of a field (an uncatalogued attribute is :data:`UNLISTED`)."""
@@ -105,9 +107,11 @@ class FieldCatalogue:
         return f"{self.label(comparison)}：{level}"
 
 
-def parse_catalogue(data: Mapping[str, Any], mapping_titles: Mapping[str, str] | None = None) -> FieldCatalogue:
+def parse_catalogue(data: Mapping[str, Any], mapping_titles: Mapping[str, str] | None = None,
+                    columns: Mapping[str, Mapping[str, str]] | None = None) -> FieldCatalogue:
     """The catalogue from ``config/fields.yaml``'s content; ``mapping_titles`` (source → the mapping's
-    ``title``) names the departments by the title's first word."""
+    ``title``) names the departments by the title's first word; ``columns`` (source → native column →
+    canonical field, from the mappings) tells the redactor which column of a raw row holds what."""
     entries: dict[str, FieldEntry] = {}
     for key, spec in (data.get("fields") or {}).items():
         if not isinstance(spec, Mapping) or not spec.get("label"):
@@ -122,7 +126,9 @@ def parse_catalogue(data: Mapping[str, Any], mapping_titles: Mapping[str, str] |
     evidence = {str(c): {str(level): str(text) for level, text in levels.items()}
                 for c, levels in (data.get("evidence") or {}).items()}
     return FieldCatalogue(fields=entries, sensitive_words=tuple(str(w) for w in data.get("sensitive_attribute_words") or ()),
-                          departments=departments, evidence=evidence)
+                          departments=departments, evidence=evidence,
+                          sensitive_terms=tuple(str(w) for w in data.get("sensitive_terms") or ()),
+                          columns={source: dict(cols) for source, cols in (columns or {}).items()})
 
 
 def mapping_titles(paths: Iterable[Path]) -> dict[str, str]:
@@ -135,9 +141,26 @@ def mapping_titles(paths: Iterable[Path]) -> dict[str, str]:
     return titles
 
 
+def mapping_columns(paths: Iterable[Path]) -> dict[str, dict[str, str]]:
+    """Source → native column → the canonical field its mapping reads it into (``standardise.fields``)."""
+    found: dict[str, dict[str, str]] = {}
+    for path in paths:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        fields = (spec.get("standardise") or {}).get("fields") or {}
+        if not spec.get("source") or not isinstance(fields, Mapping):
+            continue
+        columns = found.setdefault(str(spec["source"]), {})
+        for target, native in fields.items():
+            for column in native if isinstance(native, list) else [native]:
+                if isinstance(column, str):
+                    columns.setdefault(column, str(target))
+    return found
+
+
 @cache
 def catalogue(path: Path = CATALOGUE_FILE) -> FieldCatalogue:
     """The shipped catalogue, with department names from the ``mappings/`` folder beside ``config/``."""
     mappings = path.resolve().parents[1] / "mappings"
-    return parse_catalogue(yaml.safe_load(path.read_text(encoding="utf-8")) or {},
-                           mapping_titles(sorted(mappings.glob("*.yaml"))))
+    files = sorted(mappings.glob("*.yaml"))
+    return parse_catalogue(yaml.safe_load(path.read_text(encoding="utf-8")) or {}, mapping_titles(files),
+                           mapping_columns(files))

@@ -8,14 +8,13 @@ caller logs.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from typing import Literal
 
 from core.access.catalogue import catalogue
 from core.access.grants import Grant
 from core.access.roles import Principal, can
-from core.privacy import mask_id_number
+from core.privacy import mask_value as mask_value  # re-exported: core.access.mask_value
 
 FieldView = Literal["shown", "masked", "hidden"]
 
@@ -55,13 +54,3 @@ def _asked(field: str, unmask: Collection[str]) -> bool:
     return field in unmask or (field.startswith("attributes.") and "attributes" in unmask)
 
 
-def mask_value(field: str, value: str) -> str:
-    """The masked form of one value: ``110105********002X``, ``+86 139****0000``, ``***``."""
-    if field == "id_number":
-        return mask_id_number(value)
-    if field == "phones":
-        digits = re.sub(r"\D", "", value)
-        if digits.startswith("86") and len(digits) == 13:
-            digits = digits[2:]
-        return digits[:3] + "*" * max(len(digits) - 7, 0) + digits[-4:] if len(digits) >= 7 else "*" * len(digits)
-    return "***"

@@ -22,18 +22,26 @@ Action = Literal[
     "unmask",  # see ID numbers, phones, sensitive attributes in clear, with a purpose
     "review",  # the steward review queue: read and decide
     "dead_letters",  # browse dead letters
+    "confirm_ends",  # accept or reject a pull's ends held by the mass-change guard
     "health",  # pipeline health
     "audit",  # read and verify the audit log
     "manage_users",
+    "approve_accounts",  # the second person: a new reading account or a change toward reading waits for them
 ]
 
 _PERMISSIONS: dict[Role, frozenset[Action]] = {
     "community_worker": frozenset({"search", "read_profile", "unmask"}),
-    "steward": frozenset({"search", "read_profile", "unmask", "review", "dead_letters", "health"}),
+    "steward": frozenset({"search", "read_profile", "unmask", "review", "dead_letters", "health", "approve_accounts",
+                          "confirm_ends"}),
     "department_reader": frozenset({"search", "read_profile"}),
-    "auditor": frozenset({"audit"}),
+    "auditor": frozenset({"audit", "approve_accounts"}),
     "admin": frozenset({"health", "manage_users"}),
 }
+
+
+# Roles whose accounts are machines (a department system's nightly sync): the only ones that hold
+# bearer tokens. People log in; nobody, the admin least of all, gets a token to act as a person.
+MACHINE_ROLES: frozenset[Role] = frozenset({"department_reader"})
 
 
 class AccessDenied(PermissionError):
@@ -90,3 +98,22 @@ def may_see_community(principal: Principal, community: str | None, grid: str | N
         return ((community is not None and community in principal.communities)
                 or (grid is not None and grid in principal.grids))
     return True
+
+
+def may_hold_token(role: Role) -> bool:
+    """Only machine accounts (:data:`MACHINE_ROLES`) get bearer tokens."""
+    return role in MACHINE_ROLES
+
+
+def needs_approval(role: Role) -> bool:
+    """A new account with this role, or a change to it, reads residents: the admin's request waits for a
+    second person (separation of duties); roles that read no resident data apply at once.
+
+    >>> needs_approval("community_worker"), needs_approval("auditor")
+    (True, False)"""
+    return "read_profile" in _PERMISSIONS[role]
+
+
+def may_approve(approver: Principal, *, username: str, requested_by: str) -> bool:
+    """A steward or an auditor approves, never for their own account nor a request they made."""
+    return can(approver, "approve_accounts") and approver.username not in (username, requested_by)

@@ -19,7 +19,7 @@ from core.access.catalogue import FieldCatalogue, catalogue
 from core.access.grants import Grant
 from core.access.masking import FIELDS, FieldView, mask_value, visibility
 from core.access.roles import Principal
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from core.profile import Golden, Profile
 from schemas.profile_events import (
     FieldEvidence,
@@ -264,7 +264,7 @@ def history_line(event: ProfileEvent, cat: FieldCatalogue | None = None) -> str:
         return f"{record(event.source, event.record_id)} 在来源删除，不再参与取值"
     if isinstance(event, ProfilesMerged):
         by = "系统依据新证据自动" if event.decided_by == _DECIDED_BY_RESOLVER else f"管理员 {event.decided_by} "
-        why = "" if event.decided_by == _DECIDED_BY_RESOLVER else f"：{redact_id_numbers(event.reason)}"
+        why = "" if event.decided_by == _DECIDED_BY_RESOLVER else f"：{redact(event.reason)}"
         reasons = "、".join([r["text"] for r in link_reasons(event.evidence, cat) if r["agrees"]][:3])
         because = f"（{reasons}）" if reasons else ""
         if event.profile_id == event.survivor:
@@ -273,7 +273,7 @@ def history_line(event: ProfileEvent, cat: FieldCatalogue | None = None) -> str:
     if isinstance(event, ProfileSplit):
         n = len(event.records)
         undo = "撤销合并，" if event.undoes else ""
-        why = f"（管理员 {event.steward}：{redact_id_numbers(event.reason)}）"
+        why = f"（管理员 {event.steward}：{redact(event.reason)}）"
         if event.profile_id == event.from_profile:
             return f"拆分：{undo}{n} 条记录拆出至画像 {event.to_profile[:8]}{why}"
         return f"拆分：{undo}自画像 {event.from_profile[:8]} 拆入 {n} 条记录{why}"

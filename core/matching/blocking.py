@@ -17,12 +17,12 @@ resolver keeping its index elsewhere must apply the same rule.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from functools import cache
 
 from core.matching.features import MatchFeatures, match_features
 from core.matching.settings import MatchSettings, default_settings
+from core.privacy import short_keyed_hasher
 from schemas.resident import ResidentRecord
 
 __all__ = ["DEV_ID_HASH_KEY", "Blocker", "BlockingIndex", "blocking_keys"]
@@ -34,16 +34,7 @@ _HASH_BYTES = 10  # 80 bits: collisions between different numbers are negligible
 
 
 def _hasher(secret: bytes | str) -> Callable[[str], str]:
-    key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    if not key:
-        raise ValueError("blocking needs a non-empty key: an unkeyed hash of an ID number can be reversed")
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-
-    def digest(text: str) -> str:
-        return hashlib.blake2b(text.encode("utf-8"), key=key, digest_size=_HASH_BYTES).hexdigest()
-
-    return digest
+    return short_keyed_hasher(secret, _HASH_BYTES)
 
 
 KeyBuilder = Callable[[MatchFeatures, Callable[[str], str]], Iterable[str]]

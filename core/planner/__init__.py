@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from core.planner.answers import CollectedAnswers, collected_answers, mapping_target, visit_row
 from core.planner.fields import CANONICAL_FIELDS, KnownValue, UnknownField, check_field, read_field
-from core.planner.grants import DepartmentGrant, FieldGrant, GrantError, Grants, SharingClass, extract_row
+from core.planner.grants import (
+    SNAPSHOT_VERSION,
+    DepartmentGrant,
+    FieldGrant,
+    GrantError,
+    Grants,
+    SharingClass,
+    extract_row,
+    published_snapshot,
+)
 from core.planner.plan import CollectionPlan, FormTemplate, ResidentPlan, plan_collection
 from core.planner.target import MAX_PROFILE_IDS, InvalidTarget, PlanTarget, grids_of, in_grid
 from core.planner.view import PLANNING_ROLES, PlanView, as_cell, plan_view, require_planner
@@ -14,6 +23,7 @@ __all__ = [
     "CANONICAL_FIELDS",
     "MAX_PROFILE_IDS",
     "PLANNING_ROLES",
+    "SNAPSHOT_VERSION",
     "CollectedAnswers",
     "CollectionPlan",
     "DepartmentGrant",
@@ -37,6 +47,7 @@ __all__ = [
     "mapping_target",
     "plan_collection",
     "plan_view",
+    "published_snapshot",
     "read_field",
     "require_planner",
     "visit_row",

@@ -1,90 +1,22 @@
-"""Grants (授权): which fields each department may receive, for what purpose, under which sharing class.
+"""A department's extract row (共享抽取): the granted fields of one profile.
 
-Sharing classes follow 国发〔2016〕51号: a field is shared *unconditionally* (无条件共享),
-*conditionally* (有条件共享: only with a recorded basis, e.g. an agreement) or *not shared*
-(不予共享). The class belongs to the field (the data catalogue); a department's grant lists
-fields and a purpose. A grant of a not-shared field, or of a conditional field without a basis,
-is refused when the grants are loaded, so an extract can never carry it.
+The grants themselves (sharing classes, purposes, bases) are one model, :mod:`core.access.grants`,
+shared by the query service, the publish flow and the planner; re-exported here for the planner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any
 
-from core.planner.fields import check_field, read_field
+from core.access.grants import DepartmentGrant, FieldGrant, GrantError, Grants, SharingClass
+from core.planner.fields import read_field
+from core.privacy import keyed_hash, mask_value
 from core.profile.model import Profile
 
-__all__ = ["DepartmentGrant", "FieldGrant", "GrantError", "Grants", "SharingClass", "extract_row"]
+__all__ = ["SNAPSHOT_VERSION", "DepartmentGrant", "FieldGrant", "GrantError", "Grants", "SharingClass", "extract_row",
+           "published_snapshot"]
 
-SharingClass = Literal["unconditional", "conditional", "not_shared"]
-_CLASSES = ("unconditional", "conditional", "not_shared")
-
-
-class GrantError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class FieldGrant:
-    field: str
-    purpose: str
-    sharing: SharingClass
-    basis: str | None = None  # the agreement or approval a conditional grant rests on
-
-
-@dataclass(frozen=True)
-class DepartmentGrant:
-    department: str
-    title: str
-    fields: tuple[FieldGrant, ...]
-
-    @property
-    def field_names(self) -> tuple[str, ...]:
-        return tuple(g.field for g in self.fields)
-
-
-@dataclass(frozen=True)
-class Grants:
-    catalogue: Mapping[str, SharingClass]  # field → sharing class
-    departments: Mapping[str, DepartmentGrant]
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Grants:
-        catalogue: dict[str, SharingClass] = {}
-        for name, sharing in (data.get("catalogue") or {}).items():
-            if sharing not in _CLASSES:
-                raise GrantError(f"catalogue: {name}: sharing class {sharing!r} is not one of {_CLASSES}")
-            catalogue[check_field(str(name))] = cast(SharingClass, sharing)
-        departments: dict[str, DepartmentGrant] = {}
-        for department, spec in (data.get("departments") or {}).items():
-            granted: list[FieldGrant] = []
-            for entry in spec.get("grants") or ():
-                purpose = str(entry.get("purpose") or "").strip()
-                if not purpose:
-                    raise GrantError(f"{department}: every grant needs a purpose (purpose limitation)")
-                basis = entry.get("basis")
-                declared = entry.get("sharing")
-                for name in entry.get("fields") or ():
-                    name = check_field(str(name))
-                    sharing = catalogue.get(name)
-                    if sharing is None:
-                        raise GrantError(f"{department}: {name} has no sharing class in the catalogue")
-                    if declared is not None and declared != sharing:
-                        raise GrantError(f"{department}: {name} is {sharing} in the catalogue, not {declared}")
-                    if sharing == "not_shared":
-                        raise GrantError(f"{department}: {name} is not shared (不予共享) and cannot be granted")
-                    if sharing == "conditional" and not basis:
-                        raise GrantError(f"{department}: {name} is shared conditionally: the grant needs a basis")
-                    if name in (g.field for g in granted):
-                        raise GrantError(f"{department}: {name} is granted twice")
-                    granted.append(FieldGrant(field=name, purpose=purpose, sharing=sharing,
-                                              basis=str(basis) if basis else None))
-            departments[str(department)] = DepartmentGrant(department=str(department),
-                                                           title=str(spec.get("title", department)),
-                                                           fields=tuple(granted))
-        return cls(catalogue=catalogue, departments=departments)
+SNAPSHOT_VERSION = 2  # 1 carried the whole profile (every field, clear ID numbers, provenance)
 
 
 def extract_row(profile: Profile, grant: DepartmentGrant) -> dict[str, str | None]:
@@ -94,3 +26,30 @@ def extract_row(profile: Profile, grant: DepartmentGrant) -> dict[str, str | Non
         known = read_field(profile.golden, granted.field)
         row[granted.field] = known.value if known else None
     return row
+
+
+def published_snapshot(profile: Profile, grants: Grants, *, id_hash_key: str) -> dict[str, Any]:
+    """What ``profiles.published`` holds for one profile (``schemas/published/profile_snapshot.schema.json``).
+
+    Only fields some department's grant shares (:attr:`Grants.shared_fields`); of those, a field the
+    catalogue shares unconditionally in clear, a conditional one masked (its clear value goes only
+    to the extracts of the departments granted it, with a basis). The ID number never in clear: its
+    keyed hash (HMAC with the hub's key: joinable, useless without the key) and its masked form.
+    A merged-away profile is its redirect.
+    """
+    head: dict[str, Any] = {"schema_version": SNAPSHOT_VERSION, "profile_id": profile.profile_id,
+                            "version": profile.version, "status": profile.status}
+    if not profile.is_active:
+        return {**head, "merged_into": profile.merged_into}
+    fields: dict[str, str | None] = {}
+    for field in sorted(grants.shared_fields):
+        known = read_field(profile.golden, field)
+        value = known.value if known else None
+        if field == "id_number":
+            fields["id_number_hash"] = keyed_hash(value, id_hash_key) if value else None
+            fields["id_number"] = mask_value(field, value) if value else None
+        elif value is not None and grants.catalogue.get(field) != "unconditional":
+            fields[field] = ";".join(mask_value(field, part) for part in value.split(";"))  # each phone
+        else:
+            fields[field] = value
+    return {**head, "updated_at": profile.updated_at.isoformat(), "fields": fields}

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-from core.privacy import redact_id_numbers
+from core.privacy import redact
 from core.profile.errors import (
     ProfileError,
     ProfileIsMerged,
@@ -184,7 +184,7 @@ def _with_records(profile: Profile, records: dict[str, LinkedRecord]) -> Profile
 
 
 def _safe(text: str) -> str:
-    return redact_id_numbers(text)
+    return redact(text)
 
 
 @functools.singledispatch

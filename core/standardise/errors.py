@@ -1,19 +1,19 @@
 """Domain errors of the standardiser.
 
-Every message passes through :func:`mask_id_numbers_in_text`, so even a careless caller cannot
-put a raw ID number (身份证号) into an exception, a log line or a dead letter.
+Every message passes through the redactor (:func:`core.privacy.redact`), so even a careless caller
+cannot put a raw ID number (身份证号) or phone number into an exception, a log line or a dead letter.
 """
 
 from __future__ import annotations
 
-from core.standardise._masking import mask_id_number, mask_id_numbers_in_text
+from core.privacy import mask_id_number, redact
 
 
 class StandardiseError(ValueError):
     """Base of the standardiser's errors; the message is masked on the way in."""
 
     def __init__(self, message: str) -> None:
-        self.message = mask_id_numbers_in_text(message)
+        self.message = redact(message)
         super().__init__(self.message)
 
 
@@ -51,6 +51,6 @@ class CannotStandardise(StandardiseError):
     """A source record that cannot become a resident record (e.g. nothing identifies anyone)."""
 
     def __init__(self, reason: str, *, source: str = "", record_id: str = "") -> None:
-        self.reason = mask_id_numbers_in_text(reason)
+        self.reason = redact(reason)
         where = f" ({source}:{record_id})" if source or record_id else ""
         super().__init__(f"cannot standardise record{where}: {reason}")

@@ -11,8 +11,6 @@ unknown *province* (first two digits) still makes the number invalid.
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +21,8 @@ from stdnum import numdb
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from core.standardise._masking import mask_id_number
+from core.privacy import keyed_hash as _keyed_hash
+from core.privacy import mask_id_number
 from core.standardise._text import fold_width
 from core.standardise.errors import InvalidIdNumber
 
@@ -202,10 +201,7 @@ def keyed_hash(id_number: str, key: bytes | str) -> str:
     >>> len(keyed_hash("110105198503070027", b"secret"))
     64
     """
-    secret = key.encode("utf-8") if isinstance(key, str) else key
-    if not secret:
-        raise ValueError("keyed_hash needs a non-empty key: an unkeyed hash of an ID number can be reversed")
     number = clean_id_number(id_number)
     if len(number) == 15 and number.isdigit():
         number = upgrade_legacy_id_number(number)
-    return hmac.new(secret, number.encode("ascii", "replace"), hashlib.sha256).hexdigest()
+    return _keyed_hash(number.encode("ascii", "replace"), key)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
+from core.privacy import mask_phone
 from core.standardise._text import as_text
 
 __all__ = ["PhoneParse", "mask_phone", "parse_phone", "parse_phones"]
@@ -27,16 +28,6 @@ _FLOAT_TAIL = re.compile(r"\.0+$")  # a number that went through a spreadsheet f
 class PhoneParse:
     numbers: tuple[str, ...]  # E.164, unique, in the order written
     warnings: tuple[str, ...] = ()
-
-
-def mask_phone(text: str) -> str:
-    """A phone number for a warning: ``13800138000`` → ``138****8000``."""
-    digits = re.sub(r"\D", "", text)
-    if len(digits) >= 11:
-        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-    if len(digits) > 2:
-        return "*" * (len(digits) - 2) + digits[-2:]
-    return digits
 
 
 def _area(default_area_code: str | None) -> str | None:

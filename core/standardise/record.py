@@ -48,7 +48,7 @@ from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.standardise._masking import mask_id_number, mask_id_numbers_in_text
+from core.privacy import mask_id_number, redact
 from core.standardise._text import as_text, fold_width, strip_unsafe
 from core.standardise.addresses import parse_address
 from core.standardise.codes import (
@@ -379,7 +379,7 @@ class _Reader:
             return None
 
     def warn(self, warning: str) -> None:
-        masked = mask_id_numbers_in_text(warning)
+        masked = redact(warning)
         if masked not in self.warnings:
             self.warnings.append(masked)
 

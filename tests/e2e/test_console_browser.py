@@ -179,10 +179,15 @@ def test_an_admin_creates_a_user_who_then_logs_in(world: World, browser: object,
     page.select_option("#new-role", "community_worker")  # type: ignore[attr-defined]
     page.fill("#new-communities", world.community_a)  # type: ignore[attr-defined]
     page.click("#create-user")  # type: ignore[attr-defined]
-    assert "已创建用户 worker_browser" in page.inner_text("#done")  # type: ignore[attr-defined]
+    # a reading account waits for a second person (issue 14, item 4)
+    assert "已申请创建用户 worker_browser" in page.inner_text("#done")  # type: ignore[attr-defined]
     assert "browser-secret-42" not in page.content()  # type: ignore[attr-defined]
-    assert page.locator("tr.user[data-user='worker_browser']").count() == 1  # type: ignore[attr-defined]
+    assert page.locator("tr.user[data-user='worker_browser'] .awaiting").count() == 1  # type: ignore[attr-defined]
     page.screenshot(path=str(SHOTS / "13-admin-users.png"), full_page=True)  # type: ignore[attr-defined]
+    steward = _login(browser, base_url, "steward")
+    steward.click("#nav-account-requests")  # type: ignore[attr-defined]
+    steward.click("tr.account-request:has-text('worker_browser') button.approve")  # type: ignore[attr-defined]
+    assert "已批准 worker_browser" in steward.inner_text("#done")  # type: ignore[attr-defined]
     fresh = browser.new_context(locale="zh-CN").new_page()  # type: ignore[attr-defined]
     fresh.goto(f"{base_url}/console/login")
     fresh.fill("#username", "worker_browser")

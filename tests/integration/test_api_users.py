@@ -1,6 +1,7 @@
-"""User administration over HTTP for the admin role: create (the new user logs in), refuse weak or
-duplicate input without echoing the password, change a role, disable (sessions and tokens stop at
-once), issue a machine token shown once; every admin action in the audit log; other roles refused."""
+"""User administration over HTTP for the admin role: create (a reading account logs in once a steward
+approved it), refuse weak or duplicate input without echoing the password, change a role, disable
+(sessions and tokens stop at once), issue a machine token shown once; every admin action in the audit
+log; other roles refused."""
 
 from __future__ import annotations
 
@@ -29,6 +30,16 @@ def _fresh(world: World) -> TestClient:
     return world.app_client()
 
 
+def _approve(world: World, username: str) -> None:
+    """The second person: the steward approves the admin's pending request for ``username``."""
+    with world.app_client() as steward:
+        world.login(steward, "steward")
+        waiting = [r for r in steward.get("/api/v1/users/requests").json()["requests"] if r["username"] == username]
+        assert len(waiting) == 1, waiting
+        answer = steward.post(f"/api/v1/users/requests/{waiting[0]['request_id']}/approve")
+        assert answer.status_code == 200, answer.text
+
+
 def _log_in(world: World, username: str, password: str) -> TestClient | None:
     client = _fresh(world)
     answer = client.post("/console/login", data={"username": username, "password": password,
@@ -43,6 +54,8 @@ def test_an_admin_creates_a_community_worker_who_then_logs_in_within_scope(world
     assert created.status_code == 201, created.text
     assert created.json()["role"] == "community_worker" and created.json()["communities"] == [world.community_a]
     assert NEW_PASSWORD not in created.text and "password" not in created.json()
+    assert created.json()["active"] is False and created.json()["awaiting_approval"]["kind"] == "create"
+    _approve(world, "worker_new")
     listed = {u["username"]: u for u in admin.get("/api/v1/users").json()["users"]}
     assert listed["worker_new"]["active"] is True and "password" not in str(listed)
     client = _log_in(world, "worker_new", NEW_PASSWORD)
@@ -77,6 +90,7 @@ def test_a_grid_worker_is_created_with_grids_only_and_a_badly_written_grid_is_re
                                                 "role": "community_worker", "grids": [grid]})
     assert created.status_code == 201, created.text
     assert created.json()["grids"] == [grid] and created.json()["communities"] == []
+    _approve(world, "grid_worker")
     client = _log_in(world, "grid_worker", NEW_PASSWORD)
     assert client is not None and client.get("/api/v1/me").json()["grids"] == [grid]
     bad = admin.post("/api/v1/users", json={"username": "grid_bad", "password": NEW_PASSWORD,
@@ -84,26 +98,34 @@ def test_a_grid_worker_is_created_with_grids_only_and_a_badly_written_grid_is_re
     assert bad.status_code == 400 and "community/grid" in bad.text
     moved = admin.post("/api/v1/users/grid_worker/role", json={"role": "community_worker",
                                                                "grids": [f"{world.community_b}/第2网格"]})
-    assert moved.status_code == 200 and moved.json()["grids"] == [f"{world.community_b}/第2网格"]
+    assert moved.status_code == 200 and moved.json()["grids"] == [grid]  # a change toward reading waits
+    _approve(world, "grid_worker")
+    listed = {u["username"]: u for u in admin.get("/api/v1/users").json()["users"]}
+    assert listed["grid_worker"]["grids"] == [f"{world.community_b}/第2网格"]
 
 
 def test_a_role_change_and_a_disable_take_effect_at_once(world: World, admin: TestClient) -> None:
     assert admin.post("/api/v1/users", json={"username": "temp_steward", "password": NEW_PASSWORD,
                                              "role": "steward"}).status_code == 201
+    _approve(world, "temp_steward")
     session = _log_in(world, "temp_steward", NEW_PASSWORD)
     assert session is not None and session.get("/api/v1/reviews").status_code == 200
     changed = admin.post("/api/v1/users/temp_steward/role", json={"role": "auditor"})
-    assert changed.status_code == 200 and changed.json()["role"] == "auditor"
+    assert changed.status_code == 200 and changed.json()["role"] == "auditor"  # away from reading: at once
     assert session.get("/api/v1/reviews").status_code == 403  # the same session, the new role
-    token = admin.post("/api/v1/users/temp_steward/tokens", json={"label": "nightly export"}).json()["token"]
+    assert admin.post("/api/v1/users", json={"username": "temp_machine", "password": NEW_PASSWORD,
+                                             "role": "department_reader", "department": "housing"}).status_code == 201
+    _approve(world, "temp_machine")
+    token = admin.post("/api/v1/users/temp_machine/tokens", json={"label": "nightly export"}).json()["token"]
     machine = _fresh(world)
     machine.headers["Authorization"] = f"Bearer {token}"
-    assert machine.get("/api/v1/me").json()["username"] == "temp_steward"
+    assert machine.get("/api/v1/me").json()["username"] == "temp_machine"
     disabled = admin.post("/api/v1/users/temp_steward/disable")
     assert disabled.status_code == 200 and disabled.json()["active"] is False
+    assert admin.post("/api/v1/users/temp_machine/disable").status_code == 200
     assert session.get("/api/v1/me").status_code == 401 and machine.get("/api/v1/me").status_code == 401
     assert _log_in(world, "temp_steward", NEW_PASSWORD) is None
-    assert admin.post("/api/v1/users/temp_steward/tokens", json={}).status_code == 400  # not for a disabled user
+    assert admin.post("/api/v1/users/temp_machine/tokens", json={}).status_code == 400  # not for a disabled user
     assert admin.post("/api/v1/users/temp_steward/enable").json()["active"] is True
     assert _log_in(world, "temp_steward", NEW_PASSWORD) is not None
     assert admin.post("/api/v1/users/admin/disable").status_code == 400  # not oneself
@@ -137,8 +159,8 @@ def test_only_the_admin_manages_users_and_every_admin_action_is_audited(world: W
         world.login(auditor, "auditor")
         entries = auditor.get("/api/v1/audit", params={"limit": 1000}).json()["entries"]
     actions = {(e["username"], e["action"]) for e in entries}
-    assert {("admin", "admin:create_user"), ("admin", "admin:set_role"), ("admin", "admin:disable_user"),
-            ("admin", "admin:enable_user"), ("admin", "admin:issue_token")} <= actions
+    assert {("admin", "admin:request_user"), ("admin", "admin:set_role"), ("admin", "admin:disable_user"),
+            ("admin", "admin:enable_user"), ("admin", "admin:issue_token"), ("steward", "approve_account")} <= actions
     assert ("steward", "refused:create_user") in actions  # refusals are audited too
     assert all(NEW_PASSWORD not in str(e) for e in entries)
     assert not any(e["residents"] for e in entries if e["action"].startswith("admin:"))
@@ -154,11 +176,12 @@ def test_the_console_page_creates_a_user_and_shows_a_token_once(world: World, ad
                                               "role": "community_worker",
                                               "communities": f"{world.community_a}，{world.community_b}",
                                               "csrf": form_token(admin, "/console/users")})
-    assert made.status_code == 200 and "已创建用户 console_user" in made.text and NEW_PASSWORD not in made.text
+    assert made.status_code == 200 and "已申请创建用户 console_user" in made.text and NEW_PASSWORD not in made.text
     listed = {u["username"]: u for u in admin.get("/api/v1/users").json()["users"]}
     assert listed["console_user"]["communities"] == sorted([world.community_a, world.community_b])
-    shown = admin.post("/console/users/console_user/tokens", data={"label": "测试",
-                                                                   "csrf": form_token(admin, "/console/users")})
+    _approve(world, "console_user")
+    shown = admin.post("/console/users/dept_civil/tokens", data={"label": "测试",
+                                                                 "csrf": form_token(admin, "/console/users")})
     assert "仅显示这一次" in shown.text and 'id="token">oo_' in shown.text
     assert shown.headers["cache-control"] == "no-store"
     assert 'id="token"' not in admin.get("/console/users").text

@@ -114,7 +114,11 @@ def test_a_failing_batch_blocks_publish_and_a_fixed_one_is_published(district: S
     assert set(topic) == set(profiles)
     some = next(p for p in profiles.values() if p.is_active)
     assert topic[some.profile_id]["version"] == some.version
-    assert "golden" in topic[some.profile_id]
+    # Only fields some grant shares, and never an ID number in clear (its keyed hash and masked form).
+    assert "golden" not in topic[some.profile_id] and "records" not in topic[some.profile_id]
+    assert set(topic[some.profile_id]["fields"]) <= load_grants().shared_fields | {"id_number_hash"}
+    published_text = json.dumps(topic, ensure_ascii=False)
+    assert not any(p.golden.id_number and p.golden.id_number.value in published_text for p in profiles.values())
     assert Path(published.data_docs).is_file()
     assert str(settings.data_dir / "gx") in published.data_docs
 

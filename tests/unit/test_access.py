@@ -84,13 +84,16 @@ def test_masks_keep_only_what_identifies_nobody() -> None:
     assert mask_value("attributes.assistance", "城市低保") == "***"
 
 
-def test_grants_are_read_from_the_shared_file_form_and_the_short_form() -> None:
-    shared = parse_grants({"departments": {"housing": {"grants": [
-        {"fields": ["name"], "purpose": "租赁备案核对", "sharing": "unconditional"},
-        {"fields": ["id_number"], "purpose": "身份核验", "basis": "协议第3条"}]}}})
+def test_grants_are_read_from_the_shared_file_form_with_its_catalogue() -> None:
+    shared = parse_grants({"catalogue": {"name": "unconditional", "id_number": "conditional"},
+                           "departments": {"housing": {"grants": [
+                               {"fields": ["name"], "purpose": "租赁备案核对", "sharing": "unconditional"},
+                               {"fields": ["id_number"], "purpose": "身份核验", "basis": "协议第3条"}]}}})
     assert shared["housing"].fields == {"name", "id_number"} and shared["housing"].unmasked == {"id_number"}
-    short = parse_grants({"grants": {"housing": {"fields": ["name"], "purpose": "x"}}})
-    assert short["housing"].allows("name") and not short["housing"].allows("id_number")
+    assert shared["housing"].allows("name") and not shared["housing"].allows("phones")
+    # One model (core.access.Grants): the short form with no sharing classes is gone, as is a bad list.
+    with pytest.raises(ValueError):
+        parse_grants({"grants": {"housing": {"fields": ["name"], "purpose": "x"}}})
     with pytest.raises(ValueError):
         parse_grants({"departments": {"housing": {"grants": "all"}}})
 

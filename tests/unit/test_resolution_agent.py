@@ -9,6 +9,7 @@ import faust
 
 from core.matching import Matcher, default_matcher
 from core.resolution import ResolverMemory
+from metrics.definitions import WorkerMetrics
 from schemas.codec import decode, encode
 from schemas.profile_events import ProfileEvent
 from schemas.record_events import RecordStandardised
@@ -25,11 +26,14 @@ class MemoryState:
         self.published = 0
         self.batches: list[list[RecordStandardised]] = []
 
-    def resolve_batch(self, items: Sequence[RecordStandardised], matcher: Matcher) -> int:
+    def resolve_batch(self, items: Sequence[RecordStandardised], matcher: Matcher, *,
+                      on_emitted: Callable[[Sequence[ProfileEvent]], None] | None = None) -> int:
         self.batches.append(list(items))
         before = len(self.outbox)
         for item in items:
             self.outbox += self.memory.resolve(item, matcher)
+        if on_emitted is not None:
+            on_emitted(self.outbox[before:])
         return len(self.outbox) - before
 
     def publish_outbox(self, send: Callable[[bytes, bytes], None], flush: Callable[[], None]) -> int:
@@ -60,9 +64,10 @@ class RecordingSender:
 def test_the_agent_resolves_delivered_records_and_publishes_the_events_keyed_by_profile() -> None:
     app = faust.App("unit-resolve", broker="kafka://127.0.0.1:1", store="memory://", key_serializer="raw",
                     value_serializer="raw")
-    state, sender = MemoryState(), RecordingSender()
+    state, sender, metrics = MemoryState(), RecordingSender(), WorkerMetrics()
     agent = add_resolve_agent(app, records_topic="records", profile_events_topic="profile-events",
-                              state=state, matcher=default_matcher(), sender=sender)  # type: ignore[arg-type]
+                              state=state, matcher=default_matcher(), sender=sender,  # type: ignore[arg-type]
+                              metrics=metrics)
 
     async def run() -> None:
         async with agent.test_context() as ctx:
@@ -79,3 +84,8 @@ def test_the_agent_resolves_delivered_records_and_publishes_the_events_keyed_by_
     keys = [key for key, _ in sender.acked]
     assert all(isinstance(e, ProfileEvent) and key == e.profile_id.encode() for key, e in zip(keys, events))
     assert sender.sent == []  # everything sent was flushed
+    # the matcher's outcomes, counted by event type, as the worker's /metrics shows them
+    outcomes = {event: metrics.registry.get_sample_value("onceonly_matcher_events_total", {"event": event})
+                for event in ("ProfileCreated", "RecordLinked")}
+    assert outcomes == {"ProfileCreated": 1.0, "RecordLinked": 2.0}
+    assert metrics.registry.get_sample_value("onceonly_stage_records_in_total", {"stage": "resolve"}) == 4.0

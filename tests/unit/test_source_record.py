@@ -45,7 +45,7 @@ def test_id_numbers_are_masked_in_free_text() -> None:
     redacted = redact_id_numbers(text)
     assert "11010519491231002X" not in redacted and "110105491231002" not in redacted
     assert "110105********002X" in redacted
-    assert "13912345678" in redacted  # an 11-digit phone number is not an ID number
+    assert "13912345678" not in redacted and "139****5678" in redacted  # a phone is masked as a phone (issue 14)
 
 
 def test_mask_keeps_division_code_and_last_four() -> None:

@@ -1,0 +1,1 @@
+"""What the hub measures about itself, for Prometheus (``prometheus-client``): see :mod:`metrics.definitions`."""
