@@ -29,11 +29,12 @@ from metrics.definitions import ServiceMetrics
 from onceonly import __version__
 from onceonly.bootstrap import access_grants as load_grants
 from onceonly.bootstrap import audit_checkpointer
-from onceonly.settings import Settings, is_loopback
+from onceonly.settings import Settings, is_loopback, refuse_default_keys
 from store.audit import AuditLog
 from store.auth_tables import UserStore
 from store.engine import companion_engine
 from store.ledger import SourceRecordLedger
+from store.login_failures import LoginFailures
 from store.objections import ObjectionStore
 from store.pipeline_samples import PipelineSamples
 from store.resolver_state import ResolverState
@@ -44,6 +45,7 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     are published to Kafka at once; without, the app reads the store with default settings."""
     ingest = IngestService(settings, engine) if settings is not None else None
     effective = settings if settings is not None else Settings()
+    refuse_default_keys(effective, effective.api_host)  # also when started without the CLI
     key = effective.id_hash_key.get_secret_value()
 
     sampler: list[HealthSampler] = []
@@ -81,7 +83,8 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     # make demo), since a non-loopback bind is expected behind a TLS proxy.
     secure = effective.cookie_secure == "always" or (effective.cookie_secure == "auto"
                                                      and not is_loopback(effective.api_host))
-    auth = Authenticator(users, Sessions(session_secret(key)), secure_cookies=secure, throttle=LoginThrottle())
+    sessions = Sessions(session_secret(effective.session_key.get_secret_value()))  # its own key (ONCEONLY_SESSION_KEY)
+    auth = Authenticator(users, sessions, secure_cookies=secure, throttle=LoginThrottle(LoginFailures(engine)))
     objection_store = ObjectionStore(engine)
     grants = load_grants()
     queries = ResidentQueries(engine, id_hash_key=key, grants=grants, audit=audit,
@@ -156,6 +159,24 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     pull_holds = PullHoldService(PullHolds(engine), unavailable_when_down(send_held_ends), audit)
     app.include_router(pull_holds_router(pull_holds, auth.required))
     app.include_router(pull_holds_console_router(pull_holds, auth.required))
+    from api.mapping_workbench import Workbench, mapping_workbench_console_router, mapping_workbench_router
+    from services.mapping_check import MappingCheckService
+
+    def restandardiser() -> Any:
+        if settings is None:
+            raise Unavailable("re-standardising needs Kafka and the mapping files: start the service with its settings")
+        from onceonly import bootstrap
+
+        return bootstrap.restandardise_service(settings, audit)
+
+    def mapping_specs() -> dict[str, Any]:
+        from onceonly import bootstrap
+
+        return bootstrap.mappings(effective) if effective.mappings_dir.is_dir() else {}
+
+    workbench = Workbench(mapping_specs, MappingCheckService(audit), restandardiser)
+    app.include_router(mapping_workbench_router(workbench, auth.required))
+    app.include_router(mapping_workbench_console_router(workbench, auth.required))
     from api.access_report import access_report_router
     from services.access_report import AccessReportService
 
@@ -221,13 +242,15 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
         """Source-record versions held per department source."""
         return {source: ledger.count(source) for source in sources}
 
+    from api.mapping_workbench import UPLOAD_PATHS as MAPPING_UPLOAD_PATHS
     from api.planner import MAX_UPLOAD_BYTES
     from api.security import MAX_BODY_BYTES, RequestGuard
 
     upload = MAX_UPLOAD_BYTES + 256 * 1024  # the workbook and its multipart envelope
     app.add_middleware(RequestGuard, auth=auth, max_body=MAX_BODY_BYTES,
                        limits=[("/api/v1/ingest/", INGEST_BODY_BYTES), ("/api/v1/planner/answers", upload),
-                               ("/console/planner/answers", upload)])
+                               ("/console/planner/answers", upload),
+                               *((prefix, upload) for prefix in MAPPING_UPLOAD_PATHS)])
     app.add_middleware(RouteTimer, metrics=service_metrics)  # outermost: refused requests are timed too
     app.state.metrics = service_metrics
     return app

@@ -3,8 +3,8 @@
 A session cookie names the user and the user's session generation: logging out moves the generation
 on (``UserStore.end_sessions``), so every session issued before stops working, on every device. Each
 session has a CSRF token derived from its cookie (:meth:`Sessions.csrf_token`), which every console
-form carries. Bearer tokens expire (``ONCEONLY_TOKEN_DAYS``). Failed logins are counted per account
-and per address (:class:`LoginThrottle`).
+form carries. Bearer tokens expire (``ONCEONLY_TOKEN_DAYS``). Failed logins are counted in the store
+per account and address, and per address (:class:`LoginThrottle`).
 
 The principal behind a token or session is looked up in the store and kept for
 :data:`PRINCIPAL_SECONDS`: a change made through this process (disable, new role or scope) drops every
@@ -20,7 +20,6 @@ import hmac
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from fastapi import HTTPException, Request
@@ -28,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from core.access import Principal
 from store.auth_tables import UserStore, token_hash
+from store.login_failures import LoginFailures
 
 SESSION_COOKIE = "oo_session"
 LOGIN_COOKIE = "oo_login"  # the login form's double-submit CSRF token (there is no session yet)
@@ -74,9 +74,9 @@ class Sessions:
         return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-def session_secret(id_hash_key: str) -> bytes:
-    """Derived from the deployment's secret key, so one secret configures both."""
-    return hmac.new(id_hash_key.encode("utf-8"), b"onceonly-console-session", hashlib.sha256).digest()
+def session_secret(session_key: str) -> bytes:
+    """The signing secret of sessions, from ``ONCEONLY_SESSION_KEY`` (its own key, not the ID-hash key)."""
+    return hmac.new(session_key.encode("utf-8"), b"onceonly-console-session", hashlib.sha256).digest()
 
 
 def new_login_token() -> str:
@@ -84,41 +84,40 @@ def new_login_token() -> str:
 
 
 class LoginThrottle:
-    """Failed logins in a sliding window, per account and per client address: after ``limit`` failures
-    within ``window`` seconds further attempts are refused (429) until the oldest failure ages out.
+    """Failed logins in a sliding window: after ``limit`` failures within ``window`` seconds, further
+    attempts are refused (429) until the oldest of them ages out — counted per account *and* address
+    (guessing one account's password from one place), and per address (one place trying many accounts).
 
-    Kept in this process: with several worker processes an attacker gets ``limit`` tries per process
-    (at most 4 on one port). A successful login clears its account's count, not its address's."""
+    Counted in the store (:class:`store.login_failures.LoginFailures`), so every service process
+    shares the counts. The per-account count is per (account, address) pair: someone who only knows an
+    account's name throttles their own attempts, not its owner's login from elsewhere. A successful
+    login clears its pair's count, not its address's."""
 
-    def __init__(self, limit: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW_SECONDS, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, failures: LoginFailures, limit: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW_SECONDS,
+                 *, clock: Callable[[], float] = time.time) -> None:
+        self.failures = failures
         self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+
+    @staticmethod
+    def _keys(username: str, address: str) -> tuple[str, str]:
+        return f"user:{username.strip().lower()}|addr:{address}", f"addr:{address}"
 
     def wait_seconds(self, username: str, address: str) -> float:
         """0 when a login may be tried now, else how long until it may."""
         now = self.clock()
-        with self._lock:
-            waits = [self._wait(key, now) for key in (f"user:{username.strip().lower()}", f"addr:{address}")]
+        waits = [0.0]
+        for key in self._keys(username, address):
+            recent = self.failures.recent(key, since=now - self.window, limit=self.limit)
+            if len(recent) >= self.limit:
+                waits.append(max(recent[0] + self.window - now, 0.0))
         return max(waits)
 
     def failed(self, username: str, address: str) -> None:
         now = self.clock()
-        with self._lock:
-            if len(self._failures) > 100_000:  # a flood of names: forget the expired ones
-                self._failures = {k: q for k, q in self._failures.items() if q and now - q[-1] < self.window}
-            for key in (f"user:{username.strip().lower()}", f"addr:{address}"):
-                self._failures.setdefault(key, deque(maxlen=self.limit)).append(now)
+        self.failures.add(self._keys(username, address), now, forget_before=now - self.window)
 
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(f"user:{username.strip().lower()}", None)
-
-    def _wait(self, key: str, now: float) -> float:
-        failures = self._failures.get(key)
-        if not failures or len(failures) < self.limit:
-            return 0.0
-        return max(failures[0] + self.window - now, 0.0)
+    def succeeded(self, username: str, address: str) -> None:
+        self.failures.clear(self._keys(username, address)[0])
 
 
 class Authenticator:
@@ -128,7 +127,7 @@ class Authenticator:
         self.sessions = sessions
         self.keep_seconds = keep_seconds
         self.secure_cookies = secure_cookies  # Secure even over http: the service sits behind a TLS proxy
-        self.throttle = throttle or LoginThrottle()
+        self.throttle = throttle or LoginThrottle(LoginFailures(users.engine))
         # (kind, token hash or user id) → (store changes seen, looked up at, principal)
         self._kept: dict[tuple[str, str], tuple[int, float, Principal]] = {}
         self._lock = threading.Lock()

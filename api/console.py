@@ -127,7 +127,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
             auth.throttle.failed(username, address)
             _audit_failed_login(username, address, "login_failed")
             return login_page(request, status=401, error="用户名或密码错误")
-        auth.throttle.succeeded(username)
+        auth.throttle.succeeded(username, address)
         audit.append(principal, "login", "登录工作台", [], [])  # the home page's "since your last visit"
         response = RedirectResponse(_home(principal), status_code=303)
         cookie = auth.sessions.issue(principal.user_id, generation=users.session_generation(principal.user_id))
@@ -448,7 +448,10 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         if not can(principal, "audit"):
             raise AccessDenied("role may not read the audit log")
         entries = audit.who_looked(resident, limit=200)[1] if resident else audit.entries(limit=200)
-        return page(request, "audit.html", principal, entries=entries, resident=resident, verification=audit.verify())
+        verification = audit.verify()
+        audit.append(principal, "read_audit", "审计查阅", [],  # as GET /api/v1/audit: the auditor's read, logged
+                     ["audit_entries", "audit_verify", *([f"who_looked:{redact(resident)}"] if resident else [])])
+        return page(request, "audit.html", principal, entries=entries, resident=resident, verification=verification)
 
     return router
 

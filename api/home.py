@@ -1,8 +1,8 @@
 """A community worker's landing page (工作台首页): the residents of their community or grid at a
 glance, what changed since their last visit, and the events behind a profile's history lines.
 
-Scope is the same as every other read (``core.access.may_see_community``, applied in SQL as
-``api.queries`` does), values are masked by ``core.access.views``, and every read is audited.
+Scope is the same as every other read (``core.access.scope_of``, applied in SQL by
+``store.scope_filter`` as search and households do), values are masked by ``core.access.views``, and every read is audited.
 Filters on sensitive facts (assistance 救助, disability 残疾) need a purpose, like unmasking.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, distinct, func, literal, or_, select
 
-from core.access import AccessDenied, Principal, can, may_see_community, require
+from core.access import AccessDenied, Principal, can, may_see_community, require, scope_of
 from core.access.views import Disclosure, changes_between, summary_of
 from core.privacy import redact_purpose
 from core.profile import Profile, as_of
@@ -22,6 +22,7 @@ from schemas.codec import decode
 from schemas.profile_events import ProfileEvent
 from store.audit import AuditLog, audit_log
 from store.profile_tables import profile_event_log, profiles
+from store.scope_filter import scope_filter
 
 SORTS = {"name": "姓名", "age": "年龄", "address": "住址"}
 AGE_BANDS: dict[str, tuple[int | None, int | None]] = {"0-17": (None, 17), "18-59": (18, 59), "60+": (60, None),
@@ -98,11 +99,8 @@ class HomeQueries:
 
     def _scope(self, principal: Principal, community: str) -> Any:
         """Rows in the principal's scope within ``community`` (the same rule as search)."""
-        condition = and_(profiles.c.status == "active", profiles.c.community == community)
-        if principal.role == "community_worker":
-            condition = and_(condition, or_(profiles.c.community.in_(sorted(principal.communities) or [""]),
-                                            profiles.c.grid.in_(sorted(principal.grids) or [""])))
-        return condition
+        return and_(profiles.c.status == "active", profiles.c.community == community,
+                    scope_filter(scope_of(principal)))
 
     def _check(self, principal: Principal, community: str) -> None:
         if not can(principal, "search"):

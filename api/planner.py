@@ -34,7 +34,7 @@ from api.ingest import IngestService
 from api.queries import BadQuery, NotFound, ResidentQueries
 from connectors.kafka_sink import SinkError
 from connectors.rows import CursorLookup, NativeRow, Page, UnreadableRow
-from core.access import AccessDenied, Principal, may_see_community
+from core.access import AccessDenied, Principal, may_see_community, scope_of
 from core.planner import (
     CANONICAL_FIELDS,
     MAX_PROFILE_IDS,
@@ -57,6 +57,7 @@ from flows.plan import UnknownForm, UnreadableWorkbook, load_form, load_forms, l
 from onceonly import bootstrap
 from store.audit import AuditLog
 from store.profile_tables import profiles as profiles_table
+from store.scope_filter import scope_filter
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +184,11 @@ class PlannerService:
             if target.grid:
                 where = profiles_table.c.grid == f"{target.community}/{target.grid}"
             with self.engine.connect() as conn:
-                rows = conn.execute(select(profiles_table.c.doc, profiles_table.c.grid).where(
-                    where, profiles_table.c.status == "active")).all()
-            # A grid worker (网格员) planning a community sees only its own grids' residents.
-            return [Profile.model_validate(r.doc) for r in rows if _may_plan(principal, target.community, r.grid)]
+                rows = conn.execute(select(profiles_table.c.doc, profiles_table.c.community, profiles_table.c.grid).where(
+                    where, profiles_table.c.status == "active", scope_filter(scope_of(principal)))).all()
+            # A grid worker (网格员) planning a community sees only its own grids' residents (the SQL
+            # scope, asked again of each row as a profile read asks it).
+            return [Profile.model_validate(r.doc) for r in rows if _may_plan(principal, r.community, r.grid)]
         located, unknown = locate(self.engine, target.profile_ids)
         outside = [f.asked for f in located
                    if not _may_plan(principal, f.community, f.grid)]

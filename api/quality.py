@@ -64,6 +64,31 @@ def failed_expectations(report: str) -> list[Finding]:
     return found
 
 
+def unknown_code_values(report: str) -> list[dict[str, Any]]:
+    """The rows of the report's "Unknown code values" table (``flows.validate.write_report``): per
+    batch, the coded values outside their code tables and how many records carry each.
+
+    >>> unknown_code_values("## Unknown code values\\n\\n| batch | source | field | value | records |\\n"
+    ...                     "|---|---|---|---|---|\\n| community-1-9 | community | ethnicity | 火星族 | 2 |\\n")
+    [{'batch_id': 'community-1-9', 'source': 'community', 'field': 'ethnicity', 'value': '火星族', 'records': 2}]
+    """
+    found: list[dict[str, Any]] = []
+    inside = False
+    for line in report.splitlines():
+        if line.startswith("## "):
+            inside = line.strip() == "## Unknown code values"
+            continue
+        if not inside or not line.startswith("|") or line.startswith("|---") or line.startswith("| batch |"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not cells[4].isdigit():
+            continue
+        batch_id, source, field, value, records = cells
+        found.append({"batch_id": batch_id, "source": source, "field": field, "value": redact(value),
+                      "records": int(records)})
+    return found
+
+
 class QualityViews:
     def __init__(self, engine: Engine, data_dir: Path) -> None:
         self.engine = engine
@@ -113,6 +138,7 @@ class QualityViews:
             "status_name": STATUS_NAMES.get(row["status"], row["status"]), "records": row["records"],
             "ledger_rows": [row["first_ledger_id"] + 1, row["last_ledger_id"]],
             "checked_at": _iso(row["checked_at"]), "failed_expectations": findings,
+            "unknown_values": [u for u in unknown_code_values(text) if u["batch_id"] == row["batch_id"]],
             "report": Path(row["report"]).name if row["report"] else None,
             "report_url": f"/console/quarantine/{row['batch_id']}" if text else None,
             "data_docs_url": self.docs_url(row["data_docs"]),

@@ -1,6 +1,7 @@
 """Reading the profile store for the query service: search, profiles, households, history, reviews.
 
-Scope (a community worker's communities or grids) is applied in SQL; masking and disclosure by
+Scope (``core.access.scope_of``: a community worker's communities or grids) is applied in SQL by
+``store.scope_filter`` and to a loaded profile by ``core.access.may_see_community``; masking and disclosure by
 ``core.access.views``. Every method that returns resident data appends an audit entry.
 
 Reads are served by the read side the projection keeps beside each document: search and household
@@ -22,17 +23,18 @@ from typing import Any
 
 from sqlalchemy import Engine, Text, and_, bindparam, case, cast, exists, false, func, literal, or_, select
 
-from core.access import AccessDenied, Grant, Principal, may_see_community, require, visibility
+from core.access import AccessDenied, Grant, Principal, ScopeKind, may_see_community, require, scope_of, visibility
 from core.access.views import Disclosure, evidence_weights, field_views, record_view, review_view, summary_of
 from core.privacy import keyed_hash, redact_purpose
 from core.profile import Profile, as_of
-from core.profile.read_side import bigrams, normalise_address
+from core.profile.read_side import ADDRESS_FIELD_WEIGHTS, bigrams, normalise_address
 from core.standardise import check_id_number, parse_phone, standardise_name
 from schemas.codec import decode
 from schemas.profile_events import ProfileEvent
 from store.audit import AuditLog
 from store.objections import ObjectionStore
 from store.profile_tables import profile_event_log, profile_search_terms, profiles
+from store.scope_filter import scope_clause, scope_values
 
 ADDRESS_CANDIDATES = 2000  # residents one address fragment selects at most ("truncated" beyond)
 RARE_ENOUGH = 50_000  # postings counted per address bigram, to pick the rarest ones (a bounded count)
@@ -132,10 +134,10 @@ class ResidentQueries:
             raise BadQuery("give at least one of: name, id_number, phone, address, household")
         self._check_criteria(principal, kinds)
         (name_form, id_hashes, phone, address_pairs, household), values = self._search_values(query, principal.role)
-        scoped = principal.role == "community_worker"
-        if scoped:
-            values.update(communities=sorted(principal.communities), grids=sorted(principal.grids))
-        ranked, counted = _search_statements(_SearchShape(name_form, id_hashes, phone, address_pairs, household, scoped))
+        scope = scope_of(principal)
+        values.update(scope_values(scope))
+        ranked, counted = _search_statements(_SearchShape(name_form, id_hashes, phone, address_pairs, household,
+                                                          scope.kind, self._address_fields(principal)))
         with self.engine.connect() as conn:
             page_rows = conn.execute(ranked, {**values, "offset": (page - 1) * size, "limit": size}).all()
             if page_rows:
@@ -165,6 +167,15 @@ class ResidentQueries:
             if grant is None or not any(grant.allows(f) for f in SEARCH_FIELDS[kind]):
                 raise AccessDenied(f"the grant of {principal.department} does not include {SEARCH_FIELDS[kind][0]}: "
                                    f"no search by {kind}")
+
+    def _address_fields(self, principal: Principal) -> tuple[str, ...] | None:
+        """The address fields an address search matches: for a department reader only the surviving
+        addresses of the fields its grant includes (a search is a read of what it matches); ``None``
+        (every address a profile's records hold) for the other roles."""
+        if principal.role != "department_reader":
+            return None
+        grant = self.grants.get(principal.department or "")
+        return tuple(f for f in SEARCH_FIELDS["address"] if grant is not None and grant.allows(f))
 
     def _search_values(self, query: SearchQuery, principal_role: str = "steward"
                        ) -> tuple[tuple[tuple[str, bool] | None, int, bool, int, bool], dict[str, Any]]:
@@ -363,12 +374,10 @@ class ResidentQueries:
     def _household(self, principal: Principal, household_id: str | None, disclosure: Disclosure) -> dict[str, Any] | None:
         if not household_id or visibility(principal, "household_id", grants=self.grants) == "hidden":
             return None
-        scoped = principal.role == "community_worker"
-        values: dict[str, Any] = {"household_id": household_id}
-        if scoped:
-            values.update(communities=sorted(principal.communities), grids=sorted(principal.grids))
+        scope = scope_of(principal)
         with self.engine.connect() as conn:
-            rows = conn.execute(_household_statement(scoped), values).all()
+            rows = conn.execute(_household_statement(scope.kind),
+                                {"household_id": household_id, **scope_values(scope)}).all()
         clear_ids = self._clear_id_numbers(principal, [r.profile_id for r in rows])
         return {"household_id": household_id,
                 "members": [summary_of(r.profile_id, _hit_values(r, clear_ids), principal, grants=self.grants,
@@ -446,7 +455,8 @@ class _SearchShape:
     phone: bool
     address_pairs: int  # rarest bigrams selecting the candidates; -1 when nobody can hold the fragment
     household: bool
-    scoped: bool  # a community worker's communities and grids
+    scope: ScopeKind  # core.access.scope_of: everyone, a worker's places (bound values), nobody
+    address_fields: tuple[str, ...] | None = None  # only these surviving addresses (a department's grant)
 
 
 @lru_cache(maxsize=256)
@@ -483,14 +493,12 @@ def _search_statements(shape: _SearchShape) -> tuple[Any, Any]:
                                         by_phone.c.term == bindparam("phone")))
         scores.append(by_phone.c.weight)  # a surviving phone above another record's
     if shape.address_pairs:
-        held = _address_candidates(shape.address_pairs)
+        held = _address_candidates(shape.address_pairs, shape.address_fields)
         stmt = stmt.join(held, held.c.profile_id == profiles.c.profile_id)
         scores.append(held.c.w_address)  # where the resident lives now above an older address
     if shape.household:
         stmt = stmt.where(profiles.c.household_id == bindparam("household"))
-    if shape.scoped:
-        stmt = stmt.where(or_(profiles.c.community.in_(bindparam("communities", expanding=True)),
-                              profiles.c.grid.in_(bindparam("grids", expanding=True))))
+    stmt = stmt.where(scope_clause(shape.scope))
     score = (sum(scores[1:], scores[0]) / len(scores)) if scores else literal(1.0)
     # One statement ranks every match and counts them (a window over the whole result).
     ranked = (stmt.add_columns(score.label("score"), func.count().over().label("total"), *_HIT_COLUMNS[1:])
@@ -499,19 +507,25 @@ def _search_statements(shape: _SearchShape) -> tuple[Any, Any]:
     return ranked, select(func.count()).select_from(stmt.subquery())
 
 
-def _address_candidates(pairs: int) -> Any:
+def _address_candidates(pairs: int, fields: tuple[str, ...] | None = None) -> Any:
     """The profiles holding the fragment (``:fragment_like``, a LIKE pattern) in one of their addresses, with the weight of
     the strongest such address (``w_address``), as a bounded subquery: the postings of the fragment's
     rarest character pairs (``:pair0`` …), intersected, each confirmed against the profile's normalised
-    address lines (so "2号12" does not find "12号1栋"). ``pairs`` is -1 when nobody can hold it."""
+    address lines (so "2号12" does not find "12号1栋"). ``pairs`` is -1 when nobody can hold it.
+    ``fields``: confirm only against the lines of these surviving address fields (told apart by their
+    weight, ``core.profile.read_side.ADDRESS_FIELD_WEIGHTS``; a line two fields share counts as the
+    stronger one, so a grant of the weaker field misses it rather than reveal the other)."""
     first, *rest = [_terms.alias(f"by_address_{i}") for i in range(max(pairs, 1))]
     # Correlated with the last pair joined: the lines are read only for profiles holding every pair,
     # through the (profile, kind, term, weight) index.
     last = (rest or [first])[-1]
     line = _terms.alias("address_line")
-    weight = (select(func.max(line.c.weight)).where(
-        line.c.profile_id == last.c.profile_id, line.c.kind == "address_line",
-        line.c.term.like(bindparam("fragment_like"), escape="/")).scalar_subquery())
+    confirm = [line.c.profile_id == last.c.profile_id, line.c.kind == "address_line",
+               line.c.term.like(bindparam("fragment_like"), escape="/")]
+    if fields is not None:  # a float column: a band around each field's weight, not equality
+        confirm.append(or_(false(), *(line.c.weight.between(ADDRESS_FIELD_WEIGHTS[f] - 0.01, ADDRESS_FIELD_WEIGHTS[f] + 0.01)
+                                      for f in fields)))
+    weight = select(func.max(line.c.weight)).where(*confirm).scalar_subquery()
     stmt = select(first.c.profile_id, weight.label("w_address"))
     if pairs < 0:
         return stmt.where(false()).subquery("held")  # a pair no address holds: nobody lives there
@@ -530,14 +544,11 @@ _LOAD = select(profiles.c.version, profiles.c.community, profiles.c.grid, profil
                cast(profiles.c.doc, Text).label("doc")).where(profiles.c.profile_id == bindparam("profile_id"))
 
 
-@lru_cache(maxsize=2)
-def _household_statement(scoped: bool) -> Any:
-    """The active members of ``:household_id`` (within ``:communities`` / ``:grids`` when ``scoped``)."""
+@lru_cache(maxsize=3)
+def _household_statement(scope: ScopeKind) -> Any:
+    """The active members of ``:household_id`` within a scope of kind ``scope`` (``store.scope_filter``)."""
     stmt = select(*_HIT_COLUMNS).where(profiles.c.household_id == bindparam("household_id"),
-                                       profiles.c.status == "active")
-    if scoped:
-        stmt = stmt.where(or_(profiles.c.community.in_(bindparam("communities", expanding=True)),
-                              profiles.c.grid.in_(bindparam("grids", expanding=True))))
+                                       profiles.c.status == "active", scope_clause(scope))
     return stmt.order_by(profiles.c.profile_id).limit(50)
 
 

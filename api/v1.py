@@ -19,6 +19,7 @@ from api.pipeline import PipelineViews
 from api.quality import QualityViews
 from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from core.access import FIELDS, Principal, require
+from core.privacy import redact
 from services.stewarding import Decided, StewardingService
 from store.audit import AuditLog
 from store.resolver_state import ResolverState
@@ -231,6 +232,10 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         require(principal, "audit")
         ids, entries = (audit.who_looked(resident, limit=limit, offset=offset) if resident is not None
                         else ([], audit.entries(limit=limit, offset=offset)))
+        # The auditor's own read goes in the log too (after the read, so the answer is the log as it
+        # was); it names no resident, so "who looked" at a resident lists reads of the resident only.
+        audit.append(principal, "read_audit", "审计查阅", [],
+                     ["audit_entries", *([f"who_looked:{redact(resident)}"] if resident is not None else [])])
         return {"entries": [{"seq": e.seq, "at": e.at.isoformat(), "username": e.username, "role": e.role,
                              "action": e.action, "purpose": e.purpose, "residents": list(e.residents),
                              "fields": list(e.fields), "hash": e.hash} for e in entries],
@@ -243,6 +248,7 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         edited, deleted or re-chained, the log cut short or wiped, or the index edited."""
         require(principal, "audit")
         result = audit.verify()
+        audit.append(principal, "read_audit", "审计校验", [], ["audit_verify"])
         return {"ok": result.ok, "entries": result.entries, "problems": list(result.problems),
                 "notes": list(result.notes), "checkpoints": result.checkpoints}
 

@@ -104,6 +104,7 @@ class Outcome:
     load_after: str
     chaos: Chaos | None = None
     reads: list[float] = field(default_factory=list)
+    worker_exits: int = 0
 
     @property
     def cluster_digest(self) -> str:
@@ -125,32 +126,58 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 class Workers:
-    """The stream workers of one load: started, SIGKILLed and restarted by index."""
+    """The stream workers of one load, under a supervisor thread that starts them and starts again
+    any that exited (as compose's ``restart:`` would: a worker that meets no broker at start exits).
+    Children die with the thread that spawned them, so the supervisor owns them all."""
 
     def __init__(self, settings: Settings, folder: Path, n: int) -> None:
         self.settings, self.folder = settings, folder
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.starts = 0
-        for i in range(n):
-            self.procs.append(self._spawn(i))
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * n
+        self.starts = self.kills = 0
+        self._lock = threading.Lock()
+        self._stop, self._ready = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._supervise, name="workers", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+
+    @property
+    def exits(self) -> int:
+        """Workers that exited without being killed (and were started again)."""
+        return self.starts - len(self.procs) - self.kills
 
     def _spawn(self, i: int) -> subprocess.Popen[bytes]:
         self.starts += 1
         return spawn([sys.executable, "-m", "onceonly.cli", "worker"], self.folder / f"worker-{i}-{self.starts}.log",
                      env=_env(self.settings))
 
-    def kill_and_restart(self, i: int) -> None:
-        proc = self.procs[i]
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        self.procs[i] = self._spawn(i)
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                for i, proc in enumerate(self.procs):
+                    if proc is None or proc.poll() is not None:
+                        if proc is not None and proc.stdout is not None:
+                            proc.stdout.close()
+                        self.procs[i] = self._spawn(i)
+            self._ready.set()
+            self._stop.wait(0.5)
+        with self._lock:
+            for proc in self.procs:
+                if proc is not None:
+                    stop(proc)
+
+    def kill(self, i: int) -> None:
+        """SIGKILL worker ``i``'s whole process group; the supervisor starts it again."""
+        with self._lock:
+            proc = self.procs[i]
+            assert proc is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            self.kills += 1
 
     def stop(self) -> None:
-        for proc in self.procs:
-            stop(proc)
+        self._stop.set()
+        self._thread.join(timeout=120)
 
 
 def ingest(settings: Settings, folder: Path, chaos: Chaos | None,
@@ -247,7 +274,7 @@ def chaos_thread(workers: Workers, broker: KafkaBroker, postgres: PostgresServer
         while not (stop_when.is_set() and len(chaos.kills) >= kills):
             time.sleep(rng.uniform(2.0, 6.0))
             i = rng.randrange(len(workers.procs))
-            workers.kill_and_restart(i)
+            workers.kill(i)
             chaos.kills.append((time.monotonic() - started, i, _linked_or_none(settings) or -1))
             console.print(f"  {chaos.kills[-1][0]:.0f} s: worker {i} SIGKILLed and restarted "
                           f"({chaos.kills[-1][2]} records linked)")
@@ -358,7 +385,7 @@ def _load(label: str, work: Path, files: Path, broker: KafkaBroker, finished: th
         workers.stop()
     outcome = measure(label, store, settings, sent, seconds, lag)
     outcome.load_before, outcome.load_after = load_before, _loadavg()
-    outcome.chaos, outcome.reads = chaos, reads
+    outcome.chaos, outcome.reads, outcome.worker_exits = chaos, reads, workers.exits
     return outcome
 
 
@@ -487,6 +514,8 @@ def report(calm: Outcome, faulted: Outcome, kills: int, again: Outcome | None = 
                   f"{len(chaos.postgres_restarts)} ({', '.join(f'{t:.0f}' for t in chaos.postgres_restarts)})",
                   "1" if faulted.store == "postgres" else "—")
     table.add_row("connector pulls run again after a failure", "0", str(chaos.pull_retries), "")
+    table.add_row("workers that exited on their own and were started again (no broker at start)",
+                  str(calm.worker_exits), str(faulted.worker_exits), "")
     table.add_row("store checksum equal to the calm load's (ids, versions, history included)", "—",
                   yes[calm.checksum == faulted.checksum], "yes")
     if again is not None:

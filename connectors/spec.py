@@ -6,14 +6,17 @@ Adding a department is a new mapping file, not new code: see ``mappings/`` and t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.end_guard import DEFAULT_MAX_END_SHARE
 from core.standardise import FieldMapping
+from core.standardise.record import PLAIN_TARGETS
+from schemas.resident import AddressKind, IdKind
 
 ConnectorKind = Literal["csv", "xlsx", "files", "sql", "http", "kafka", "ingest"]
 
@@ -79,3 +82,57 @@ class ConnectorSpec(BaseModel):
         if self.standardise.source is None:
             update["source"] = self.source
         return self.standardise.model_copy(update=update)
+
+
+SCHEMA_ID = "https://onceonly.example/mapping.schema.json"
+
+
+def mapping_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a mapping file, generated from :class:`ConnectorSpec` (``onceonly mapping
+    schema`` writes ``docs/mapping.schema.json``, which editors use to complete and check the YAML).
+
+    The model validates what the YAML says after its ``before`` validators have normalised it; the
+    schema describes the YAML itself, so the shapes those validators accept are written out: a
+    field's columns as one name, a list or a composed recipe, code tables and ``when`` values as text
+    or numbers.
+    """
+    schema = ConnectorSpec.model_json_schema(mode="validation")
+    mapping = schema["$defs"]["FieldMapping"]["properties"]
+    column = {"type": "string", "minLength": 1}
+    mapping["fields"] = {
+        "type": "object", "title": "Fields",
+        "description": "Canonical field (name, id_number, sex, birth_date, phones, addresses.<kind>, "
+                       "other_ids.<kind>, attributes.<key> …) → its native column, a list of columns (the first "
+                       "non-blank is read) or a composed recipe ({join: [...]} or {year, month, day})",
+        "propertyNames": {"pattern": _target_pattern()},
+        "additionalProperties": {"anyOf": [column, {"type": "array", "items": column, "minItems": 1},
+                                           {"$ref": "#/$defs/ComposedField"}]},
+    }
+    text_or_number = {"type": ["string", "integer", "number"]}
+    mapping["codes"] = {
+        "type": "object", "title": "Codes",
+        "description": "Per canonical field: native value → canonical value (quote codes such as \"01\")",
+        "propertyNames": {"pattern": _target_pattern()},
+        "additionalProperties": {"type": "object", "additionalProperties": text_or_number},
+    }
+    mapping["when"] = {
+        "type": "object", "title": "When",
+        "description": "Read a field only from rows whose columns hold one of the listed values",
+        "additionalProperties": {"type": "object", "minProperties": 1, "additionalProperties": {
+            "anyOf": [text_or_number, {"type": "array", "items": text_or_number, "minItems": 1}]}},
+    }
+    mapping.pop("composed", None)  # filled from ``fields`` by the model, never written in a file
+    mapping.pop("holds", None)  # taken from the file's top-level ``holds``
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+            "title": "OnceOnly department mapping file", **schema}
+
+
+def _target_pattern() -> str:
+    plain = "|".join(sorted(PLAIN_TARGETS))
+    return (f"^({plain}|addresses\\.({'|'.join(get_args(AddressKind))})|other_ids\\.({'|'.join(get_args(IdKind))})"
+            "|attributes\\.[a-z][a-z0-9_]*)$")
+
+
+def render_mapping_json_schema() -> str:
+    """The schema as checked in: sorted keys, two-space indent, a final newline."""
+    return json.dumps(mapping_json_schema(), ensure_ascii=False, indent=2, sort_keys=True) + "\n"

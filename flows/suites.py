@@ -21,7 +21,7 @@ Profile store (one row per active profile, one per ID-number claim):
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +98,18 @@ def unknown_values(record: ResidentRecord) -> dict[str, str]:
             elif kind == f"{field_name}_group":
                 found.setdefault(field_name, f"group:{message.strip()}")
     return found
+
+
+def unknown_value_counts(rows: Iterable[Mapping[str, object]]) -> list[tuple[str, str, int]]:
+    """``(field, value, records)`` of a batch's coded values outside their code tables, most
+    frequent first within each field (the steward's data-quality page lists them)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for row in rows:
+        for name in CODED_FIELDS:
+            value = row.get(f"unknown.{name}")
+            if isinstance(value, str) and value:
+                counts[(name, value)] += 1
+    return sorted(((f, v, n) for (f, v), n in counts.items()), key=lambda t: (CODED_FIELDS.index(t[0]), -t[2], t[1]))
 
 
 def batch_row(record_id: str, result: RecordStandardised | DeadLetter) -> dict[str, object]:

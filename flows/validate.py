@@ -25,6 +25,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine, select
 
+from core.privacy import redact
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
 from flows import state
@@ -37,6 +38,7 @@ from flows.suites import (
     profile_frames,
     profile_suites,
     rules_for,
+    unknown_value_counts,
 )
 from onceonly import bootstrap
 from onceonly.settings import Settings
@@ -164,6 +166,14 @@ def run_suites(data_dir: Path, runs: list[SuiteRun]) -> tuple[list[Finding], str
     return findings, str(docs)
 
 
+UNKNOWN_VALUES_LISTED = 50  # per batch
+
+
+def _cell(text: str) -> str:
+    """A value as one markdown table cell (a department may write anything in a code column)."""
+    return redact(" ".join(text.replace("|", "/").split()))[:80]
+
+
 def write_report(data_dir: Path, validation: Validation) -> Path:
     """A markdown report a steward can read without GX: what failed, where, and what to do."""
     folder = data_dir / "quarantine"
@@ -183,6 +193,12 @@ def write_report(data_dir: Path, validation: Validation) -> Path:
             share = f" ({f.unexpected_percent:.1f} %)" if f.unexpected_percent is not None else ""
             lines.append(f"| {f.suite} | {f.expectation} | {f.column or ''} | {f.unexpected_count}{share} | "
                          f"{', '.join(f.examples)} |")
+    # Kept records whose coded field is empty because the value is outside its code table: not a
+    # failure (the batch passes), but what a steward adds to the mapping's codes or asks about.
+    lines += ["", "## Unknown code values", "", "| batch | source | field | value | records |", "|---|---|---|---|---|"]
+    for batch in validation.batches:
+        for name, value, count in unknown_value_counts(batch.rows)[:UNKNOWN_VALUES_LISTED]:
+            lines.append(f"| {batch.batch_id} | {batch.source} | {name} | {_cell(value)} | {count} |")
     lines += ["", "## What to do", "",
               "- Check the failing rows with the department (examples are record ids or code values).",
               "- Once the department has corrected them and the connector has re-read them, the next "

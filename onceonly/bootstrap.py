@@ -30,6 +30,7 @@ from onceonly.settings import PROJECT_ROOT, Settings
 from services.gazetteer import GazetteerService
 from services.objections import ObjectionService
 from services.pull_holds import EndSender, PullHoldService
+from services.restandardise import RestandardiseService
 from store.audit import AuditLog
 from store.audit_checkpoints import Checkpointer, CheckpointFile
 from store.engine import companion_engine, make_engine
@@ -315,3 +316,24 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         datadir=str(_faust_dir(settings)),
         objections=objection_service(settings, db, audit_log(settings, db)),
     ))
+
+
+def restandardise_service(settings: Settings, audit: Any) -> RestandardiseService:
+    """Re-standardising a source after a mapping fix, over this hub's topics and mapping files."""
+    from streams.log import read_log
+
+    def read_topic(topic: str) -> Iterator[Any]:
+        for batch in read_log(kafka_bootstrap(settings), topic, client_id="onceonly-restandardise"):
+            yield from (logged.event for logged in batch)
+
+    def publish(events: Sequence[tuple[str, str, Any]]) -> None:
+        if not events:
+            return
+        with KafkaSink(kafka_bootstrap(settings), client_id="onceonly-restandardise") as sink:
+            for topic, key, event in events:
+                sink.send(topic, key, event)
+            sink.flush(timeout=120)
+
+    return RestandardiseService(lambda: field_mappings(settings), lambda: set(gazetteer_sources(settings)),
+                                read_topic, publish, audit, raw_topic=settings.raw_topic,
+                                records_topic=settings.records_topic, deadletter_topic=settings.deadletter_topic)

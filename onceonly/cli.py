@@ -40,6 +40,14 @@ def _refuse_default_audit_key(settings: Settings, host: str, command: str) -> No
         raise typer.Exit(2)
 
 
+def _refuse_default_session_key(settings: Settings, host: str, command: str) -> None:
+    """With the public session key anyone could forge a console session for any user id."""
+    if settings.uses_default_session_key and not is_loopback(host):
+        typer.echo(f"onceonly {command}: refusing to start with the default ONCEONLY_SESSION_KEY while bound to "
+                   f"{host}; set a secret session key (not the ID-hash or audit key)", err=True)
+        raise typer.Exit(2)
+
+
 @app.command()
 def broker() -> None:
     """Run the embedded Kafka broker (KRaft) in the foreground until Ctrl-C."""
@@ -59,9 +67,10 @@ def worker(loglevel: Annotated[str, typer.Option(help="log level (default: ONCEO
     _refuse_default_audit_key(settings, settings.api_host, "worker")
     stream_app = bootstrap.stream_app(settings)
     if settings.metrics_port:  # Prometheus scrapes each worker (its own counters) on this port
-        from prometheus_client import start_http_server
+        from metrics.worker_endpoint import start_worker_metrics
 
-        start_http_server(settings.metrics_port, settings.metrics_host, registry=stream_app.conf.onceonly_metrics.registry)
+        start_worker_metrics(stream_app.conf.onceonly_metrics.registry, host=settings.metrics_host,
+                             port=settings.metrics_port, token=settings.metrics_token.get_secret_value())
     # The hub's one logging setup (redacted, text or JSON), not faust's own.
     configure_logging(settings.log_format, loglevel or settings.log_level)
     running = faust.Worker(stream_app, loglevel=loglevel or settings.log_level, quiet=True, override_logging=False)
@@ -216,6 +225,7 @@ def serve(
     settings = _settings()
     _refuse_default_key(settings, host or settings.api_host, "serve")
     _refuse_default_audit_key(settings, host or settings.api_host, "serve")
+    _refuse_default_session_key(settings, host or settings.api_host, "serve")
     bootstrap.engine(settings)  # migrate once here, before the workers open the store
     processes = serve_workers(settings, workers)
     if processes > 1:  # one /metrics for all processes: prometheus-client's multiprocess files
@@ -380,7 +390,7 @@ def export(
         with output.open("w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["source", "record_id", "profile_id", "community", "grid"])
-            count = export_links_audited(audit, operator(steward), bootstrap.profile_projection(settings).located_links(),
+            count = export_links_audited(audit, operator(steward), bootstrap.profile_projection(settings).located_links,
                                          writer.writerow)
     finally:
         audit.close()
@@ -735,6 +745,107 @@ def plan(
     if collection.left_out:
         console.print("left out: " + ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in sorted(collection.left_out.items())))
     console.print(f"wrote {output}")
+
+
+mapping_app = typer.Typer(no_args_is_help=True, help="Mapping files: check one on a department's file; their JSON Schema.")
+app.add_typer(mapping_app, name="mapping")
+
+
+@mapping_app.command("check")
+def mapping_check(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A department file (CSV or XLSX)")],
+    mapping: Annotated[Path, typer.Option("--mapping", "-m", exists=True, dir_okay=False, help="The mapping file (YAML)")],
+    sample: Annotated[int, typer.Option(help="rows shown native beside standardised")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="the whole report as JSON")] = False,
+    steward: Annotated[str | None, typer.Option(help="who checks (audited; default: the OS account)")] = None,
+) -> None:
+    """What a mapping makes of a department's file, before anything reaches Kafka: fill and parse rate
+    per field, a sample side by side, coded values outside their tables, refused rows, match evidence."""
+    import json
+
+    from connectors.spec import ConnectorSpec
+    from services.mapping_check import MappingCheckService
+    from services.operator_reads import operator
+
+    settings = _settings()
+    spec = ConnectorSpec.load(mapping)
+    audit = bootstrap.audit_log(settings, bootstrap.engine(settings))
+    try:
+        report = MappingCheckService(audit).check(operator(steward), spec, path, sample=sample).as_dict()
+    except ValueError as exc:
+        typer.echo(f"onceonly mapping check: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        audit.close()
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    _print_mapping_check(report)
+
+
+def _print_mapping_check(report: dict[str, object]) -> None:
+    from rich.table import Table
+
+    console.print(f"[bold]{report['source']}[/] (mapping {report['version']}): {report['rows']} rows, "
+                  f"{report['accepted']} accepted, {report['refused_count']} refused")
+    fields = Table("field", "columns", "fill", "parse", title="per canonical field")
+    for f in report["fields"]:  # type: ignore[attr-defined]
+        rate = [f"{r:.1%}" if r is not None else "-" for r in (f["fill_rate"], f["parse_rate"])]
+        fields.add_row(f["target"], ", ".join(f["columns"]), *rate)
+    console.print(fields)
+    for row in report["sample"]:  # type: ignore[attr-defined]
+        side = Table("field", "native", "standardised", title=f"sample {row['location']}")
+        for target, (native, standardised) in row["fields"].items():
+            side.add_row(target, native or "", standardised or "[red]—[/]")
+        console.print(side)
+    coded = Table("field", "distinct", "values", "outside the code table", title="coded columns")
+    for target, counts in report["coded"].items():  # type: ignore[attr-defined]
+        values = ", ".join(f"{v}×{n}" for v, n in counts["values"].items())
+        outside = ", ".join(f"{v}×{n}" for v, n in counts["outside_code_table"].items())
+        coded.add_row(target, str(counts["distinct"]), values, f"[red]{outside}[/]" if outside else "")
+    console.print(coded)
+    console.print("match evidence: " + ", ".join(f"{k} {v}" for k, v in report["evidence"].items()))  # type: ignore[attr-defined]
+    for refused in report["refused"]:  # type: ignore[attr-defined]
+        console.print(f"[red]refused[/] {refused['location']}: {refused['reason']}")
+
+
+@mapping_app.command("schema")
+def mapping_schema(
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write it; - = standard output")] = (
+        PROJECT_ROOT / "docs" / "mapping.schema.json"),
+) -> None:
+    """Write the JSON Schema of a mapping file, generated from the model (docs/mapping.schema.json)."""
+    from connectors.spec import render_mapping_json_schema
+
+    text = render_mapping_json_schema()
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"wrote {output}")
+
+
+@app.command()
+def restandardise(
+    source: Annotated[str, typer.Argument(help="the source whose mapping file was fixed")],
+    steward: Annotated[str | None, typer.Option(help="who asks (audited; default: the OS account)")] = None,
+) -> None:
+    """Re-standardise a source's records from its raw topic after a mapping fix: only records whose
+    standardised form changes send new events; the department is not pulled again."""
+    from services.operator_reads import operator
+    from services.restandardise import NotRestandardisable
+
+    settings = _settings()
+    audit = bootstrap.audit_log(settings, bootstrap.engine(settings))
+    try:
+        done = bootstrap.restandardise_service(settings, audit).run(operator(steward), source)
+    except NotRestandardisable as exc:
+        typer.echo(f"onceonly restandardise: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        audit.close()
+    console.print(f"{source}: {done.records} records, {done.changed} changed (sent), {done.unchanged} unchanged, "
+                  f"{done.refused} refused (dead-lettered), {done.pending} not yet standardised by the workers")
 
 
 def _wait_for_interrupt() -> None:

@@ -20,6 +20,9 @@ DEFAULT_ID_HASH_KEY = "onceonly-dev-key-change-me"
 # The audit log's key (HMAC of every entry and checkpoint): public too, refused off loopback alike. It
 # must differ from the ID-hash key, and it is never written to the database.
 DEFAULT_AUDIT_KEY = "onceonly-dev-audit-key-change-me"
+# The console sessions' signing key: its own, so whoever holds the ID-hash key (every stream worker,
+# every connector) cannot forge a session; public by default and refused off loopback alike.
+DEFAULT_SESSION_KEY = "onceonly-dev-session-key-change-me"
 
 
 def is_loopback(host: str) -> bool:
@@ -30,6 +33,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+class DefaultKeyRefused(RuntimeError):
+    """A service bound off loopback with a public default key: it must not start."""
+
+
+def refuse_default_keys(settings: Settings, host: str, service: str = "the query service") -> None:
+    """Raise :class:`DefaultKeyRefused` when ``settings`` hold a public default key and ``host`` is
+    reachable from other machines. ``api.app.create_app`` calls it, so a service started without the
+    CLI (``uvicorn onceonly.cli:service_app``) is held to it too."""
+    found = settings.default_keys_in_use()
+    if found and not is_loopback(host):
+        raise DefaultKeyRefused(f"{service}: refusing to start with the default {', '.join(found)} while bound to "
+                                f"{host}; set secret keys (each its own, e.g. openssl rand -hex 32) or bind to 127.0.0.1")
 
 
 class Settings(BaseSettings):
@@ -54,7 +71,12 @@ class Settings(BaseSettings):
     id_hash_key: SecretStr = Field(
         default=SecretStr(DEFAULT_ID_HASH_KEY),
         description="Key of the keyed hash (HMAC) that stands in for ID numbers in Kafka keys; "
-                    "also signs console sessions. serve and worker refuse the default off loopback",
+                    "serve and worker refuse the default off loopback",
+    )
+    session_key: SecretStr = Field(
+        default=SecretStr(DEFAULT_SESSION_KEY),
+        description="Key that signs console sessions and their CSRF tokens; not the ID-hash key nor the audit "
+                    "key. The query service refuses the default off loopback (also when started without the CLI)",
     )
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of every topic the hub creates")
     topic_prefix: str = Field(default="", description="Prefix of every topic name (to share one cluster)")
@@ -122,6 +144,10 @@ class Settings(BaseSettings):
         if self.audit_secret() == self.id_hash_key.get_secret_value().encode("utf-8"):
             raise ValueError("ONCEONLY_AUDIT_KEY must differ from ONCEONLY_ID_HASH_KEY: whoever may hash ID "
                              "numbers must not be able to re-sign the audit log")
+        session = self.session_key.get_secret_value().encode("utf-8")
+        if session in (self.id_hash_key.get_secret_value().encode("utf-8"), self.audit_secret()):
+            raise ValueError("ONCEONLY_SESSION_KEY must differ from ONCEONLY_ID_HASH_KEY and ONCEONLY_AUDIT_KEY: "
+                             "whoever may hash ID numbers or sign the audit log must not be able to forge a session")
         return self
 
     @property
@@ -143,6 +169,16 @@ class Settings(BaseSettings):
     @property
     def uses_default_audit_key(self) -> bool:
         return self.audit_secret() == DEFAULT_AUDIT_KEY.encode("utf-8")
+
+    @property
+    def uses_default_session_key(self) -> bool:
+        return self.session_key.get_secret_value() == DEFAULT_SESSION_KEY
+
+    def default_keys_in_use(self) -> list[str]:
+        """The public default keys these settings would run with (a service may, on loopback only)."""
+        return [name for name, default in (("ONCEONLY_ID_HASH_KEY", self.uses_default_key),
+                                           ("ONCEONLY_AUDIT_KEY", self.uses_default_audit_key),
+                                           ("ONCEONLY_SESSION_KEY", self.uses_default_session_key)) if default]
 
     @property
     def audit_checkpoint_path(self) -> Path:

@@ -16,13 +16,23 @@ class RecordStandardised(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    event_id: str  # the source record's event id: re-standardising gives the same id
+    event_id: str  # the source record's event id (a redelivered raw message gives the same id)
     source: str
     record_id: str
     change: RecordChange
     content_hash: str
     observed_at: datetime
     record: ResidentRecord | None = None  # None for an end event
+    # A re-standardisation after a mapping fix (``onceonly restandardise``): the source-record
+    # version it reads again. Its own ``event_id`` is derived from that version and the new
+    # standardised form, and its ``content_hash`` from both hashes, so the resolver takes it as a
+    # new version of the record (``core.standardise.stage.restandardise_envelope``).
+    source_event_id: str | None = None
+
+    @property
+    def cause(self) -> str:
+        """The source-record version this event standardises."""
+        return self.source_event_id or self.event_id
 
     @property
     def key(self) -> str:

@@ -9,7 +9,7 @@ import getpass
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from core.access import Principal
+from core.access import Principal, Scope, scope_of
 from core.planner import CollectionPlan, FormTemplate
 from core.privacy import redact, redact_purpose
 
@@ -53,16 +53,21 @@ def plan_audited(audit: Auditor, principal: Principal, form: Callable[[], FormTe
     return collection
 
 
-def export_links_audited(audit: Auditor, principal: Principal,
-                         links: Iterable[tuple[str, str, str, str | None, str | None]],
-                         write: Callable[[tuple[str, str, str, str | None, str | None]], None],
-                         *, purpose: str = EXPORT_PURPOSE) -> int:
-    """Write every link and append one ``export_links`` entry naming every resident written (also
-    when the writing stopped half-way: what was written was read)."""
+Link = tuple[str, str, str, str | None, str | None]  # source, record id, profile id, community, grid
+
+
+def export_links_audited(audit: Auditor, principal: Principal, links: Callable[[Scope], Iterable[Link]],
+                         write: Callable[[Link], None], *, purpose: str = EXPORT_PURPOSE) -> int:
+    """Write every link of a resident in the principal's scope (``core.access.scope_of``: ``links``
+    filters by it in SQL, and each link is asked again here) and append one ``export_links`` entry
+    naming every resident written (also when the writing stopped half-way: what was written was read)."""
+    scope = scope_of(principal)
     residents: dict[str, None] = {}
     count = 0
     try:
-        for link in links:
+        for link in links(scope):
+            if not scope.admits(link[3], link[4]):
+                continue
             write(link)
             residents[link[2]] = None
             count += 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
 
+from core.access import EVERYONE, Scope
 from core.access.views import render
 from core.places import ProfilePlace
 from core.privacy import keyed_hash, mask_id_number
@@ -27,6 +28,7 @@ from store.engine import write_transaction
 from store.places import PlaceIndex, place_columns
 from store.positions import TrackedConsumer
 from store.profile_tables import profile_event_log, profile_search_terms, profiles, record_links
+from store.scope_filter import scope_filter
 from store.upsert import chunks, insert_new, upsert
 
 _PROFILE_COLUMNS = ("version", "status", "merged_into", "name", "name_key", "birth_date", "id_hash", "household_id",
@@ -192,13 +194,15 @@ class ProfileProjection(TrackedConsumer):
         for source, record_id, profile_id, _, _ in self.located_links():
             yield source, record_id, profile_id
 
-    def located_links(self) -> Iterator[tuple[str, str, str, str | None, str | None]]:
+    def located_links(self, scope: Scope = EVERYONE) -> Iterator[tuple[str, str, str, str | None, str | None]]:
         """(source, record id, profile id, community, grid): :meth:`links` with where the
-        profile's resident lives, so any labelled data set can score the communities too."""
+        profile's resident lives, so any labelled data set can score the communities too; only
+        residents in ``scope`` (``core.access.scope_of`` the reader, ``store.scope_filter``)."""
         stmt = (
             select(record_links.c.source, record_links.c.record_id, record_links.c.profile_id, profiles.c.status,
                    profiles.c.community, profiles.c.grid)
             .join(profiles, profiles.c.profile_id == record_links.c.profile_id)
+            .where(scope_filter(scope))
             .order_by(record_links.c.source, record_links.c.record_id, profiles.c.status, record_links.c.profile_id)
         )
         last: tuple[str, str] | None = None

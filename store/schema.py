@@ -9,6 +9,7 @@ import flows.state  # noqa: F401 - the flows' batches and published versions
 import store.audit
 import store.auth_tables
 import store.dead_letter_outcomes
+import store.login_failures
 import store.matcher_parameters
 import store.objection_tables
 import store.pipeline_samples

@@ -26,14 +26,16 @@ from core.access.roles import (
     can,
     may_approve,
     may_hold_token,
-    may_see_community,
     needs_approval,
     require,
 )
+from core.access.scope import EVERYONE, NOBODY, Scope, ScopeKind, may_see_community, scope_of
 
 __all__ = [
+    "EVERYONE",
     "FIELDS",
     "MACHINE_ROLES",
+    "NOBODY",
     "ROLES",
     "SENSITIVE_FIELDS",
     "AccessDenied",
@@ -46,6 +48,8 @@ __all__ = [
     "Grants",
     "Principal",
     "Role",
+    "Scope",
+    "ScopeKind",
     "SharingClass",
     "can",
     "is_sensitive",
@@ -56,5 +60,6 @@ __all__ = [
     "needs_approval",
     "parse_grants",
     "require",
+    "scope_of",
     "visibility",
 ]

@@ -86,20 +86,6 @@ def require(principal: Principal, action: Action) -> None:
         raise AccessDenied(f"role {principal.role} may not {action.replace('_', ' ')}")
 
 
-def may_see_community(principal: Principal, community: str | None, grid: str | None = None) -> bool:
-    """Community workers see residents of their own communities or grids; other reading roles see all.
-
-    ``grid`` is the resident's grid qualified by its community ("秦虹社区/第2网格"). A resident
-    with no known community and grid is outside every worker's scope (minimum necessary).
-    """
-    if not can(principal, "read_profile"):
-        return False
-    if principal.role == "community_worker":
-        return ((community is not None and community in principal.communities)
-                or (grid is not None and grid in principal.grids))
-    return True
-
-
 def may_hold_token(role: Role) -> bool:
     """Only machine accounts (:data:`MACHINE_ROLES`) get bearer tokens."""
     return role in MACHINE_ROLES

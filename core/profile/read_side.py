@@ -92,6 +92,12 @@ def bigrams(text: str) -> set[str]:
     return {text[i:i + 2] for i in range(len(text) - 1)}
 
 
+# The weight of a surviving address's lines, by field: it also says which field a line is (a line two
+# fields share weighs as the stronger one); lines of other records' addresses weigh OTHER_ADDRESS_WEIGHT.
+ADDRESS_FIELD_WEIGHTS = {"residential_address": 1.0, "registered_address": 0.9, "property_address": 0.8}
+OTHER_ADDRESS_WEIGHT = 0.7
+
+
 def address_lines(profile: Profile) -> dict[str, float]:
     """Each normalised address line of the profile with its weight (the strongest one wins)."""
     lines: dict[str, float] = {}
@@ -105,13 +111,13 @@ def address_lines(profile: Profile) -> dict[str, float]:
                 lines[line] = weight
 
     golden = profile.golden
-    for field, weight in (("residential_address", 1.0), ("registered_address", 0.9), ("property_address", 0.8)):
+    for field, weight in ADDRESS_FIELD_WEIGHTS.items():
         value = getattr(golden, field)
         if value is not None:
             add(value.value, weight)
     for linked in profile.live_records.values():
         for address in linked.record.addresses.values():
-            add(address, 0.7)
+            add(address, OTHER_ADDRESS_WEIGHT)
     return lines
 
 

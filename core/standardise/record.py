@@ -68,7 +68,8 @@ from core.standardise.sex import parse_sex
 from schemas.resident import Address, AddressKind, IdKind, OtherId, ResidentRecord, Sex
 from schemas.source_record import SourceRecord
 
-__all__ = ["CHECKABLE_WARNINGS", "ComposedField", "FieldMapping", "ID_KIND_NAMES", "first_warning", "standardise"]
+__all__ = ["CHECKABLE_WARNINGS", "PLAIN_TARGETS", "ComposedField", "FieldMapping", "ID_KIND_NAMES", "first_warning",
+           "standardise"]
 
 _SCALAR_FIELDS = frozenset(
     {
@@ -78,6 +79,7 @@ _SCALAR_FIELDS = frozenset(
     }
 )
 _LIST_FIELDS = frozenset({"phones"})
+PLAIN_TARGETS = _SCALAR_FIELDS | _LIST_FIELDS  # targets without a ``prefix.`` (the mapping file's JSON Schema)
 _ADDRESS_KINDS: dict[str, AddressKind] = {kind: kind for kind in get_args(AddressKind)}
 _ID_KINDS: dict[str, IdKind] = {kind: kind for kind in get_args(IdKind)}
 _ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
 from api.app import create_app
@@ -39,6 +40,8 @@ def form_token(client: TestClient, page: str = "/console/login") -> str:
     assert found and found[1], f"no CSRF token on {page}"
     return found[1]
 PASSWORD = "correct horse battery"
+# What a service bound off loopback needs besides the ID-hash key (create_app refuses the public defaults).
+OWN_KEYS = {"audit_key": SecretStr("api-test-audit-key"), "session_key": SecretStr("api-test-session-key")}
 RESIDENTS = 300
 
 

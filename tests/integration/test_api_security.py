@@ -24,7 +24,7 @@ from api.auth import LOGIN_COOKIE, SESSION_COOKIE
 from onceonly.settings import Settings
 from store.audit import AuditLog
 from store.auth_tables import UserStore
-from tests.integration.api_world import PASSWORD, World, build_world, form_token
+from tests.integration.api_world import OWN_KEYS, PASSWORD, World, build_world, form_token
 
 MIB = 1024 * 1024
 
@@ -90,7 +90,7 @@ def test_the_session_cookie_is_httponly_strict_and_secure_off_loopback_or_over_h
     loopback = cookie_of(world.app_client())  # the tests and make demo: http on 127.0.0.1
     assert "HttpOnly" in loopback and "SameSite=strict" in loopback.replace("Strict", "strict")
     assert "Secure" not in loopback
-    proxied = world.settings.model_copy(update={"api_host": "0.0.0.0"})  # behind a TLS proxy
+    proxied = world.settings.model_copy(update={"api_host": "0.0.0.0", **OWN_KEYS})  # behind a TLS proxy
     behind = TestClient(create_app(world.engine, [], proxied), raise_server_exceptions=False)
     assert "Secure" in behind.get("/console/login").headers["set-cookie"]  # over http it would not come back
     assert "Secure" in cookie_of(TestClient(behind.app, base_url="https://testserver"))
@@ -180,10 +180,27 @@ def test_logins_are_throttled_per_account_and_failures_are_audited(
 
 
 def test_logins_are_throttled_per_address(world: World) -> None:
-    client = world.app_client()  # every attempt from one address, each at another account
+    # Every attempt from one address (its own: the counts are in the world's store), each at another account.
+    client = TestClient(world.app_client().app, client=("192.0.2.7", 50000), raise_server_exceptions=False)
     for n in range(5):
         assert _log_in(client, username=f"guess{n}", password="wrong password").status_code == 401
     assert _log_in(client, username="worker_b").status_code == 429
+
+
+def test_the_login_throttle_is_shared_by_every_service_process_and_does_not_lock_the_owner_out(
+        store_engine: Engine, tmp_path: Path) -> None:
+    """Two apps on one store stand for two uvicorn processes (or replicas): five failures through
+    either are five. Someone elsewhere who knows only the account's name does not lock its owner out."""
+    UserStore(store_engine).add("steward", PASSWORD, "steward")
+    settings = Settings(data_dir=tmp_path / "var", id_hash_key="security-test-key", _env_file=None)  # type: ignore[call-arg]
+    one, other = (create_app(store_engine, [], settings) for _ in range(2))
+    guesser = [TestClient(app, client=("198.51.100.9", 40000), raise_server_exceptions=False) for app in (one, other)]
+    for n in range(5):
+        assert _log_in(guesser[n % 2], password="wrong password").status_code == 401
+    for process in guesser:  # the sixth try, through either process, with the right password
+        assert _log_in(process).status_code == 429
+    owner = TestClient(other, client=("203.0.113.20", 40000), raise_server_exceptions=False)
+    assert _log_in(owner).status_code == 303  # the owner, from their own address, still gets in
 
 
 def test_bearer_tokens_expire(small: tuple[TestClient, UserStore, Engine]) -> None:

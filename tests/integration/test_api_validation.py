@@ -165,3 +165,13 @@ def test_an_unknown_batch_or_a_report_gone_from_disk_is_a_404(app: tuple[TestCli
         assert answer.status_code == 404 and "Traceback" not in answer.text
     finally:
         moved.rename(report)
+
+
+def test_the_quality_page_lists_the_values_outside_the_code_tables_with_their_counts(
+        app: tuple[TestClient, Settings]) -> None:
+    client = _as(app[0], "steward")
+    batches = client.get("/api/v1/validation").json()["batches"]
+    unknown = [u for b in batches for u in b["unknown_values"]]
+    assert [(u["field"], u["value"], u["records"]) for u in unknown] == [("relation_to_head", "火星人", 2)]
+    page = client.get("/console/quality").text
+    assert 'id="unknown-values"' in page and "火星人" in page

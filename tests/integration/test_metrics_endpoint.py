@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from api.app import create_app
-from tests.integration.api_world import World, build_world
+from tests.integration.api_world import OWN_KEYS, World, build_world
 
 TOKEN = "metrics-test-token-0123456789"
 
@@ -66,7 +66,7 @@ def test_the_health_gauges_are_the_numbers_the_health_page_shows(world: World) -
 
 
 def test_off_loopback_the_endpoint_answers_only_its_bearer_token(world: World) -> None:
-    behind_proxy = world.settings.model_copy(update={"api_host": "0.0.0.0"})
+    behind_proxy = world.settings.model_copy(update={"api_host": "0.0.0.0", **OWN_KEYS})  # off loopback: own keys
     closed = TestClient(create_app(world.engine, [], behind_proxy), raise_server_exceptions=False)
     assert closed.get("/metrics").status_code == 404  # no token configured: not served at all
 

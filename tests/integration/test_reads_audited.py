@@ -67,12 +67,8 @@ NO_RESIDENT_DATA = {
     "/console/users": "accounts of staff, not residents",
     "/console/account-requests": "accounts of staff, not residents",
     "/console/planner": "the planner's form: communities and forms; a plan is a POST, audited",
+    "/console/mappings": "the mapping workbench's upload form; a check is a POST of a sample file, audited",
     "/console/data-docs": "a redirect to the Data Docs' index (the index is called below)",
-    # The audit log names profile ids and purposes, not residents' data; an auditor's reads of it are
-    # not appended to it (that would write the chain being read). Open: see docs/threat-model.md.
-    "/api/v1/audit": "profile ids and purposes",
-    "/api/v1/audit/verify": "the chain's verification",
-    "/console/audit": "profile ids and purposes",
 }
 
 
@@ -131,7 +127,7 @@ def app(world: World) -> FastAPI:
 @pytest.fixture(scope="module")
 def clients(world: World, app: FastAPI) -> Iterator[dict[str, TestClient]]:
     opened = {}
-    for name in ("worker_a", "steward", "dept_civil"):
+    for name in ("worker_a", "steward", "dept_civil", "auditor"):
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         opened[name] = world.login(client, name)
@@ -176,6 +172,10 @@ def calls(world: World, clients: dict[str, TestClient]) -> dict[str, tuple[str, 
         "/console/scorecards": ("steward", "/console/scorecards", {}),
         "/console/quarantine/{batch_id}": ("steward", "/console/quarantine/b1", {}),
         "/console/data-docs/{path:path}": ("steward", "/console/data-docs/index.html", {}),
+        # The audit log names profile ids and purposes; an auditor's reads of it are logged too.
+        "/api/v1/audit": ("auditor", "/api/v1/audit", {"resident": pid}),
+        "/api/v1/audit/verify": ("auditor", "/api/v1/audit/verify", {}),
+        "/console/audit": ("auditor", "/console/audit", {}),
     }
 
 
@@ -267,3 +267,16 @@ def test_onceonly_plan_and_export_are_audited_and_a_refused_plan_too(world: Worl
     in_a = {p.profile_id for p in world.profiles_in(world.community_a)}
     assert set(plan_entry.residents) and set(plan_entry.residents) <= in_a
     assert len(export_entry.residents) >= len(in_a)
+
+
+def test_an_auditors_reads_of_the_audit_log_are_appended_to_it_and_name_no_resident(
+        world: World, clients: dict[str, TestClient]) -> None:
+    resident = world.one(world.community_a).profile_id
+    looked = clients["auditor"].get("/api/v1/audit", params={"resident": resident}).json()["entries"]
+    newest_entry = newest(world, 1)[0]
+    assert (newest_entry.username, newest_entry.action, newest_entry.residents) == ("auditor", "read_audit", ())
+    assert any(f.startswith("who_looked:p-") for f in newest_entry.fields)
+    again = clients["auditor"].get("/api/v1/audit", params={"resident": resident}).json()["entries"]
+    assert [e["seq"] for e in again] == [e["seq"] for e in looked]  # "who looked" lists reads of the resident only
+    assert clients["auditor"].get("/console/audit").status_code == 200
+    assert newest(world, 1)[0].action == "read_audit"
