@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 class CurrentMatcher:
     """Callable: returns a matcher built from the newest stored parameters (or the defaults).
 
+    Parameters that do not fit the current matching settings (trained before an upgrade changed a
+    comparison) are logged and left unused: the worker goes on with what it had.
+
     Checks the store at most every ``check_every_s`` seconds, so a training run's new version is
     picked up by running workers without a restart.
     """
@@ -38,9 +41,16 @@ class CurrentMatcher:
         if version is not None and version != self._version:
             parameters = self.store.latest()
             if parameters is not None:
-                self._matcher = Matcher(parameters, id_hash_key=self.id_hash_key)
+                try:
+                    self._matcher = Matcher(parameters, id_hash_key=self.id_hash_key)
+                except ValueError as exc:
+                    # Trained for other matching settings (an upgrade changed the comparisons): a
+                    # worker that stopped here would stop resolving for everyone until someone trains.
+                    log.error("matcher parameters %s not used (%s); still using %s: run `onceonly train`",
+                              parameters.version, exc, self._matcher.parameters.version)
+                else:
+                    log.warning("matcher parameters %s loaded", parameters.version)
                 self._version = parameters.version
-                log.warning("matcher parameters %s loaded", parameters.version)
         self._checked = time.monotonic()
 
     def __call__(self) -> Matcher:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rapidfuzz.distance import OSA, JaroWinkler
+from rapidfuzz.distance import OSA, Indel, JaroWinkler
 
 from core.matching.features import MatchFeatures, Residence, match_features
 from core.matching.settings import ComparisonSpec, ConditionSpec, LevelSpec, MatchSettings, default_settings
@@ -77,6 +77,10 @@ def _name_test_any_script(level: LevelSpec) -> Test:
         return _one_character_differs
     if test == "token_subset":
         return _token_subset
+    if test == "words_jaro_winkler":
+        return _words_similar(float(level.threshold or 1.0))
+    if test == "one_word_missing":
+        return _one_word_missing(float(level.threshold or 1.0))
     if test == "same_given_name":
         return lambda a, b: a.given_name is not None and a.given_name == b.given_name
     if test == "same_surname":
@@ -112,6 +116,42 @@ def _token_subset(a: MatchFeatures, b: MatchFeatures) -> bool:
         return False
     short, long = (a.tokens, b.tokens) if len(a.tokens) <= len(b.tokens) else (b.tokens, a.tokens)
     return 2 <= len(short) < len(long) and set(short) <= set(long)
+
+
+def _pairs_up(short: Sequence[str], long: Sequence[str], threshold: float) -> bool:
+    """Every word of ``short`` agrees (Jaro-Winkler >= threshold) with its own word of ``long``."""
+    if not short:
+        return True
+    first, rest = short[0], short[1:]
+    for index, word in enumerate(long):
+        if JaroWinkler.similarity(first, word, score_cutoff=threshold) > 0 and _pairs_up(
+            rest, [*long[:index], *long[index + 1 :]], threshold
+        ):
+            return True
+    return False
+
+
+def _words_similar(threshold: float) -> Test:
+    # Word by word, in any order: "neumann amner" / "amber neumann" (a typo and the fields
+    # swapped) is far apart as one string but each word is a typo of one of the other's.
+    def similar(a: MatchFeatures, b: MatchFeatures) -> bool:
+        if a.script != "latin" or b.script != "latin" or len(a.tokens) != len(b.tokens) or len(a.tokens) < 2:
+            return False
+        return len(a.tokens) <= 4 and _pairs_up(a.tokens, b.tokens, threshold)
+
+    return similar
+
+
+def _one_word_missing(threshold: float) -> Test:
+    # A Latin name written with one word only (the surname or the given name left empty)
+    # against the same word, or a typo of it, in a fuller name: "fimeri" / "dale fimeri".
+    def missing(a: MatchFeatures, b: MatchFeatures) -> bool:
+        if a.script != "latin" or b.script != "latin":
+            return False
+        short, long = (a.tokens, b.tokens) if len(a.tokens) <= len(b.tokens) else (b.tokens, a.tokens)
+        return len(short) == 1 and len(long) >= 2 and _pairs_up(short, long, threshold)
+
+    return missing
 
 
 def _compile_name(spec: ComparisonSpec) -> Compare:
@@ -207,12 +247,33 @@ def _compile_other_ids(spec: ComparisonSpec) -> Compare:
 ResidenceCompare = Callable[[Residence, Residence], int]
 _RESIDENCE_TESTS = {
     "home_and_phone": 0, "home": 1, "phone": 2, "same_flat": 3, "flat_only": 4, "same_place": 5, "else": 6,
+    "similar_text": 7,
 }  # fmt: skip
+
+
+def _door(words: str) -> str | None:
+    """The first number of an address written in words (the door number, in Latin-script addresses)."""
+    return next((w for w in words.split() if w.isdigit()), None)
+
+
+def _similar_text(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
+    # Two Latin-script addresses spelt nearly alike (Indel similarity, so a word split in two,
+    # a letter typo or a part left out on one side still agree), and never two door numbers:
+    # 12 and 14 Smith Street are neighbours, not one home spelt twice.
+    for x in a:
+        for y in b:
+            door_x, door_y = _door(x), _door(y)
+            if door_x is not None and door_y is not None and door_x != door_y:
+                continue
+            if Indel.normalized_similarity(x, y, score_cutoff=threshold) > 0:
+                return True
+    return False
 
 
 def compile_residence(spec: ComparisonSpec) -> ResidenceCompare:
     """The residence comparison on :class:`Residence` values (one record's, or a profile's pooled)."""
     plan = tuple((index, _RESIDENCE_TESTS[level.test]) for index, level in enumerate(spec.levels))
+    thresholds = {index: float(level.threshold or 1.0) for index, level in enumerate(spec.levels)}
 
     def compare(a: Residence, b: Residence) -> int:
         both_phones = bool(a.phones) and bool(b.phones)
@@ -233,6 +294,8 @@ def compile_residence(spec: ComparisonSpec) -> ResidenceCompare:
                 holds = not a.flats.isdisjoint(b.flats) and (not a.places or not b.places)
             elif test == 5:
                 holds = not a.places.isdisjoint(b.places)
+            elif test == 7:
+                holds = _similar_text(a.latin_addresses, b.latin_addresses, thresholds[index])
             else:
                 holds = True
             if holds:

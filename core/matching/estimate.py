@@ -267,6 +267,15 @@ def estimate_parameters(
     width = max(sizes) + 1  # level + 1, so that NULL (-1) lands in column 0
     shifted = data.levels + 1
 
+    # u of a stratum (born the same day, sharing a home) is re-estimated only where that stratum
+    # holds a known non-match (two different valid ID numbers). Without one nothing tells EM which
+    # of the stratum's pairs are strangers: u and m of every comparison there are free together,
+    # and EM can explain a stratum made mostly of duplicates (FEBRL's records born the same day
+    # or at the same address) as strangers who agree on everything, so that no agreement counts.
+    # Such a stratum keeps its parent's u (strangers', or the settings' for households).
+    known_non = data.label == 0
+    anchored = np.array([True, *(bool((known_non & (data.stratum == s)).any()) for s in range(1, len(STRATA)))])
+    anchored[3] = anchored[3] or anchored[2]  # twins are pulled towards household members, anchored there
     m = [x.copy() for x in m0]
     u = [np.array([sampled[c], *u0[c][1:]]) for c in range(count)]  # (strata, levels) per comparison
     prior = start.prior
@@ -302,13 +311,13 @@ def estimate_parameters(
                 continue
             # Each stratum is pulled towards its parent: born the same day towards any
             # resident, household members towards the settings' u_shared, twins towards
-            # household members.
+            # household members. A stratum with no known non-match keeps its parent's u.
             for s in (2, 1, 3):
-                in_stratum = data.stratum == s
+                in_stratum = (data.stratum == s) & anchored[s]
                 counts, total = _level_counts(data.levels[in_stratum, c], non[in_stratum], sizes[c])
                 parent = new_u[c][2] if s == 3 else u0[c][2] if s == 2 else u[c][0]
                 new_u[c][s] = _smoothed(counts, total, parent, stratum_pseudo, floor=False)
-        household = data.stratum >= 2
+        household = (data.stratum >= 2) & anchored[2]
         counts, total = _level_counts(data.levels[household, birth], non[household], sizes[birth])
         new_u[birth][2] = new_u[birth][3] = _smoothed(counts, total, u0[birth][2], stratum_pseudo, floor=False)
         # Levels implying a shared blocking key: counted exactly over the candidates.

@@ -43,10 +43,11 @@ class Residence:
     number_flats: frozenset[str]  # door number + building/unit/room
     places: frozenset[str]  # "compound:…", "road:…" (road + door number)
     phones: frozenset[str]
+    latin_addresses: frozenset[str] = frozenset()  # addresses without Han characters, as lower-case words
 
     @property
     def has_address(self) -> bool:
-        return bool(self.dwellings or self.flats or self.places)
+        return bool(self.dwellings or self.flats or self.places or self.latin_addresses)
 
     @staticmethod
     def pool(residences: Sequence[Residence]) -> Residence:
@@ -59,6 +60,7 @@ class Residence:
             number_flats=frozenset().union(*(r.number_flats for r in residences)),
             places=frozenset().union(*(r.places for r in residences)),
             phones=frozenset().union(*(r.phones for r in residences)),
+            latin_addresses=frozenset().union(*(r.latin_addresses for r in residences)),
         )
 
     def __repr__(self) -> str:
@@ -228,6 +230,8 @@ def _address_keys(addresses: list[Address]) -> tuple[frozenset[str], frozenset[s
     number_flats: set[str] = set()
     places: set[str] = set()
     for address in addresses:
+        if _latin_words(address) is not None:
+            continue  # the parser reads Chinese addresses: "7 calder crescent" has no 幢, 单元 or 室 to read
         read = _raw_address_keys(address.raw) or _parsed_address_keys(address)
         if read is None:
             continue
@@ -241,6 +245,25 @@ def _address_keys(addresses: list[Address]) -> tuple[frozenset[str], frozenset[s
         else:  # a courtyard house (平房): lane and door number are the dwelling
             dwellings.update(f"{place}|house" for place in own_places if place.startswith("road:"))
     return frozenset(dwellings), frozenset(flats), frozenset(number_flats), frozenset(places)
+
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[a-z]{2,}")
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def _latin_words(address: Address) -> str | None:
+    """An address written in Latin words, without Han characters (a foreign address, FEBRL's), as
+    lower-case words; ``None`` for a Chinese address or a bare flat number (12-3-2-301)."""
+    text = unicodedata.normalize("NFKC", address.raw).casefold()
+    if _HAN.search(text) is not None or _LATIN_WORD.search(text) is None:
+        return None
+    return " ".join(_NOT_WORD.sub(" ", text).split())
+
+
+def _latin_addresses(addresses: list[Address]) -> frozenset[str]:
+    """The addresses written in Latin words: compared as text (the flat and place keys read Chinese)."""
+    return frozenset(words for address in addresses if (words := _latin_words(address)))
 
 
 def _shown_phone(e164: str) -> str:
@@ -309,6 +332,7 @@ def build_features(record: ResidentRecord) -> MatchFeatures:
             number_flats=number_flats,
             places=places,
             phones=frozenset(record.phones),
+            latin_addresses=_latin_addresses(addresses),
         ),
         shown=shown,
     )

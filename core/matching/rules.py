@@ -8,7 +8,9 @@
 * **At most review** (``rules.at_most_review`` in the settings): a pair whose names disagree
   (only the surname, or nothing, in common) is never linked unseen however high its score; a
   steward may still confirm it. This is what keeps twins, spouses and other relatives sharing
-  a home apart when neither record carries a valid ID number.
+  a home apart when neither record carries a valid ID number. A rule's ``when`` narrows it (to
+  pairs sharing a home: elsewhere a disagreeing name is weighed like any other evidence) and
+  its ``unless`` lifts it (the same identity document, or one a keystroke away).
 """
 
 from __future__ import annotations
@@ -50,12 +52,14 @@ class CapRules:
         rules = []
         for cap in settings.rules.at_most_review:
             comparison, levels = levels_of(cap.comparison, cap.levels)
+            when = tuple(levels_of(w.comparison, w.levels) for w in cap.when)
             unless = tuple(levels_of(u.comparison, u.levels) for u in cap.unless)
-            rules.append((comparison, levels, unless, cap.reason))
+            rules.append((comparison, levels, when, unless, cap.reason))
         self._rules = tuple(rules)
 
     def reason(self, vector: tuple[int, ...]) -> str | None:
-        for comparison, levels, unless, reason in self._rules:
-            if vector[comparison] in levels and not any(vector[c] in lv for c, lv in unless):
+        for comparison, levels, when, unless, reason in self._rules:
+            if (vector[comparison] in levels and all(vector[c] in lv for c, lv in when)
+                    and not any(vector[c] in lv for c, lv in unless)):
                 return reason
         return None

@@ -41,13 +41,15 @@ ComparisonKind = Literal["name", "birth_date", "sex", "id_number", "other_ids", 
 COMPARISON_TESTS: dict[str, frozenset[str]] = {
     "name": frozenset({
         "exact", "same_pinyin", "same_tokens_reordered", "jaro_winkler", "one_character_differs",
-        "token_subset", "same_given_name", "same_surname", "else",
+        "token_subset", "words_jaro_winkler", "one_word_missing", "same_given_name", "same_surname", "else",
     }),
     "birth_date": frozenset({"exact", "one_digit_or_swap", "same_month_when_day_unknown", "same_year", "else"}),
     "sex": frozenset({"exact", "else"}),
     "id_number": frozenset({"same_valid", "different_valid", "within_edits", "else"}),
     "other_ids": frozenset({"exact", "within_edits", "else"}),
-    "residence": frozenset({"home_and_phone", "home", "phone", "same_flat", "flat_only", "same_place", "else"}),
+    "residence": frozenset({
+        "home_and_phone", "home", "phone", "same_flat", "flat_only", "same_place", "similar_text", "else",
+    }),
 }  # fmt: skip
 
 # The blocking keys :mod:`core.matching.blocking` knows how to build.
@@ -107,8 +109,9 @@ class ComparisonSpec(BaseModel):
         for level in self.levels:
             if level.test not in known:
                 raise ValueError(f"{self.name}: {level.test!r} is not a {self.kind} test ({sorted(known)})")
-            if level.test == "jaro_winkler" and level.threshold is None:
-                raise ValueError(f"{self.name}.{level.label}: jaro_winkler needs a threshold")
+            if level.test in ("jaro_winkler", "words_jaro_winkler", "one_word_missing", "similar_text") \
+                    and level.threshold is None:
+                raise ValueError(f"{self.name}.{level.label}: {level.test} needs a threshold")
             if level.test == "within_edits" and level.max_edits is None:
                 raise ValueError(f"{self.name}.{level.label}: within_edits needs max_edits")
         if self.term_frequency_level is not None:
@@ -175,12 +178,16 @@ class BlockingRuleSpec(BaseModel):
 
 
 class CapRule(BaseModel):
-    """A pair whose ``comparison`` falls into ``levels`` is never linked unseen: at most reviewed."""
+    """A pair whose ``comparison`` falls into ``levels`` is never linked unseen: at most reviewed.
+
+    ``when`` (all must hold) narrows the rule to some pairs, ``unless`` (any) lifts it.
+    """
 
     model_config = _FROZEN
 
     comparison: str
     levels: tuple[str, ...]
+    when: tuple[ConditionSpec, ...] = ()
     unless: tuple[ConditionSpec, ...] = ()
     reason: str
 
