@@ -51,7 +51,9 @@ def test_a_workers_metrics_move_as_records_flow_through_it(hub_settings: Setting
                 scraped = scrape(port)
             except httpx.HTTPError:
                 return None  # the worker is still starting
-            done = value(scraped, "onceonly_matcher_events_total", event="RecordLinked") >= sent
+            # a batch's events are counted as the resolver makes them, its "out" once the batch is done
+            done = (value(scraped, "onceonly_matcher_events_total", event="RecordLinked") >= sent
+                    and value(scraped, "onceonly_stage_records_out_total", stage="resolve") >= sent)
             return scraped if done and value(scraped, "onceonly_stage_records_out_total", stage="project") else None
 
         scraped = eventually(projected, timeout=240, every=1.0)
