@@ -504,12 +504,11 @@ app.add_typer(places_app, name="places")
 
 
 def _gazetteer(steward: str) -> tuple[object, object]:
-    from core.access import Principal
+    from services.operator_reads import operator
 
     settings = _settings()
     engine = bootstrap.engine(settings)
-    return bootstrap.gazetteer_service(settings, engine, bootstrap.audit_log(settings, engine)), Principal(
-        user_id=f"cli:{steward}", username=steward, role="steward")
+    return bootstrap.gazetteer_service(settings, engine, bootstrap.audit_log(settings, engine)), operator(steward)
 
 
 @places_app.command("disagreements")
@@ -548,12 +547,11 @@ app.add_typer(pulls_app, name="pulls")
 
 
 def _pull_holds(steward: str) -> tuple[object, object]:
-    from core.access import Principal
+    from services.operator_reads import operator
 
     settings = _settings()
     engine = bootstrap.engine(settings)
-    return bootstrap.pull_hold_service(settings, engine, bootstrap.audit_log(settings, engine)), Principal(
-        user_id=f"cli:{steward}", username=steward, role="steward")
+    return bootstrap.pull_hold_service(settings, engine, bootstrap.audit_log(settings, engine)), operator(steward)
 
 
 @pulls_app.command("pending")
