@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import threading
@@ -61,13 +62,20 @@ def main(argv: list[str] | None = None) -> int:
             workers = [spawn([sys.executable, "-m", "onceonly.cli", "worker"], work / f"worker-{i}.log",
                              env=_env(settings)) for i in range(args.workers)]
             try:
+                load_before = os.getloadavg()[0]
+                cpu_before = {**{f"worker {i}": _cpu_s(proc.pid) for i, proc in enumerate(workers)},
+                              "broker": _cpu_s(broker.pid), "this process": time.process_time()}
                 started = time.monotonic()
                 sent = ingest_department_files(settings, work / "departments")
                 connectors_s = time.monotonic() - started
                 while _linked(settings) < sent:
                     time.sleep(1.0)
                 end_to_end_s = time.monotonic() - started
-                latencies = _latency_run(settings, args.rate, args.latency_seconds, args.seed)
+                cpu_used = {name: (time.process_time() if name == "this process" else
+                                   _cpu_s(broker.pid if name == "broker" else workers[int(name.split()[1])].pid)) - before
+                            for name, before in cpu_before.items()}
+                load_after = os.getloadavg()[0]
+                latencies = _latency_run(settings, args.rate, args.latency_seconds, args.seed) if args.latency_seconds else []
             finally:
                 for proc in workers:
                     stop(proc)
@@ -78,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("connector stage (files → Kafka), records/s", f"{sent / connectors_s:,.0f}")
     table.add_row("end to end (connector → projected profile), records/s", f"{sent / end_to_end_s:,.0f}")
     table.add_row("end to end wall time, s", f"{end_to_end_s:,.1f}")
+    for name, used in cpu_used.items():
+        table.add_row(f"CPU of {name}, µs per record" + (" (connectors, polls)" if name == "this process" else ""),
+                      f"{used / sent * 1e6:,.0f} ({used / end_to_end_s:.0%} of a core)")
+    table.add_row("machine load before → after the end-to-end run", f"{load_before:.1f} → {load_after:.1f}")
     if latencies:
         q = statistics.quantiles(latencies, n=100)
         table.add_row(f"latency publish → readable at {args.rate:.0f}/s, p50 ms", f"{q[49] * 1000:,.0f}")
@@ -85,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row("latency samples", str(len(latencies)))
     console.print(table)
     return 0
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _linked(settings: Settings) -> int:

@@ -148,6 +148,13 @@ class KafkaBroker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The broker process's id (the benchmarks read its CPU time from /proc)."""
+        if self._proc is None:
+            raise RuntimeError("the broker is not running")
+        return self._proc.pid
+
 
 def cluster_reachable(bootstrap: str, *, timeout_ms: int = 5000, options: dict[str, Any] | None = None) -> bool:
     """True when a Kafka client can read the cluster's metadata at ``bootstrap``; ``options``: the

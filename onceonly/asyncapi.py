@@ -207,7 +207,7 @@ def _topics(settings: Settings, specs: Mapping[str, ConnectorSpec]) -> list[Topi
               (Use(STANDARDISE, "send", "resident sources' records in canonical form"),
                Use(RESOLVE, "receive", "matches each record to a profile (or opens one, or asks a steward)",
                    group=True)),
-              partitions),
+              settings.records_partitions),
         Topic("places", settings.places_topic, "places: the gazetteer's log (标准地址库)",
               "The grid centre's standard addresses (standardised records) and stewards' corrections of which "
               "community and grid a place belongs to.",

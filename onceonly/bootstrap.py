@@ -151,6 +151,7 @@ def prepare_topics(settings: Settings, bootstrap: str | None = None) -> None:
     from onceonly.topics import ensure_topics
 
     address = bootstrap or kafka_bootstrap(settings)
+    ensure_topics(address, [settings.records_topic], partitions=settings.records_partitions)
     ensure_topics(address, hub_topics(settings), partitions=settings.topic_partitions)
     # The audit chain's checkpoints: one partition, compacted (each writer's newest kept, none aged out).
     ensure_topics(address, [settings.audit_checkpoints_topic], partitions=1,
@@ -310,6 +311,7 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         matcher=current_matcher(settings, db),
         mappings={**field_mappings(settings), **(field_mapping_overrides or {})},
         partitions=settings.topic_partitions,
+        records_partitions=settings.records_partitions,
         places_topic=settings.places_topic,
         gazetteer=place_projection(settings, db),
         gazetteer_sources=frozenset(gazetteer_sources(settings)),

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
                     "key. The query service refuses the default off loopback (also when started without the CLI)",
     )
     topic_partitions: int = Field(default=4, ge=1, description="Partitions of every topic the hub creates")
+    records_partitions: int = Field(
+        default=1, ge=1,
+        description="Partitions of the records topic: one (the default) makes its order the resolution order, and "
+                    "one worker at a time resolves, from state it keeps between batches",
+    )
     topic_prefix: str = Field(default="", description="Prefix of every topic name (to share one cluster)")
     app_id: str = Field(default="onceonly", description="Faust application id = consumer group prefix")
     mappings_dir: Path = Field(default=PROJECT_ROOT / "mappings", description="Department mapping files (YAML)")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
@@ -47,10 +48,16 @@ class DeliveredEvent:
 class ProfileProjection(TrackedConsumer):
     CONSUMER = "profiles"
 
-    def __init__(self, engine: Engine, *, id_hash_key: str) -> None:
+    def __init__(self, engine: Engine, *, id_hash_key: str, cache_profiles: int = 50_000) -> None:
         self.engine = engine
         self.id_hash_key = id_hash_key
         self.places = PlaceIndex()
+        # The profiles this projection last wrote, by id: a batch reads only the touched rows'
+        # versions and decodes a document only when its version is not the one kept here (another
+        # worker wrote it after a rebalance, or it was never seen). Written after each commit.
+        self.cache_profiles = cache_profiles
+        self._kept: dict[str, Profile] = {}
+        self._kept_lock = threading.Lock()
 
     def apply(self, batch: Sequence[DeliveredEvent]) -> int:
         """Fold a batch into the store with its offsets; return how many events took effect.
@@ -74,20 +81,41 @@ class ProfileProjection(TrackedConsumer):
                                "payload": encode(event).decode("utf-8")})
             folded = [p for pid, events in pending.items() if (p := apply_all(loaded.get(pid), events)) is not None]
             insert_new(conn, profile_event_log, logged)
-            self.write_profiles(conn, folded)
+            self.write_profiles(conn, folded, new={pid for pid in pending if pid not in loaded})
             positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in batch])
+        self._keep(folded)
         return len(logged)
 
-    @staticmethod
-    def _load(conn: Connection, profile_ids: set[str]) -> dict[str, Profile]:
+    def _load(self, conn: Connection, profile_ids: set[str]) -> dict[str, Profile]:
+        """The stored profiles of ``profile_ids`` (absent: not stored yet), decoding only those
+        whose stored version is not the kept one."""
         ids = sorted(profile_ids)
-        return {r.profile_id: Profile.model_validate(r.doc)
-                for chunk in chunks(ids)
-                for r in conn.execute(select(profiles.c.profile_id, profiles.c.doc).where(profiles.c.profile_id.in_(chunk)))}
+        with self._kept_lock:
+            kept = {pid: found for pid in ids if (found := self._kept.get(pid)) is not None}
+        loaded: dict[str, Profile] = {}
+        stale: list[str] = []
+        for chunk in chunks(ids):
+            for r in conn.execute(select(profiles.c.profile_id, profiles.c.version).where(profiles.c.profile_id.in_(chunk))):
+                found = kept.get(r.profile_id)
+                if found is not None and found.version == r.version:
+                    loaded[r.profile_id] = found
+                else:
+                    stale.append(r.profile_id)
+        for chunk in chunks(stale):
+            for r in conn.execute(select(profiles.c.profile_id, profiles.c.doc).where(profiles.c.profile_id.in_(chunk))):
+                loaded[r.profile_id] = Profile.model_validate(r.doc)
+        return loaded
 
-    def write_profiles(self, conn: Connection, written: Sequence[Profile]) -> None:
+    def _keep(self, written: Sequence[Profile]) -> None:
+        with self._kept_lock:
+            if len(self._kept) + len(written) > self.cache_profiles:
+                self._kept.clear()
+            self._kept.update((p.profile_id, p) for p in written)
+
+    def write_profiles(self, conn: Connection, written: Sequence[Profile], *, new: Set[str] = frozenset()) -> None:
         """Write folded profiles with their read side, in the caller's transaction (``apply`` after
-        folding; a bulk load of already folded profiles, as the query bench builds its store)."""
+        folding; a bulk load of already folded profiles, as the query bench builds its store).
+        ``new``: ids known to have no row yet (nothing of theirs to read back before writing)."""
         if not written:
             return
         # Where each resident lives: what the records teach the gazetteer first, then every
@@ -97,9 +125,9 @@ class ProfileProjection(TrackedConsumer):
         located = self.places.locate(conn, written, moved)
         upsert(conn, profiles, [self._row(p, located[p.profile_id]) for p in written], keys=("profile_id",),
                update=_PROFILE_COLUMNS)
-        ids = [p.profile_id for p in written]
-        self._write_terms(conn, written, ids)
-        self._write_links(conn, written, ids)
+        held = [p.profile_id for p in written if p.profile_id not in new]
+        self._write_terms(conn, written, held)
+        self._write_links(conn, written, held)
 
     def _row(self, profile: Profile, place: ProfilePlace) -> dict[str, object]:
         golden = profile.golden
@@ -133,7 +161,8 @@ class ProfileProjection(TrackedConsumer):
     @staticmethod
     def _write_terms(conn: Connection, written: Sequence[Profile], ids: list[str]) -> None:
         """Only the search terms that changed: most events (a review, a life event, a linked record
-        with the same name, phone and address) change none of a profile's ~45 terms."""
+        with the same name, phone and address) change none of a profile's ~45 terms. ``ids``: the
+        profiles that may hold terms already."""
         t = profile_search_terms
         held: dict[tuple[str, str, str], float] = {}
         for chunk in chunks(ids):
@@ -153,7 +182,8 @@ class ProfileProjection(TrackedConsumer):
 
     @staticmethod
     def _write_links(conn: Connection, written: Sequence[Profile], ids: list[str]) -> None:
-        """Each profile's rows of record_links: the records it holds (live or ended), no others."""
+        """Each profile's rows of record_links: the records it holds (live or ended), no others.
+        ``ids``: the profiles that may hold rows already."""
         t = record_links
         held: set[tuple[str, str, str]] = set()
         for chunk in chunks(ids):

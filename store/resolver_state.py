@@ -113,10 +113,18 @@ class OutboxRow:
 class ResolverState:
     """The resolve stage's state and outbox in the store (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: Engine, *, publish_chunk: int = 2000) -> None:
+    def __init__(self, engine: Engine, *, publish_chunk: int = 2000, cache_profiles: int = 100_000) -> None:
         self.engine = engine
         self.publish_chunk = publish_chunk
+        self.cache_profiles = cache_profiles
         self._thread_lock = threading.Lock()
+        # The last committed batch's state, kept for the next one while nobody else writes: the
+        # outbox's last seq is the state's generation (every change of state makes events), so
+        # a batch that finds the generation it left takes the state as it is instead of loading
+        # and decoding it from SQL again; any other writer (another worker, a steward's command
+        # in another process) moves the generation and the cache is dropped.
+        self._cache: tuple[int, ResolverMemory] | None = None
+        self._cache_lock = threading.Lock()
 
     # Writing ---------------------------------------------------------------------------------
 
@@ -137,7 +145,7 @@ class ResolverState:
             todo = [item for item in unique if item.event_id in fresh]
             if not todo:
                 return 0
-            memory = self._memory(conn)
+            generation, memory = self._memory(conn)
             memory.prefetch(todo, matcher)
             emitted: list[ProfileEvent] = []
             processed: list[dict[str, Any]] = []
@@ -153,7 +161,8 @@ class ResolverState:
                              folded=folded)
                 emitted += events
                 processed.append({"input_id": item.event_id, "events": len(events), "error": None})
-            self._write(conn, memory.changes(), emitted, processed)
+            generation = self._write(conn, memory.changes(), emitted, processed, generation)
+        self._keep(generation, memory)
         if on_emitted is not None:
             on_emitted(emitted)
         return len(emitted)
@@ -167,12 +176,14 @@ class ResolverState:
         with self._locked() as conn:
             if not _unprocessed(conn, [command.command_id]):
                 return []
-            memory = self._memory(conn)
+            generation, memory = self._memory(conn)
             events = command_events(command, memory)
             memory.apply(events)
-            self._write(conn, memory.changes(), events,
-                        [{"input_id": command.command_id, "events": len(events), "error": None}])
-            return events
+            generation = self._write(conn, memory.changes(), events,
+                                     [{"input_id": command.command_id, "events": len(events), "error": None}],
+                                     generation)
+        self._keep(generation, memory)
+        return events
 
     def publish_outbox(self, send: Callable[[bytes, bytes], None], flush: Callable[[], None]) -> int:
         """Send unpublished events in outbox order (key: the profile id), flush, mark them published.
@@ -267,14 +278,28 @@ class ResolverState:
                 finally:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
-    @staticmethod
-    def _memory(conn: Connection) -> ResolverMemory:
+    def _memory(self, conn: Connection) -> tuple[int, ResolverMemory]:
+        """The state to resolve over, and its generation: the cached one when the store is still
+        at the generation it was left at (taken out of the cache while in use), else a fresh view."""
+        generation = conn.execute(select(func.max(resolver_outbox.c.seq))).scalar() or 0
+        with self._cache_lock:
+            cached, self._cache = self._cache, None
+        if cached is not None and cached[0] == generation:
+            cached[1].carry_over(_SqlBacking(conn))
+            return generation, cached[1]
         last = conn.execute(select(func.max(resolver_profiles.c.created_seq))).scalar()
-        return ResolverMemory(_SqlBacking(conn), next_seq=(last or 0) + 1)
+        return generation, ResolverMemory(_SqlBacking(conn), next_seq=(last or 0) + 1)
+
+    def _keep(self, generation: int, memory: ResolverMemory) -> None:
+        """After a commit: keep ``memory`` for the next batch (within the cache's bound)."""
+        if memory.size() <= self.cache_profiles:
+            with self._cache_lock:
+                self._cache = (generation, memory)
 
     @staticmethod
     def _write(conn: Connection, changes: ResolverChanges, events: Sequence[ProfileEvent],
-               processed: Sequence[dict[str, Any]]) -> None:
+               processed: Sequence[dict[str, Any]], generation: int) -> int:
+        """Write the changes back; return the new generation (the outbox's last seq)."""
         _bulk(conn, resolver_records, [
             {"record_key": key, "profile_id": row.profile_id, "content_hash": row.content_hash,
              "block_keys": list(row.block_keys)}
@@ -300,12 +325,12 @@ class ResolverState:
             conn.execute(delete(resolver_reviews).where(resolver_reviews.c.review_id.in_(chunk)))
         _bulk(conn, resolver_processed, list(processed))
         if events:
-            last = conn.execute(select(func.max(resolver_outbox.c.seq))).scalar() or 0
             _bulk(conn, resolver_outbox, [
-                {"seq": last + n, "event_id": e.event_id, "profile_id": e.profile_id, "version": e.version,
+                {"seq": generation + n, "event_id": e.event_id, "profile_id": e.profile_id, "version": e.version,
                  "event_type": type(e).__name__, "payload": encode(e), "published": False}
                 for n, e in enumerate(events, start=1)
             ])
+        return generation + len(events)
 
 
 class _SqlBacking:

@@ -73,6 +73,7 @@ class StreamWiring:
     matcher: Callable[[], Any] | None = None  # returns the current core.matching.Matcher
     mappings: Mapping[str, FieldMapping] = field(default_factory=dict)
     partitions: int = 4
+    records_partitions: int = 1  # one: the records topic's order is the resolution order (one resolver at a time)
     places_topic: str = "places"
     gazetteer: Gazetteer | None = None  # store.place_projection.PlaceProjection
     gazetteer_sources: frozenset[str] = frozenset()  # sources holding standard addresses, not residents
@@ -102,7 +103,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
         stream_wait_empty=False,
     )
     raw = app.topic(*wiring.raw_topics, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
-    records = app.topic(wiring.records_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
+    records = app.topic(wiring.records_topic, key_type=bytes, value_type=bytes, partitions=wiring.records_partitions)
     deadletters = app.topic(wiring.deadletter_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     places = app.topic(wiring.places_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     metrics = wiring.metrics if wiring.metrics is not None else WorkerMetrics()
@@ -195,7 +196,8 @@ def build_app(wiring: StreamWiring) -> faust.App:
         from streams.resolve import add_resolve_agent
 
         agents["resolve"] = add_resolve_agent(
-            app, records_topic=wiring.records_topic, profile_events_topic=wiring.profile_events_topic,
+            app, records_topic=wiring.records_topic, records_partitions=wiring.records_partitions,
+            profile_events_topic=wiring.profile_events_topic,
             state=wiring.resolver, matcher=wiring.matcher, dead=dead, metrics=metrics)
 
     if wiring.objections is not None:

@@ -106,6 +106,7 @@ def add_resolve_agent(
     app: faust.App,
     *,
     records_topic: str,
+    records_partitions: int | None = None,
     profile_events_topic: str,
     state: ResolverState,
     matcher: Matcher | Callable[[], Matcher],
@@ -123,7 +124,7 @@ def add_resolve_agent(
     :class:`KafkaOutboxSender` on the app's broker.
     """
     current = matcher if callable(matcher) and not isinstance(matcher, Matcher) else (lambda: matcher)
-    records = app.topic(records_topic, key_type=bytes, value_type=bytes)
+    records = app.topic(records_topic, key_type=bytes, value_type=bytes, partitions=records_partitions)
     outbox = sender or KafkaOutboxSender(_bootstrap(app), profile_events_topic)
     measured = metrics if metrics is not None else WorkerMetrics()
 

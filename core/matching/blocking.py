@@ -111,6 +111,9 @@ _BUILDERS: dict[str, KeyBuilder] = {
 }
 
 
+_RECENT = 4096  # records whose keys a blocker remembers
+
+
 class Blocker:
     """The blocking rules of a settings file, with the key for hashing identity documents."""
 
@@ -119,11 +122,23 @@ class Blocker:
         self._hash = _hasher(id_hash_key)
         self._rules = tuple((rule.name, _BUILDERS[rule.key]) for rule in self.settings.blocking_rules)
         self.caps = {rule.name: rule.max_block_size for rule in self.settings.blocking_rules}
+        self._recent: dict[int, tuple[object, frozenset[str]]] = {}
 
     def keys(self, record: ResidentRecord | MatchFeatures) -> frozenset[str]:
-        """Every blocking key of a record, ``"<rule>:<value>"``."""
+        """Every blocking key of a record, ``"<rule>:<value>"``.
+
+        Remembered for the last few thousand records asked about (resolving a record asks for its
+        keys to find candidates, then again to index it): keyed by the object's identity, the
+        entry holding the object so the identity cannot be reused while it is remembered."""
+        known = self._recent.get(id(record))
+        if known is not None and known[0] is record:
+            return known[1]
         features = match_features(record)
-        return frozenset(f"{name}:{value}" for name, build in self._rules for value in build(features, self._hash))
+        keys = frozenset(f"{name}:{value}" for name, build in self._rules for value in build(features, self._hash))
+        if len(self._recent) >= _RECENT:
+            self._recent.clear()
+        self._recent[id(record)] = (record, keys)
+        return keys
 
     def cap(self, key: str) -> int:
         return self.caps[key.partition(":")[0]]

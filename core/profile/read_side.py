@@ -19,6 +19,7 @@ Merged-away profiles have no terms: search finds residents under their surviving
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -105,9 +106,8 @@ def address_lines(profile: Profile) -> dict[str, float]:
     def add(address: Address | None, weight: float) -> None:
         if address is None:
             return
-        written = normalise_address(address.raw)
-        for line in (written, expand_short_form(written), rebuilt_address(address)):
-            if line and len(line) >= 2 and lines.get(line, 0.0) < weight:
+        for line in _lines_of(address):
+            if lines.get(line, 0.0) < weight:
                 lines[line] = weight
 
     golden = profile.golden
@@ -119,6 +119,19 @@ def address_lines(profile: Profile) -> dict[str, float]:
         for address in linked.record.addresses.values():
             add(address, OTHER_ADDRESS_WEIGHT)
     return lines
+
+
+@functools.lru_cache(maxsize=1 << 16)  # every profile write asks again for the same addresses
+def _lines_of(address: Address) -> tuple[str, ...]:
+    """An address's lines as written, with its short form spelled out, and rebuilt from its parts."""
+    written = normalise_address(address.raw)
+    lines = (written, expand_short_form(written), rebuilt_address(address))
+    return tuple(dict.fromkeys(line for line in lines if line and len(line) >= 2))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _line_bigrams(line: str) -> frozenset[str]:
+    return frozenset(bigrams(line))
 
 
 def qualified_grid(profile: Profile, community: str | None) -> str | None:
@@ -170,6 +183,6 @@ def search_terms(profile: Profile) -> set[SearchTerm]:
     lines = address_lines(profile)
     for line, weight in lines.items():
         add("address_line", line, weight)
-        for pair in bigrams(line):
+        for pair in _line_bigrams(line):
             add("address", pair, 1.0)
     return {SearchTerm(kind, term, weight) for (kind, term), weight in terms.items()}

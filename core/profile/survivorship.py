@@ -12,7 +12,7 @@ import functools
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -113,43 +113,119 @@ def survive(records: Iterable[LinkedRecord], rules: SurvivorshipRules | None = N
 
     The result depends only on the records and the rules, not on their order.
     """
-    rules = rules or default_rules()
+    compiled = _compiled(rules or default_rules())
     live = [linked.record for linked in records if not linked.ended]
+    if not live:
+        return _NO_GOLDEN
+    # The ranking's tie-breaks (recency, source, record id) and each record's provenance, once per
+    # record rather than once per field: a fold computes this for every event it applies.
+    tiebreak = [(-_timestamp(r.observed_at), r.source, r.record_id) for r in live]
+    provenance: list[Provenance | None] = [None] * len(live)
     golden: dict[str, Any] = {}
     for field, extract in _EXTRACTORS.items():
-        golden[field] = _survivor(rules.rule_for(field), [(r, extract(r)) for r in live])
+        ranks, fallback = compiled.ranks(field)
+        values = [(rank, tiebreak[i], i, value) for i, r in enumerate(live)
+                  if (value := extract(r)) is not None and (rank := ranks.get(r.source, fallback)) is not None]
+        golden[field] = _survivor(values, live, provenance) if values else None
     attribute_keys = sorted({key for r in live for key in r.attributes})
-    golden["attributes"] = {
-        key: survivor
-        for key in attribute_keys
-        if (survivor := _survivor(rules.rule_for(f"attributes.{key}"), [(r, r.attributes.get(key)) for r in live]))
-    }
+    attributes: dict[str, Golden[Any]] = {}
+    for key in attribute_keys:
+        ranks, fallback = compiled.ranks(f"attributes.{key}")
+        values = [(rank, tiebreak[i], i, value) for i, r in enumerate(live)
+                  if (value := r.attributes.get(key)) is not None and (rank := ranks.get(r.source, fallback)) is not None]
+        if values:
+            attributes[key] = _survivor(values, live, provenance)
+    golden["attributes"] = attributes
     # Built without validation: every value comes from a validated record, and a fold recomputes
     # this for each event (validating tens of nested models each time was most of its cost).
-    return GoldenFields.model_construct(**golden)
+    return _construct(GoldenFields, golden)
 
 
-def _survivor(rule: FieldRule, values: list[tuple[ResidentRecord, object]]) -> Golden[object] | None:
-    ranked = sorted(
-        ((rank, record, value) for record, value in values
-         if value is not None and (rank := rule.rank(record.source)) is not None),
-        key=lambda item: (item[0], -_timestamp(item[1].observed_at), item[1].source, item[1].record_id),
-    )
-    if not ranked:
-        return None
-    _, winner, value = ranked[0]
-    same = value_identity(value)
-    conflicts: tuple[Observation[object], ...] = tuple(
-        Observation.model_construct(value=other, provenance=_provenance(record))
-        for _, record, other in ranked[1:]
-        if record.source != winner.source and value_identity(other) != same
-    )
-    return Golden.model_construct(value=value, provenance=_provenance(winner), conflicts=conflicts,
-                                  conflicted=bool(conflicts))
+class _CompiledRules:
+    """A rule set's authority orders as lookups (``rule_for`` and ``rank`` per value were most
+    of survivorship's cost): field → ({source: rank}, the rank of an unlisted source or None)."""
+
+    def __init__(self, rules: SurvivorshipRules) -> None:
+        self.rules = rules
+        self._by_field: dict[str, tuple[dict[str, int], int | None]] = {}
+
+    def ranks(self, field: str) -> tuple[dict[str, int], int | None]:
+        found = self._by_field.get(field)
+        if found is None:
+            rule = self.rules.rule_for(field)
+            order = {source: rank for rank, source in reversed(list(enumerate(rule.authority)))}
+            found = self._by_field[field] = (order, None if rule.exclusive else len(rule.authority))
+        return found
 
 
-def _provenance(record: ResidentRecord) -> Provenance:
-    return Provenance.model_construct(source=record.source, record_id=record.record_id, observed_at=record.observed_at)
+_COMPILED: dict[int, _CompiledRules] = {}
+
+
+def _compiled(rules: SurvivorshipRules) -> _CompiledRules:
+    found = _COMPILED.get(id(rules))
+    if found is None or found.rules is not rules:  # keyed by identity; the entry holds the rules alive
+        if len(_COMPILED) > 64:
+            _COMPILED.clear()
+        found = _COMPILED[id(rules)] = _CompiledRules(rules)
+    return found
+
+
+def _survivor(values: list[tuple[int, tuple[float, str, str], int, Any]], live: list[ResidentRecord],
+              provenance: list[Provenance | None]) -> Golden[Any]:
+    """The top value of ``values`` ((rank, tie-break, record index, value)), with the other
+    sources' values that differ from it as conflicts, in rank order."""
+    if len(values) > 1:
+        values.sort(key=_rank_key)
+    _, _, first, value = values[0]
+    conflicts: tuple[Observation[Any], ...] = ()
+    if len(values) > 1:
+        source = live[first].source
+        same = value_identity(value)
+        conflicts = tuple(_construct(Observation, {"value": other, "provenance": _provenance_of(i, live, provenance)})
+                          for _, _, i, other in values[1:]
+                          if live[i].source != source and value_identity(other) != same)
+    return _construct(Golden, {"value": value, "provenance": _provenance_of(first, live, provenance),
+                               "conflicts": conflicts, "conflicted": bool(conflicts)})
+
+
+def _rank_key(item: tuple[int, tuple[float, str, str], int, Any]) -> tuple[int, tuple[float, str, str]]:
+    return item[0], item[1]  # unique: one live record per source and record id
+
+
+def _provenance_of(index: int, live: list[ResidentRecord], cache: list[Provenance | None]) -> Provenance:
+    found = cache[index]
+    if found is None:
+        record = live[index]
+        found = cache[index] = _construct(Provenance, {"source": record.source, "record_id": record.record_id,
+                                                       "observed_at": record.observed_at})
+    return found
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _construct(model: type[M], values: dict[str, Any]) -> M:
+    """``model.model_construct(**values)`` for values that name every field (no defaults to fill),
+    without its per-call field walk: the models are frozen plain data, built here from validated
+    records only. Equal to what a validated model holds (``tests/unit`` compares the two)."""
+    built = _new(model)
+    _set_dict(built, values)
+    _set_fields_set(built, set(values))
+    _set_extra(built, None)
+    _set_private(built, None)
+    return built
+
+
+# BaseModel's own slot and ``__dict__`` descriptors, called directly (a third of the cost of
+# ``object.__setattr__`` by name; survivorship builds tens of these per fold).
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+_NO_GOLDEN = _construct(GoldenFields, {**dict.fromkeys(_EXTRACTORS), "attributes": {}})
 
 
 def _timestamp(moment: datetime) -> float:

@@ -186,6 +186,18 @@ class ResolverMemory:
     def changes(self) -> ResolverChanges:
         return self._changed
 
+    def size(self) -> int:
+        """How many profiles this state holds in memory (a cache's bound)."""
+        return len(self._profiles)
+
+    def carry_over(self, backing: Backing) -> None:
+        """Go on from here over ``backing``: the changes so far were written back (the store
+        committed them), so the next batch starts with none and loads what it lacks from
+        ``backing``. Only for a backing that holds exactly what this state wrote."""
+        self._backing = backing
+        self._changed = ResolverChanges()
+        self._member_changes = {}
+
     # Resolving and folding -------------------------------------------------------------------
 
     def resolve(self, item: RecordStandardised, matcher: Matcher) -> list[ProfileEvent]:

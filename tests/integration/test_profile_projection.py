@@ -138,3 +138,19 @@ def test_the_grid_is_qualified_by_the_community_its_record_names(store_engine: E
     with store_engine.connect() as conn:
         grids = dict(conn.execute(select(profiles.c.profile_id, profiles.c.grid)).all())
     assert grids == {"p-a": "秦虹社区/第2网格", "p-b": "瞻园社区/第2网格"}  # same grid number, two grids
+
+
+def test_two_projections_taking_turns_write_what_one_writes(store_engine: Engine, tmp_path: Any) -> None:
+    """Each projection keeps the profiles it wrote; when another one (a worker that took over the
+    partition) wrote a newer version since, the kept copy must not be folded on."""
+    from store.engine import make_engine
+
+    events = _events()
+    first, second = (ProfileProjection(store_engine, id_hash_key="k") for _ in range(2))
+    for n, d in enumerate(_delivered(events)):
+        (first, second, second, first, first, second, first)[n % 7].apply([DeliveredEvent(d.topic, 0, n, d.event)])
+    alone = ProfileProjection(make_engine(f"sqlite:///{tmp_path / 'alone.db'}"), id_hash_key="k")
+    alone.apply([DeliveredEvent("profile-events", 0, n, e) for n, e in enumerate(events)])
+    assert first.store_checksum() == second.store_checksum() == alone.store_checksum()
+    assert first.checksum() == checksum(replay(events))
+    assert sorted(first.links()) == sorted(alone.links())

@@ -232,6 +232,27 @@ def test_two_workers_on_interleaved_halves_cluster_as_one_worker_does(store_engi
     assert all(folded[pid] == state.profile(pid).profile for pid in folded)  # type: ignore[union-attr]
 
 
+def test_a_worker_resumes_from_its_kept_state_only_while_nobody_else_wrote(store_engine: Engine,
+                                                                          matcher: Matcher) -> None:
+    """Each state object keeps its last batch's state for the next one; taking turns batch by batch,
+    each must see the other's writes (a kept state older than the store is dropped), so the events
+    and the clustering are one worker's."""
+    items = district(200)
+    alone = ResolverMemory()
+    for item in items:
+        alone.resolve(item, matcher)
+    first, second = ResolverState(store_engine), ResolverState(store_engine)
+    for n, batch in enumerate(batches(items, 23)):
+        (first, second, first, first)[n % 4].resolve_batch(batch, matcher)  # runs of one worker, then turns
+    assert clusters(first.partition()) == clusters(alone.partition())
+    events = [row.event() for row in first.outbox()]
+    assert [(e.profile_id, e.version) for e in events] == sorted({(e.profile_id, e.version) for e in events},
+                                                                  key=[(e.profile_id, e.version) for e in events].index)
+    folded = replay(events)
+    assert all(folded[pid] == first.profile(pid).profile for pid in folded)  # type: ignore[union-attr]
+    assert {pid: p.version for pid, p in folded.items()} == {pid: s.profile.version for pid, s in alone.profiles().items()}
+
+
 @pytest.mark.kafka
 def test_the_outbox_reaches_a_real_topic_keyed_by_profile_in_version_order(
     kafka_broker: KafkaBroker, tmp_path: Path, matcher: Matcher

@@ -156,3 +156,70 @@ def test_one_flat_written_with_and_without_its_division_prefix_is_no_conflict_bu
     assert address is not None and address.provenance.source == "community"
     assert address.conflicted
     assert [c.provenance.source for c in address.conflicts] == ["social_security"]
+
+
+# -- the fast survivorship equals the plain reading of the rules ------------------------------------
+
+def _reference(records: list[LinkedRecord], rules: SurvivorshipRules) -> GoldenFields:
+    """The rules read literally: every field's candidates sorted by (authority, recency, source,
+    record id), validated models. ``survive`` must build exactly this, only faster."""
+    from core.profile.model import Golden, Observation, Provenance
+    from core.profile.survivorship import value_identity
+
+    live = [linked.record for linked in records if not linked.ended]
+
+    def pick(field: str, values: list[tuple[ResidentRecord, Any]]) -> Golden[Any] | None:
+        rule = rules.rule_for(field)
+        ranked = sorted(((rank, r, v) for r, v in values if v is not None and (rank := rule.rank(r.source)) is not None),
+                        key=lambda t: (t[0], -t[1].observed_at.timestamp(), t[1].source, t[1].record_id))
+        if not ranked:
+            return None
+        _, winner, value = ranked[0]
+
+        def prov(r: ResidentRecord) -> Provenance:
+            return Provenance(source=r.source, record_id=r.record_id, observed_at=r.observed_at)
+        conflicts = tuple(Observation(value=v, provenance=prov(r)) for _, r, v in ranked[1:]
+                          if r.source != winner.source and value_identity(v) != value_identity(value))
+        return Golden(value=value, provenance=prov(winner), conflicts=conflicts, conflicted=bool(conflicts))
+
+    golden: dict[str, Any] = {field: pick(field, [(r, extract(r)) for r in live]) for field, extract in _EXTRACTORS.items()}
+    keys = sorted({k for r in live for k in r.attributes})
+    golden["attributes"] = {k: g for k in keys if (g := pick(f"attributes.{k}", [(r, r.attributes.get(k)) for r in live]))}
+    return GoldenFields(**golden)
+
+
+def _random_records(rng: Any) -> list[LinkedRecord]:
+    sources = ["public_security", "social_security", "civil_affairs", "housing", "community"]
+    out: dict[tuple[str, str], LinkedRecord] = {}
+    for _ in range(rng.randint(0, 6)):
+        source = rng.choice(sources)
+        fields: dict[str, Any] = {}
+        if rng.random() < 0.8:
+            fields["name"] = rng.choice(["张伟", "张玮", "李娜"])
+        if rng.random() < 0.5:
+            fields["birth_date"] = date(1980 + rng.randint(0, 2), 3, rng.randint(1, 2))
+        if rng.random() < 0.5:
+            fields["phones"] = tuple(rng.sample(["13800000001", "13900000002", "13700000003"], rng.randint(1, 2)))
+        if rng.random() < 0.5:
+            fields["addresses"] = {"residential": Address(raw=rng.choice(["秦虹路1号101室", "秦虹路1号102室"]))}
+        if rng.random() < 0.4:
+            fields["attributes"] = {rng.choice(["assistance_status", "employer", "disability_grade"]): rng.choice(["a", "b"])}
+        if rng.random() < 0.3:
+            fields["marital_status"] = rng.choice(["10", "20"])
+        record_id = f"R-{rng.randint(1, 3)}"
+        out[(source, record_id)] = linked(source, record_id, day=rng.randint(0, 3), ended=rng.random() < 0.15, **fields)
+    return list(out.values())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_survive_builds_what_the_rules_say_literally(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    rules = default_rules()
+    for _ in range(25):
+        records = _random_records(rng)
+        fast = survive(records, rules)
+        assert fast == _reference(records, rules)
+        assert fast.model_dump(mode="json") == _reference(records, rules).model_dump(mode="json")
+        assert survive(list(reversed(records)), rules) == fast  # order of the records does not matter
