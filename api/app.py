@@ -16,7 +16,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from api import errors
 from api.admin import UserAdmin, admin_router
 from api.auth import Authenticator, LoginThrottle, Sessions, session_secret
-from api.dead_letters import DeadLetterReprocessing
 from api.ingest import MAX_BODY_BYTES as INGEST_BODY_BYTES
 from api.ingest import IngestService, ingest_router
 from api.metrics import MeasuredAuditLog, RouteTimer, metrics_router
@@ -30,6 +29,7 @@ from onceonly import __version__
 from onceonly.bootstrap import access_grants as load_grants
 from onceonly.bootstrap import audit_checkpointer
 from onceonly.settings import Settings, is_loopback, refuse_default_keys
+from services.dead_letters import DeadLetterService
 from store.audit import AuditLog
 from store.auth_tables import UserStore
 from store.engine import companion_engine
@@ -100,22 +100,34 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     pipeline = PipelineViews(engine, kafka, deadletter_topic=effective.deadletter_topic,
                              profile_events_topic=effective.profile_events_topic,
                              samples=PipelineSamples(engine, retention=timedelta(days=effective.health_retention_days)),
-                             sample_seconds=effective.health_sample_seconds, audit=audit)
+                             sample_seconds=effective.health_sample_seconds)
     app.include_router(metrics_router(effective, service_metrics, pipeline))
     resolver = ResolverState(companion_engine(engine, "resolver"))
     quality = QualityViews(engine, effective.data_dir)
-    reprocessing = DeadLetterReprocessing(settings, engine, pipeline, kafka) if settings is not None else None
+
+    def mapping_files() -> dict[str, Any]:
+        from onceonly import bootstrap
+
+        assert settings is not None
+        return bootstrap.mappings(settings)
+
+    dead_letters = DeadLetterService(engine, pipeline.read_dead_letters, audit, settings=settings,
+                                     kafka=kafka if settings is not None else None,
+                                     mappings=mapping_files if settings is not None else None)
     user_admin = UserAdmin(users, audit, min_password_length=effective.min_password_length)
-    app.include_router(v1_router(queries, pipeline, resolver, audit, auth.required, quality, reprocessing))
+    app.include_router(v1_router(queries, pipeline, resolver, audit, auth.required, quality,
+                                 dead_letter_service=dead_letters))
     app.include_router(admin_router(user_admin, auth.required))
 
     from api.console import console_router
 
     app.include_router(console_router(queries, pipeline, resolver, audit, users, auth, quality=quality,
-                                      reprocessing=reprocessing, user_admin=user_admin))
-    from api.planner import PlannerService, include_planner
+                                      dead_letter_service=dead_letters, user_admin=user_admin))
+    from api.planner import include_planner
+    from services.planning import PlanningService
 
-    include_planner(app, PlannerService(engine, queries, audit, ingest), auth.required)
+    include_planner(app, PlanningService(engine, audit, objections=objection_store, grants=grants, ingest=ingest),
+                    auth.required)
     from api.places import places_console_router, places_router
     from services.gazetteer import GazetteerService
 
@@ -187,12 +199,7 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     from api.scorecards import scorecards_console_router, scorecards_router
     from services.scorecards import ScorecardService
 
-    def dead_letter_facts() -> list[tuple[str, str, Any]]:
-        letters = [logged.event for logged in pipeline.read_dead_letters()]
-        return [(getattr(e, "source", "?"), getattr(e, "reason", ""), e.observed_at) for e in letters
-                if getattr(e, "observed_at", None) is not None]
-
-    cards = ScorecardService(engine, objection_store, audit, dead_letter_facts)
+    cards = ScorecardService(engine, objection_store, audit, dead_letters.facts)
     app.include_router(scorecards_router(cards, auth.required))
     app.include_router(scorecards_console_router(cards, auth.required))
     app.include_router(access_report_router(AccessReportService(engine, audit, audit, department_of), auth.required))

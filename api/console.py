@@ -24,7 +24,6 @@ from pydantic import SecretStr, ValidationError
 from api.admin import NewUser, RoleChange, UserAdmin
 from api.auth import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Authenticator, new_login_token
 from api.charts import line_chart
-from api.dead_letters import DeadLetterReprocessing
 from api.home import AGE_BANDS, DEFAULT_SINCE, SORTS, HomeFilters, HomeQueries
 from api.pipeline import PipelineViews
 from api.quality import QualityViews
@@ -34,6 +33,7 @@ from core.access.catalogue import catalogue
 from core.access.views import history_line, link_reasons, link_summary, local_time
 from core.privacy import redact
 from core.resolution.errors import ResolutionError
+from services.dead_letters import DeadLetterService
 from services.stewarding import StewardingService
 from store.audit import AuditLog
 from store.auth_tables import UserStore
@@ -81,8 +81,8 @@ templates.env.globals.update(home_url=home_url, label=label, source_name=source_
 
 
 def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
-                   users: UserStore, auth: Authenticator, *, quality: QualityViews | None = None,
-                   reprocessing: DeadLetterReprocessing | None = None,
+                   users: UserStore, auth: Authenticator, *, dead_letter_service: DeadLetterService,
+                   quality: QualityViews | None = None,
                    user_admin: UserAdmin | None = None, home_queries: HomeQueries | None = None) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     homes = home_queries or HomeQueries(queries.engine, audit, queries.grants)
@@ -269,11 +269,11 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
 
     def letters_page(request: Request, principal: Principal, source: str, status: int = 200, **ctx: Any) -> Response:
         try:
-            letters, error = pipeline.dead_letters(principal, source=source or None, limit=200), ctx.pop("error", None)
+            letters, error = dead_letter_service.letters(principal, source=source or None, limit=200), ctx.pop("error", None)
         except Unavailable as exc:
             letters, error = None, str(exc)
         return page(request, "deadletters.html", principal, status=status, d=letters, error=error, source=source,
-                    can_reprocess=reprocessing is not None, **ctx)
+                    can_reprocess=dead_letter_service.can_reprocess, **ctx)
 
     @router.get("/dead-letters")
     def dead_letters(request: Request, principal: Me, source: str = "") -> Response:
@@ -286,14 +286,12 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
                   event_ids: Annotated[list[str] | None, Form()] = None) -> Response:
         if not can(principal, "dead_letters"):
             raise AccessDenied("role may not re-process dead letters")
-        if reprocessing is None:
+        if not dead_letter_service.can_reprocess:
             raise Unavailable("重处理需要 Kafka 与映射文件的配置")
         ids = [i for i in (event_ids or []) if i]
         if not source and not ids:
             return letters_page(request, principal, "", status=400, error="请选择来源或勾选要重处理的死信")
-        result = reprocessing.run(principal, source=source or None, event_ids=ids)
-        audit.append(principal, "reprocess_dead_letters", "死信重处理", [],
-                     [f"source={source or '*'}", f"letters={result['selected']}"])
+        result = dead_letter_service.reprocess(principal, source=source or None, event_ids=ids)
         done = (f"已重处理：选中 {result['selected']} 条，可读 {result['resolved']} 条（发送 {result['sent']} 条），"
                 f"仍无法读取 {result['still_unreadable']} 条，跳过 {result['skipped']} 条")
         return letters_page(request, principal, source, done=done, result=result)

@@ -16,7 +16,9 @@ from core.access import AccessDenied
 from core.objections import ObjectionError
 from core.privacy import redact
 from core.resolution.errors import ResolutionError
+from services.dead_letters import ReprocessRefused, ReprocessStopped
 from services.objections import UnknownObjection
+from services.planning import AnswersNotTaken, NoResident, PlanRefused
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +84,23 @@ def install(app: FastAPI) -> None:
         return answer(request, 422, {"message": "the request is not valid", "problems": problems})
 
     @app.exception_handler(BadQuery)
-    async def bad_query(request: Request, exc: BadQuery) -> Response:
+    @app.exception_handler(PlanRefused)
+    @app.exception_handler(ReprocessRefused)
+    async def bad_query(request: Request, exc: ValueError) -> Response:
         return answer(request, 400, redact(str(exc)))
 
     @app.exception_handler(NotFound)
     @app.exception_handler(UnknownObjection)
+    @app.exception_handler(NoResident)
     async def not_found(request: Request, exc: LookupError) -> Response:
         if _about_residents(request.url.path):
             await run_in_threadpool(audit_refusal, request, "not found or outside the caller's scope")
         return answer(request, 404, redact(str(exc)))
 
     @app.exception_handler(Unavailable)
-    async def unavailable(request: Request, exc: Unavailable) -> Response:
+    @app.exception_handler(AnswersNotTaken)
+    @app.exception_handler(ReprocessStopped)
+    async def unavailable(request: Request, exc: RuntimeError) -> Response:
         return answer(request, 503, str(exc))
 
     @app.exception_handler(AccessDenied)

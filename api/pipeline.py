@@ -1,5 +1,5 @@
-"""Steward views of the pipeline: health (lag, connector runs) now and over time, dead letters,
-publishing decisions."""
+"""Steward views of the pipeline: health (lag, connector runs) now and over time, the dead-letter
+topic as read, publishing decisions."""
 
 from __future__ import annotations
 
@@ -12,10 +12,6 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from api.quality import latest_pass_rate
-from core.access import Principal
-from core.privacy import redact, redact_row
-from store.audit import AuditLog
-from store.dead_letter_outcomes import DeadLetterOutcomes
 from store.pipeline_samples import PipelineSamples, Sample
 from store.profile_tables import profiles
 from store.tables import connector_runs, consumer_positions
@@ -25,19 +21,18 @@ log = logging.getLogger(__name__)
 
 class PipelineViews:
     """``kafka`` returns the cluster's address, or raises when there is none (the store still answers).
-    ``audit`` takes an entry for every read of dead letters (rows of resident data)."""
+    The dead letters' use cases (listing them, audited; re-processing) are ``services.dead_letters``,
+    which reads the topic through :meth:`read_dead_letters`."""
 
     def __init__(self, engine: Engine, kafka: Callable[[], str], *, deadletter_topic: str,
                  profile_events_topic: str, samples: PipelineSamples | None = None,
-                 sample_seconds: float = 30.0, audit: AuditLog | None = None) -> None:
+                 sample_seconds: float = 30.0) -> None:
         self.engine = engine
-        self.audit = audit
         self.kafka = kafka
         self.deadletter_topic = deadletter_topic
         self.profile_events_topic = profile_events_topic
         self.samples = samples if samples is not None else PipelineSamples(engine)
         self.sample_seconds = sample_seconds
-        self.outcomes = DeadLetterOutcomes(engine)
         self._sampling = threading.Lock()
 
     def health(self) -> dict[str, Any]:
@@ -132,47 +127,6 @@ class PipelineViews:
         return [logged for batch in read_log(address, self.deadletter_topic, client_id="onceonly-api-deadletters")
                 for logged in batch]
 
-    def dead_letters(self, principal: Principal, *, source: str | None = None, limit: int = 100,
-                     status: str | None = None) -> dict[str, Any]:
-        """The newest dead letters (source, location, reason, the row redacted, re-processing status),
-        as :func:`letter_view` shows them. ``status``: open | resolved | unreadable (re-processed, still
-        refused). Audited: a dead letter is a department's row about a resident."""
-        from connectors.reprocess import reprocessable
-
-        if self.audit is None:
-            raise RuntimeError("dead letters are only shown with an audit log to record the read")
-
-        logged_letters = self.read_dead_letters()
-        outcomes = self.outcomes.of()
-        letters: list[dict[str, Any]] = []
-        counts: dict[str, int] = {}
-        resolved: dict[str, int] = {}
-        for logged in logged_letters:
-            letter = logged.event
-            src = getattr(letter, "source", "?")
-            counts[src] = counts.get(src, 0) + 1
-            outcome = outcomes.get(getattr(letter, "event_id", ""))
-            if outcome is not None and outcome.outcome == "resolved":
-                resolved[src] = resolved.get(src, 0) + 1
-            state = outcome.outcome if outcome is not None else "open"
-            if (source and src != source) or (status and state != status):
-                continue
-            why_not = reprocessable(letter) if hasattr(letter, "raw_row") else "not a dead letter"
-            letters.append({
-                **letter_view(letter),
-                "partition": logged.partition, "offset": logged.offset,
-                "status": state, "reprocessable": why_not is None and state != "resolved",
-                "not_reprocessable_because": why_not,
-                "new_reason": redact(outcome.reason) if outcome is not None and outcome.outcome == "unreadable" else None,
-                "reprocessed_at": outcome.reprocessed_at.isoformat() if outcome and outcome.reprocessed_at else None,
-            })
-        letters.sort(key=lambda d: d["observed_at"], reverse=True)
-        self.audit.append(principal, "read_dead_letters", "死信排查", [],
-                          ["dead_letters", f"source={source or '*'}", f"status={status or '*'}",
-                           f"letters={min(len(letters), limit)}"])
-        return {"per_source": counts, "resolved_per_source": resolved, "total": sum(counts.values()),
-                "open": sum(counts.values()) - sum(resolved.values()), "letters": letters[:limit]}
-
     def publish(self, send_outbox: Callable[[Callable[[bytes, bytes], None], Callable[[], None]], int]) -> int | None:
         """Publish the resolver's outbox now when Kafka is reachable; ``None`` leaves it to the workers."""
         try:
@@ -186,35 +140,6 @@ class PipelineViews:
         except Exception as exc:
             log.warning("publishing steward decisions failed: %s", type(exc).__name__)
             return None
-
-
-def letter_view(letter: Any) -> dict[str, Any]:
-    """What a steward sees of one dead letter: every text through the redactor, and the row as read
-    with each column masked by the canonical field its mapping reads it into (ID numbers, phones,
-    names, assistance, amounts, health: masked whole; other columns redacted as free text)."""
-    source = str(getattr(letter, "source", "?"))
-    raw_row: dict[str, Any] | None = getattr(letter, "raw_row", None)
-    shown_row = None if raw_row is None else redact_row(raw_row, source)
-    # A value the row's mapping says is sensitive (an amount, a programme) is hidden wherever the
-    # letter repeats it: the excerpt is the same row as one line of text, without its column names.
-    values = {str(c): str(v) for c, v in (raw_row or {}).items() if v is not None}
-    hidden = sorted({values[c] for c, v in (shown_row or {}).items()
-                     if c in values and v != redact(values[c]) and len(values[c]) >= 2}, key=len, reverse=True)
-
-    def shown(text: str) -> str:
-        for value in hidden:
-            text = text.replace(value, "***")
-        return redact(text)
-
-    return {
-        "event_id": getattr(letter, "event_id", ""), "source": source,
-        "stage": getattr(letter, "stage", ""), "location": shown(getattr(letter, "location", "")),
-        "reason": shown(getattr(letter, "reason", "")),
-        "record_id": shown(getattr(letter, "record_id", None) or ""),
-        "raw_excerpt": shown(getattr(letter, "raw_excerpt", "")),
-        "raw_row": shown_row,
-        "observed_at": str(getattr(letter, "observed_at", "")),
-    }
 
 
 CONSUMER_NAMES = {"ledger": "原始记录入账", "profiles": "画像投影"}

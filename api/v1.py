@@ -14,12 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from api.dead_letters import DeadLetterReprocessing
 from api.pipeline import PipelineViews
 from api.quality import QualityViews
 from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from core.access import FIELDS, Principal, require
 from core.privacy import redact
+from services.dead_letters import DeadLetterService
 from services.stewarding import Decided, StewardingService
 from store.audit import AuditLog
 from store.resolver_state import ResolverState
@@ -77,7 +77,7 @@ class ReprocessBody(BaseModel):
 
 def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
               principal_dep: Any, quality: QualityViews | None = None,
-              reprocessing: DeadLetterReprocessing | None = None) -> APIRouter:
+              *, dead_letter_service: DeadLetterService) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     Me = Annotated[Principal, Depends(principal_dep)]
 
@@ -176,7 +176,7 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         """Records that could not be read or standardised: source, location, reason, the row as read
         (ID numbers masked) and whether it was re-processed (``status``: open, resolved, unreadable)."""
         require(principal, "dead_letters")
-        return pipeline.dead_letters(principal, source=source, limit=limit, status=status)
+        return dead_letter_service.letters(principal, source=source, limit=limit, status=status)
 
     @router.post("/dead-letters/reprocess", tags=["stewards"])
     async def reprocess(principal: Me, body: ReprocessBody) -> dict[str, Any]:
@@ -184,12 +184,10 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         mapping file: now readable → sent to ``raw.<source>`` once and marked resolved; still
         unreadable → kept, with the new reason. Answers the counts."""
         require(principal, "dead_letters")
-        if reprocessing is None:
+        if not dead_letter_service.can_reprocess:
             raise Unavailable("re-processing needs the service's settings (Kafka, mapping files)")
-        result = await run_in_threadpool(reprocessing.run, principal, source=body.source, event_ids=body.event_ids)
-        audit.append(principal, "reprocess_dead_letters", "死信重处理", [],
-                     [f"source={body.source or '*'}", f"letters={result['selected']}"])
-        return result
+        return await run_in_threadpool(dead_letter_service.reprocess, principal, source=body.source,
+                                       event_ids=body.event_ids)
 
     @router.get("/pipeline/health", tags=["stewards"])
     def health(principal: Me) -> dict[str, Any]:

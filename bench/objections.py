@@ -56,7 +56,6 @@ def main() -> None:
     from core.access import Principal
     from core.matching import default_matcher
     from core.planner.fields import read_field
-    from flows.plan import residents
     from localstack.kafka_broker import KafkaBroker
     from onceonly import bootstrap
     from onceonly.settings import Settings
@@ -65,6 +64,7 @@ def main() -> None:
     from services.objections import ObjectionService
     from store.audit import AuditLog
     from store.engine import make_engine
+    from store.planner_reads import residents
     from streams.log import read_log
     from tests.integration.api_world import KEY, project_outbox
     from tests.integration.test_resolver_state import district

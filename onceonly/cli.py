@@ -715,9 +715,9 @@ def plan(
     steward: Annotated[str | None, typer.Option(help="who plans (audited; default: the OS account)")] = None,
 ) -> None:
     """Plan a form: what the hub already knows per resident, and an .xlsx asking only for the gaps. Audited."""
-    from flows.plan import export_xlsx, load_form
-    from flows.plan import plan as make_plan
-    from services.operator_reads import operator, plan_audited
+    from services.operator_reads import operator
+    from services.plan_workbook import export_xlsx
+    from services.planning import PlanningService
 
     if community is None and not profile:
         raise typer.BadParameter("give --community (optionally with --grid) or --profile")
@@ -728,10 +728,8 @@ def plan(
     audit = bootstrap.audit_log(settings, engine)
     asked = f"plan --form {form} " + (f"--community {community} {grid or ''}" if community else f"--profile {' '.join(profile or [])}")
     try:
-        collection = plan_audited(audit, operator(steward), lambda: load_form(form),
-                                  lambda template: make_plan(engine, template, community=community, grid=grid,
-                                                             profile_ids=profile),
-                                  asked=asked.strip(), profile_ids=profile or ())
+        collection = PlanningService(engine, audit).operator_plan(operator(steward), form, asked=asked.strip(),
+                                                                  community=community, grid=grid, profile_ids=profile)
     except LookupError as exc:
         console.print(f"[red]refused[/]: {exc}")
         raise typer.Exit(2) from None

@@ -321,7 +321,7 @@ def _raise_objections(console: Console, settings: Settings, engine: Engine) -> N
     the department holding the value, and shows as 有异议 in the console until it is settled."""
     from core.access import Principal
     from core.planner.fields import read_field
-    from flows.plan import residents
+    from store.planner_reads import residents
 
     worker = next(u for u in DEMO_USERS if u.role == "community_worker")
     principal = Principal(user_id=f"demo:{worker.username}", username=worker.username, role="community_worker",

@@ -1,6 +1,7 @@
-"""Reads of resident data made from the command line (``onceonly plan``, ``onceonly export``),
-audited like the query service's: who ran it (the operator's name), why, which residents, which
-fields. A refused plan (an unknown form, profile ids that lead nowhere) leaves a refusal entry.
+"""Reads of resident data made from the command line, audited like the query service's: who ran
+it (the operator's name), why, which residents, which fields. ``onceonly export`` is here;
+``onceonly plan`` is ``services.planning.PlanningService.operator_plan`` (a refused plan, an
+unknown form or profile ids that lead nowhere, leaves a refusal entry there).
 """
 
 from __future__ import annotations
@@ -10,10 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from core.access import Principal, Scope, scope_of
-from core.planner import CollectionPlan, FormTemplate
-from core.privacy import redact, redact_purpose
+from core.privacy import redact_purpose
 
-PLAN_PURPOSE = "采集计划（命令行）"  # a collection plan made on the command line
 EXPORT_PURPOSE = "导出记录归属（命令行）"  # record → profile → community links, for scoring a labelled set
 
 
@@ -33,24 +32,6 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (a container's anonymous uid)
         return "unknown"
-
-
-def plan_audited(audit: Auditor, principal: Principal, form: Callable[[], FormTemplate],
-                 make: Callable[[FormTemplate], CollectionPlan], *, asked: str,
-                 profile_ids: Sequence[str] = (), purpose: str = PLAN_PURPOSE) -> CollectionPlan:
-    """Make a plan (``make``) and append one ``plan_collection`` entry naming its residents and the
-    form's fields; profile ids that lead nowhere, or any other failure, append ``refused:plan_collection``."""
-    try:
-        template = form()
-        collection = make(template)
-        if profile_ids and not collection.residents:
-            raise LookupError(f"no active resident profile {', '.join(sorted(set(profile_ids))[:5])}")
-    except (LookupError, ValueError) as exc:
-        audit.append(principal, "refused:plan_collection", redact(f"{asked} — {exc}")[:300], [], [])
-        raise
-    audit.append(principal, "plan_collection", redact_purpose(purpose)[:200], [r.profile_id for r in collection.residents],
-                 list(template.fields))
-    return collection
 
 
 Link = tuple[str, str, str, str | None, str | None]  # source, record id, profile id, community, grid

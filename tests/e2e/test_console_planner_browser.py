@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from core.planner import plan_collection
-from flows.plan import load_form
+from services.planning import load_form
 from tests.e2e.browser import SHOTS
 from tests.integration.api_world import PASSWORD, World, build_world, kafka_settings
 

@@ -20,9 +20,9 @@ from api.app import create_app
 from core.matching import default_matcher
 from core.planner import plan_collection
 from core.profile import Profile
-from flows.plan import load_form
 from onceonly.bootstrap import resolver_state
 from onceonly.settings import Settings
+from services.planning import load_form
 from store.audit import AuditLog
 from store.engine import make_engine
 from tests.integration.api_world import KEY, PASSWORD, RESIDENTS, World, build_world, populated_world, project_outbox

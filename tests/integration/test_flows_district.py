@@ -199,14 +199,17 @@ def test_the_plan_fills_known_fields_and_the_xlsx_asks_only_for_the_gaps(distric
 
     from openpyxl import load_workbook
 
-    from flows.plan import load_form, plan, shown
+    from core.planner import plan_collection
+    from services.plan_workbook import shown
+    from services.planning import load_form
+    from store.planner_reads import residents
 
     settings = district
     engine = bootstrap.engine(settings)
     communities = Counter(p.golden.residential_address.value.community for p in bootstrap.profile_projection(settings).profiles()
                           if p.is_active and p.golden.residential_address and p.golden.residential_address.value.community)
     community = communities.most_common(1)[0][0]
-    expected = plan(engine, load_form("elderly_survey"), community=community)
+    expected = plan_collection(residents(engine, community=community), load_form("elderly_survey"))
     assert expected.residents and 0 < expected.share_known < 1
     assert all("attributes.living_alone" in r.missing for r in expected.residents)  # no source holds it
 

@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from api import errors
-from api.pipeline import letter_view
 from api.queries import BadQuery, NotFound
 from core.privacy import mask_phone, redact, redact_purpose, redact_row
 from core.standardise.errors import CannotStandardise, StandardiseError
-from flows.plan import shown
 from schemas.source_record import DeadLetter
+from services.dead_letters import letter_view
+from services.plan_workbook import shown
 
 DIVISIONS = ["110105", "320102", "440305", "510104", "650102"]
 SEPARATORS = ["", "", "", " ", "-", "－", "  ", " - ", "\u3000", "—", "."]

@@ -1,98 +1,32 @@
-"""The collection planner's adapter: residents from the profile store, forms from ``config/forms``,
-the plan as a pre-filled ``.xlsx`` that asks community workers only for the gaps, and that
-workbook read back when the worker returns it filled.
+"""The collection plan as a workbook (一表通): written pre-filled, so community workers are asked only
+for the gaps (known values masked as the profile view masks them), and read back when a worker
+returns it filled.
 
-The planning itself is pure (``core.planner``); this module reads and writes.
+The planning itself is pure (``core.planner``); the use cases are ``services.planning``.
 """
 
 from __future__ import annotations
 
 import io
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-from sqlalchemy import Engine, select
-
 from core.access import is_sensitive, mask_value
-from core.planner import CollectionPlan, FormTemplate, plan_collection
+from core.planner import CollectionPlan
 from core.privacy import redact
-from core.profile import Profile
-from onceonly.settings import PROJECT_ROOT
-from store.profile_lookup import active_profiles
-from store.profile_tables import profiles as profiles_table
 
-FORMS_DIR = PROJECT_ROOT / "config" / "forms"
+__all__ = ["FORM_SHEET", "Cells", "FilledForm", "UnreadableWorkbook", "export_xlsx", "read_workbook", "shown",
+           "workbook_bytes"]
+
 KNOWN_FILL = "E2EFDA"  # pale green: filled from the hub, do not ask again
 GAP_FILL = "FFF2CC"  # pale yellow: the worker asks this
 FORM_SHEET = "form"
-_FORM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-MAX_REDIRECTS = 10
-
-
-class UnknownForm(LookupError):
-    pass
 
 
 class UnreadableWorkbook(ValueError):
     """The uploaded file is not a plan workbook this hub wrote."""
-
-
-def form_names(forms_dir: Path | None = None) -> list[str]:
-    return sorted(p.stem for p in (forms_dir or FORMS_DIR).glob("*.yaml") if _FORM_NAME.match(p.stem))
-
-
-def load_form(name: str, forms_dir: Path | None = None) -> FormTemplate:
-    path = (forms_dir or FORMS_DIR) / f"{name}.yaml"
-    if not _FORM_NAME.match(name) or not path.is_file():
-        raise UnknownForm(f"no form {name!r} (known: {', '.join(form_names(forms_dir)) or 'none'})")
-    return FormTemplate.from_dict(name, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
-
-
-def load_forms(forms_dir: Path | None = None) -> list[FormTemplate]:
-    return [load_form(name, forms_dir) for name in form_names(forms_dir)]
-
-
-def residents(engine: Engine, *, community: str | None = None, grid: str | None = None,
-              profile_ids: Sequence[str] | None = None) -> list[Profile]:
-    """Active profiles of a community (社区: where the store places the resident, core.places),
-    narrowed to a grid (网格) of it; or the given profile ids."""
-    stmt = select(profiles_table.c.doc).where(profiles_table.c.status == "active")
-    if community is not None:
-        stmt = stmt.where(profiles_table.c.community == community)
-        if grid is not None:
-            stmt = stmt.where(profiles_table.c.grid == f"{community}/{grid}")
-    if profile_ids is not None:
-        stmt = stmt.where(profiles_table.c.profile_id.in_(list(profile_ids)))
-    with engine.connect() as conn:
-        return [Profile.model_validate(row.doc) for row in conn.execute(stmt)]
-
-
-@dataclass(frozen=True)
-class Located:
-    """A profile found by id (following merge redirects), with the community it is scoped by."""
-
-    asked: str
-    profile: Profile
-    community: str | None
-    grid: str | None = None  # qualified, "秦虹社区/第2网格": where the store places the resident
-
-
-def locate(engine: Engine, profile_ids: Sequence[str]) -> tuple[list[Located], list[str]]:
-    """The active profiles behind ``profile_ids`` (a merged-away id leads to its survivor), and
-    the ids that lead nowhere."""
-    active = active_profiles(engine, profile_ids, hops=MAX_REDIRECTS)
-    found = [Located(pid, a.profile, a.community, a.grid) for pid in dict.fromkeys(profile_ids)
-             if (a := active.get(pid)) is not None]
-    return found, [pid for pid in profile_ids if pid not in active]
-
-
-def plan(engine: Engine, form: FormTemplate, *, community: str | None = None, grid: str | None = None,
-         profile_ids: Sequence[str] | None = None) -> CollectionPlan:
-    return plan_collection(residents(engine, community=community, grid=grid, profile_ids=profile_ids), form)
 
 
 def shown(field: str, value: str) -> str:
