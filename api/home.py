@@ -193,7 +193,7 @@ class HomeQueries:
     # -- what changed since the last visit --------------------------------------------------------
     def last_visit(self, principal: Principal) -> datetime | None:
         """The principal's previous console login (the one before this session's), if any."""
-        with self.engine.connect() as conn:
+        with self.audit.engine.connect() as conn:  # the audit log's database (store.audit.audit_engine)
             found = conn.execute(select(audit_log.c.at).where(audit_log.c.user_id == principal.user_id,
                                                               audit_log.c.action == "login")
                                  .order_by(audit_log.c.seq.desc()).offset(1).limit(1)).scalar()

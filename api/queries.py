@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine, Text, and_, bindparam, case, cast, exists, false, func, literal, or_, select
+from sqlalchemy import Engine, Text, and_, bindparam, case, cast, exists, false, func, literal, or_, select, union
 
 from core.access import AccessDenied, Grant, Principal, ScopeKind, may_see_community, require, scope_of, visibility
 from core.access.views import Disclosure, evidence_weights, field_views, record_view, review_view, summary_of
@@ -467,17 +467,18 @@ def _search_statements(shape: _SearchShape) -> tuple[Any, Any]:
     if shape.name is not None:
         script, has_pinyin = shape.name
         name: Any = bindparam("name")
-        # Each term can use an index (a prefix as a range, not LIKE), so SQLite's OR optimisation
-        # and PostgreSQL's bitmap OR both avoid a scan; variants (another source's spelling,
-        # unspaced pinyin) come from the search-term index.
-        conds = [profiles.c.name == name]
+        # The profiles any form of the name selects, each form through its own index (a prefix as a
+        # range, not LIKE), as one set of ids: written as an OR on the row, PostgreSQL cannot turn
+        # the search-term subquery into an index scan beside the others and scans every profile.
+        # Variants (another source's spelling, unspaced pinyin) come from the search-term index.
+        by_name = [select(profiles.c.profile_id).where(profiles.c.name == name)]
         if script == "han":
-            conds.append(profiles.c.name.between(name, bindparam("name_end")))
+            by_name.append(select(profiles.c.profile_id).where(profiles.c.name.between(name, bindparam("name_end"))))
         if has_pinyin:
-            conds.append(profiles.c.name_key == bindparam("pinyin"))
-        conds.append(profiles.c.profile_id.in_(select(_terms.c.profile_id).where(
-            _terms.c.kind == "name", _terms.c.term.in_(bindparam("aliases", expanding=True)))))
-        stmt = stmt.where(or_(*conds))
+            by_name.append(select(profiles.c.profile_id).where(profiles.c.name_key == bindparam("pinyin")))
+        by_name.append(select(_terms.c.profile_id).where(
+            _terms.c.kind == "name", _terms.c.term.in_(bindparam("aliases", expanding=True))))
+        stmt = stmt.where(profiles.c.profile_id.in_(union(*by_name)))
         # The exact surviving name first, then another source's exact spelling (an alias), then
         # the same pinyin, then a longer name starting with the query.
         alias = exists().where(_terms.c.kind == "name", _terms.c.term == name,

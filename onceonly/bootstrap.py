@@ -204,7 +204,9 @@ def audit_checkpointer(settings: Settings) -> Checkpointer:
 
 
 def audit_log(settings: Settings, db: Engine) -> AuditLog:
-    """The audit log with the settings' audit key and its checkpoints (every process that appends)."""
+    """The audit log with the settings' audit key and its checkpoints (every process that appends), in
+    its own database beside ``db`` (``store.audit.audit_engine``: on SQLite its own file, so a read's
+    append does not queue behind the store's writers)."""
     return AuditLog(db, key=settings.audit_secret(), checkpoints=audit_checkpointer(settings))
 
 

@@ -10,6 +10,12 @@ not the MACs. Signed checkpoints of the chain head, written outside the database
 the whole log wiped. The "who looked at this resident" index is derived from the entries, and
 ``verify`` re-derives and compares it.
 
+Where it lives (:func:`audit_engine`): on SQLite a file of its own beside the store's
+(``onceonly.db`` → ``onceonly-audit.db``), so a read's append, which every read waits for, never
+queues behind the projection's or a steward's write on the store file's one writer lock; on
+PostgreSQL the store's database. A log written into the store's file before it had its own is
+moved there once (:meth:`AuditLog._adopt_store_log`).
+
 Entries written before the key existed (migration ``b7d4e2a91c3f``) have no MAC; ``verify`` names
 them as legacy, hash-chained only: the first keyed entry's MAC covers the last legacy entry's hash
 and so pins them as they stood then. Kept at least 3 years (PIPL): nothing here updates or deletes
@@ -46,6 +52,7 @@ from sqlalchemy import (
 from core.access import Principal
 from onceonly.settings import DEFAULT_AUDIT_KEY
 from store.audit_checkpoints import Checkpoint, Checkpointer
+from store.engine import companion_engine, write_transaction
 from store.profile_lookup import profile_lineage
 from store.tables import metadata
 
@@ -84,6 +91,12 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 Index("ix_audit_log_user", audit_log.c.user_id)
+
+
+def audit_engine(store: Engine) -> Engine:
+    """The database of ``store``'s audit log: every writer and reader of the log asks for it here
+    (:class:`AuditLog` does), so they all meet in the same place."""
+    return companion_engine(store, "audit")
 
 
 @dataclass(frozen=True)
@@ -142,13 +155,16 @@ class AuditLog:
     entry is committed (on SQLite with ``synchronous=FULL``: on disk, not only in the OS cache).
     Under concurrent reads this writes one transaction per group instead of one per read.
 
-    ``key`` is the audit key (``Settings.audit_secret``; the default is the public development
-    key); ``checkpoints`` writes signed checkpoints of the head outside the database and gives them
-    back to ``verify`` (``onceonly.bootstrap.audit_log`` wires both from the settings)."""
+    ``engine`` is the profile store's: the log itself is in :func:`audit_engine` of it (``.engine``),
+    the store (``.store``) is read only to follow merges in :meth:`who_looked`. ``key`` is the audit
+    key (``Settings.audit_secret``; the default is the public development key); ``checkpoints``
+    writes signed checkpoints of the head outside the database and gives them back to ``verify``
+    (``onceonly.bootstrap.audit_log`` wires both from the settings)."""
 
     def __init__(self, engine: Engine, *, key: bytes | str = DEFAULT_AUDIT_KEY,
                  checkpoints: Checkpointer | None = None) -> None:
-        self.engine = engine
+        self.store = engine
+        self.engine = audit_engine(engine)
         self.key = key.encode("utf-8") if isinstance(key, str) else key
         self.checkpoints = checkpoints
         if checkpoints is not None:
@@ -158,7 +174,8 @@ class AuditLog:
         # One writer at a time per process; across processes the head row's lock orders them.
         self._write_lock = threading.Lock()
         self.commits = 0  # transactions written by this process (fewer than entries under load)
-        metadata.create_all(engine, tables=[audit_log, audit_residents, audit_head])
+        metadata.create_all(self.engine, tables=[audit_log, audit_residents, audit_head])
+        self._adopt_store_log()
 
     def append(self, principal: Principal, action: str, purpose: str, residents: Sequence[str],
                fields: Sequence[str]) -> AuditEntry:
@@ -192,6 +209,31 @@ class AuditLog:
         """Write the last checkpoint and stop the checkpointer (the service's shutdown)."""
         if self.checkpoints is not None:
             self.checkpoints.close()
+
+    def _adopt_store_log(self) -> None:
+        """Copy the entries an earlier version wrote into the store's own file into the log's file,
+        once: when the log's file has no entry yet and the store's has. Entries keep their seq, hash
+        and MAC, so the chain and the signed checkpoints still verify. The store's copy stays as it
+        was (nothing deletes an audit entry); no process writes to it any more. Every process of the
+        hub must run this version: an older one still appending to the store's file after the move
+        would write entries this log never sees."""
+        if self.engine is self.store:
+            return
+        with self.store.connect() as conn:
+            head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
+        if head is None:
+            return
+        last = int(head.seq)  # a group's entries and its head are committed together: all of 1..last exist
+        # The log's writer lock first: two processes starting together move the log once.
+        with write_transaction(self.engine) as target:
+            if target.execute(select(audit_head.c.id)).first() is not None:
+                return  # moved already, or this log has entries of its own
+            with self.store.connect() as source:
+                for table in (audit_log, audit_residents):
+                    rows = source.execution_options(yield_per=5000).execute(select(table).where(table.c.seq <= last))
+                    for part in rows.partitions():
+                        target.execute(table.insert(), [dict(r._mapping) for r in part])
+            target.execute(audit_head.insert().values(id=1, seq=last, hash=head.hash))
 
     def _write(self, group: Sequence[_Pending]) -> list[AuditEntry]:
         with self.engine.connect() as conn:
@@ -264,7 +306,7 @@ class AuditLog:
         """Every entry about the resident behind ``resident``, newest first, following merges: the
         reads of the profile a merged-away id leads to and of every profile merged into it (the
         lineage the access report uses). Returns the profile ids looked up and the entries."""
-        _, ids = profile_lineage(self.engine, resident)
+        _, ids = profile_lineage(self.store, resident)
         ids = ids or [resident]  # an id no profile has (any more): its own entries
         if resident not in ids:
             ids.append(resident)

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, update
 
 from core.access import Principal
-from store.audit import AuditLog, audit_head, audit_log
+from store.audit import AuditLog, audit_engine, audit_head, audit_log
 from tests.helpers import cli
 
 WORKER = Principal("u-1", "worker", "community_worker", frozenset({"秦虹社区"}))
@@ -32,7 +32,7 @@ def test_an_untouched_log_verifies(store_engine: Engine) -> None:
 
 def test_an_edited_entry_is_found(store_engine: Engine) -> None:
     log = _log(store_engine)
-    with store_engine.begin() as conn:
+    with log.engine.begin() as conn:
         conn.execute(update(audit_log).where(audit_log.c.seq == 3).values(purpose="nothing to see"))
     result = log.verify()
     assert not result.ok and any("entry 3" in p and "edited" in p for p in result.problems)
@@ -40,7 +40,7 @@ def test_an_edited_entry_is_found(store_engine: Engine) -> None:
 
 def test_a_deleted_entry_is_found(store_engine: Engine) -> None:
     log = _log(store_engine)
-    with store_engine.begin() as conn:
+    with log.engine.begin() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.seq == 2))
     result = log.verify()
     assert not result.ok and any("missing" in p for p in result.problems)
@@ -48,7 +48,7 @@ def test_a_deleted_entry_is_found(store_engine: Engine) -> None:
 
 def test_deleting_the_newest_entries_is_found(store_engine: Engine) -> None:
     log = _log(store_engine)
-    with store_engine.begin() as conn:
+    with log.engine.begin() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.seq >= 4))
     result = log.verify()
     assert not result.ok and any("head" in p for p in result.problems)
@@ -56,7 +56,7 @@ def test_deleting_the_newest_entries_is_found(store_engine: Engine) -> None:
 
 def test_rewriting_the_chain_from_an_edit_onwards_still_disagrees_with_the_head(store_engine: Engine) -> None:
     log = _log(store_engine, 3)
-    with store_engine.begin() as conn:
+    with log.engine.begin() as conn:
         conn.execute(update(audit_head).values(hash="f" * 64))
     assert not log.verify().ok
 
@@ -77,7 +77,7 @@ def test_the_cli_verifies_and_exits_1_on_tampering(tmp_path: Path) -> None:
     env = {"ONCEONLY_DATABASE_URL": url, "ONCEONLY_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     ok = subprocess.run(cli("audit", "verify"), env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and "intact: 5 entries" in ok.stdout
-    with engine.begin() as conn:
+    with audit_engine(engine).begin() as conn:
         conn.execute(update(audit_log).where(audit_log.c.seq == 1).values(username="someone else"))
     bad = subprocess.run(cli("audit", "verify"), env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "TAMPERED" in bad.stdout

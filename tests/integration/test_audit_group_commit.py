@@ -35,7 +35,7 @@ def test_concurrent_appends_each_leave_one_entry_in_one_verified_chain(store_eng
     entries = log.entries()
     assert Counter(e.purpose for e in entries) == {f"核对 {n}-{i}": 1 for n in range(THREADS) for i in range(EACH)}
     assert all(e.residents == (f"p-{e.purpose.split()[1]}",) for e in entries)  # each entry names its own reader's resident
-    with store_engine.connect() as conn:
+    with log.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(audit_residents)).scalar_one() == THREADS * EACH
     # fewer transactions than entries (one per group), yet every entry chains to the one before
     assert log.commits < THREADS * EACH

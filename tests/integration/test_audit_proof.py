@@ -26,7 +26,7 @@ from core.access import Principal
 from localstack.kafka_broker import KafkaBroker
 from onceonly import bootstrap
 from onceonly.settings import Settings
-from store.audit import AuditLog, audit_head, audit_log, audit_residents, entry_hash
+from store.audit import AuditLog, audit_engine, audit_head, audit_log, audit_residents, entry_hash
 from store.audit_checkpoints import Checkpoint, Checkpointer
 from store.auth_tables import UserStore
 from store.engine import make_engine
@@ -42,6 +42,11 @@ class Proof:
     engine: Engine
     settings: Settings
     auditor: TestClient  # the query service, as the auditor
+
+    @property
+    def log_db(self) -> Engine:
+        """Where the audit log is (its own file beside the SQLite store): what a tamperer edits."""
+        return audit_engine(self.engine)
 
     def verify(self) -> dict[str, Any]:
         answer = self.auditor.get("/api/v1/audit/verify")
@@ -103,9 +108,9 @@ def test_an_untouched_log_verifies_against_its_signed_checkpoints(proof: Proof) 
 
 def test_an_entry_edited_and_the_chain_recomputed_is_found(proof: Proof) -> None:
     proof.write(8)
-    with proof.engine.begin() as conn:
+    with proof.log_db.begin() as conn:
         conn.execute(update(audit_log).where(audit_log.c.seq == 3).values(purpose="nothing to see"))
-    _rechain(proof.engine, 3)
+    _rechain(proof.log_db, 3)
     result = proof.verify()
     assert not result["ok"]
     assert any(p.startswith("entries 3..8") and "MAC does not match" in p for p in result["problems"]), result
@@ -113,13 +118,13 @@ def test_an_entry_edited_and_the_chain_recomputed_is_found(proof: Proof) -> None
 
 def test_an_entry_deleted_and_the_rest_renumbered_is_found(proof: Proof) -> None:
     proof.write(8)
-    with proof.engine.begin() as conn:
+    with proof.log_db.begin() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.seq == 2))
         conn.execute(delete(audit_residents).where(audit_residents.c.seq == 2))
         for seq in range(3, 9):  # close the gap: 3 becomes 2, …
             conn.execute(update(audit_log).where(audit_log.c.seq == seq).values(seq=seq - 1))
             conn.execute(update(audit_residents).where(audit_residents.c.seq == seq).values(seq=seq - 1))
-    _rechain(proof.engine, 2)
+    _rechain(proof.log_db, 2)
     result = proof.verify()
     assert not result["ok"]
     assert any("MAC does not match" in p for p in result["problems"]), result
@@ -128,7 +133,7 @@ def test_an_entry_deleted_and_the_rest_renumbered_is_found(proof: Proof) -> None
 
 def test_a_log_cut_short_with_its_head_moved_back_is_found(proof: Proof) -> None:
     proof.write(12)
-    with proof.engine.begin() as conn:
+    with proof.log_db.begin() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.seq > 7))
         conn.execute(delete(audit_residents).where(audit_residents.c.seq > 7))
         seventh = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == 7)).scalar_one()
@@ -140,7 +145,7 @@ def test_a_log_cut_short_with_its_head_moved_back_is_found(proof: Proof) -> None
 
 def test_a_wiped_log_is_found(proof: Proof) -> None:
     proof.write(6)
-    with proof.engine.begin() as conn:
+    with proof.log_db.begin() as conn:
         for table in (audit_residents, audit_log, audit_head):
             conn.execute(delete(table))
     result = proof.verify()
@@ -150,7 +155,7 @@ def test_a_wiped_log_is_found(proof: Proof) -> None:
 
 def test_a_deleted_or_edited_who_looked_row_is_found(proof: Proof) -> None:
     proof.write(6)
-    with proof.engine.begin() as conn:
+    with proof.log_db.begin() as conn:
         conn.execute(delete(audit_residents).where(audit_residents.c.seq == 2))
         conn.execute(update(audit_residents).where(audit_residents.c.seq == 4).values(profile_id="p-somebody-else"))
     result = proof.verify()
@@ -174,7 +179,7 @@ def test_a_checkpoint_edited_to_hide_a_cut_is_found(proof: Proof) -> None:
 
 def test_the_macs_need_the_key_and_the_database_does_not_hold_it(proof: Proof) -> None:
     proof.write(4)
-    with proof.engine.connect() as conn:
+    with proof.log_db.connect() as conn:
         for table in ("audit_log", "audit_head", "audit_residents"):
             dump = json.dumps([list(map(str, r)) for r in conn.execute(text(f"SELECT * FROM {table}"))])
             assert AUDIT_KEY not in dump
@@ -186,7 +191,7 @@ def test_legacy_entries_without_a_mac_are_named_and_a_removed_mac_is_found(store
     before = AuditLog(store_engine)  # as before the migration: entries written with no MAC
     for i in range(3):
         before.append(STEWARD, "read_profile", f"旧记录 {i}", [f"p-{i}"], ["name"])
-    with store_engine.begin() as conn:
+    with audit_engine(store_engine).begin() as conn:
         conn.execute(update(audit_log).values(mac=None))
     settings = _settings(tmp_path)
     log = bootstrap.audit_log(settings, store_engine)
@@ -196,7 +201,7 @@ def test_legacy_entries_without_a_mac_are_named_and_a_removed_mac_is_found(store
     result = bootstrap.audit_log(settings, store_engine).verify()
     assert result.ok, result.problems
     assert any("entries 1..3 predate the audit key" in n and "pinned" in n for n in result.notes)
-    with store_engine.begin() as conn:  # make the keyed entries look legacy too
+    with audit_engine(store_engine).begin() as conn:  # make the keyed entries look legacy too
         conn.execute(update(audit_log).values(mac=None))
     stripped = bootstrap.audit_log(settings, store_engine).verify()
     assert not stripped.ok and any("entries 4..7" in p and "MAC removed" in p for p in stripped.problems)
@@ -292,7 +297,7 @@ def test_the_checkpoint_in_kafka_finds_a_cut_when_the_file_is_gone(kafka_broker:
     assert "Kafka topic" in ok.stdout and "signed checkpoints" in ok.stdout
 
     # cut the last five entries, move the head back, and remove the checkpoint file
-    with engine.begin() as conn:
+    with audit_engine(engine).begin() as conn:
         conn.execute(delete(audit_log).where(audit_log.c.seq > 4))
         conn.execute(delete(audit_residents).where(audit_residents.c.seq > 4))
         fourth = conn.execute(select(audit_log.c.hash).where(audit_log.c.seq == 4)).scalar_one()

@@ -75,7 +75,7 @@ class Hub:
         return ConnectorState(self.engine, source).runs()
 
     def audited(self, action: str) -> list[tuple[str, ...]]:
-        with self.engine.connect() as conn:
+        with self.audit.engine.connect() as conn:
             return [tuple(json.loads(r.fields)) for r in conn.execute(select(audit_log.c.fields).where(audit_log.c.action == action))]
 
 

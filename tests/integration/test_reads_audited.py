@@ -29,7 +29,7 @@ from flows.state import flow_batches
 from localstack.kafka_broker import KafkaBroker
 from schemas.codec import encode
 from schemas.source_record import DeadLetter
-from store.audit import AuditLog, audit_log
+from store.audit import AuditLog, audit_engine, audit_log
 from tests.integration.api_world import World, build_world, kafka_settings
 
 pytestmark = pytest.mark.kafka
@@ -86,7 +86,7 @@ def get_routes(app: FastAPI) -> dict[str, str]:
 
 
 def entries(world: World) -> int:
-    with world.engine.connect() as conn:
+    with audit_engine(world.engine).connect() as conn:
         return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
 
 

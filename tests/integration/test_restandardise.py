@@ -114,9 +114,9 @@ def test_after_a_mapping_fix_only_the_changed_record_is_sent_again_and_its_profi
     finally:
         stop(worker)
 
-    from store.audit import audit_log
+    from store.audit import audit_engine, audit_log
 
-    with engine.connect() as conn:
+    with audit_engine(engine).connect() as conn:
         actions = conn.execute(select(audit_log.c.action, audit_log.c.purpose)).all()
     assert sum(1 for a, p in actions if a == "restandardise" and "community" in p) == 2
     assert all(isinstance(e, SourceRecord) for e in read_topic(settings.kafka_bootstrap or "",
