@@ -17,7 +17,7 @@ from api import errors
 from api.admin import UserAdmin, admin_router
 from api.auth import Authenticator, LoginThrottle, Sessions, session_secret
 from api.ingest import MAX_BODY_BYTES as INGEST_BODY_BYTES
-from api.ingest import IngestService, ingest_router
+from api.ingest import ingest_router
 from api.metrics import MeasuredAuditLog, RouteTimer, metrics_router
 from api.pipeline import HealthSampler, PipelineViews
 from api.quality import QualityViews
@@ -27,7 +27,7 @@ from connectors.kafka_sink import acknowledged_batch_publisher, acknowledged_pub
 from metrics.definitions import ServiceMetrics
 from onceonly import __version__
 from onceonly.bootstrap import access_grants as load_grants
-from onceonly.bootstrap import audit_checkpointer
+from onceonly.bootstrap import audit_checkpointer, ingest_service
 from onceonly.settings import Settings, is_loopback, refuse_default_keys
 from services.dead_letters import DeadLetterService
 from store.audit import AuditLog
@@ -41,9 +41,10 @@ from store.resolver_state import ResolverState
 
 
 def create_app(engine: Engine, sources: list[str], settings: Settings | None = None) -> FastAPI:
-    """With ``settings``, departments can also push batches (``api.ingest``) and stewards' decisions
-    are published to Kafka at once; without, the app reads the store with default settings."""
-    ingest = IngestService(settings, engine) if settings is not None else None
+    """With ``settings``, departments can also push batches (``api.ingest``, ``services.ingest``) and
+    stewards' decisions are published to Kafka at once; without, the app reads the store with default
+    settings."""
+    ingest = ingest_service(settings, engine) if settings is not None else None
     effective = settings if settings is not None else Settings()
     refuse_default_keys(effective, effective.api_host)  # also when started without the CLI
     key = effective.id_hash_key.get_secret_value()

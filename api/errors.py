@@ -17,6 +17,7 @@ from core.objections import ObjectionError
 from core.privacy import redact
 from core.resolution.errors import ResolutionError
 from services.dead_letters import ReprocessRefused, ReprocessStopped
+from services.ingest import BatchNotTaken, UnknownSource
 from services.objections import UnknownObjection
 from services.planning import AnswersNotTaken, NoResident, PlanRefused
 
@@ -97,8 +98,15 @@ def install(app: FastAPI) -> None:
             await run_in_threadpool(audit_refusal, request, "not found or outside the caller's scope")
         return answer(request, 404, redact(str(exc)))
 
+    @app.exception_handler(UnknownSource)
+    async def not_pushed(request: Request, exc: UnknownSource) -> Response:
+        # Not a read of resident data: no refusal to audit (the planner's answers meet it when the
+        # community source has no mapping file).
+        return answer(request, 404, str(exc))
+
     @app.exception_handler(Unavailable)
     @app.exception_handler(AnswersNotTaken)
+    @app.exception_handler(BatchNotTaken)
     @app.exception_handler(ReprocessStopped)
     async def unavailable(request: Request, exc: RuntimeError) -> Response:
         return answer(request, 503, str(exc))

@@ -1,47 +1,28 @@
 """``POST /api/v1/ingest/{source}``: a department (community workers' app) pushes native rows.
 
-A pushed batch runs through the same ``Connector`` loop as a pull (``connectors.batch``), so
-collected-once, dead letters and run counts apply unchanged: posting the same batch twice sends
-nothing the second time. The route only authenticates, decodes and answers; the answer is the
-run's counts (200), or a short message (4xx/503), never a stack trace and never a submitted
-value (a row may hold an ID number).
-
-Runs of one source never overlap in this process (two runs could both see a new row as new and
-send it twice), so each source has a lock and a reused producer. Several API replicas pushing
-the same source at once are not serialised: run one replica per pushed source.
+The use case is ``services.ingest.IngestService.push``: the batch runs through the same ``Connector``
+loop as a pull, so collected-once, dead letters and run counts apply unchanged (posting the same
+batch twice sends nothing the second time). The route only authenticates, decodes, calls it and
+answers: the run's counts (200), or a short message (4xx/503: ``api.errors`` answers the service's
+own errors), never a stack trace and never a submitted value (a row may hold an ID number).
 """
 
 from __future__ import annotations
 
-import hmac
 import json
-import logging
-import threading
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request
-from kafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from connectors.batch import BatchReader
-from connectors.kafka_sink import KafkaSink, SinkError
-from connectors.pull import RunCounts
-from connectors.rows import Reader
-from connectors.spec import ConnectorSpec
 from core.privacy import redact
-from onceonly import bootstrap
-from onceonly.settings import Settings
-
-log = logging.getLogger(__name__)
+from services.ingest import Cell, IngestService
 
 MAX_ROWS = 5_000
 MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_DEPTH = 3  # {"rows": [{column: cell}]}: a cell is never a list or an object
-Cell = str | int | float | bool | None
 
 
 class IngestBatch(BaseModel):
@@ -65,57 +46,6 @@ class IngestResult(BaseModel):
     dead_letters: int
 
 
-class IngestService:
-    """Runs pushed batches through the shared loop, one run per source at a time."""
-
-    def __init__(self, settings: Settings, engine: Engine) -> None:
-        self.settings, self.engine = settings, engine
-        self._locks: dict[str, threading.Lock] = {}
-        self._sinks: dict[str, KafkaSink] = {}
-        self._guard = threading.Lock()
-
-    def authorise(self, source: str, authorization: str | None) -> None:
-        """401 without a known token, 403 with another source's token."""
-        scheme, _, given = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            raise HTTPException(401, "send the department's token as 'Authorization: Bearer <token>'",
-                                headers={"WWW-Authenticate": "Bearer"})
-        tokens = {s: t.get_secret_value() for s, t in self.settings.ingest_tokens.items()}
-        holder = next((s for s, t in tokens.items() if hmac.compare_digest(t.encode(), given.strip().encode())), None)
-        if holder is None:
-            raise HTTPException(401, "unknown token", headers={"WWW-Authenticate": "Bearer"})
-        if holder != source:
-            raise HTTPException(403, f"this token may not push to {source!r}")
-
-    def spec(self, source: str) -> ConnectorSpec:
-        path = bootstrap.mapping_path(self.settings, source)
-        if not path.is_file():
-            raise HTTPException(404, f"no mapping file for source {source!r}")
-        spec = ConnectorSpec.load(path)
-        if spec.kind != "ingest":
-            raise HTTPException(404, f"source {source!r} is pulled by the hub, not pushed (kind {spec.kind})")
-        return spec
-
-    def run(self, spec: ConnectorSpec, batch_id: str, rows: list[dict[str, Cell]],
-            reader: Reader | None = None) -> RunCounts:
-        """``reader`` replaces the batch's own (the planner's answers bring rows it could not read)."""
-        with self._guard:
-            lock = self._locks.setdefault(spec.source, threading.Lock())
-        with lock:
-            sink = self._sinks.get(spec.source)
-            if sink is None:
-                sink = self._sinks[spec.source] = KafkaSink(bootstrap.kafka_bootstrap(self.settings),
-                                                            client_id=f"onceonly-ingest-{spec.source}")
-            connector = bootstrap.connector(self.settings, spec, sink, db=self.engine,
-                                            reader=reader or BatchReader(batch_id, rows))
-            return connector.run()
-
-    def close(self) -> None:
-        for sink in self._sinks.values():
-            sink.close()
-        self._sinks.clear()
-
-
 def ingest_router(service: IngestService) -> APIRouter:
     router = APIRouter(tags=["departments"])
 
@@ -126,20 +56,28 @@ def ingest_router(service: IngestService) -> APIRouter:
                      authorization: Annotated[str | None, Header()] = None) -> IngestResult:
         """Take a batch of native rows (JSON ``{"rows": [{column: value, …}, …]}``) into Kafka,
         each fact once; bad rows become dead letters and are counted, not refused."""
-        service.authorise(source, authorization)
-        spec = service.spec(source)
+        _authorise(service, source, authorization)
+        spec = service.spec(source)  # UnknownSource: 404
         batch = _decode(await request.body())
         batch_id = redact(batch.batch_id or uuid.uuid4().hex)
-        try:
-            counts = await run_in_threadpool(service.run, spec, batch_id, batch.rows)
-        except (bootstrap.NoBroker, KafkaError, SinkError, SQLAlchemyError, OSError) as exc:
-            # Nothing unacknowledged was checkpointed: resending the batch is safe (collected once).
-            log.warning("ingest %s: batch %s not taken in: %s", source, batch_id, type(exc).__name__)
-            raise HTTPException(503, f"the batch was not taken in ({type(exc).__name__}); send it again") from exc
+        counts = await run_in_threadpool(service.push, spec, batch_id, batch.rows)  # BatchNotTaken: 503
         return IngestResult(source=source, batch_id=batch_id, read=counts.read, events=counts.events,
                             unchanged=counts.unchanged, dead_letters=counts.dead_letters)
 
     return router
+
+
+def _authorise(service: IngestService, source: str, authorization: str | None) -> None:
+    """401 without a known token, 403 with another source's token."""
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        raise HTTPException(401, "send the department's token as 'Authorization: Bearer <token>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+    holder = service.department_of(given.strip())
+    if holder is None:
+        raise HTTPException(401, "unknown token", headers={"WWW-Authenticate": "Bearer"})
+    if holder != source:
+        raise HTTPException(403, f"this token may not push to {source!r}")
 
 
 def _decode(body: bytes) -> IngestBatch:

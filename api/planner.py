@@ -7,7 +7,7 @@
   with the share of re-collection avoided;
 - ``POST /api/v1/planner/xlsx``: the same plan as a pre-filled workbook asking only for the gaps;
 - ``POST /api/v1/planner/answers``: the filled workbook back: each resident's answered gaps become
-  one community visit record and go through the ingest loop (``api.ingest.IngestService``), so
+  one community visit record and go through the ingest loop (``services.ingest.IngestService``), so
   they are resolved and published like any other record;
 - ``/console/planner``: the same in the zh-CN console.
 

@@ -29,13 +29,12 @@ def artifact_key(source: str) -> str:
 @task(name="pull", retries=2, retry_delay_seconds=30, timeout_seconds=3600, cache_policy=NO_CACHE)
 def pull(source: str) -> dict[str, int]:
     """Collected once: re-running after a failure sends nothing the broker already acknowledged."""
-    from connectors.kafka_sink import KafkaSink
     from connectors.spec import ConnectorSpec
 
-    settings = Settings()
-    spec = ConnectorSpec.load(bootstrap.mapping_path(settings, source))
-    with concurrency(limit_name(source), occupy=1), KafkaSink(bootstrap.kafka_bootstrap(settings)) as sink:
-        counts = bootstrap.connector(settings, spec, sink).run()
+    service = bootstrap.ingest_service(Settings())
+    spec = ConnectorSpec.load(service.mapping_path(source))
+    with concurrency(limit_name(source), occupy=1):
+        counts = service.pull(spec)
     if not counts.balanced:
         raise RuntimeError(f"{source}: counts do not add up: {counts}")
     return asdict(counts)

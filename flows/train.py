@@ -1,5 +1,6 @@
 """The train-matcher flow: re-estimate the matcher (EM) from the raw topics' current records and
-store the parameters as a new version; running workers pick it up (``onceonly.matcher_source``)."""
+store the parameters as a new version (``services.training``); running workers pick it up
+(``onceonly.matcher_source``)."""
 
 from __future__ import annotations
 
@@ -13,13 +14,9 @@ from onceonly.settings import Settings
 
 @task(name="estimate-matcher", timeout_seconds=3600, cache_policy=NO_CACHE)
 def estimate(seed: int) -> str:
-    from onceonly.training import train
-    from store.matcher_parameters import MatcherParameterStore
+    from services.training import TrainMatcher
 
-    settings = Settings()
-    parameters = train(bootstrap.kafka_bootstrap(settings), [settings.raw_topic(s) for s in bootstrap.resident_sources(settings)],
-                       bootstrap.field_mappings(settings), MatcherParameterStore(bootstrap.engine(settings)), seed=seed)
-    return parameters.version
+    return bootstrap.training_service(Settings()).train(TrainMatcher(seed=seed)).parameters.version
 
 
 @flow(name="train-matcher", log_prints=True)

@@ -27,10 +27,14 @@ from localstack.kafka_broker import KafkaBroker
 from localstack.processes import port_open
 from onceonly.matcher_source import CurrentMatcher
 from onceonly.settings import PROJECT_ROOT, Settings
+from onceonly.topics import NoBroker
+from schemas.resident import ResidentRecord
 from services.gazetteer import GazetteerService
+from services.ingest import IngestService
 from services.objections import ObjectionService
 from services.pull_holds import EndSender, PullHoldService
 from services.restandardise import RestandardiseService
+from services.training import TrainingService, current_records
 from store.audit import AuditLog
 from store.audit_checkpoints import Checkpointer, CheckpointFile
 from store.engine import companion_engine, make_engine
@@ -44,10 +48,6 @@ from store.resolver_state import ResolverState
 from streams.app import StreamWiring, build_app
 
 SOURCES = ("public_security", "social_security", "civil_affairs", "housing", "community")
-
-
-class NoBroker(RuntimeError):
-    pass
 
 
 def broker_file(settings: Settings) -> Path:
@@ -341,3 +341,30 @@ def restandardise_service(settings: Settings, audit: Any) -> RestandardiseServic
     return RestandardiseService(lambda: field_mappings(settings), lambda: set(gazetteer_sources(settings)),
                                 read_topic, publish, audit, raw_topic=settings.raw_topic,
                                 records_topic=settings.records_topic, deadletter_topic=settings.deadletter_topic)
+
+
+def ingest_service(settings: Settings, db: Engine | None = None) -> IngestService:
+    """Pushed batches and pulls through the shared connector loop, on this hub's cluster, store (``db``,
+    else the settings' store on each run) and mapping files; the departments' push tokens."""
+
+    def open_sink(client_id: str) -> KafkaSink:
+        return KafkaSink(kafka_bootstrap(settings), client_id=client_id)
+
+    def connect(spec: ConnectorSpec, sink: KafkaSink, *, only_file: Path | None = None,
+                on_page: Callable[[RunCounts], None] | None = None, reader: Reader | None = None) -> Connector:
+        return connector(settings, spec, sink, only_file=only_file, db=db, on_page=on_page, reader=reader)
+
+    return IngestService(lambda source: mapping_path(settings, source), open_sink, connect,
+                         tokens={source: token.get_secret_value() for source, token in settings.ingest_tokens.items()})
+
+
+def training_service(settings: Settings, db: Engine | None = None) -> TrainingService:
+    """Training the matcher on the resident sources' raw topics, standardised with the mapping files as
+    they are when it runs; the versions stored in ``db`` (else the settings' store)."""
+
+    def records() -> list[ResidentRecord]:
+        address = kafka_bootstrap(settings)
+        return current_records(address, [settings.raw_topic(s) for s in resident_sources(settings)],
+                               field_mappings(settings))
+
+    return TrainingService(records, MatcherParameterStore(db if db is not None else engine(settings)))

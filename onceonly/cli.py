@@ -84,13 +84,10 @@ def ingest(
     mapping: Annotated[Path, typer.Option("--mapping", "-m", exists=True, dir_okay=False, help="The department's mapping file (YAML)")],
 ) -> None:
     """Read one department file (CSV or XLSX) through a mapping file into Kafka, collected once."""
-    from connectors.kafka_sink import KafkaSink
     from connectors.spec import ConnectorSpec
 
-    settings = _settings()
     spec = ConnectorSpec.load(mapping)
-    with KafkaSink(bootstrap.kafka_bootstrap(settings)) as sink:
-        counts = bootstrap.connector(settings, spec, sink, only_file=path).run()
+    counts = bootstrap.ingest_service(_settings()).pull(spec, only_file=path)
     console.print(f"{spec.source}: {counts}")
 
 
@@ -101,19 +98,14 @@ def pull(
     """Run one department's connector as its mapping file declares (incremental, collected once)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from connectors.kafka_sink import KafkaSink
-    from connectors.spec import ConnectorSpec
-
-    settings = _settings()
-    spec = ConnectorSpec.load(bootstrap.mapping_path(settings, source))
+    service = bootstrap.ingest_service(_settings())
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
         task = progress.add_task(f"{source}: starting", total=None)
 
         def show(counts: object) -> None:
             progress.update(task, description=f"{source}: {counts}")
 
-        with KafkaSink(bootstrap.kafka_bootstrap(settings)) as sink:
-            counts = bootstrap.connector(settings, spec, sink, on_page=show).run()
+        counts = service.pull(source, on_page=show)
     console.print(f"{source}: {counts}")
 
 
@@ -247,17 +239,12 @@ def train(seed: Annotated[int, typer.Option(help="seed of the random pair sample
     """
     from rich.table import Table
 
-    from onceonly.training import TooLittleData, estimates
-    from onceonly.training import train as run_training
-    from store.matcher_parameters import MatcherParameterStore
+    from services.training import TooLittleData, TrainMatcher, estimates
 
-    settings = _settings()
+    service = bootstrap.training_service(_settings())
     try:
         with console.status("estimating the matcher's parameters from the raw topics…"):
-            parameters = run_training(bootstrap.kafka_bootstrap(settings),
-                                      [settings.raw_topic(s) for s in bootstrap.resident_sources(settings)],
-                                      bootstrap.field_mappings(settings),
-                                      MatcherParameterStore(bootstrap.engine(settings)), seed=seed)
+            parameters = service.train(TrainMatcher(seed=seed)).parameters
     except TooLittleData as exc:
         typer.echo(f"onceonly train: too little data, nothing stored: {exc}", err=True)
         raise typer.Exit(2) from None

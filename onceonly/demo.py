@@ -32,7 +32,6 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 
 from api.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
-from connectors.kafka_sink import KafkaSink
 from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
 from localstack.prefect_server import PrefectServer, prefect_server
@@ -40,10 +39,9 @@ from localstack.processes import free_port, spawn, stop, wait_until
 from onceonly import bootstrap
 from onceonly.department_systems import DEPARTMENTS, DepartmentSystems, department_systems
 from onceonly.settings import Settings
-from onceonly.training import current_records, train_on
+from services.training import TrainMatcher
 from store.auth_tables import UserStore
 from store.ledger import SourceRecordLedger
-from store.matcher_parameters import MatcherParameterStore
 from store.profile_tables import profile_event_log, profiles, record_links
 
 DEFAULT_RESIDENTS = 2000
@@ -145,7 +143,8 @@ def _collect(console: Console, settings: Settings, systems: DepartmentSystems, a
     found: list[SourceCounts] = []
     progress = Progress(SpinnerColumn(), TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=console)
-    with progress, KafkaSink(settings.kafka_bootstrap or "") as sink:
+    ingest = bootstrap.ingest_service(settings)
+    with progress:
         tasks = {s: progress.add_task(f"{s} ({TRANSPORTS[s]})", total=systems.rows[s] + systems.bad.get(s, 0))
                  for s in DEPARTMENTS}
         for source in DEPARTMENTS:
@@ -160,7 +159,7 @@ def _collect(console: Console, settings: Settings, systems: DepartmentSystems, a
             def show(c: RunCounts, task: TaskID = tasks[source]) -> None:
                 progress.update(task, completed=c.read)
 
-            run = bootstrap.connector(settings, spec, sink, on_page=show).run()
+            run = ingest.pull(spec, on_page=show)
             progress.update(tasks[source], completed=run.read)
             found.append(SourceCounts(source, run.read, run.events, run.unchanged, run.dead_letters))
     return found
@@ -169,14 +168,13 @@ def _collect(console: Console, settings: Settings, systems: DepartmentSystems, a
 def _train(console: Console, settings: Settings, engine: Engine, seed: int) -> int:
     """EM on the raw topics' current records, standardised in-process, before any worker resolves;
     returns how many records it was trained on (every one of them must end up linked)."""
-    raw_topics = [settings.raw_topic(s) for s in bootstrap.resident_sources(settings)]
     with console.status("Training the matcher: standardising the raw topics' records in-process…") as status:
-        records = current_records(settings.kafka_bootstrap or "", raw_topics, bootstrap.field_mappings(settings))
-        status.update(f"Training the matcher: EM on {len(records):,} standardised records…")
-        parameters = train_on(records, MatcherParameterStore(engine), seed=seed)
-    _say(console, f"[green]✓[/] matcher trained before resolution on {len(records):,} records "
-                  f"(EM, no labels): parameters {parameters.version} stored")
-    return len(records)
+        trained = bootstrap.training_service(settings, engine).train(
+            TrainMatcher(seed=seed),
+            on_records=lambda n: status.update(f"Training the matcher: EM on {n:,} standardised records…"))
+    _say(console, f"[green]✓[/] matcher trained before resolution on {trained.records:,} records "
+                  f"(EM, no labels): parameters {trained.parameters.version} stored")
+    return trained.records
 
 
 # -- waiting for the workers ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Creating the hub's topics up front, with the configured partition count."""
+"""Kafka administration: creating the hub's topics up front, with the configured partition count;
+whether a cluster answers; and :class:`NoBroker`, raised when no cluster is configured or running."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from kafka.errors import TopicAlreadyExistsError
 from connectors.kafka_security import client_options
 from localstack.kafka_broker import cluster_reachable as _reachable
 
-__all__ = ["cluster_reachable", "ensure_topics"]
+__all__ = ["NoBroker", "cluster_reachable", "ensure_topics"]
+
+
+class NoBroker(RuntimeError):
+    """No Kafka cluster to talk to: none configured (``ONCEONLY_KAFKA_BOOTSTRAP``) and no local broker
+    running (``onceonly broker``)."""
 
 
 def cluster_reachable(bootstrap: str, *, timeout_ms: int = 5000) -> bool:

@@ -47,6 +47,7 @@ from core.planner import (
 )
 from core.privacy import redact, redact_purpose
 from core.profile import Profile
+from services.ingest import BatchNotTaken, Cell
 from services.plan_workbook import UnreadableWorkbook, read_workbook, workbook_bytes
 from services.ports import Auditor
 from store.planner_reads import known_communities, locate, named_grids, placed_residents, residents
@@ -100,16 +101,14 @@ class AnswersNotTaken(RuntimeError):
     503, upload again."""
 
 
-Cell = str | int | float | bool | None
-
-
 class AnswerIntake(Protocol):
-    """The ingest loop the answers go through (``api.ingest.IngestService``)."""
+    """The ingest loop the answers go through (``services.ingest.IngestService``): ``spec`` raises
+    :class:`services.ingest.UnknownSource` (404), ``push`` :class:`services.ingest.BatchNotTaken`."""
 
     def spec(self, source: str) -> ConnectorSpec: ...
 
-    def run(self, spec: ConnectorSpec, batch_id: str, rows: list[dict[str, Cell]],
-            reader: Reader | None = None) -> RunCounts: ...
+    def push(self, spec: ConnectorSpec, batch_id: str, rows: Sequence[Mapping[str, Cell]],
+             *, reader: Reader | None = None) -> RunCounts: ...
 
 
 class OpenObjections(Protocol):
@@ -348,11 +347,10 @@ class PlanningService:
             answered.update(f for f in collected.answers if f not in uncarried)
         counts = None
         try:
-            counts = self.ingest.run(spec, batch_id, [], reader=_AnswerRows(rows))
-        except _ingest_failures() as exc:
-            log.warning("planner answers: batch %s not taken in: %s", batch_id, type(exc).__name__)
-            raise AnswersNotTaken(f"the answers were not taken in ({type(exc).__name__}); "
-                                  "upload them again") from exc
+            counts = self.ingest.push(spec, batch_id, [], reader=_AnswerRows(rows))
+        except BatchNotTaken as exc:  # nothing unacknowledged was checkpointed: uploading again is safe
+            log.warning("planner answers: batch %s not taken in: %s", batch_id, exc.cause)
+            raise AnswersNotTaken(f"the answers were not taken in ({exc.cause}); upload them again") from exc
         finally:
             self.audit.append(principal, "collect_answers" if counts else "collect_answers_failed", redact_purpose(purpose), sent,
                               sorted(answered))
@@ -360,18 +358,6 @@ class PlanningService:
                 "read": counts.read, "events": counts.events, "unchanged": counts.unchanged,
                 "dead_letters": counts.dead_letters, "residents": sent,
                 "changed_known_cells": ignored, "not_carried": dict(not_carried)}
-
-
-def _ingest_failures() -> tuple[type[Exception], ...]:
-    """What the ingest loop raises when the batch was not taken in (nothing unacknowledged was
-    checkpointed: uploading again is safe). Imported on use: the bootstrap imports the services."""
-    from kafka.errors import KafkaError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from connectors.kafka_sink import SinkError
-    from onceonly.bootstrap import NoBroker
-
-    return NoBroker, KafkaError, SinkError, SQLAlchemyError, OSError
 
 
 class _AnswerRows:

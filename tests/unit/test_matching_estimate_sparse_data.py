@@ -13,8 +13,8 @@ from core.matching import Matcher, default_parameters, estimate_parameters
 from core.matching.estimate import TooLittleData
 from core.matching.features import match_features
 from core.standardise.names import standardise_name
-from onceonly.training import estimates
 from schemas.resident import ResidentRecord
+from services.training import estimates
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
 SYLLABLES = ["ka", "ro", "mi", "lan", "te", "sor", "vi", "na", "bel", "do", "ric", "an", "el", "mo", "sa", "tin"]

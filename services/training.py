@@ -1,16 +1,19 @@
-"""Training the matcher on the district's own records, standardised from the raw topics.
+"""Training the matcher (EM, no labels) on the district's own records: the one use case behind
+``onceonly train``, the train-matcher flow (``flows.train``) and the demo.
 
 Training reads the **raw** topics (what the connectors sent) and standardises each record's
 latest version in this process with the departments' mapping files, through the same pure
 function the standardise agent calls (``core.standardise.stage.standardise_envelope``). So the
 matcher can be trained *before* any worker has run: a first resolution never has to use the
-untrained defaults.
+untrained defaults. Each training stores a new parameter version; running workers pick it up
+(``onceonly.matcher_source``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
@@ -23,6 +26,39 @@ from schemas.resident import ResidentRecord
 from schemas.source_record import SourceRecord
 from store.matcher_parameters import MatcherParameterStore
 from streams.log import read_log
+
+__all__ = ["Estimate", "TooLittleData", "TrainMatcher", "Trained", "TrainingService", "current_records", "estimates",
+           "train_on"]
+
+
+@dataclass(frozen=True)
+class TrainMatcher:
+    """Re-estimate the matcher from the raw topics' current records; ``seed``: of the random pair sample."""
+
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Trained:
+    parameters: MatchModelParameters  # the version stored
+    records: int  # the standardised records it was trained on
+
+
+class TrainingService:
+    """``records`` reads the current records (:func:`current_records` over the hub's raw topics and
+    mapping files, bound by the bootstrap); ``store`` keeps every trained version."""
+
+    def __init__(self, records: Callable[[], list[ResidentRecord]], store: MatcherParameterStore) -> None:
+        self.records = records
+        self.store = store
+
+    def train(self, command: TrainMatcher, *, on_records: Callable[[int], None] | None = None) -> Trained:
+        """Estimate and store a new version; ``on_records`` hears how many records were read before EM
+        starts. Raises :class:`TooLittleData` (nothing stored) when the records cannot support an estimate."""
+        records = self.records()
+        if on_records is not None:
+            on_records(len(records))
+        return Trained(train_on(records, self.store, seed=command.seed), len(records))
 
 
 def current_records(bootstrap: str, raw_topics: Sequence[str], mappings: Mapping[str, FieldMapping],
@@ -54,9 +90,6 @@ def current_records(bootstrap: str, raw_topics: Sequence[str], mappings: Mapping
     return records
 
 
-__all__ = ["Estimate", "TooLittleData", "current_records", "estimates", "train", "train_on"]
-
-
 class Estimate(NamedTuple):
     """One comparison level of a trained parameter set, as ``onceonly train`` prints it."""
 
@@ -83,10 +116,3 @@ def train_on(records: Sequence[ResidentRecord], store: MatcherParameterStore, *,
                                      trained_at=now, seed=seed)
     store.save(parameters)
     return parameters
-
-
-def train(bootstrap: str, raw_topics: Sequence[str], mappings: Mapping[str, FieldMapping],
-          store: MatcherParameterStore, *, seed: int = 0) -> MatchModelParameters:
-    """Train on the current records of ``raw_topics`` (see :func:`current_records`); workers
-    running now pick the new version up (``onceonly.matcher_source``)."""
-    return train_on(current_records(bootstrap, raw_topics, mappings), store, seed=seed)
