@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -75,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
                                    _cpu_s(broker.pid if name == "broker" else workers[int(name.split()[1])].pid)) - before
                             for name, before in cpu_before.items()}
                 load_after = os.getloadavg()[0]
-                latencies = _latency_run(settings, args.rate, args.latency_seconds, args.seed) if args.latency_seconds else []
+                latencies, readable = (_latency_run(settings, args.rate, args.latency_seconds, args.seed)
+                                       if args.latency_seconds else ([], {}))
+                hops = _hops(settings, readable)
             finally:
                 for proc in workers:
                     stop(proc)
@@ -95,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(f"latency publish → readable at {args.rate:.0f}/s, p50 ms", f"{q[49] * 1000:,.0f}")
         table.add_row(f"latency publish → readable at {args.rate:.0f}/s, p99 ms", f"{q[98] * 1000:,.0f}")
         table.add_row("latency samples", str(len(latencies)))
+        for hop, values in hops.items():
+            if len(values) >= 2:
+                h = statistics.quantiles(values, n=100)
+                table.add_row(f"  hop {hop}, p50 / p99 ms", f"{h[49] * 1000:,.0f} / {h[98] * 1000:,.0f}")
     console.print(table)
     return 0
 
@@ -114,8 +121,9 @@ def _linked(settings: Settings) -> int:
         return int(conn.execute(select(func.count()).select_from(pairs)).scalar_one())
 
 
-def _latency_run(settings: Settings, rate: float, seconds: float, seed: int) -> list[float]:
-    """Publish fresh community records at ``rate``/s; time each until its link is readable."""
+def _latency_run(settings: Settings, rate: float, seconds: float, seed: int) -> tuple[list[float], dict[str, float]]:
+    """Publish fresh community records at ``rate``/s; time each until its link is readable. Also
+    returns when each became readable (wall clock), for the per-hop breakdown."""
     rows = [r.row for r in render_district(generate_district(int(rate * seconds / 2) + 50, seed=seed + 1),
                                            seed=seed + 1, departments=("community",))]
     published: dict[str, float] = {}
@@ -157,7 +165,51 @@ def _latency_run(settings: Settings, rate: float, seconds: float, seed: int) -> 
     stop_at = time.monotonic()
     done.set()
     watcher.join(timeout=60)
-    return [seen[k] - published[k] for k in published if k in seen]
+    to_wall = time.time() - time.monotonic()
+    return [seen[k] - published[k] for k in published if k in seen], {k: at + to_wall for k, at in seen.items()}
+
+
+def _hops(settings: Settings, readable: dict[str, float]) -> dict[str, list[float]]:
+    """Each latency record's time per hop, from the Kafka timestamps of its messages (the time each
+    producer sent it): raw → records (standardise), records → profile-events (resolve and the
+    outbox), profile-events → readable in the store (project; the watcher's poll adds ≤ 10 ms)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from schemas.codec import decode
+    from schemas.profile_events import RecordLinked
+    from schemas.record_events import RecordStandardised
+
+    def sent_at(topic: str, record_id_of: Callable[[object], str | None]) -> dict[str, float]:
+        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+                                 client_id="bench-hops", max_poll_records=5000)
+        found: dict[str, float] = {}
+        try:
+            tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            ends = consumer.end_offsets(tps)
+            while any(consumer.position(tp) < ends[tp] for tp in tps):
+                for messages in consumer.poll(timeout_ms=1000).values():
+                    for m in messages:
+                        if b"LAT-" in m.value and (record_id := record_id_of(decode(m.value))) is not None:
+                            found.setdefault(record_id, m.timestamp / 1000)
+        finally:
+            consumer.close()
+        return found
+
+    raw = sent_at(settings.raw_topic("community"), lambda e: getattr(e, "record_id", None))
+    records = sent_at(settings.records_topic,
+                      lambda e: e.record_id if isinstance(e, RecordStandardised) else None)
+    linked = sent_at(settings.profile_events_topic,
+                     lambda e: e.record.record_id if isinstance(e, RecordLinked) else None)
+    hops: dict[str, list[float]] = {"raw → records": [], "records → profile-events": [],
+                                    "profile-events → readable": []}
+    for record_id, at in readable.items():
+        if record_id in raw and record_id in records and record_id in linked:
+            hops["raw → records"].append(records[record_id] - raw[record_id])
+            hops["records → profile-events"].append(linked[record_id] - records[record_id])
+            hops["profile-events → readable"].append(at - linked[record_id])
+    return hops
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 
 from schemas.source_record import SourceRecord
 from store import positions
+from store.engine import write_transaction
 from store.tables import source_records
 from store.upsert import insert_new
 
@@ -35,7 +36,7 @@ class SourceRecordLedger:
         A redelivered message (offset already applied) or a re-sent record (same event or same
         version) changes nothing. Returns how many rows were inserted.
         """
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             seen = positions.applied_offsets(conn, self.CONSUMER)
             fresh = [d for d in batch if positions.is_new(seen, d.topic, d.partition, d.offset)]
             rows = [
