@@ -28,6 +28,7 @@ from schemas.source_record import DeadLetter, SourceRecord
 from store.ledger import Delivered
 from store.place_projection import DeliveredPlaceEvent
 from store.profile_projection import DeliveredEvent
+from streams.faust_fixes import install as install_faust_fixes
 from streams.poison import apply_or_set_aside, decode_each
 from streams.retry import until_applied
 
@@ -84,6 +85,7 @@ class StreamWiring:
 
 
 def build_app(wiring: StreamWiring) -> faust.App:
+    install_faust_fixes()  # messages fetched before a partition's first commit survive a rebalance
     app = faust.App(
         wiring.app_id,
         broker=f"kafka://{wiring.bootstrap}",
