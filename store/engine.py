@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +90,20 @@ def write_transaction(engine: Engine, *, pg_lock: int | None = None) -> Iterator
         conn.commit()
 
 
-@contextmanager
-def _queued(engine: Engine) -> Iterator[None]:
+def _queued(engine: Engine) -> AbstractContextManager[None]:
     """The writers' queue of a SQLite file (nothing for PostgreSQL or an in-memory database)."""
+    return file_lock(engine, "write-lock")
+
+
+@contextmanager
+def file_lock(engine: Engine, name: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<database>.<name>`` beside a SQLite file, for every process and
+    thread that asks (each opens the file anew); nothing for PostgreSQL or an in-memory database."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.write-lock", "a+b") as handle:
+    with open(f"{database}.{name}", "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield

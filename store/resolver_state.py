@@ -26,7 +26,6 @@ every reader sees a prefix of it; one publisher at a time sends the whole unpubl
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import threading
@@ -71,7 +70,7 @@ from core.resolution import (
 from schemas.codec import decode, encode
 from schemas.profile_events import ProfileEvent, ProfilesMerged, StewardCommand
 from schemas.record_events import RecordStandardised
-from store.engine import write_transaction
+from store.engine import file_lock, write_transaction
 from store.resolver_tables import (
     resolver_block_members,
     resolver_blocks,
@@ -267,16 +266,8 @@ class ResolverState:
                     finally:
                         conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PUBLISH_LOCK_KEY})
                 return
-            database = self.engine.url.database
-            if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
-                yield  # one process only: the thread lock is enough
-                return
-            with open(f"{database}.publish-lock", "a+b") as handle:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            with file_lock(self.engine, "publish-lock"):  # in-memory SQLite: one process, the thread lock is enough
+                yield
 
     def _memory(self, conn: Connection) -> tuple[int, ResolverMemory]:
         """The state to resolve over, and its generation: the cached one when the store is still
