@@ -1,6 +1,6 @@
 """The train-matcher flow: re-estimate the matcher (EM) from the raw topics' current records and
 store the parameters as a new version (``services.training``); running workers pick it up
-(``onceonly.matcher_source``)."""
+(``store.matcher_parameters``, switched on the records topic)."""
 
 from __future__ import annotations
 

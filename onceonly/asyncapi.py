@@ -34,7 +34,7 @@ from schemas.codec import registered_types
 from schemas.objection_events import ObjectionEvent
 from schemas.place_events import PlaceAssignmentCorrected
 from schemas.profile_events import PROFILE_EVENT_TYPES, STEWARD_COMMAND_TYPES
-from schemas.record_events import RecordStandardised
+from schemas.record_events import MatcherSwitched, RecordStandardised
 from schemas.source_record import DeadLetter, SourceRecord
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -60,6 +60,7 @@ DEAD_LETTER_KEY = ("`<source>:<location>`, where the letter came from: a file an
 KEYS: dict[str, str] = {
     SourceRecord.__name__: RECORD_IDENTITY,
     RecordStandardised.__name__: RECORD_IDENTITY,
+    MatcherSwitched.__name__: "`matcher-switch`: one key for every switch (no resident data).",
     DeadLetter.__name__: DEAD_LETTER_KEY,
     PlaceAssignmentCorrected.__name__: PLACE_KEY,
     **{t.__name__: PROFILE_ID for t in PROFILE_EVENT_TYPES},
@@ -84,6 +85,7 @@ RESOLVE = Party("worker.resolve", f"{WORKER}, agent `resolve` (through the resol
 PROJECT = Party("worker.project", f"{WORKER}, agent `project`")
 PLACES = Party("worker.places", f"{WORKER}, agent `places`")
 SWEEP = Party("worker.objections-sweep", f"{WORKER}, timer `objections_sweep`")
+WORKER_START = Party("worker.start", f"{WORKER}, when it starts (and its timer `matcher_announce`)")
 WORKER_AGENTS = Party("worker", f"{WORKER}, any agent")
 SERVICE = Party("query-service", "the query service (`onceonly serve`): API and web console")
 CONNECTORS = Party("connectors", "every department's connector (`onceonly pull`, the ingest flow)")
@@ -202,11 +204,16 @@ def _topics(settings: Settings, specs: Mapping[str, ConnectorSpec]) -> list[Topi
             partitions))
     found += [
         Topic("records", settings.records_topic, "records: standardised resident records",
-              "One canonical resident record (or its end) per source-record version, to be resolved into profiles.",
-              ("RecordStandardised",),
-              (Use(STANDARDISE, "send", "resident sources' records in canonical form"),
-               Use(RESOLVE, "receive", "matches each record to a profile (or opens one, or asks a steward)",
-                   group=True)),
+              "One canonical resident record (or its end) per source-record version, to be resolved into profiles; "
+              "and the matcher switches (`MatcherSwitched`, key `matcher-switch`): the resolver resolves the records "
+              "after a switch with that parameter version, so resolving the topic again switches at the same place.",
+              ("RecordStandardised", "MatcherSwitched"),
+              (Use(STANDARDISE, "send", "resident sources' records in canonical form", ("RecordStandardised",)),
+               Use(TRAIN, "send", "a switch to the version it stored", ("MatcherSwitched",)),
+               Use(WORKER_START, "send", "a switch to the newest stored version, before its agents start; the "
+                   "resolve agent also announces a version stored since", ("MatcherSwitched",)),
+               Use(RESOLVE, "receive", "matches each record to a profile (or opens one, or asks a steward); "
+                   "switches matcher parameters where a switch stands", group=True)),
               settings.records_partitions),
         Topic("places", settings.places_topic, "places: the gazetteer's log (标准地址库)",
               "The grid centre's standard addresses (standardised records) and stewards' corrections of which "

@@ -25,7 +25,6 @@ from core.access import Grant, Grants
 from core.standardise import FieldMapping
 from localstack.kafka_broker import KafkaBroker
 from localstack.processes import port_open
-from onceonly.matcher_source import CurrentMatcher
 from onceonly.settings import PROJECT_ROOT, Settings
 from onceonly.topics import NoBroker
 from schemas.resident import ResidentRecord
@@ -39,7 +38,7 @@ from store.audit import AuditLog
 from store.audit_checkpoints import Checkpointer, CheckpointFile
 from store.engine import companion_engine, make_engine
 from store.ledger import SourceRecordLedger
-from store.matcher_parameters import MatcherParameterStore
+from store.matcher_parameters import MatcherParameterStore, MatcherVersions
 from store.objections import ObjectionStore
 from store.place_projection import PlaceProjection
 from store.profile_projection import ProfileProjection
@@ -274,8 +273,25 @@ def profile_projection(settings: Settings, db: Engine | None = None) -> ProfileP
                              id_hash_key=settings.id_hash_key.get_secret_value())
 
 
-def current_matcher(settings: Settings, db: Engine | None = None) -> CurrentMatcher:
-    return CurrentMatcher(MatcherParameterStore(db if db is not None else engine(settings)),
+def announce_matcher(settings: Settings, version: str | None = None, db: Engine | None = None) -> str | None:
+    """Put a switch to matcher parameters ``version`` (default: the newest stored) on the records
+    topic, acknowledged; the resolver switches when it reads it (a version in use already: nothing
+    changes). Returns the version announced (``None``: nothing stored yet)."""
+    from datetime import UTC, datetime
+
+    from schemas.record_events import MatcherSwitched
+    from streams.resolve import MATCHER_KEY
+
+    version = version or MatcherParameterStore(db if db is not None else engine(settings)).latest_version()
+    if version is not None:
+        publish = acknowledged_publisher(lambda: kafka_bootstrap(settings), settings.records_topic,
+                                         client_id="onceonly-matcher")
+        publish(MATCHER_KEY.decode(), MatcherSwitched.to(version, datetime.now(UTC)))
+    return version
+
+
+def matcher_versions(settings: Settings, db: Engine | None = None) -> MatcherVersions:
+    return MatcherVersions(MatcherParameterStore(db if db is not None else engine(settings)),
                           id_hash_key=settings.id_hash_key.get_secret_value())
 
 
@@ -310,7 +326,7 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         profile_events_topic=settings.profile_events_topic,
         projection=profile_projection(settings, db),
         resolver=resolver_state(db),
-        matcher=current_matcher(settings, db),
+        matcher=matcher_versions(settings, db),
         mappings={**field_mappings(settings), **(field_mapping_overrides or {})},
         partitions=settings.topic_partitions,
         records_partitions=settings.records_partitions,
@@ -367,4 +383,5 @@ def training_service(settings: Settings, db: Engine | None = None) -> TrainingSe
         return current_records(address, [settings.raw_topic(s) for s in resident_sources(settings)],
                                field_mappings(settings))
 
-    return TrainingService(records, MatcherParameterStore(db if db is not None else engine(settings)))
+    return TrainingService(records, MatcherParameterStore(db if db is not None else engine(settings)),
+                           announce=lambda version: announce_matcher(settings, version, db))

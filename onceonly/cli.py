@@ -65,6 +65,12 @@ def worker(loglevel: Annotated[str, typer.Option(help="log level (default: ONCEO
     settings = _settings()
     _refuse_default_key(settings, settings.api_host, "worker")
     _refuse_default_audit_key(settings, settings.api_host, "worker")
+    # The newest stored matcher parameters, announced on the records topic before any record this
+    # worker standardises: the resolver switches there (a version in use already changes nothing).
+    try:
+        bootstrap.announce_matcher(settings)
+    except Exception as exc:  # the broker is not up yet: the resolve agent announces it once it is
+        console.print(f"matcher parameters not announced yet ({type(exc).__name__}); the worker will")
     stream_app = bootstrap.stream_app(settings)
     if settings.metrics_port:  # Prometheus scrapes each worker (its own counters) on this port
         from metrics.worker_endpoint import start_worker_metrics

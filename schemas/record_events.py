@@ -40,3 +40,24 @@ class RecordStandardised(BaseModel):
 
 
 register(RecordStandardised)
+
+
+class MatcherSwitched(BaseModel):
+    """A control record on the ``records`` topic: from here on, resolve with the matcher parameters
+    ``version``. The switch's place in the log is the resolver's (not a clock's), so resolving the
+    same records again switches at the same record and makes the same events. Announced by
+    ``onceonly train`` when it stores a version, by a worker when it starts, and by the resolve
+    agent when it finds a newer version stored; a repeated announcement changes nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    version: str
+    announced_at: datetime
+
+    @classmethod
+    def to(cls, version: str, at: datetime) -> MatcherSwitched:
+        return cls(event_id=f"matcher-switch:{version}", version=version, announced_at=at)
+
+
+register(MatcherSwitched)

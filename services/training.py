@@ -6,7 +6,7 @@ latest version in this process with the departments' mapping files, through the 
 function the standardise agent calls (``core.standardise.stage.standardise_envelope``). So the
 matcher can be trained *before* any worker has run: a first resolution never has to use the
 untrained defaults. Each training stores a new parameter version; running workers pick it up
-(``onceonly.matcher_source``).
+(``store.matcher_parameters``, switched on the records topic).
 """
 
 from __future__ import annotations
@@ -48,9 +48,11 @@ class TrainingService:
     """``records`` reads the current records (:func:`current_records` over the hub's raw topics and
     mapping files, bound by the bootstrap); ``store`` keeps every trained version."""
 
-    def __init__(self, records: Callable[[], list[ResidentRecord]], store: MatcherParameterStore) -> None:
+    def __init__(self, records: Callable[[], list[ResidentRecord]], store: MatcherParameterStore, *,
+                 announce: Callable[[str], object] | None = None) -> None:
         self.records = records
         self.store = store
+        self.announce = announce  # puts the switch to a new version on the records topic
 
     def train(self, command: TrainMatcher, *, on_records: Callable[[int], None] | None = None) -> Trained:
         """Estimate and store a new version; ``on_records`` hears how many records were read before EM
@@ -58,7 +60,10 @@ class TrainingService:
         records = self.records()
         if on_records is not None:
             on_records(len(records))
-        return Trained(train_on(records, self.store, seed=command.seed), len(records))
+        trained = Trained(train_on(records, self.store, seed=command.seed), len(records))
+        if self.announce is not None:  # the resolver switches where the topic has the switch
+            self.announce(trained.parameters.version)
+        return trained
 
 
 def current_records(bootstrap: str, raw_topics: Sequence[str], mappings: Mapping[str, FieldMapping],

@@ -69,11 +69,12 @@ from core.resolution import (
 )
 from schemas.codec import decode, encode
 from schemas.profile_events import ProfileEvent, ProfilesMerged, StewardCommand
-from schemas.record_events import RecordStandardised
+from schemas.record_events import MatcherSwitched, RecordStandardised
 from store.engine import file_lock, write_transaction
 from store.resolver_tables import (
     resolver_block_members,
     resolver_blocks,
+    resolver_matcher,
     resolver_outbox,
     resolver_processed,
     resolver_profiles,
@@ -183,6 +184,23 @@ class ResolverState:
                                      generation)
         self._keep(generation, memory)
         return events
+
+    def matcher_version(self) -> str | None:
+        """The matcher parameter version resolving uses now (``None``: the default parameters)."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(resolver_matcher.c.version).where(resolver_matcher.c.id == 1)).scalar()
+
+    def switch_matcher(self, switch: MatcherSwitched, *, usable: bool = True, reason: str | None = None) -> bool:
+        """Take a matcher switch read on the records topic: from now on ``switch.version`` (unless
+        ``usable`` is false: recorded as handled with ``reason``, the version stays). Handled once:
+        an announcement read again returns ``False`` and changes nothing."""
+        with self._locked() as conn:
+            if not _unprocessed(conn, [switch.event_id]):
+                return False
+            if usable:
+                upsert(conn, resolver_matcher, [{"id": 1, "version": switch.version}], keys=("id",), update=("version",))
+            _bulk(conn, resolver_processed, [{"input_id": switch.event_id, "events": 0, "error": None if usable else reason}])
+        return usable
 
     def publish_outbox(self, send: Callable[[bytes, bytes], None], flush: Callable[[], None]) -> int:
         """Send unpublished events in outbox order (key: the profile id), flush, mark them published.

@@ -66,6 +66,15 @@ resolver_processed = Table(
     Column("error", Text),
 )
 
+# The matcher parameters the resolver resolves with now: the version of the last MatcherSwitched it
+# read on the records topic (one row; none: the default parameters).
+resolver_matcher = Table(
+    "resolver_matcher",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", String(100), nullable=False),
+)
+
 # The transactional outbox: events written with the state that caused them, published to the
 # profile-events topic in ``seq`` order (so each profile's versions reach the topic in order).
 resolver_outbox = Table(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -71,7 +71,7 @@ class StreamWiring:
     profile_events_topic: str = "profile-events"
     projection: Projection | None = None
     resolver: Any = None  # store.resolver_state.ResolverState
-    matcher: Callable[[], Any] | None = None  # returns the current core.matching.Matcher
+    matcher: Any = None  # store.matcher_parameters.MatcherVersions (switched on the records topic), or one Matcher
     mappings: Mapping[str, FieldMapping] = field(default_factory=dict)
     partitions: int = 4
     records_partitions: int = 1  # one: the records topic's order is the resolution order (one resolver at a time)

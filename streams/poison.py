@@ -34,9 +34,10 @@ def where(message: Any) -> str:
     return f"{message.topic}[{message.partition}]@{message.offset}"
 
 
-def decode_each(events: Sequence[Any], want: type[M], stage: Stage
+def decode_each(events: Sequence[Any], want: type[M] | tuple[type[M], ...], stage: Stage
                 ) -> tuple[list[tuple[Any, M]], list[DeadLetter]]:
-    """(message, model) for each event that decodes to ``want``; a dead letter for each that does not."""
+    """(message, model) for each event that decodes to ``want`` (a type, or a tuple of types); a
+    dead letter for each that does not."""
     found: list[tuple[Any, M]] = []
     rejected: list[DeadLetter] = []
     for event in events:

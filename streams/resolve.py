@@ -17,6 +17,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol
 
@@ -24,19 +25,23 @@ import faust
 
 from core.matching import Matcher
 from metrics.definitions import WorkerMetrics
-from schemas.record_events import RecordStandardised
+from schemas.codec import encode
+from schemas.record_events import MatcherSwitched, RecordStandardised
 from schemas.source_record import DeadLetter
+from store.matcher_parameters import MatcherVersions, UnusableVersion
 from store.resolver_state import ResolverState
 from streams.poison import decode_each
 from streams.retry import until_applied
 
 log = logging.getLogger(__name__)
 
-__all__ = ["KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "publish_once"]
+__all__ = ["MATCHER_KEY", "KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "publish_once"]
 
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.02  # after a batch, wait this long for more: batches grow with the load, not with a timer
 PUBLISH_EVERY_S = 5.0
+ANNOUNCE_EVERY_S = 10.0  # how often the agent looks for a newer stored matcher version to announce
+MATCHER_KEY = b"matcher-switch"  # the Kafka key of switch records on the records topic
 
 
 class OutboxSender(Protocol):
@@ -109,27 +114,60 @@ def add_resolve_agent(
     records_partitions: int | None = None,
     profile_events_topic: str,
     state: ResolverState,
-    matcher: Matcher | Callable[[], Matcher],
+    matcher: Matcher | MatcherVersions,
     sender: OutboxSender | None = None,
     batch_size: int = BATCH_SIZE,
     within_s: float = BATCH_WITHIN_S,
     publish_every_s: float = PUBLISH_EVERY_S,
+    announce_every_s: float = ANNOUNCE_EVERY_S,
     dead: Callable[[list[DeadLetter]], Awaitable[None]] | None = None,
     metrics: WorkerMetrics | None = None,
 ) -> Any:
-    """Register the ``resolve`` agent (and its outbox timer) on ``app``; return the agent.
+    """Register the ``resolve`` agent (and its outbox and announcement timers) on ``app``; return the agent.
 
-    ``matcher`` may be a callable returning the current matcher, so that a newly trained
-    parameter version is used from the next batch on. ``sender`` defaults to a
-    :class:`KafkaOutboxSender` on the app's broker.
+    ``matcher``: one matcher for good (tests), or the stored parameter versions: then the agent
+    resolves with the version of the last ``MatcherSwitched`` it read on the records topic (kept in
+    the resolver's state; the default parameters before any), and announces a newer stored version
+    on the topic itself (``announce_every_s``), so every switch has its place in the log.
+    ``sender`` defaults to a :class:`KafkaOutboxSender` on the app's broker.
     """
-    current = matcher if callable(matcher) and not isinstance(matcher, Matcher) else (lambda: matcher)
     records = app.topic(records_topic, key_type=bytes, value_type=bytes, partitions=records_partitions)
     outbox = sender or KafkaOutboxSender(_bootstrap(app), profile_events_topic)
     measured = metrics if metrics is not None else WorkerMetrics()
+    versions = matcher if isinstance(matcher, MatcherVersions) else None
+    in_use: list[str | None] = []  # the version resolving uses, read from the state once
 
-    def resolve_and_publish(items: Sequence[RecordStandardised]) -> int:
-        emitted = state.resolve_batch(items, current(), on_emitted=measured.emitted)
+    def current() -> Matcher:
+        if versions is None:
+            assert isinstance(matcher, Matcher)
+            return matcher
+        if not in_use:
+            in_use.append(state.matcher_version())
+        try:
+            return versions.get(in_use[0])
+        except UnusableVersion:  # stored before an upgrade changed the settings: the default parameters
+            return versions.get(None)
+
+    def switch(to: MatcherSwitched) -> None:
+        if versions is None:
+            log.warning("resolve: %s ignored: this worker resolves with one matcher", to.event_id)
+            return
+        try:
+            versions.get(to.version)
+        except UnusableVersion as exc:
+            state.switch_matcher(to, usable=False, reason=str(exc))
+            return
+        if state.switch_matcher(to):
+            in_use[:] = [to.version]
+            log.warning("resolve: switched to matcher parameters %s at this point of the records topic", to.version)
+
+    def resolve_and_publish(items: Sequence[RecordStandardised | MatcherSwitched]) -> int:
+        emitted = 0
+        for run in _runs(items):  # records between switches, each switch where the topic has it
+            if isinstance(run, MatcherSwitched):
+                switch(run)
+            else:
+                emitted += state.resolve_batch(run, current(), on_emitted=measured.emitted)
         state.publish_outbox(outbox.send, outbox.flush)
         return emitted
 
@@ -140,10 +178,10 @@ def add_resolve_agent(
         """records → resolver state + outbox → profile-events."""
         async for events in stream.take_events(batch_size, within=within_s):  # type: ignore[attr-defined]
             measured.read("resolve", events, lambda tp: app.consumer.highwater(tp))
-            decoded, rejected = decode_each(events, RecordStandardised, "resolve")
+            decoded, rejected = decode_each(events, (RecordStandardised, MatcherSwitched), "resolve")
             if rejected and dead is not None:
                 await dead(rejected)
-            items = [item for _, item in decoded]
+            items = [item for _, item in decoded if isinstance(item, (RecordStandardised, MatcherSwitched))]
             emitted = await until_applied("resolve", partial(resolve_timed, items))
             measured.wrote("resolve", emitted)
             yield emitted
@@ -158,12 +196,41 @@ def add_resolve_agent(
         if sent:
             log.info("resolve: published %d events left in the outbox", sent)
 
+    if versions is not None:
+        @app.timer(interval=announce_every_s, name="matcher_announce")  # type: ignore[untyped-decorator]
+        async def announce_newer_matcher() -> None:
+            """A version stored since (``onceonly train`` announces its own; parameters stored by other
+            means are announced here): a switch record at the end of the records topic."""
+            try:
+                latest = await asyncio.to_thread(versions.latest_version)
+                known = in_use[0] if in_use else await asyncio.to_thread(state.matcher_version)
+            except Exception as exc:
+                log.warning("resolve: matcher versions not read, will retry: %s", type(exc).__name__)
+                return
+            if latest is not None and latest != known:
+                switch_record = MatcherSwitched.to(latest, datetime.now(UTC))
+                await records.send(key=MATCHER_KEY, value=encode(switch_record))
+
     def close_sender(_app: Any, *args: Any, **kwargs: Any) -> None:
         outbox.close()
 
     app.on_before_shutdown.connect(close_sender)  # type: ignore[arg-type]
 
     return resolve_records
+
+
+def _runs(items: Sequence[RecordStandardised | MatcherSwitched]
+          ) -> list[list[RecordStandardised] | MatcherSwitched]:
+    """The batch in order: runs of records, and each switch alone between them."""
+    out: list[list[RecordStandardised] | MatcherSwitched] = []
+    for item in items:
+        if isinstance(item, MatcherSwitched):
+            out.append(item)
+        elif out and isinstance(out[-1], list):
+            out[-1].append(item)
+        else:
+            out.append([item])
+    return out
 
 
 def _bootstrap(app: faust.App) -> str:
