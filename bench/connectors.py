@@ -17,6 +17,13 @@ is bounded by the base district, not by ``--rows``: rows are streamed into each 
 
     .venv/bin/python -m bench.connectors --rows 100000
     .venv/bin/python -m bench.connectors --rows 20000 --kinds sql,csv --profile var/profiles
+
+``--district N`` instead measures the connector stage of ``bench/throughput.py`` on its own: a
+district of N residents written as one CSV per department (``write_department_files``), each
+through its mapping into the local broker (``ingest_department_files``), records/s per department
+and overall, with this process's CPU seconds and the machine's load before and after:
+
+    .venv/bin/python -m bench.connectors --district 3000 [--profile var/profiles]
 """
 
 from __future__ import annotations
@@ -311,6 +318,70 @@ def run_kind(kind: str, work: Path, broker: KafkaBroker, residents: list[Residen
     return Result(kind, args.rows, setup_s, first_s, first_cpu, first, again_s, again)
 
 
+def district(args: argparse.Namespace) -> int:
+    """The files → Kafka stage of ``bench.throughput``: per department and overall."""
+    from simulators.district_files import ingest_department_files, write_department_files
+
+    rows: list[tuple[str, RunCounts, float, float]] = []
+    with tempfile.TemporaryDirectory(prefix="onceonly-connectors-") as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        truth = write_department_files(work / "departments", args.district, args.seed)
+        console.print(f"district: {args.district:,} residents, {len(truth):,} resident records, seed {args.seed} "
+                      f"({time.perf_counter() - t0:.1f} s to write)")
+        with KafkaBroker.started(work / "kafka") as broker:
+            settings = Settings(data_dir=work / "var", kafka_bootstrap=broker.bootstrap, app_id="connectors")
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            bootstrap.prepare_topics(settings)
+            bootstrap.engine(settings).dispose()  # the store exists before, as in bench.throughput
+            cpu_at = [time.process_time()]
+
+            def on_source(source: str, counts: RunCounts, seconds: float) -> None:
+                cpu = time.process_time()
+                rows.append((source, counts, seconds, cpu - cpu_at[0]))
+                cpu_at[0] = cpu
+
+            profile = args.profile / "district.pstats" if args.profile is not None else None
+            load_before = os.getloadavg()
+            elapsed, cpu, total = timed(lambda: _district_counts(ingest_department_files, settings, work, on_source),
+                                        profile)
+            load_after = os.getloadavg()
+
+    table = Table(title=f"Department files → Kafka, {args.district:,} residents (local broker, SQLite state)")
+    for column in ("department", "read", "events", "dead letters", "s", "records/s", "CPU s", "CPU µs/record"):
+        table.add_column(column, justify="left" if column == "department" else "right")
+    ok = True
+    for source, counts, seconds, cpu_s in rows:
+        ok = ok and counts.balanced and counts.read == counts.events + counts.dead_letters
+        table.add_row(source, f"{counts.read:,}", f"{counts.events:,}", f"{counts.dead_letters:,}", f"{seconds:.2f}",
+                      f"{counts.read / seconds:,.0f}", f"{cpu_s:.2f}", f"{cpu_s / max(counts.read, 1) * 1e6:,.0f}")
+    read = sum(r[1].read for r in rows)
+    table.add_row("all", f"{read:,}", f"{sum(r[1].events for r in rows):,}",
+                  f"{sum(r[1].dead_letters for r in rows):,}", f"{elapsed:.2f}", f"{read / elapsed:,.0f}",
+                  f"{cpu:.2f}", f"{cpu / max(read, 1) * 1e6:,.0f}")
+    console.print(table)
+    console.print(f"as bench.throughput counts the connector stage (resident-record events / the same wall time): "
+                  f"{total.events:,} / {elapsed:.2f} s = {total.events / elapsed:,.0f} records/s")
+    console.print(f"records/s = rows read / wall time of ingest_department_files (reader, checks, hashes, envelopes, "
+                  f"broker acknowledgements, state commits; one connector open after another); CPU s = this "
+                  f"process's CPU (all threads; the broker is another process); load average before "
+                  f"{_load(load_before)}, after {_load(load_after)}; {os.cpu_count()} CPUs")
+    if not ok:
+        console.print("[red]a department's counts do not add up (read = events + dead letters on a first pull)[/]")
+    return 0 if ok else 1
+
+
+def _district_counts(ingest: Callable[..., int], settings: Settings, work: Path,
+                     on_source: Callable[[str, RunCounts, float], None]) -> RunCounts:
+    counts = RunCounts()
+    counts.events = ingest(settings, work / "departments", on_source)
+    return counts
+
+
+def _load(load: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.2f}" for x in load)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000, help="rows per department system")
@@ -319,7 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated subset of {','.join(KINDS)}")
     parser.add_argument("--ingest-batch", type=int, default=1000, help="rows per POST (the app's default)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of each first pull to DIR/<kind>.pstats")
+    parser.add_argument("--district", type=int, metavar="RESIDENTS",
+                        help="measure the department files of a district of RESIDENTS residents instead")
     args = parser.parse_args(argv)
+    if args.district is not None:
+        return district(args)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:

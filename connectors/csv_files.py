@@ -34,6 +34,8 @@ def _open_quote_after(text: str, quoted: bool) -> bool:
     """Whether a quoted cell is still open at the end of ``text``, given whether one was open at
     its start: the csv module's reading of quotes (a quote opens a cell only at the cell's start,
     a doubled quote inside a quoted cell is one quote mark, other quotes are kept as written)."""
+    if '"' not in text:
+        return quoted  # most lines: nothing can open or close a cell
     at_start = not quoted
     i, n = 0, len(text)
     while i < n:
@@ -103,15 +105,18 @@ def _records(path: Path, codec: str) -> Iterator[tuple[str, str, str | None]]:
             codec = "utf-8-sig"  # a BOM says UTF-8 whatever the mapping declares
         fh.seek(0)
         line_no = 0
+        position = 0  # of the next line in the file (kept here: fh.tell() costs more than the rest)
+        body_codec = codec.replace("-sig", "")
         while True:
             raw = fh.readline()
             if not raw:
                 return
             line_no += 1
-            first_line, resume = line_no, fh.tell()
+            position += len(raw)
+            first_line, resume = line_no, position
             location = f"{path.name}:{first_line}"
             try:
-                text = raw.decode(codec if line_no == 1 else codec.replace("-sig", ""))
+                text = raw.decode(codec if line_no == 1 else body_codec)
             except UnicodeDecodeError as exc:
                 yield location, "", f"bytes not valid {codec.removesuffix('-sig')} at byte {exc.start}"
                 continue
@@ -126,8 +131,9 @@ def _records(path: Path, codec: str) -> Iterator[tuple[str, str, str | None]]:
                                + ("before the end of the file" if not more else f"within {MAX_RECORD_CHARS:,} characters"))
                     break
                 line_no += 1
+                position += len(more)
                 try:
-                    piece = more.decode(codec.replace("-sig", ""))
+                    piece = more.decode(body_codec)
                 except UnicodeDecodeError as exc:
                     problem = (f"bytes not valid {codec.removesuffix('-sig')} on line {line_no} "
                                f"(inside the record's quoted cell) at byte {exc.start}")
@@ -138,7 +144,7 @@ def _records(path: Path, codec: str) -> Iterator[tuple[str, str, str | None]]:
             if problem is not None and not problem.startswith("bytes"):
                 # a stray quote, most likely: refuse this line alone and read on from the next
                 fh.seek(resume)
-                line_no = first_line
+                line_no, position = first_line, resume
                 yield location, "", problem
                 continue
             yield location, "".join(parts), problem

@@ -3,8 +3,9 @@
 The settings (``ONCEONLY_KAFKA_SECURITY_PROTOCOL``, ``…_SASL_MECHANISM``, ``…_SASL_USERNAME``,
 ``…_SASL_PASSWORD``, ``…_SSL_CAFILE``) become one :class:`KafkaSecurity`, registered for the cluster
 address by ``onceonly.bootstrap.kafka_bootstrap``, the one place every client's address comes from.
-Every client the hub builds (kafka-python producers, consumers and admin clients; faust's aiokafka
-driver) asks :func:`client_options` or :func:`faust_credentials` for the address it connects to, so
+Every client the hub builds (kafka-python consumers and admin clients; the connectors' aiokafka
+producer; faust's aiokafka driver) asks :func:`client_options`, :func:`aiokafka_options` or
+:func:`faust_credentials` for the address it connects to, so
 a new client cannot forget the credentials by taking a different road. An address nobody registered
 (the embedded local broker, a test's broker) is plain PLAINTEXT.
 """
@@ -61,6 +62,16 @@ class KafkaSecurity:
                 options["ssl_cafile"] = self.cafile
         return options
 
+    def aiokafka(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's ``AIOKafkaProducer``/``AIOKafkaConsumer`` (the connectors' sink)."""
+        if self.protocol == "PLAINTEXT":
+            return {}
+        options: dict[str, Any] = {"security_protocol": self.protocol, "ssl_context": self.ssl_context()}
+        if self.uses_sasl:
+            options |= {"sasl_mechanism": self.mechanism, "sasl_plain_username": self.username,
+                        "sasl_plain_password": self.password}
+        return options
+
     def ssl_context(self) -> ssl.SSLContext | None:
         """Verifies the brokers' certificates and host names (aiokafka and faust take a context)."""
         if not self.uses_tls:
@@ -87,6 +98,11 @@ def security_for(bootstrap: str) -> KafkaSecurity:
 def client_options(bootstrap: str) -> dict[str, Any]:
     """kafka-python keyword arguments for the cluster at ``bootstrap`` (``{}`` for PLAINTEXT)."""
     return security_for(bootstrap).kafka_python()
+
+
+def aiokafka_options(bootstrap: str) -> dict[str, Any]:
+    """aiokafka keyword arguments for the cluster at ``bootstrap`` (``{}`` for PLAINTEXT)."""
+    return security_for(bootstrap).aiokafka()
 
 
 def faust_credentials(bootstrap: str) -> Any:

@@ -8,6 +8,7 @@ leaves the topic with every source row exactly once per version.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 from kafka import KafkaConsumer, TopicPartition
@@ -17,15 +18,30 @@ from connectors.state import Sent
 from schemas.codec import decode
 from schemas.source_record import SourceRecord
 
+_API_VERSIONS: dict[str, tuple[int, ...]] = {}
+_versions_lock = threading.Lock()
+
+
+def known_api_version(bootstrap: str) -> tuple[int, ...] | None:
+    """The cluster's API version as a consumer of this process found it, if one did."""
+    with _versions_lock:
+        return _API_VERSIONS.get(bootstrap)
+
 
 def sent_since(bootstrap: str, topic: str, source: str, next_offsets: dict[str, int], *,
                api_version: tuple[int, ...] | None = None) -> Iterator[tuple[Sent, dict[str, int]]]:
     """Source records of ``source`` in ``topic`` past ``next_offsets`` (partition → offset).
 
-    ``api_version``: the cluster's, when a client already found it (else the consumer probes)."""
+    ``api_version``: the cluster's, when a client already found it (else the consumer probes, a
+    tenth of a second, once per cluster in this process: the version found is remembered)."""
+    api_version = api_version or known_api_version(bootstrap)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, **client_options(bootstrap), enable_auto_commit=False, group_id=None,
                              client_id=f"onceonly-reconcile-{source}",
                              **({"api_version": api_version} if api_version else {}))
+    found = consumer.config.get("api_version")
+    if found and not api_version:
+        with _versions_lock:
+            _API_VERSIONS[bootstrap] = tuple(found)
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]

@@ -23,8 +23,12 @@ def content_hash(payload: dict[str, Any]) -> str:
     >>> content_hash({"b": 1, "a": "x"}) == content_hash({"a": "x", "b": 1})
     True
     """
-    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(payload).encode("utf-8")).hexdigest()
+
+
+# What json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+# builds on every call (the hashes stored since are of exactly that text), built once.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def utc_now() -> datetime:

@@ -6,10 +6,13 @@ Used by the pipeline tests and the benchmarks to run the whole hub on data with 
 from __future__ import annotations
 
 import csv
+import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 from connectors.kafka_sink import KafkaSink
+from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
@@ -40,19 +43,28 @@ def write_department_files(folder: Path, n_residents: int, seed: int) -> dict[st
     return truth
 
 
-def ingest_department_files(settings: Settings, folder: Path) -> int:
+def ingest_department_files(settings: Settings, folder: Path,
+                            on_source: Callable[[str, RunCounts, float], None] | None = None) -> int:
     """Each department file through that department's own mapping file, as ``onceonly ingest`` does;
-    return how many resident-record events were sent (standard addresses are not linked to profiles)."""
+    return how many resident-record events were sent (standard addresses are not linked to profiles).
+    ``on_source`` is told each department's counts and wall seconds (the benchmarks print them)."""
     events = 0
-    with KafkaSink(settings.kafka_bootstrap or "") as sink:
-        for source in DEPARTMENTS:
-            path = folder / f"{source}.csv"
-            if not path.exists():
-                continue
-            spec = ConnectorSpec.load(PROJECT_ROOT / "mappings" / f"{source}.yaml")
-            counts = bootstrap.connector(settings, spec, sink, only_file=path).run()
-            if not counts.balanced:
-                raise RuntimeError(f"{source}: counts do not add up: {counts}")
-            if spec.holds == "residents":
-                events += counts.events
+    db = bootstrap.engine(settings)  # one engine for every department: each new one migrates first
+    try:
+        with KafkaSink(settings.kafka_bootstrap or "") as sink:
+            for source in DEPARTMENTS:
+                path = folder / f"{source}.csv"
+                if not path.exists():
+                    continue
+                spec = ConnectorSpec.load(PROJECT_ROOT / "mappings" / f"{source}.yaml")
+                started = time.perf_counter()
+                counts = bootstrap.connector(settings, spec, sink, only_file=path, db=db).run()
+                if on_source is not None:
+                    on_source(source, counts, time.perf_counter() - started)
+                if not counts.balanced:
+                    raise RuntimeError(f"{source}: counts do not add up: {counts}")
+                if spec.holds == "residents":
+                    events += counts.events
+    finally:
+        db.dispose()
     return events

@@ -41,6 +41,11 @@ def strip_unsafe(text: str) -> str:
     return _UNSAFE.sub("", text)
 
 
+def has_unsafe(text: str) -> bool:
+    """Whether :func:`strip_unsafe` would change ``text``."""
+    return _UNSAFE.search(text) is not None
+
+
 def as_text(value: object) -> str | None:
     """A payload cell as trimmed text, or ``None`` when it is blank.
 

@@ -49,7 +49,7 @@ from typing import Any, Literal, NamedTuple, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.privacy import mask_id_number, redact
-from core.standardise._text import as_text, fold_width, strip_unsafe
+from core.standardise._text import as_text, fold_width, has_unsafe, strip_unsafe
 from core.standardise.addresses import parse_address
 from core.standardise.codes import (
     ETHNICITY,
@@ -324,6 +324,9 @@ class _Reader:
         self.warnings: list[str] = []
         # Control, surrogate and bidi-override characters never reach a field (the raw record
         # keeps them as evidence): one such value must not stop the store for everyone.
+        if not has_unsafe("".join(v for v in payload.values() if isinstance(v, str))):
+            self.payload = dict(payload)  # the common case, one search instead of one per cell
+            return
         cleaned = {k: strip_unsafe(v) if isinstance(v, str) else v for k, v in payload.items()}
         changed = sorted(k for k, v in payload.items() if isinstance(v, str) and cleaned[k] != v)
         if changed:

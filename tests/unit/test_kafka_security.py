@@ -8,12 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from connectors.kafka_security import KafkaSecurity, KafkaSecurityError, client_options, faust_credentials
+from connectors.kafka_security import (
+    KafkaSecurity,
+    KafkaSecurityError,
+    aiokafka_options,
+    client_options,
+    faust_credentials,
+)
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 
 HUB_PACKAGES = ("api", "connectors", "flows", "onceonly", "services", "store", "streams")
-CLIENTS = {"KafkaProducer", "KafkaConsumer", "KafkaAdminClient"}
+CLIENTS = {"KafkaProducer", "KafkaConsumer", "KafkaAdminClient", "AIOKafkaProducer", "AIOKafkaConsumer"}
 
 
 def test_the_settings_become_sasl_scram_over_tls_for_every_kafka_python_client(tmp_path: Path) -> None:
@@ -44,6 +50,18 @@ def test_faust_gets_the_same_credentials_for_aiokafka() -> None:
     assert faust_credentials("127.0.0.1:9092") is None
 
 
+def test_the_connectors_aiokafka_producer_gets_the_same_credentials() -> None:
+    from connectors.kafka_security import register
+
+    register("kafka.sink:9093", KafkaSecurity("SASL_SSL", "SCRAM-SHA-512", "onceonly-hub", "pw"))
+    options = aiokafka_options("kafka.sink:9093")
+    assert {k: v for k, v in options.items() if k != "ssl_context"} == {
+        "security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512", "sasl_plain_username": "onceonly-hub",
+        "sasl_plain_password": "pw"}
+    assert options["ssl_context"] is not None and options["ssl_context"].check_hostname
+    assert aiokafka_options("127.0.0.1:9092") == {}
+
+
 def test_sasl_without_a_user_is_refused_when_the_settings_are_read() -> None:
     with pytest.raises(KafkaSecurityError, match="SASL_USERNAME"):
         KafkaSecurity("SASL_SSL")
@@ -63,7 +81,7 @@ def test_every_kafka_client_the_hub_builds_passes_the_security_settings() -> Non
             for call in _calls(ast.parse(path.read_text(encoding="utf-8"))):
                 found += 1
                 passes = [k for k in call.keywords if k.arg is None and isinstance(k.value, ast.Call)
-                          and getattr(k.value.func, "id", "") == "client_options"]
+                          and getattr(k.value.func, "id", "") in ("client_options", "aiokafka_options")]
                 credentials = [k for k in call.keywords if k.arg == "broker_credentials"]
                 if not passes and not credentials:
                     missing.append(f"{path.relative_to(PROJECT_ROOT)}:{call.lineno}")
