@@ -48,9 +48,8 @@ def test_parameters_trained_for_other_settings_are_logged_once_and_not_used(tmp_
     # an older training: one comparison fewer than the settings have now
     store.save(fitting.model_copy(update={"version": "trained-for-old-settings", "comparisons": fitting.comparisons[1:]}))
     versions = MatcherVersions(store, id_hash_key="k")
-    with caplog.at_level(logging.ERROR, logger="store.matcher_parameters"):
-        with pytest.raises(UnusableVersion):
-            versions.get("trained-for-old-settings")
+    with caplog.at_level(logging.ERROR, logger="store.matcher_parameters"), pytest.raises(UnusableVersion):
+        versions.get("trained-for-old-settings")
     assert "trained-for-old-settings not used" in caplog.text and "onceonly train" in caplog.text
     caplog.clear()
     with pytest.raises(UnusableVersion):
