@@ -7,7 +7,8 @@ Each blocking rule of the settings gives a record zero or more keys, written
 A typo'd ID number must still meet the right one, so the ``id_number_one_edit`` rule gives a
 record one key per digit position: the number with that digit left out. Two numbers one
 changed digit, one swap of neighbours, or one dropped digit apart share one of these keys
-(the deletion neighbourhood of the symmetric-delete spelling correctors).
+(the deletion neighbourhood of the symmetric-delete spelling correctors). Other documents
+(passports, social-security numbers) get the same keys from ``other_id_one_edit``.
 
 **Caps.** A key shared by more than its rule's ``max_block_size`` records (a landline of a
 shared rental, a block of flats whose rooms are all "301") is skipped: too common to tell
@@ -59,6 +60,17 @@ def _other_id(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
     return (h(f"doc:{kind}:{value}") for kind, value in f.other_ids)
 
 
+def _other_id_one_edit(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    # The deletion neighbourhood of each document number, as for ID numbers: a passport or
+    # social-security number with one character changed, swapped or dropped meets the right one.
+    keys: set[str] = set()
+    for kind, value in f.other_ids:
+        if len(value) >= 6:  # shorter numbers would meet half the district
+            keys.update(h(f"docdel:{kind}:" + value[:i] + value[i + 1 :]) for i in range(len(value)))
+            keys.add(h(f"docdel:{kind}:{value}"))
+    return keys
+
+
 def _household(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
     return f.residence.households
 
@@ -91,6 +103,12 @@ def _latin_sorted_tokens(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[
     return (f.sorted_tokens,) if f.script == "latin" and f.sorted_tokens else ()
 
 
+def _latin_name_word(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
+    # Each word of a Latin name on its own: the given name replaced or the surname misspelt,
+    # the other word still meets (common words exceed the cap and are skipped).
+    return (w for w in f.tokens if len(w) >= 2) if f.script == "latin" else ()
+
+
 def _name_flat(f: MatchFeatures, h: Callable[[str], str]) -> Iterable[str]:
     return (f"{f.pinyin_key}|{flat}" for flat in f.residence.flats) if f.pinyin_key else ()
 
@@ -99,6 +117,7 @@ _BUILDERS: dict[str, KeyBuilder] = {
     "id_number": _id_number,
     "id_number_one_edit": _id_number_one_edit,
     "other_id": _other_id,
+    "other_id_one_edit": _other_id_one_edit,
     "household_id": _household,
     "dwelling": _dwelling,
     "phone": _phone,
@@ -107,6 +126,7 @@ _BUILDERS: dict[str, KeyBuilder] = {
     "sorted_tokens_birth_year": _sorted_tokens_birth_year,
     "surname_birth_month": _surname_birth_month,
     "latin_sorted_tokens": _latin_sorted_tokens,
+    "latin_name_word": _latin_name_word,
     "name_flat": _name_flat,
 }
 

@@ -2,13 +2,17 @@
 
 The estimation follows splink's recipe, adapted to what a residents' hub knows:
 
-* **u from random pairs.** Two records drawn at random are almost never one resident, so the
-  level frequencies among random pairs estimate u among strangers (pairs with the same valid
-  ID number, the only known matches, are left out). Names also get a term-frequency table.
+* **u from random pairs.** Two records drawn at random are rarely one resident, so the level
+  frequencies among random pairs estimate u among strangers (pairs with the same valid ID
+  number, the only known matches, are left out). Rarely is not never: where each resident has two
+  or three records, one random pair in a few thousand is one resident met twice, as many as
+  the strangers agreeing on a rare level (a similar address, a name typo). So each EM iteration
+  counts a random pair as strangers by its non-match probability under the current model (the
+  E-step run on the random pairs too). Names also get a term-frequency table.
 * **m and the prior by EM over blocked candidate pairs.** The candidate pairs are every pair
   sharing a blocking key. Blocking selects pairs by their agreement, so the model is fitted
-  as a model of *all* pairs seen through the candidates: u among strangers stays fixed at the
-  random-pair estimate (blocking would bias it), the prior is the expected number of matches
+  as a model of *all* pairs seen through the candidates: u among strangers comes from the
+  random pairs (blocking would bias it), the prior is the expected number of matches
   over the number of *all* pairs, and m is re-estimated from the responsibilities. Since
   being a candidate is (nearly) a function of the comparison levels, the match probability
   of a candidate is the same under this global model, and no comparison has to be switched
@@ -237,9 +241,9 @@ def estimate_parameters(
                                      counts=dict(sorted(keep.items())))  # fmt: skip
                 tf_index, tf_level = compiled.index(spec.name), spec.labels.index(spec.term_frequency_level)
 
-    # u among strangers, from random pairs (known matches left out).
+    # u among strangers, from random pairs (known matches left out); re-weighted in each EM iteration.
     random_count = int(min(options.random_pairs, max(total_pairs, 1000)))
-    randoms = _compare(features, _random_pairs(n, random_count, rng), compiled)
+    randoms = _compare(features, _random_pairs(n, random_count, rng), compiled, tf, tf_index, tf_level)
     keep = randoms.label != 1
     m0 = [np.array([lv.m for lv in c.levels]) for c in start.comparisons]
     u0 = [np.array([[lv.u_in(s) for lv in c.levels] for s in range(len(STRATA))]) for c in start.comparisons]
@@ -263,9 +267,7 @@ def estimate_parameters(
         pairs = pairs[np.sort(rng.choice(all_candidates, size=options.max_candidate_pairs, replace=False))]
     scale = all_candidates / max(len(pairs), 1)  # each pair used stands for this many candidates
     data = _compare(features, pairs, compiled, tf, tf_index, tf_level)
-    labelled = data.label >= 0
     width = max(sizes) + 1  # level + 1, so that NULL (-1) lands in column 0
-    shifted = data.levels + 1
 
     # u of a stratum (born the same day, sharing a home) is re-estimated only where that stratum
     # holds a known non-match (two different valid ID numbers). Without one nothing tells EM which
@@ -281,6 +283,25 @@ def estimate_parameters(
     prior = start.prior
     iterations, converged = 0, False
     r = np.zeros(len(pairs))
+
+    def match_probability(pairs_data: _Pairs, weights: FloatArray, prior: float) -> FloatArray:
+        """The match probability of each pair under the current model (labelled pairs: their label)."""
+        log_odds = np.full(len(pairs_data.label), math.log2(prior) - math.log2(1 - prior))
+        for c in range(count):
+            log_odds += weights[c, pairs_data.stratum, pairs_data.levels[:, c] + 1]
+        if tf is not None:
+            tf_rows = pairs_data.tf_log_frequency != 0
+            excess = np.array([0.0, max(math.log2(u[tf_index][1][tf_level] / u[tf_index][0][tf_level]), 0.0)])
+            s_rows = pairs_data.stratum[tf_rows]
+            log_odds[tf_rows] += (
+                math.log2(m[tf_index][tf_level]) - pairs_data.tf_log_frequency[tf_rows] - excess[s_rows]
+                - weights[tf_index, s_rows, tf_level + 1]
+            )  # fmt: skip
+        result: FloatArray = 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -200, 200)))
+        known = pairs_data.label >= 0
+        result[known] = pairs_data.label[known]
+        return result
+
     for iterations in range(1, options.max_iterations + 1):  # noqa: B007 - reported in the summary
         # E-step: the match probability of every candidate pair under the current model.
         weights = np.zeros((count, len(STRATA), width))
@@ -288,25 +309,23 @@ def estimate_parameters(
             for s in range(len(STRATA)):
                 stratum = 0 if c == context else (s & 2 if c == birth else s)
                 weights[c, s, 1 : sizes[c] + 1] = np.log2(m[c]) - np.log2(u[c][stratum])
-        log_odds = np.full(len(pairs), math.log2(prior) - math.log2(1 - prior))
-        for c in range(count):
-            log_odds += weights[c, data.stratum, shifted[:, c]]
-        if tf is not None:
-            tf_rows = data.tf_log_frequency != 0
-            excess = np.array([0.0, max(math.log2(u[tf_index][1][tf_level] / u[tf_index][0][tf_level]), 0.0)])
-            s_rows = data.stratum[tf_rows]
-            log_odds[tf_rows] += (
-                math.log2(m[tf_index][tf_level]) - data.tf_log_frequency[tf_rows] - excess[s_rows]
-                - weights[tf_index, s_rows, tf_level + 1]
-            )  # fmt: skip
-        r = 1.0 / (1.0 + np.exp2(-np.clip(log_odds, -200, 200)))
-        r[labelled] = data.label[labelled]
+        r = match_probability(data, weights, prior)
         non = 1.0 - r
+        # The random pairs too: in a district where every resident has two or three records, one
+        # random pair in a few thousand is a resident met twice, as many as the strangers who agree
+        # on a rare level (a similar address, a name typo). u among strangers counts each random pair
+        # by its probability of being two residents, not as a stranger for certain.
+        random_non = 1.0 - match_probability(randoms, weights, prior)
+        for c, size in enumerate(sizes):
+            scope = _stranger_scope(c, randoms.stratum, context, birth) & keep
+            counts, total = _level_counts(randoms.levels[scope, c], random_non[scope], size)
+            sampled[c] = _smoothed(counts, total, u0[c][0], pseudo)
 
         # M-step.
         new_m = [_smoothed(*_level_counts(data.levels[:, c], r, sizes[c]), m0[c], pseudo) for c in range(count)]
         new_u = [x.copy() for x in u]
         for c in range(count):
+            new_u[c][0] = sampled[c]
             if c in (context, birth):
                 continue
             # Each stratum is pulled towards its parent: born the same day towards any

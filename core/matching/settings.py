@@ -48,14 +48,16 @@ COMPARISON_TESTS: dict[str, frozenset[str]] = {
     "id_number": frozenset({"same_valid", "different_valid", "within_edits", "else"}),
     "other_ids": frozenset({"exact", "within_edits", "else"}),
     "residence": frozenset({
-        "home_and_phone", "home", "phone", "same_flat", "flat_only", "same_place", "similar_text", "else",
+        "home_and_phone", "home", "phone", "same_flat", "flat_only", "same_place", "similar_text",
+        "similar_text_other_door", "same_numbers", "words_found", "else",
     }),
 }  # fmt: skip
 
 # The blocking keys :mod:`core.matching.blocking` knows how to build.
 BLOCKING_KEYS = frozenset({
-    "id_number", "id_number_one_edit", "other_id", "household_id", "dwelling", "phone", "birth_date",
-    "pinyin_birth_year", "sorted_tokens_birth_year", "surname_birth_month", "latin_sorted_tokens", "name_flat",
+    "id_number", "id_number_one_edit", "other_id", "other_id_one_edit", "household_id", "dwelling", "phone",
+    "birth_date", "pinyin_birth_year", "sorted_tokens_birth_year", "surname_birth_month", "latin_sorted_tokens",
+    "latin_name_word", "name_flat",
 })  # fmt: skip
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -109,7 +111,8 @@ class ComparisonSpec(BaseModel):
         for level in self.levels:
             if level.test not in known:
                 raise ValueError(f"{self.name}: {level.test!r} is not a {self.kind} test ({sorted(known)})")
-            if level.test in ("jaro_winkler", "words_jaro_winkler", "one_word_missing", "similar_text") \
+            if level.test in ("jaro_winkler", "words_jaro_winkler", "one_word_missing", "similar_text",
+                              "similar_text_other_door", "words_found") \
                     and level.threshold is None:
                 raise ValueError(f"{self.name}.{level.label}: {level.test} needs a threshold")
             if level.test == "within_edits" and level.max_edits is None:

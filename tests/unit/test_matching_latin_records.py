@@ -5,15 +5,18 @@ neighbours, a brother or sister with a similar given name)."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime
 
 import pytest
 
 from core.matching import Candidate, Matcher, decide, default_parameters, estimate_parameters
+from core.matching.blocking import blocking_keys
 from core.matching.features import match_features
+from core.matching.settings import default_settings
 from schemas.resident import ResidentRecord
 from tests.unit.test_matching_comparisons import level, name_level, residence_level
-from tests.unit.test_matching_estimate_sparse_data import latin_people
+from tests.unit.test_matching_estimate_sparse_data import SYLLABLES, latin_people
 from tests.unit.test_matching_features import resident
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
@@ -64,8 +67,37 @@ def test_a_latin_address_spelt_slightly_otherwise_is_a_similar_address() -> None
 
 
 def test_neighbours_on_one_street_do_not_share_an_address() -> None:
+    # Their own level (a door number mistyped looks the same): weighed by what EM estimates,
+    # never a shared home, so it neither defines the household stratum nor triggers the hold.
     assert residence_level({"address": "12 calder crescent pitt town 3810 nsw"},
-                           {"address": "14 calder crescent pitt town 3810 nsw"}) == "nothing_shared"
+                           {"address": "14 calder crescent pitt town 3810 nsw"}) == "same_street_other_door"
+    settings = default_settings()
+    assert "same_street_other_door" not in settings.conditioning.household.levels
+    hold = settings.rules.at_most_review[0]
+    assert all("same_street_other_door" not in condition.levels for condition in hold.when)
+
+
+def test_a_postcode_is_not_a_door_number_when_the_door_number_is_left_out() -> None:
+    # "balfour crescent … 2064 vic" has no door number: its first number is the postcode.
+    assert residence_level({"address": "24 balfour crescent killara lodge cranbourne 2064 vic"},
+                           {"address": "balfour rcescent killaravlodge cranbourne 2064 vic"}) == "similar_address"
+
+
+def test_a_latin_address_with_parts_left_out_and_typos_agrees_word_by_word() -> None:
+    assert residence_level({"address": "51 hurley street kempsdy 5612 vic"},
+                           {"address": "51 hurley street lakes retirement estate kempsey 5162 vic"}) == "parts_missing"
+    # Word by word, but never two door numbers and never a word of the shorter missing.
+    assert residence_level({"address": "51 hurley street kempsey 5162 vic"},
+                           {"address": "53 hurley street lakes retirement estate kempsey 5162 vic"}) != "parts_missing"
+    assert residence_level({"address": "51 hurley street kempsey 5162 vic"},
+                           {"address": "51 ocean road lakes retirement estate kempsey 5162 vic"}) != "parts_missing"
+
+
+def test_latin_addresses_whose_numbers_agree_but_words_do_not_have_their_own_level() -> None:
+    assert residence_level({"address": "62 matina street newocmb 4107 wa"},
+                           {"address": "62 matina street sun city resort ascot park 4107 wa"}) == "same_numbers"
+    # A door number alone is no such evidence.
+    assert residence_level({"address": "62 matina street"}, {"address": "62 ocean road"}) == "nothing_shared"
 
 
 def test_latin_addresses_get_no_flat_keys_from_the_chinese_address_reader() -> None:
@@ -89,7 +121,26 @@ def test_a_passport_number_one_keystroke_away_is_its_own_level() -> None:
     a = resident(name="Amy Miteff", passport="2583901")
     assert level(a, resident(name="Amy Miteff", passport="2583902"), "other_ids") == "one_edit"
     assert level(a, resident(name="Amy Miteff", passport="2538901"), "other_ids") == "one_edit"  # a swap
+    assert level(a, resident(name="Amy Miteff", passport="2538911"), "other_ids") == "two_edits"  # and a digit
     assert level(a, resident(name="Amy Miteff", passport="9191751"), "other_ids") == "different"
+
+
+def test_a_passport_number_one_keystroke_away_makes_a_candidate_pair_without_showing_the_number() -> None:
+    # Nothing else brings these two together: other names, no birth date, no address.
+    a = resident(name="Jacobie Tilleq", passport="4137877")
+    b = resident(name="Blake Moody", passport="4137787")
+    shared = blocking_keys(a) & blocking_keys(b)
+    assert {key.partition(":")[0] for key in shared} == {"other_id_one_edit"}
+    assert not any("4137" in key for key in blocking_keys(a))
+    assert not blocking_keys(a) & blocking_keys(resident(name="Blake Moody", passport="9191751"))
+
+
+def test_one_word_of_a_latin_name_makes_a_candidate_pair() -> None:
+    # The given name replaced and the birth date mistyped: only the surname still meets.
+    a = resident(name="Laurex Frahn", birth_date="1981-07-01")
+    b = resident(name="Lauren Frahn", birth_date="1918-07-01")
+    assert "latin_name_word:frahn" in blocking_keys(a) & blocking_keys(b)
+    assert not any(key.startswith("latin_name_word:") for key in blocking_keys(resident(name="王芳")))
 
 
 # The hold on disagreeing names --------------------------------------------------------------------------
@@ -161,3 +212,22 @@ def test_two_strangers_with_one_common_latin_name_and_birth_year_stay_apart() ->
     b = match_features(resident(name="John Smith", birth_date="1970-06-30", address="88 other road y 3000"))
     weight, _ = matcher.pair_weight(a, b)
     assert weight < matcher.threshold_weight("link")
+
+
+def test_u_among_strangers_discounts_the_residents_met_twice_among_random_pairs() -> None:
+    # 150 residents with three records each, every address its own: one random pair in 150 is a
+    # resident met twice, and only those share an address. Counted as strangers they would make
+    # the same address look a thousand times commoner among strangers than it is.
+    rng = random.Random(3)
+    records = []
+    for i in range(150):
+        name = f"{rng.choice(SYLLABLES)}{rng.choice(SYLLABLES)} {rng.choice(SYLLABLES)}{rng.choice(SYLLABLES)}"
+        address = f"{i + 1} {rng.choice(SYLLABLES)}{rng.choice(SYLLABLES)} street {1000 + i} vic"
+        born = date(1930 + rng.randrange(70), 1 + rng.randrange(12), 1 + rng.randrange(28)).isoformat()
+        records += [resident(name=name, birth_date=born, address=address) for _ in range(3)]
+    pairs = len(records) * (len(records) - 1) / 2
+    share_of_random_pairs = 150 * 3 / pairs
+    parameters = estimate_parameters(records, version="febrl-like", trained_at=AT, seed=1)
+    same_address = next(lv for lv in parameters.comparison("residence").levels if lv.label == "same_address")
+    assert same_address.u < share_of_random_pairs / 20
+    assert same_address.m > 0.9
