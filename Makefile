@@ -24,8 +24,8 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
-.cache/kafka/libs/.complete-3.9.2: localstack/kafka-pom.xml | $(STAMP)
-	$(BIN)/python -c "from localstack.kafka_broker import ensure_jars; print('Kafka jars in', ensure_jars())"
+.cache/kafka/libs/.complete-3.9.2: localinfra/kafka-pom.xml | $(STAMP)
+	$(BIN)/python -c "from localinfra.kafka_broker import ensure_jars; print('Kafka jars in', ensure_jars())"
 
 demo: setup
 	$(BIN)/onceonly demo
@@ -52,7 +52,7 @@ audit-deps: setup
 
 # mypy --strict on every package of the hub (the benchmarks and tests are not checked yet)
 typecheck: setup
-	$(BIN)/mypy core schemas services api connectors flows onceonly store streams localstack simulators metrics
+	$(BIN)/mypy core schemas services api connectors flows onceonly store streams kafka_adapter localinfra simulators metrics
 
 lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements/lock.txt

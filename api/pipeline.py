@@ -101,7 +101,7 @@ class PipelineViews:
             return None, f"no Kafka cluster reachable ({type(exc).__name__}): lag unknown"
         from kafka import KafkaConsumer, TopicPartition
 
-        from connectors.kafka_security import client_options
+        from kafka_adapter.security import client_options
 
         try:
             consumer = KafkaConsumer(bootstrap_servers=address, **client_options(address), group_id=None, client_id="onceonly-api-health",
@@ -118,7 +118,7 @@ class PipelineViews:
     def read_dead_letters(self) -> list[Any]:
         """Every dead letter now in the topic, decoded (``DeadLetter``), oldest first per partition."""
         from api.queries import Unavailable
-        from streams.log import read_log
+        from kafka_adapter.reader import read_log
 
         try:
             address = self.kafka()

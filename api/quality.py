@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from api.queries import BadQuery, NotFound
 from core.privacy import redact
-from flows.state import PASSED, PUBLISHED, QUARANTINED, SUPERSEDED, flow_batches
+from store.flow_batches import PASSED, PUBLISHED, QUARANTINED, SUPERSEDED, flow_batches
 
 DOCS_SITE = Path("gx") / "uncommitted" / "data_docs" / "local_site"
 STATUS_ORDER = {QUARANTINED: 0, PASSED: 1, PUBLISHED: 2, SUPERSEDED: 3}

@@ -23,8 +23,8 @@ from bench.splink_baseline import id_number_groups, splink_clusters
 from connectors.spec import ConnectorSpec
 from core.matching import estimate_parameters
 from core.standardise.stage import standardise_envelope
-from localstack.kafka_broker import KafkaBroker
-from localstack.processes import spawn, stop
+from localinfra.kafka_broker import KafkaBroker
+from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 from schemas.record_events import RecordStandardised

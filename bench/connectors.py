@@ -48,7 +48,7 @@ from rich.table import Table
 from connectors.kafka_sink import KafkaSink
 from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
-from localstack.kafka_broker import KafkaBroker
+from localinfra.kafka_broker import KafkaBroker
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 from simulators.district import RECORD_ID_COLUMNS, Department, department_rows, generate_district
@@ -216,7 +216,7 @@ def ingest_server(settings: Settings, stack: ExitStack) -> str:
     import uvicorn
 
     from api.app import create_app
-    from localstack.processes import free_port
+    from localinfra.processes import free_port
 
     engine = bootstrap.engine(settings)
     port = free_port()

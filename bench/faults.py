@@ -59,9 +59,9 @@ from sqlalchemy import func, select
 
 from bench.accuracy import standardised
 from core.matching import estimate_parameters
-from localstack.kafka_broker import KafkaBroker
-from localstack.postgres_server import PostgresServer
-from localstack.processes import spawn, stop
+from localinfra.kafka_broker import KafkaBroker
+from localinfra.postgres_server import PostgresServer
+from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 from schemas.source_record import SourceRecord
@@ -415,8 +415,8 @@ def group_lag(settings: Settings) -> int:
 
 
 def measure(label: str, store: str, settings: Settings, sent: int, seconds: float, lag: int) -> Outcome:
+    from kafka_adapter.reader import read_log
     from services.verification import remove_sqlite, replay_and_compare
-    from streams.log import read_log
 
     projection = bootstrap.profile_projection(settings)
     bootstrap_servers = settings.kafka_bootstrap or ""

@@ -32,8 +32,8 @@ from rich.table import Table
 
 from bench.accuracy import _env, _wait_for_links
 from bench.scoring import PairwiseScore, read_links, score
-from localstack.kafka_broker import KafkaBroker
-from localstack.processes import spawn, stop
+from localinfra.kafka_broker import KafkaBroker
+from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 

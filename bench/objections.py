@@ -56,7 +56,8 @@ def main() -> None:
     from core.access import Principal
     from core.matching import default_matcher
     from core.planner.fields import read_field
-    from localstack.kafka_broker import KafkaBroker
+    from kafka_adapter.reader import read_log
+    from localinfra.kafka_broker import KafkaBroker
     from onceonly import bootstrap
     from onceonly.settings import Settings
     from schemas.objection_events import ObjectionClosed, ObjectionEscalated, ObjectionRaised, ObjectionRouted
@@ -65,7 +66,6 @@ def main() -> None:
     from store.audit import AuditLog
     from store.engine import make_engine
     from store.planner_reads import residents
-    from streams.log import read_log
     from tests.integration.api_world import KEY, project_outbox
     from tests.integration.test_resolver_state import district
 

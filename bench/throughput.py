@@ -28,8 +28,8 @@ from sqlalchemy import select
 from bench.accuracy import _env, standardised
 from connectors.kafka_sink import KafkaSink
 from core.matching import estimate_parameters
-from localstack.kafka_broker import KafkaBroker
-from localstack.processes import spawn, stop
+from localinfra.kafka_broker import KafkaBroker
+from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.source_record import SourceRecord

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from connectors.kafka_security import client_options
+from kafka_adapter.security import client_options
 from store.audit_checkpoints import Checkpoint
 
 __all__ = ["CheckpointTopic"]

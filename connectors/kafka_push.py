@@ -60,7 +60,7 @@ class KafkaPushReader:
     def pages(self, cursors: CursorLookup) -> Iterator[Page]:
         from kafka import KafkaConsumer, TopicPartition
 
-        from connectors.kafka_security import client_options
+        from kafka_adapter.security import client_options
 
         if not self.bootstrap:
             raise KafkaPushError(f"{self.spec.source}: no Kafka bootstrap for topic {self.topic}")

@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
-from connectors.kafka_security import aiokafka_options
+from kafka_adapter.security import aiokafka_options
 from schemas.codec import encode
 
 # Batches small enough that the full ones go out while a page is still being read (a page's

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 from kafka import KafkaConsumer, TopicPartition
 
-from connectors.kafka_security import client_options
 from connectors.state import Sent
+from kafka_adapter.security import client_options
 from schemas.codec import decode
 from schemas.source_record import SourceRecord
 

@@ -9,7 +9,7 @@ merged-away profile is published as its redirect.
 ``<data_dir>/extracts/<department>/`` (CSV and JSONL) holding the profile id and exactly the
 fields it is granted; an ID number only where granted.
 
-A failed validation quarantines its batches (``flows.state``), publishes nothing and fails the
+A failed validation quarantines its batches (``store.flow_batches``), publishes nothing and fails the
 run with the steward's report; a later run over the corrected data publishes.
 """
 
@@ -27,10 +27,10 @@ from sqlalchemy import Engine
 from core.planner import Grants, extract_row, published_snapshot
 from core.planner.notices import Split, notices
 from core.profile import Profile
-from flows import state
 from flows.validate import Validation, check
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
+from store import flow_batches
 
 PUBLISHED_TOPIC = "profiles.published"
 GRANTS_FILE = PROJECT_ROOT / "config" / "grants.yaml"  # bootstrap.GRANTS_FILE: one file, one model
@@ -67,14 +67,14 @@ def send_snapshots(settings: Settings, profiles: list[Profile], grants: Grants |
     """Send the profiles that changed since the last publish; remember their versions once acked."""
     from kafka import KafkaProducer
 
-    from connectors.kafka_security import client_options
-    from onceonly.topics import ensure_topics
+    from kafka_adapter.admin import ensure_topics
+    from kafka_adapter.security import client_options
 
     engine = bootstrap.engine(settings)
     bootstrap_servers = bootstrap.kafka_bootstrap(settings)
     topic = published_topic(settings)
     ensure_topics(bootstrap_servers, [topic], partitions=settings.topic_partitions, compacted=[topic])
-    sent_before = state.published_versions(engine)
+    sent_before = flow_batches.published_versions(engine)
     changed = [p for p in profiles if sent_before.get(p.profile_id) != p.version]
     producer = KafkaProducer(bootstrap_servers=bootstrap_servers, **client_options(bootstrap_servers), acks="all", client_id="onceonly-publish",
                              key_serializer=str.encode,
@@ -87,7 +87,7 @@ def send_snapshots(settings: Settings, profiles: list[Profile], grants: Grants |
             future.get(timeout=60)  # raises if the broker did not acknowledge
     finally:
         producer.close()
-    state.save_published(engine, {p.profile_id: p.version for p in changed})
+    flow_batches.save_published(engine, {p.profile_id: p.version for p in changed})
     return len(changed)
 
 
@@ -195,7 +195,7 @@ def publish(settings: Settings, validation: Validation, grants_file: Path | None
     sent = send_snapshots(settings, profiles, grants)
     extracts = write_extracts(settings, profiles, grants)
     batch_ids = [b.batch_id for b in validation.batches]
-    state.mark_published(engine, batch_ids)
+    flow_batches.mark_published(engine, batch_ids)
     return Published(snapshots=sent, extracts=extracts, batches=batch_ids, report=validation.report,
                      data_docs=validation.data_docs)
 

@@ -1,7 +1,7 @@
 """The validate flow: Great Expectations over each source's new batch and over the profile store.
 
 A *batch* is what a source sent since its last publish: every record with a ledger row after the
-source's published watermark (``flows.state``), at its latest version, standardised in-process
+source's published watermark (``store.flow_batches``), at its latest version, standardised in-process
 with the department's mapping file (``core.standardise.stage.standardise_envelope``, the function
 the stream agent calls). The ledger (``store.ledger``, table ``source_records``) is used rather
 than the resolved profiles because a batch's quality is the department's, before survivorship
@@ -28,7 +28,6 @@ from sqlalchemy import Engine, select
 from core.privacy import redact
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
-from flows import state
 from flows.suites import (
     SourceRules,
     SuiteRun,
@@ -43,6 +42,7 @@ from flows.suites import (
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.source_record import SourceRecord
+from store import flow_batches
 from store.profile_tables import record_links
 from store.tables import source_records
 
@@ -97,7 +97,7 @@ def read_batches(engine: Engine, mappings: Mapping[str, FieldMapping], sources: 
     """Each source's records changed since its published watermark, latest version, standardised."""
     found = []
     for source in sources:
-        since = state.published_watermark(engine, source)
+        since = flow_batches.published_watermark(engine, source)
         stmt = (select(source_records).where(source_records.c.source == source, source_records.c.id > since)
                 .order_by(source_records.c.id))
         latest: dict[str, Any] = {}
@@ -212,7 +212,7 @@ def write_report(data_dir: Path, validation: Validation) -> Path:
 @task(name="validate-sources-and-store", timeout_seconds=1800, cache_policy=NO_CACHE)
 def check(settings: Settings, rules: Mapping[str, SourceRules] | None = None) -> Validation:
     engine = bootstrap.engine(settings)
-    state.create_tables(engine)
+    flow_batches.create_tables(engine)
     batches = read_batches(engine, bootstrap.field_mappings(settings), bootstrap.resident_sources(settings))
     runs = [SuiteRun(name=b.source, frame=batch_frame(b.rows), suite=batch_suite(b.source, rules_for(b.source, rules)))
             for b in batches]
@@ -225,8 +225,8 @@ def check(settings: Settings, rules: Mapping[str, SourceRules] | None = None) ->
     validation.report = str(write_report(settings.data_dir, validation))
     failed = validation.failed_suites()
     for batch in batches:
-        status = state.QUARANTINED if (failed and f"batch.{batch.source}" in failed) else state.PASSED
-        state.record_batch(engine, batch_id=batch.batch_id, source=batch.source, first_id=batch.first_id,
+        status = flow_batches.QUARANTINED if (failed and f"batch.{batch.source}" in failed) else flow_batches.PASSED
+        flow_batches.record_batch(engine, batch_id=batch.batch_id, source=batch.source, first_id=batch.first_id,
                            last_id=batch.last_id, records=len(batch.rows), status=status,
                            report=validation.report, data_docs=docs)
     return validation

@@ -14,8 +14,6 @@ import faust
 import yaml
 from sqlalchemy import Engine
 
-from connectors.kafka_security import KafkaSecurity
-from connectors.kafka_security import register as register_kafka_security
 from connectors.kafka_sink import KafkaSink, acknowledged_batch_publisher, acknowledged_publisher
 from connectors.pull import Connector, RunCounts, Topics
 from connectors.rows import Reader
@@ -23,10 +21,12 @@ from connectors.spec import ConnectorSpec
 from connectors.state import ConnectorState
 from core.access import Grant, Grants
 from core.standardise import FieldMapping
-from localstack.kafka_broker import KafkaBroker
-from localstack.processes import port_open
+from kafka_adapter.admin import NoBroker
+from kafka_adapter.security import KafkaSecurity
+from kafka_adapter.security import register as register_kafka_security
+from localinfra.kafka_broker import KafkaBroker
+from localinfra.processes import port_open
 from onceonly.settings import PROJECT_ROOT, Settings
-from onceonly.topics import NoBroker
 from schemas.resident import ResidentRecord
 from services.gazetteer import GazetteerService
 from services.ingest import IngestService
@@ -147,7 +147,7 @@ def hub_topics(settings: Settings) -> list[str]:
 
 
 def prepare_topics(settings: Settings, bootstrap: str | None = None) -> None:
-    from onceonly.topics import ensure_topics
+    from kafka_adapter.admin import ensure_topics
 
     address = bootstrap or kafka_bootstrap(settings)
     ensure_topics(address, [settings.records_topic], partitions=settings.records_partitions)
@@ -340,7 +340,7 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
 
 def restandardise_service(settings: Settings, audit: Any) -> RestandardiseService:
     """Re-standardising a source after a mapping fix, over this hub's topics and mapping files."""
-    from streams.log import read_log
+    from kafka_adapter.reader import read_log
 
     def read_topic(topic: str) -> Iterator[Any]:
         for batch in read_log(kafka_bootstrap(settings), topic, client_id="onceonly-restandardise"):

@@ -139,7 +139,7 @@ def init() -> None:
 @app.command()
 def check() -> None:
     """Exit 0 when the Kafka cluster and the store answer (container healthchecks use it)."""
-    from onceonly.topics import cluster_reachable
+    from kafka_adapter.admin import cluster_reachable
 
     settings = _settings()
     kafka_ok = cluster_reachable(bootstrap.kafka_bootstrap(settings))
@@ -628,7 +628,7 @@ def objections_answers(path: Annotated[Path, typer.Argument(help="the department
 @objections_app.command("verify")
 def objections_verify(rebuild: Annotated[bool, typer.Option(help="rewrite the table from the topic")] = False) -> None:
     """Compare the objections table with the fold of the objections topic (or rebuild it from the topic)."""
-    from streams.log import read_log
+    from kafka_adapter.reader import read_log
 
     settings = _settings()
     service = _objections()

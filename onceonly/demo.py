@@ -34,8 +34,8 @@ from sqlalchemy import Engine, func, select
 from api.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
 from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
-from localstack.prefect_server import PrefectServer, prefect_server
-from localstack.processes import free_port, spawn, stop, wait_until
+from localinfra.prefect_server import PrefectServer, prefect_server
+from localinfra.processes import free_port, spawn, stop, wait_until
 from onceonly import bootstrap
 from onceonly.department_systems import DEPARTMENTS, DepartmentSystems, department_systems
 from onceonly.settings import Settings
@@ -467,7 +467,7 @@ def _review_id(payload: str) -> str | None:
 def _topic_size(bootstrap_servers: str, topic: str) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
-    from connectors.kafka_security import client_options
+    from kafka_adapter.security import client_options
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, **client_options(bootstrap_servers), group_id=None, client_id="onceonly-demo")
     try:

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port of a Kafka cluster; unset = start the local broker process"
     )
-    # How every Kafka client of the hub connects (connectors.kafka_security): compose uses SASL_SSL.
+    # How every Kafka client of the hub connects (kafka_adapter.security): compose uses SASL_SSL.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         default="PLAINTEXT", description="Kafka security protocol; SASL_SSL in production (TLS + SCRAM)")
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(

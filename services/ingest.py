@@ -28,7 +28,7 @@ from connectors.kafka_sink import KafkaSink, SinkError
 from connectors.pull import Connector, RunCounts
 from connectors.rows import Reader
 from connectors.spec import ConnectorSpec
-from onceonly.topics import NoBroker
+from kafka_adapter.admin import NoBroker
 
 __all__ = ["PULL_CLIENT_ID", "BatchNotTaken", "Cell", "ConnectorFactory", "IngestService", "UnknownSource"]
 

@@ -51,7 +51,7 @@ class ScorecardService:
         except Exception as exc:  # Kafka away: every other figure still counts
             letters = []
             missing.append(f"dead letters (Kafka not reachable: {type(exc).__name__})")
-        from flows.state import flow_batches
+        from store.flow_batches import flow_batches
 
         with self.engine.connect() as conn:
             records = [(r.source, r.observed_at) for r in conn.execute(

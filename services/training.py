@@ -21,11 +21,11 @@ from core.matching import MatchModelParameters, estimate_parameters
 from core.matching.estimate import TooLittleData
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
+from kafka_adapter.reader import read_log
 from schemas.record_events import RecordStandardised
 from schemas.resident import ResidentRecord
 from schemas.source_record import SourceRecord
 from store.matcher_parameters import MatcherParameterStore
-from streams.log import read_log
 
 __all__ = ["Estimate", "TooLittleData", "TrainMatcher", "Trained", "TrainingService", "current_records", "estimates",
            "train_on"]

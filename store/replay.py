@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from kafka_adapter.reader import read_log
 from schemas.profile_events import ProfileEvent
 from store import positions
 from store.place_projection import DeliveredPlaceEvent, PlaceProjection
 from store.profile_projection import DeliveredEvent, ProfileProjection
-from streams.log import read_log
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ The migrations (``store/migrations``) must create exactly this schema; a unit te
 
 from __future__ import annotations
 
-import flows.state  # noqa: F401 - the flows' batches and published versions
 import store.audit
 import store.auth_tables
 import store.dead_letter_outcomes
+import store.flow_batches  # the flows' batches and published versions
 import store.login_failures
 import store.matcher_parameters
 import store.objection_tables

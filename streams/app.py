@@ -18,9 +18,9 @@ from typing import Any, Protocol
 import faust
 from pydantic import BaseModel
 
-from connectors.kafka_security import faust_credentials
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
+from kafka_adapter.security import faust_credentials
 from metrics.definitions import WorkerMetrics
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent

@@ -74,7 +74,7 @@ class KafkaOutboxSender:
             if self._producer is None:
                 from kafka import KafkaProducer
 
-                from connectors.kafka_security import client_options
+                from kafka_adapter.security import client_options
 
                 self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, **client_options(self.bootstrap), acks="all", enable_idempotence=True,
                                                linger_ms=5, client_id="onceonly-resolver-outbox")

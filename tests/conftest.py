@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from localstack.kafka_broker import KafkaBroker
-from localstack.postgres_server import PostgresNotInstalled, PostgresServer, postgres_bin
+from localinfra.kafka_broker import KafkaBroker
+from localinfra.postgres_server import PostgresNotInstalled, PostgresServer, postgres_bin
 from onceonly.settings import Settings
 from store.engine import make_engine
 

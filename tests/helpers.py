@@ -28,7 +28,7 @@ def eventually(check: Callable[[], Any], *, timeout: float = 60.0, every: float 
 
 def read_topic(bootstrap: str, topic: str) -> list[Any]:
     """Every message now on ``topic`` (up to its end offsets), decoded, in partition order."""
-    from streams.log import read_log
+    from kafka_adapter.reader import read_log
 
     return [logged.event for batch in read_log(bootstrap, topic, client_id="test-reader") for logged in batch]
 

@@ -302,7 +302,7 @@ def test_filled_gaps_come_back_through_the_community_source_into_the_residents_o
     """Upload a filled plan: answered gaps become community visits in Kafka, a real stream worker
     resolves them into the planned resident's profile, bad rows are dead letters, the counts add
     up, and sending the same workbook again sends nothing new (collected once)."""
-    from localstack.processes import spawn, stop
+    from localinfra.processes import spawn, stop
     from onceonly import bootstrap
     from schemas.source_record import DeadLetter, SourceRecord
     from store.profile_projection import ProfileProjection

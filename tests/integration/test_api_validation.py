@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from flows import state
 from flows.validate import check
 from onceonly.settings import Settings
 from schemas.source_record import SourceRecord
+from store import flow_batches
 from store.auth_tables import UserStore
 from store.engine import make_engine
 from store.ledger import Delivered, SourceRecordLedger
@@ -156,7 +156,7 @@ def test_the_admin_sees_quality_figures_but_not_reports_and_others_nothing(app: 
 def test_an_unknown_batch_or_a_report_gone_from_disk_is_a_404(app: tuple[TestClient, Settings]) -> None:
     client, settings = _as(app[0], "steward"), app[1]
     assert client.get("/console/quarantine/no-such-batch").status_code == 404
-    passed = next(b for b in state.batches(make_engine(settings.store_url)) if b["status"] == state.PASSED)
+    passed = next(b for b in flow_batches.batches(make_engine(settings.store_url)) if b["status"] == flow_batches.PASSED)
     report = Path(str(passed["report"]))
     moved = report.with_suffix(".bak")
     report.rename(moved)

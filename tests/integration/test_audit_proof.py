@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from core.access import Principal
-from localstack.kafka_broker import KafkaBroker
+from localinfra.kafka_broker import KafkaBroker
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from store.audit import AuditLog, audit_engine, audit_head, audit_log, audit_residents, entry_hash

@@ -22,7 +22,7 @@ from connectors.kafka_sink import KafkaSink
 from connectors.pull import RunCounts
 from connectors.state import ConnectorState
 from core.privacy import redact_id_numbers
-from localstack.processes import free_port
+from localinfra.processes import free_port
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from simulators.social_security import Faults, SocialSecurityApi

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from localstack.kafka_broker import KafkaBroker
+from localinfra.kafka_broker import KafkaBroker
 from onceonly.settings import Settings
 from schemas.source_record import DeadLetter
 from simulators.housing import HousingRegistry, change_event

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, text, update
 from connectors.kafka_sink import KafkaSink
 from connectors.pull import RunCounts
 from connectors.sql import SqlSourceError
-from localstack.postgres_server import PostgresServer
+from localinfra.postgres_server import PostgresServer
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from simulators import public_security as ps

@@ -15,8 +15,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from localstack.kafka_broker import KafkaBroker
-from onceonly.topics import ensure_topics
+from kafka_adapter.admin import ensure_topics
+from localinfra.kafka_broker import KafkaBroker
 from streams.faust_fixes import seek_to_committed_or_beginning
 
 pytestmark = pytest.mark.kafka

@@ -10,7 +10,7 @@ import pytest
 from connectors.kafka_sink import KafkaSink
 from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
-from localstack.processes import spawn, stop
+from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.source_record import DeadLetter

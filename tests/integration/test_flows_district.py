@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from flows import state
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.source_record import SourceRecord
+from store import flow_batches
 from store.ledger import Delivered, SourceRecordLedger
 from tests.helpers import cli, cli_env
 from tests.integration.test_pipeline import _links, _quiet
@@ -32,7 +32,7 @@ SEED = 5151
 def district(request: pytest.FixtureRequest, kafka_broker: object,
              tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A district of 100 residents run through the real pipeline; the flows read the env settings."""
-    from localstack.processes import spawn, stop
+    from localinfra.processes import spawn, stop
     from simulators.district_files import ingest_department_files, write_department_files
     from tests.helpers import eventually
 
@@ -139,27 +139,27 @@ def test_a_failing_batch_blocks_publish_and_a_fixed_one_is_published(district: S
     # 2. A community batch with relations outside GB/T 4761 fails: quarantined, nothing published.
     bad = ["V-900", "V-901", "V-902"]
     SourceRecordLedger(engine).apply(_visits(bad, relation="火星人"))
-    sent_before = state.published_versions(engine)
+    sent_before = flow_batches.published_versions(engine)
     end_before = len(_published(settings))
     flow_state = validate_and_publish(return_state=True)
     assert flow_state.is_failed()
     with pytest.raises(ValidationFailed):
         flow_state.result()
-    quarantined = state.batches(engine, state.QUARANTINED)
+    quarantined = flow_batches.batches(engine, flow_batches.QUARANTINED)
     assert [b["source"] for b in quarantined] == ["community"]
     report = Path(str(quarantined[0]["report"])).read_text(encoding="utf-8")
     assert "FAILED" in report and "batch.community" in report and "relation_to_head" in report
-    assert state.published_versions(engine) == sent_before
+    assert flow_batches.published_versions(engine) == sent_before
     assert len(_published(settings)) == end_before
 
     # 3. The department corrects the rows; the next run validates the new versions and publishes.
     SourceRecordLedger(engine).apply([Delivered("test", 1, d.offset, d.record) for d in _visits(bad, relation="妻")])
     again = validate_and_publish()
     assert "community" in {b.split("-")[0] for b in again.batches}
-    assert not state.batches(engine, state.QUARANTINED)
-    assert state.published_watermark(engine, "community") > 0
-    assert [b["status"] for b in state.batches(engine) if b["source"] == "community"][-2:] == [
-        state.SUPERSEDED, state.PUBLISHED]
+    assert not flow_batches.batches(engine, flow_batches.QUARANTINED)
+    assert flow_batches.published_watermark(engine, "community") > 0
+    assert [b["status"] for b in flow_batches.batches(engine) if b["source"] == "community"][-2:] == [
+        flow_batches.SUPERSEDED, flow_batches.PUBLISHED]
     assert len(_published(settings)) == end_before  # the visits resolve nowhere here: no new profile
 
 
@@ -170,7 +170,7 @@ def test_a_collected_answer_reaches_the_granted_department_and_no_other(district
     from connectors.kafka_sink import KafkaSink
     from connectors.spec import ConnectorSpec
     from flows.publish import validate_and_publish
-    from localstack.processes import spawn, stop
+    from localinfra.processes import spawn, stop
     from onceonly.settings import PROJECT_ROOT
     from tests.helpers import eventually
 

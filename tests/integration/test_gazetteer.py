@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from core.access import Principal
-from localstack.processes import spawn, stop
+from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from services.gazetteer import CorrectPlace

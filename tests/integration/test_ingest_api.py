@@ -18,7 +18,7 @@ import uvicorn
 
 from api.app import create_app
 from connectors.state import ConnectorState
-from localstack.processes import free_port
+from localinfra.processes import free_port
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.source_record import DeadLetter, SourceRecord

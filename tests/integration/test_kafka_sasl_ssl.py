@@ -17,13 +17,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from pydantic import BaseModel
 
-from connectors.kafka_security import KafkaSecurity, client_options, register
 from connectors.kafka_sink import KafkaSink
-from localstack.kafka_broker import cluster_reachable, ensure_jars
-from localstack.processes import free_port, port_open, wait_until
+from kafka_adapter.admin import ensure_topics
+from kafka_adapter.security import KafkaSecurity, client_options, register
+from localinfra.kafka_broker import cluster_reachable, ensure_jars
+from localinfra.processes import free_port, port_open, wait_until
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
-from onceonly.topics import ensure_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -14,8 +14,8 @@ from kafka import KafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
 from connectors.kafka_sink import Acked, KafkaSink, murmur2
-from localstack.kafka_broker import KafkaBroker
-from onceonly.topics import ensure_topics
+from kafka_adapter.admin import ensure_topics
+from localinfra.kafka_broker import KafkaBroker
 
 pytestmark = pytest.mark.kafka
 

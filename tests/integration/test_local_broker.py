@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from localstack.kafka_broker import KafkaBroker
+from localinfra.kafka_broker import KafkaBroker
 from tests.helpers import PROJECT, eventually
 
 pytestmark = pytest.mark.kafka
@@ -42,7 +42,7 @@ def test_broker_dies_with_its_parent_even_on_sigkill(tmp_path: Path) -> None:
         import sys, time
         sys.path.insert(0, {str(PROJECT)!r})
         from pathlib import Path
-        from localstack.kafka_broker import KafkaBroker
+        from localinfra.kafka_broker import KafkaBroker
         b = KafkaBroker(data_dir=Path({str(data)!r}))
         b.start()
         print("ready", flush=True)
@@ -60,7 +60,7 @@ def test_broker_dies_with_its_parent_even_on_sigkill(tmp_path: Path) -> None:
 
 
 def test_cluster_ids_never_start_with_a_dash_that_the_storage_tool_would_read_as_an_option() -> None:
-    from localstack.kafka_broker import _cluster_id
+    from localinfra.kafka_broker import _cluster_id
 
     ids = [_cluster_id() for _ in range(2000)]  # a dash would start ~31 of them if not refused
     assert all(not i.startswith("-") and len(i) == 22 for i in ids)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from localstack.processes import spawn, stop
+from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from simulators.district_files import ingest_department_files, write_department_files

@@ -85,7 +85,7 @@ def test_a_store_that_does_not_answer_sets_nothing_aside(store_engine: Engine) -
 
 @pytest.mark.kafka
 def test_a_worker_moves_past_a_poison_message_and_an_unreadable_one(hub_settings: Settings, tmp_path: Path) -> None:
-    from localstack.processes import spawn, stop
+    from localinfra.processes import spawn, stop
 
     bootstrap.prepare_topics(hub_settings)
     producer = KafkaProducer(bootstrap_servers=hub_settings.kafka_bootstrap)

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from localstack.prefect_server import PrefectServer
+from localinfra.prefect_server import PrefectServer
 
 
 class _Busy(BaseHTTPRequestHandler):

@@ -25,11 +25,11 @@ from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
 from api.app import create_app
-from flows.state import flow_batches
-from localstack.kafka_broker import KafkaBroker
+from localinfra.kafka_broker import KafkaBroker
 from schemas.codec import encode
 from schemas.source_record import DeadLetter
 from store.audit import AuditLog, audit_engine, audit_log
+from store.flow_batches import flow_batches
 from tests.integration.api_world import World, build_world, kafka_settings
 
 pytestmark = pytest.mark.kafka

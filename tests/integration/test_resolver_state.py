@@ -17,7 +17,7 @@ from core.matching import Matcher, default_matcher
 from core.profile import replay
 from core.resolution import ResolverMemory
 from core.standardise.stage import standardise_envelope
-from localstack.kafka_broker import KafkaBroker
+from localinfra.kafka_broker import KafkaBroker
 from schemas.codec import decode
 from schemas.profile_events import ConfirmMatch, ProfileEvent, ReviewRequested
 from schemas.record_events import RecordStandardised
@@ -257,7 +257,7 @@ def test_a_worker_resumes_from_its_kept_state_only_while_nobody_else_wrote(store
 def test_the_outbox_reaches_a_real_topic_keyed_by_profile_in_version_order(
     kafka_broker: KafkaBroker, tmp_path: Path, matcher: Matcher
 ) -> None:
-    from onceonly.topics import ensure_topics
+    from kafka_adapter.admin import ensure_topics
     from streams.resolve import KafkaOutboxSender
     from tests.helpers import read_topic
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from api.app import create_app
 from connectors.batch import BatchReader
 from connectors.kafka_sink import KafkaSink
-from localstack.processes import spawn, stop
+from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.profile_events import RecordUpdated

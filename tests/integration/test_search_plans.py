@@ -24,7 +24,7 @@ from api.queries import ResidentQueries, SearchQuery
 from core.access import Principal
 from core.profile.read_side import bigrams, normalise_address
 from core.standardise import standardise_name
-from localstack.postgres_server import PostgresServer
+from localinfra.postgres_server import PostgresServer
 from store.audit import AuditLog
 from store.engine import make_engine
 from store.profile_tables import profile_search_terms, profiles

@@ -11,7 +11,7 @@ import pytest
 from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
-from localstack.processes import free_port, spawn, stop
+from localinfra.processes import free_port, spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from simulators.district_files import ingest_department_files, write_department_files

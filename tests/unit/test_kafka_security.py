@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.kafka_security import (
+from kafka_adapter.security import (
     KafkaSecurity,
     KafkaSecurityError,
     aiokafka_options,
@@ -18,7 +18,7 @@ from connectors.kafka_security import (
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
 
-HUB_PACKAGES = ("api", "connectors", "flows", "onceonly", "services", "store", "streams")
+HUB_PACKAGES = ("api", "connectors", "flows", "kafka_adapter", "onceonly", "services", "store", "streams")
 CLIENTS = {"KafkaProducer", "KafkaConsumer", "KafkaAdminClient", "AIOKafkaProducer", "AIOKafkaConsumer"}
 
 
@@ -40,7 +40,7 @@ def test_faust_gets_the_same_credentials_for_aiokafka() -> None:
     import faust
     from faust.types.auth import AuthProtocol, SASLMechanism
 
-    from connectors.kafka_security import register
+    from kafka_adapter.security import register
 
     register("kafka.faust:9093", KafkaSecurity("SASL_SSL", "SCRAM-SHA-512", "onceonly-hub", "pw"))
     credentials = faust_credentials("kafka.faust:9093")
@@ -51,7 +51,7 @@ def test_faust_gets_the_same_credentials_for_aiokafka() -> None:
 
 
 def test_the_connectors_aiokafka_producer_gets_the_same_credentials() -> None:
-    from connectors.kafka_security import register
+    from kafka_adapter.security import register
 
     register("kafka.sink:9093", KafkaSecurity("SASL_SSL", "SCRAM-SHA-512", "onceonly-hub", "pw"))
     options = aiokafka_options("kafka.sink:9093")
@@ -86,4 +86,4 @@ def test_every_kafka_client_the_hub_builds_passes_the_security_settings() -> Non
                 if not passes and not credentials:
                     missing.append(f"{path.relative_to(PROJECT_ROOT)}:{call.lineno}")
     assert found >= 10  # producers, consumers, admin clients and the faust app
-    assert missing == [], f"Kafka clients built without connectors.kafka_security: {missing}"
+    assert missing == [], f"Kafka clients built without kafka_adapter.security: {missing}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localstack.processes import free_port, port_open, spawn, stop, wait_until
+from localinfra.processes import free_port, port_open, spawn, stop, wait_until
 
 KAFKA_VERSION = "3.9.2"
 _POM = Path(__file__).with_name("kafka-pom.xml")
@@ -158,7 +158,7 @@ class KafkaBroker:
 
 def cluster_reachable(bootstrap: str, *, timeout_ms: int = 5000, options: dict[str, Any] | None = None) -> bool:
     """True when a Kafka client can read the cluster's metadata at ``bootstrap``; ``options``: the
-    client's security settings (``connectors.kafka_security.client_options``)."""
+    client's security settings (``kafka_adapter.security.client_options``)."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 

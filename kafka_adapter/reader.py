@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import BaseModel
 
-from connectors.kafka_security import client_options
+from kafka_adapter.security import client_options
 from schemas.codec import decode
 
 BATCH = 1000

@@ -9,8 +9,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from connectors.kafka_security import client_options
-from localstack.kafka_broker import cluster_reachable as _reachable
+from kafka_adapter.security import client_options
+from localinfra.kafka_broker import cluster_reachable as _reachable
 
 __all__ = ["NoBroker", "cluster_reachable", "ensure_topics"]
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localstack.processes import free_port, port_open, spawn, stop, wait_until
+from localinfra.processes import free_port, port_open, spawn, stop, wait_until
 
 
 class PostgresNotInstalled(RuntimeError):

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from localstack.processes import free_port, spawn, stop, wait_until
+from localinfra.processes import free_port, spawn, stop, wait_until
 
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 RETRIED = {429, 502, 503}

@@ -1,3 +1,0 @@
-"""Real infrastructure on one machine, without Docker: a Kafka broker process and a Postgres
-server, started as child processes on loopback and stopped cleanly. Used by the demo, the tests
-and the benchmarks alike."""
