@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--residents", type=int, default=35000, help="~2.9 records per resident")
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--split", action="store_true",
+                        help="worker 0 runs only the resolver (`onceonly worker --agents resolve`), the others the rest")
     parser.add_argument("--rate", type=float, default=500.0, help="records/s published in the latency run")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
@@ -60,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             MatcherParameterStore(bootstrap.engine(settings)).save(
                 estimate_parameters(sample, version=f"throughput-{args.seed}", seed=args.seed))
             bootstrap.prepare_topics(settings)
-            workers = [spawn([sys.executable, "-m", "onceonly.cli", "worker"], work / f"worker-{i}.log",
-                             env=_env(settings)) for i in range(args.workers)]
+            workers = [spawn([sys.executable, "-m", "onceonly.cli", "worker", *_agents(args.split, i)],
+                             work / f"worker-{i}.log", env=_env(settings)) for i in range(args.workers)]
             try:
                 load_before = os.getloadavg()[0]
                 cpu_before = {**{f"worker {i}": _cpu_s(proc.pid) for i, proc in enumerate(workers)},
@@ -83,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                 for proc in workers:
                     stop(proc)
 
-    table = Table(title=f"Throughput on this machine ({args.workers} workers, {len(truth)} records)")
+    layout = ", the resolver in worker 0 alone" if args.split else ""
+    table = Table(title=f"Throughput on this machine ({args.workers} workers{layout}, {len(truth)} records)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("connector stage (files → Kafka), records/s", f"{sent / connectors_s:,.0f}")
@@ -104,6 +107,15 @@ def main(argv: list[str] | None = None) -> int:
                 table.add_row(f"  hop {hop}, p50 / p99 ms", f"{h[49] * 1000:,.0f} / {h[98] * 1000:,.0f}")
     console.print(table)
     return 0
+
+
+def _agents(split: bool, worker: int) -> list[str]:
+    """A worker's ``--agents``: with ``split`` the first runs the resolver alone, the others the rest."""
+    if not split:
+        return []
+    from streams.app import AGENTS
+
+    return ["--agents", "resolve" if worker == 0 else ",".join(a for a in AGENTS if a != "resolve")]
 
 
 def _cpu_s(pid: int) -> float:

@@ -335,6 +335,7 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         gazetteer_sources=frozenset(gazetteer_sources(settings)),
         datadir=str(_faust_dir(settings)),
         objections=objection_service(settings, db, audit_log(settings, db)),
+        agents=frozenset(a.strip() for a in settings.worker_agents.split(",") if a.strip()),
     ))
 
 

@@ -58,11 +58,15 @@ def broker() -> None:
 
 
 @app.command()
-def worker(loglevel: Annotated[str, typer.Option(help="log level (default: ONCEONLY_LOG_LEVEL)")] = "") -> None:
+def worker(loglevel: Annotated[str, typer.Option(help="log level (default: ONCEONLY_LOG_LEVEL)")] = "",
+           agents: Annotated[str, typer.Option(help="the agents to run, comma-separated (default: "
+                                                    "ONCEONLY_WORKER_AGENTS, or all)")] = "") -> None:
     """Run a stream worker (faust); start several to share the partitions."""
     import faust
 
     settings = _settings()
+    if agents:
+        settings = settings.model_copy(update={"worker_agents": agents})
     _refuse_default_key(settings, settings.api_host, "worker")
     _refuse_default_audit_key(settings, settings.api_host, "worker")
     # The newest stored matcher parameters, announced on the records topic before any record this

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
         description="Partitions of the records topic: one (the default) makes its order the resolution order, and "
                     "one worker at a time resolves, from state it keeps between batches",
     )
+    worker_agents: str = Field(
+        default="",
+        description="The agents a stream worker runs, comma-separated (ledger, standardise, resolve, project, places, "
+                    "objections); empty = all. E.g. one worker 'resolve' and one with the rest: the resolver gets a "
+                    "process (a core) of its own",
+    )
     topic_prefix: str = Field(default="", description="Prefix of every topic name (to share one cluster)")
     app_id: str = Field(default="onceonly", description="Faust application id = consumer group prefix")
     mappings_dir: Path = Field(default=PROJECT_ROOT / "mappings", description="Department mapping files (YAML)")

@@ -34,6 +34,12 @@ from streams.retry import until_applied
 
 log = logging.getLogger(__name__)
 
+AGENTS = ("ledger", "standardise", "resolve", "project", "places", "objections")
+"""The agents a worker can run (``objections`` is the sweep timer). A worker runs all of them by
+default; a deployment can give the resolver a process of its own (``onceonly worker --agents
+resolve`` beside ``--agents ledger,standardise,project,places,objections``): all workers share one
+consumer group, and faust assigns each topic's partitions among the workers that subscribe to it."""
+
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.02  # after a batch, wait this long for more: batches grow with the load, not with a timer
 
@@ -82,6 +88,7 @@ class StreamWiring:
     objections: Any = None  # services.objections.ObjectionService: swept on a timer
     objections_sweep_s: float = 30.0
     metrics: WorkerMetrics | None = None  # this process's; ``onceonly worker`` serves them on ONCEONLY_METRICS_PORT
+    agents: frozenset[str] = frozenset()  # the agents this worker runs (see AGENTS); empty: all of them
 
 
 def build_app(wiring: StreamWiring) -> faust.App:
@@ -109,6 +116,12 @@ def build_app(wiring: StreamWiring) -> faust.App:
     deadletters = app.topic(wiring.deadletter_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     places = app.topic(wiring.places_topic, key_type=bytes, value_type=bytes, partitions=wiring.partitions)
     metrics = wiring.metrics if wiring.metrics is not None else WorkerMetrics()
+    unknown = wiring.agents - set(AGENTS)
+    if unknown:
+        raise ValueError(f"unknown agents {sorted(unknown)}: choose among {', '.join(AGENTS)}")
+
+    def runs(agent: str) -> bool:
+        return not wiring.agents or agent in wiring.agents
 
     def highwater(tp: Any) -> int | None:
         return app.consumer.highwater(tp)
@@ -120,7 +133,8 @@ def build_app(wiring: StreamWiring) -> faust.App:
 
     ledger_apply = metrics.timed("ledger", wiring.ledger.apply)
 
-    @app.agent(raw, name="ledger")
+    agents: dict[str, Any] = {}
+
     async def land_source_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """Land every source-record version in the SQL ledger (raw.* → source_records)."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
@@ -130,7 +144,6 @@ def build_app(wiring: StreamWiring) -> faust.App:
             metrics.wrote("ledger", landed)
             yield landed
 
-    @app.agent(raw, name="standardise")
     async def standardise_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """raw.* → records: each source-record version in canonical form, or a dead letter."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
@@ -149,9 +162,12 @@ def build_app(wiring: StreamWiring) -> faust.App:
             metrics.wrote("standardise", sent)
             yield len(batch)
 
-    agents: dict[str, Any] = {"ledger": land_source_records, "standardise": standardise_records}
+    if runs("ledger"):
+        agents["ledger"] = app.agent(raw, name="ledger")(land_source_records)
+    if runs("standardise"):
+        agents["standardise"] = app.agent(raw, name="standardise")(standardise_records)
 
-    if wiring.projection is not None:
+    if wiring.projection is not None and runs("project"):
         projection = wiring.projection
         project_apply = metrics.timed("project", projection.apply)
         profile_events = app.topic(wiring.profile_events_topic, key_type=bytes, value_type=bytes,
@@ -174,7 +190,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
 
         agents["project"] = project_profiles
 
-    if wiring.gazetteer is not None:
+    if wiring.gazetteer is not None and runs("places"):
         gazetteer = wiring.gazetteer
         places_apply = metrics.timed("places", gazetteer.apply)
 
@@ -194,7 +210,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
 
         agents["places"] = project_places
 
-    if wiring.resolver is not None and wiring.matcher is not None:
+    if wiring.resolver is not None and wiring.matcher is not None and runs("resolve"):
         from streams.resolve import add_resolve_agent
 
         agents["resolve"] = add_resolve_agent(
@@ -202,7 +218,7 @@ def build_app(wiring: StreamWiring) -> faust.App:
             profile_events_topic=wiring.profile_events_topic,
             state=wiring.resolver, matcher=wiring.matcher, dead=dead, metrics=metrics)
 
-    if wiring.objections is not None:
+    if wiring.objections is not None and runs("objections"):
         objections = wiring.objections
 
         @app.timer(interval=wiring.objections_sweep_s, name="objections_sweep")  # type: ignore[untyped-decorator]

@@ -1,0 +1,37 @@
+"""A worker runs the agents it is told to (``onceonly worker --agents``), all of them by default."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from store.ledger import Delivered
+from streams.app import AGENTS, StreamWiring, build_app
+
+
+class CountingLedger:
+    def apply(self, batch: Sequence[Delivered]) -> int:
+        return len(batch)
+
+
+def _agents(chosen: frozenset[str]) -> set[str]:
+    app = build_app(StreamWiring(app_id="unit", bootstrap="127.0.0.1:1", raw_topics=["raw.civil_affairs"],
+                                 records_topic="records", deadletter_topic="deadletter", ledger=CountingLedger(),
+                                 agents=chosen))
+    return set(app.conf.onceonly_agents)
+
+
+def test_every_agent_wired_runs_by_default() -> None:
+    assert _agents(frozenset()) == {"ledger", "standardise"}  # no projection, resolver or gazetteer wired
+
+
+def test_a_worker_runs_only_the_agents_chosen() -> None:
+    assert _agents(frozenset({"standardise"})) == {"standardise"}
+    assert _agents(frozenset({"resolve"})) == set()  # chosen but not wired: nothing to run
+
+
+def test_an_unknown_agent_is_refused_with_the_names_to_choose_from() -> None:
+    with pytest.raises(ValueError, match="unknown agents") as refused:
+        _agents(frozenset({"resolver"}))
+    assert all(name in str(refused.value) for name in AGENTS)
