@@ -16,6 +16,15 @@ roster, so a later visit that repeats an address is no news about a register's c
 records always vote. The dropped address still makes the profile *contested*: the records
 disagree, and the door is where it is settled.
 
+Settled at the door: a visit on which the worker verified the address (``attributes.verification``
+is ``at_door``, 核实方式 入户核实, as the community mapping declares it) is the answer the contested
+flag asks for. Every address that places the resident elsewhere and carries no news dated after
+that check (a register's change, or another door check) drops out, undated records included: the
+worker saw that the resident did not live there on that day. Those addresses no longer make the
+profile contested. The check is a visit like any other: a register that changes its row *after*
+it and places the resident elsewhere outranks it (the resident has moved again), and the profile
+is contested again.
+
 A tie goes to the surviving address, then to the department first in survivorship's authority
 order for the field, then to the newer record.
 
@@ -36,10 +45,11 @@ from core.profile.model import Profile
 from core.profile.survivorship import default_rules
 from schemas.resident import Address, AddressKind, ResidentRecord
 
-__all__ = ["PlaceCandidate", "ProfilePlace", "candidates", "derive_place", "record_facts"]
+__all__ = ["AT_DOOR", "PlaceCandidate", "ProfilePlace", "candidates", "derive_place", "record_facts"]
 
 PlaceBasis = Literal["named", "steward", "standard_address", "record"]
 _KIND_ORDER: tuple[AddressKind, ...] = ("residential", "property", "registered")
+AT_DOOR = "at_door"  # attributes.verification of a visit that verified the address at the door (入户核实)
 
 
 @dataclass(frozen=True)
@@ -55,11 +65,16 @@ class PlaceCandidate:
     sources: tuple[str, ...] = ()  # the departments those records come from (sorted, distinct)
     changed_on: str | None = None  # ISO date: the latest day a register among those records changed its row
     seen_on: str | None = None  # ISO date: the latest visit among those records
+    verified_on: str | None = None  # ISO date: the latest of those visits that verified it at the door (residential)
 
     def as_json(self) -> dict[str, object]:
-        return {"kind": self.kind, "keys": list(self.keys), "community": self.community, "grid": self.grid,
-                "district": self.district, "votes": self.votes, "sources": list(self.sources),
-                "changed_on": self.changed_on, "seen_on": self.seen_on}
+        data: dict[str, object] = {
+            "kind": self.kind, "keys": list(self.keys), "community": self.community, "grid": self.grid,
+            "district": self.district, "votes": self.votes, "sources": list(self.sources),
+            "changed_on": self.changed_on, "seen_on": self.seen_on}
+        if self.verified_on is not None:  # absent otherwise: stored candidates of unchecked profiles stay as they were
+            data["verified_on"] = self.verified_on
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> PlaceCandidate:
@@ -69,7 +84,8 @@ class PlaceCandidate:
                    community=_text(data.get("community")), grid=_text(data.get("grid")),
                    district=_text(data.get("district")), votes=int(str(data.get("votes", 1))),
                    sources=tuple(str(s) for s in data.get("sources") or ()),  # type: ignore[attr-defined]
-                   changed_on=_text(data.get("changed_on")), seen_on=_text(data.get("seen_on")))
+                   changed_on=_text(data.get("changed_on")), seen_on=_text(data.get("seen_on")),
+                   verified_on=_text(data.get("verified_on")))
 
 
 @dataclass(frozen=True)
@@ -144,8 +160,14 @@ def candidates(profile: Profile) -> tuple[PlaceCandidate, ...]:
                     out.setdefault(candidate, []).append(record)
     return tuple(PlaceCandidate(c.kind, c.keys, c.community, c.grid, c.district, len(by),
                                 tuple(sorted({r.source for r in by})), _latest(r.changed_on for r in by),
-                                _latest(r.seen_on for r in by))
+                                _latest(r.seen_on for r in by),
+                                _latest(r.seen_on for r in by if c.kind == "residential" and _at_door(r)))
                  for c, by in out.items())
+
+
+def _at_door(record: ResidentRecord) -> bool:
+    """A visit on which the worker verified at the door where the resident lives (not their 户籍)."""
+    return record.attributes.get("verification") == AT_DOOR
 
 
 def _rank(rank: int | None) -> int:
@@ -199,24 +221,42 @@ def _place(candidate: PlaceCandidate, lookup: Callable[[str], Assignment | None]
     return None
 
 
+def _latest_by_community(dated: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+    """community → the latest of the ISO days given for it (``None`` days left out)."""
+    out: dict[str, str] = {}
+    for community, day in dated:
+        if day is not None and day > out.get(community, ""):
+            out[community] = day
+    return out
+
+
+def _later_elsewhere(days: dict[str, str], community: str, day: str | None) -> bool:
+    """Whether another community than ``community`` has a day after ``day`` (any day, if undated)."""
+    return any(day is None or when > day for other, when in days.items() if other != community)
+
+
 def _vote(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]
           ) -> tuple[str, str | None, PlaceBasis, bool] | None:
     """The community most of ``cands``' records give (ties: the first candidate's, in order; older
     news left out, see the module docstring), its grid from the candidate that knows it most
-    exactly, and whether the records name more than one community."""
+    exactly, and whether the records still name more than one community."""
     placed_all = [(c, placed) for c in cands if (placed := _place(c, lookup)) is not None]
-    changed: dict[str, str] = {}  # community → the latest day a register changed a row placing them there
-    for candidate, placed in placed_all:
-        if candidate.changed_on is not None and candidate.changed_on > changed.get(placed[0], ""):
-            changed[placed[0]] = candidate.changed_on
-    stated = {placed[0] for _, placed in placed_all}
+    # community → the latest day a register changed a row placing them there
+    changed = _latest_by_community((placed[0], c.changed_on) for c, placed in placed_all)
+    # community → the latest door check that found them there
+    verified = _latest_by_community((placed[0], c.verified_on) for c, placed in placed_all)
+    stated: set[str] = set()
     tally: dict[str, int] = {}
     first: dict[str, _Placed] = {}
     grids: dict[str, tuple[int, str | None]] = {}
     for candidate, placed in placed_all:
         community = placed[0]
-        if candidate.changed_on is None and candidate.seen_on is not None and any(
-                when > candidate.seen_on for other, when in changed.items() if other != community):
+        news = max((d for d in (candidate.changed_on, candidate.verified_on) if d is not None), default=None)
+        if _later_elsewhere(verified, community, news):
+            continue  # settled at the door since: no longer a disagreement
+        stated.add(community)
+        if candidate.changed_on is None and candidate.seen_on is not None and _later_elsewhere(
+                changed, community, candidate.seen_on):
             continue  # a visit before a register recorded the resident elsewhere: older news
         tally[community] = tally.get(community, 0) + candidate.votes
         first.setdefault(community, placed)

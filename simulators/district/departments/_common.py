@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import zlib
 from datetime import date, datetime, time, timedelta
@@ -17,6 +18,7 @@ __all__ = [
     "Renderer",
     "abbreviated_address",
     "community_address",
+    "independent_fraction",
     "opaque_number",
     "passport_name",
     "pick_address",
@@ -44,6 +46,13 @@ def opaque_number(number: int, modulus: int, multiplier: int, offset: int) -> in
 def stable_fraction(key: str) -> float:
     """A number in [0, 1) fixed by ``key``, for decisions shared by a whole household."""
     return zlib.crc32(key.encode("utf-8")) / 2**32
+
+
+def independent_fraction(key: str) -> float:
+    """Like :func:`stable_fraction`, but independent of it for another salt of the same household:
+    CRC-32 is linear, so ``stable_fraction("door:…" + h)`` would be a function of
+    ``stable_fraction("visit:…" + h)`` (every household a visit round missed would be at home)."""
+    return int.from_bytes(hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest(), "big") / 2**64
 
 
 def stamp(resident: Resident, salt: int, *, missed_move: bool = False) -> datetime:

@@ -4,6 +4,9 @@ What a worker writes standing in a doorway: the name as heard (homophones), an a
 birth date, whichever phone the family gives, the flat in the community's own shorthand, the
 head of household's name, the relation in plain words (妻子, 儿子), and notes (独居老人, 低保户,
 租户, 已故). No ID numbers. Only visited households appear, and any field may be blank.
+
+A door check (入户核实, :func:`render_door_check`) is a visit the hub asked for: written the same
+way, with 核实方式 入户核实, and always the flat the worker finds the resident in.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ from simulators.district.departments._common import (
     NativeRow,
     community_address,
     contact_phone,
+    independent_fraction,
     opaque_number,
     pick_address,
     stable_fraction,
 )
-from simulators.district.model import Resident
+from simulators.district.model import Address, Resident
 from simulators.district.noise import dot_variant, homophone, mistype_digit, typo_name
 
-__all__ = ["COLUMNS", "RECORD_ID_COLUMN", "render_community"]
+__all__ = ["COLUMNS", "DOOR_CHECK_COLUMNS", "RECORD_ID_COLUMN", "render_community", "render_door_check"]
 
 RECORD_ID_COLUMN: Final = "走访编号"
 COLUMNS: Final = ("走访编号", "街道", "社区", "网格", "姓名", "性别", "年龄", "联系电话", "居住地址", "户主姓名",
@@ -37,6 +41,8 @@ _SPOKEN_RELATION: Final = {
     "55": "岳父", "56": "岳母", "71": "哥哥", "73": "弟弟", "75": "姐姐", "77": "妹妹", "99": "合租",
 }  # fmt: skip
 _KIND: Final = {"registered": "户籍", "migrant": "流动", "foreign": "境外"}
+DOOR_CHECK_COLUMNS: Final = (*COLUMNS, "核实方式")
+AT_DOOR: Final = "入户核实"
 
 
 def render_community(
@@ -58,6 +64,35 @@ def render_community(
     address = pick_address(resident, rng, noise.cm_stale_address_rate)
     if resident.moved_on is not None and visited_on < resident.moved_on and resident.previous_address is not None:
         address = resident.previous_address
+    record_id = f"ZF{opaque_number(resident.number, 10**8, 55_440_077, 14_142_135):08d}"
+    return _visit_row(resident, rng, noise, household, record_id, address, visited_on, dead)
+
+
+def render_door_check(
+    resident: Resident, rng: random.Random, noise: NoiseConfig, household: tuple[Resident, ...] = (), *,
+    visited_on: date, round_number: int = 1,
+) -> NativeRow | None:
+    """The answer to a door check (入户核实) the hub asked for on ``visited_on``, or ``None`` when there
+    is none: nobody to find (the resident left the district or died), or nobody at home, which
+    happens as often as a visit round misses a household (``1 - cm_household_coverage``).
+
+    The worker writes the flat she finds the resident in (never a roster's stale one: she is at the
+    door), with the same noise as every visit (name as heard, phone typos, the community's
+    shorthand, blank fields), 核实方式 入户核实, and a 走访编号 of its own: a new visit, one per round.
+    """
+    if not resident.present or visited_on < resident.registered_on:
+        return None
+    if independent_fraction(f"door:{round_number}:{resident.household_id}") >= noise.cm_household_coverage:
+        return None
+    number = opaque_number(resident.number, 10**8, 37_573_169, 27_182_818)
+    row = _visit_row(resident, rng, noise, household, f"HS{round_number}-{number:08d}", resident.address,
+                     visited_on, dead=False)
+    row["核实方式"] = AT_DOOR
+    return row
+
+
+def _visit_row(resident: Resident, rng: random.Random, noise: NoiseConfig, household: tuple[Resident, ...],
+               record_id: str, address: Address, visited_on: date, dead: bool) -> NativeRow:
     age = resident.age_on(visited_on)
     if rng.random() < noise.cm_age_off_by_one_rate:
         age += rng.choice((-1, 1))
@@ -69,7 +104,7 @@ def render_community(
     if head is not None:
         head_name = (head.chinese_name or head.name) if head.category == "foreign" else head.name
     row: NativeRow = {
-        "走访编号": f"ZF{opaque_number(resident.number, 10**8, 55_440_077, 14_142_135):08d}",
+        "走访编号": record_id,
         "街道": address.street,
         "社区": address.community,
         "网格": address.grid,
