@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.audit_responses import AccessReadOut, AccessReportOut
 from api.queries import NotFound
 from core.access import Principal
 from services.access_report import AccessReport, AccessReportService
@@ -23,13 +24,14 @@ def rows(report: AccessReport) -> list[tuple[str, ...]]:
              line.purpose, "、".join(line.fields), line.profile_id) for line in report.lines]
 
 
-def as_json(report: AccessReport) -> dict[str, Any]:
-    return {"resident": report.resident, "profile_ids": list(report.profile_ids),
-            "generated_at": report.generated_at.isoformat(), "generated_by": report.generated_by,
-            "reads": [{"at": line.at.isoformat(), "username": line.username, "role": line.role,
-                       "department": line.department, "action": line.action, "action_name": line.action_name,
-                       "purpose": line.purpose, "fields": list(line.fields), "profile_id": line.profile_id}
-                      for line in report.lines]}
+def as_json(report: AccessReport) -> AccessReportOut:
+    return AccessReportOut(resident=report.resident, profile_ids=list(report.profile_ids),
+                           generated_at=report.generated_at.isoformat(), generated_by=report.generated_by,
+                           reads=[AccessReadOut(at=line.at.isoformat(), username=line.username, role=line.role,
+                                                department=line.department, action=line.action,
+                                                action_name=line.action_name, purpose=line.purpose,
+                                                fields=list(line.fields), profile_id=line.profile_id)
+                                  for line in report.lines])
 
 
 def as_xlsx(report: AccessReport) -> bytes:
@@ -73,10 +75,12 @@ def access_report_router(service: AccessReportService, principal_dep: Any) -> AP
     router = APIRouter(prefix="/api/v1", tags=["audit"])
     Me = Annotated[Principal, Depends(principal_dep)]
 
-    @router.get("/residents/{profile_id}/access-report", response_model=None)
+    @router.get("/residents/{profile_id}/access-report", response_model=AccessReportOut,
+                responses={200: {"content": {XLSX: {}, "text/html": {}},
+                                 "description": "the report as JSON, XLSX or a print-ready HTML page (format)"}})
     async def access_report(principal: Me, profile_id: str,
                             format: Annotated[Literal["json", "xlsx", "html"], Query()] = "json"
-                            ) -> dict[str, Any] | Response:
+                            ) -> AccessReportOut | Response:
         """Every read of this resident's data (following merges): when, role, department, fields,
         purpose. Stewards and auditors; the export is audited. ``format``: json, xlsx, html (print-ready)."""
         try:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from api.queries import BadQuery, NotFound
+from api.user_responses import AccountDecisionOut, AccountOut, AccountRequestsOut, AccountsOut, IssuedTokenOut
 from core.access import ROLES, AccessDenied, Principal, Role, may_approve, may_hold_token, needs_approval, require
 from store.audit import AuditLog
 from store.auth_tables import AccountRequest, RequestPending, UnknownRequest, UnknownUser, UserExists, UserStore
@@ -218,47 +219,47 @@ def admin_router(admin: UserAdmin, principal_dep: Any) -> APIRouter:
     Me = Annotated[Principal, Depends(principal_dep)]
 
     @router.get("")
-    def list_users(principal: Me) -> dict[str, Any]:
+    def list_users(principal: Me) -> AccountsOut:
         """Every user, role, scope and whether it is active (admins only)."""
-        return {"users": admin.accounts(principal)}
+        return AccountsOut.model_validate({"users": admin.accounts(principal)})
 
     @router.post("", status_code=201)
-    def create_user(principal: Me, body: NewUser) -> dict[str, Any]:
+    def create_user(principal: Me, body: NewUser) -> AccountOut:
         """Create a user with a role and scope; the password is hashed (argon2) and never echoed."""
-        return admin.create(principal, body)
+        return AccountOut.model_validate(admin.create(principal, body))
 
     @router.post("/{username}/disable")
-    def disable_user(principal: Me, username: str) -> dict[str, Any]:
+    def disable_user(principal: Me, username: str) -> AccountOut:
         """Disable a user: its sessions and tokens stop working at once."""
-        return admin.set_active(principal, username, False)
+        return AccountOut.model_validate(admin.set_active(principal, username, False))
 
     @router.post("/{username}/enable")
-    def enable_user(principal: Me, username: str) -> dict[str, Any]:
-        return admin.set_active(principal, username, True)
+    def enable_user(principal: Me, username: str) -> AccountOut:
+        return AccountOut.model_validate(admin.set_active(principal, username, True))
 
     @router.post("/{username}/role")
-    def change_role(principal: Me, username: str, body: RoleChange) -> dict[str, Any]:
+    def change_role(principal: Me, username: str, body: RoleChange) -> AccountOut:
         """Change a user's role and scope (communities, department)."""
-        return admin.set_role(principal, username, body)
+        return AccountOut.model_validate(admin.set_role(principal, username, body))
 
     @router.get("/requests")
-    def list_requests(principal: Me) -> dict[str, Any]:
+    def list_requests(principal: Me) -> AccountRequestsOut:
         """Requests waiting for a second person: new reading accounts and changes toward reading roles."""
-        return {"requests": admin.requests(principal)}
+        return AccountRequestsOut.model_validate({"requests": admin.requests(principal)})
 
     @router.post("/requests/{request_id}/approve")
-    def approve_request(principal: Me, request_id: str) -> dict[str, Any]:
+    def approve_request(principal: Me, request_id: str) -> AccountDecisionOut:
         """A steward or an auditor (not the account, not the requester) approves: the account is enabled
         or takes the new role."""
-        return admin.decide(principal, request_id, approve=True)
+        return AccountDecisionOut.model_validate(admin.decide(principal, request_id, approve=True))
 
     @router.post("/requests/{request_id}/refuse")
-    def refuse_request(principal: Me, request_id: str) -> dict[str, Any]:
-        return admin.decide(principal, request_id, approve=False)
+    def refuse_request(principal: Me, request_id: str) -> AccountDecisionOut:
+        return AccountDecisionOut.model_validate(admin.decide(principal, request_id, approve=False))
 
     @router.post("/{username}/tokens", status_code=201)
-    def issue_token(principal: Me, username: str, body: TokenRequest | None = None) -> dict[str, Any]:
+    def issue_token(principal: Me, username: str, body: TokenRequest | None = None) -> IssuedTokenOut:
         """A new bearer token for a machine account; shown once in this answer, stored only as a hash."""
-        return admin.issue_token(principal, username, (body or TokenRequest()).label)
+        return IssuedTokenOut.model_validate(admin.issue_token(principal, username, (body or TokenRequest()).label))
 
     return router

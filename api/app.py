@@ -22,6 +22,7 @@ from api.metrics import MeasuredAuditLog, RouteTimer, metrics_router
 from api.pipeline import HealthSampler, PipelineViews
 from api.quality import QualityViews
 from api.queries import ResidentQueries, Unavailable
+from api.responses import LivenessOut
 from api.v1 import v1_router
 from connectors.kafka_sink import acknowledged_batch_publisher, acknowledged_publisher
 from metrics.definitions import ServiceMetrics
@@ -207,14 +208,14 @@ def create_app(engine: Engine, sources: list[str], settings: Settings | None = N
     app.state.users, app.state.audit = users, audit
 
     @app.get("/health", tags=["operations"])
-    def health() -> dict[str, Any]:
+    def health() -> LivenessOut:
         """Liveness and store reachability, for container healthchecks."""
         try:
             with engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
             raise HTTPException(status_code=503, detail="profile store unreachable") from exc
-        return {"status": "ok", "version": __version__}
+        return LivenessOut(status="ok", version=__version__)
 
     topics_document: list[dict[str, Any]] = []
 

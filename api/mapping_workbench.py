@@ -17,6 +17,7 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from api.mapping_responses import MappingCheckOut, RestandardisedOut
 from api.planner import MAX_UPLOAD_BYTES, check_workbook_size
 from api.queries import BadQuery, NotFound, Unavailable
 from connectors.spec import ConnectorSpec
@@ -99,20 +100,21 @@ def mapping_workbench_router(bench: Workbench, principal_dep: Any) -> APIRouter:
                     file: Annotated[UploadFile, File(description="a sample of the department's file (CSV or XLSX)")],
                     mapping: Annotated[UploadFile | None, File(description="a draft of the mapping file (YAML); "
                                                                            "default: the source's own")] = None,
-                    ) -> dict[str, Any]:
+                    ) -> MappingCheckOut:
         """What the mapping makes of the sample, nothing sent: fill and parse rate per field, a sample
         side by side, coded values outside their tables, refused rows with reasons, match evidence."""
         require(principal, "dead_letters")
         sample = await _read(file, MAX_UPLOAD_BYTES, "sample")
         draft = await _read(mapping, MAX_MAPPING_BYTES, "mapping") if mapping is not None else None
-        return await run_in_threadpool(bench.check, principal, source, sample, file.filename or "", draft)
+        return MappingCheckOut.model_validate(
+            await run_in_threadpool(bench.check, principal, source, sample, file.filename or "", draft))
 
     @router.post("/sources/{source}/restandardise")
-    async def restandardise(principal: Me, source: str) -> dict[str, Any]:
+    async def restandardise(principal: Me, source: str) -> RestandardisedOut:
         """Re-standardise the source from its raw topic after a mapping fix: only records whose
         standardised form changes send new events; the department is not pulled again. Audited."""
         done = await run_in_threadpool(bench.restandardise, principal, source)
-        return done.as_dict()
+        return RestandardisedOut.model_validate(done.as_dict())
 
     return router
 

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.objection_responses import ObjectionOut, ObjectionsOut, SweptOut
 from api.queries import BadQuery
 from core.access import AccessDenied, Principal
 from core.objections import ObjectionError
@@ -47,47 +48,48 @@ def objections_router(service: ObjectionService, principal_dep: Any) -> APIRoute
     Me = Annotated[Principal, Depends(principal_dep)]
 
     @router.post("/residents/{profile_id}/objections", status_code=201)
-    async def raise_objection(principal: Me, profile_id: str, body: RaiseBody) -> dict[str, Any]:
+    async def raise_objection(principal: Me, profile_id: str, body: RaiseBody) -> ObjectionOut:
         """Say a field of a resident in your scope is wrong: the objection goes to the department whose
         record holds the value, with a due date; the field shows 有异议 until it is settled."""
         found = await run_in_threadpool(service.raise_, principal, profile_id, body.field, body.reason,
                                         body.proposed_value)
-        return service.view(found, principal)
+        return ObjectionOut.model_validate(service.view(found, principal))
 
     @router.get("/objections")
     def list_objections(principal: Me, status: Annotated[Status, Query()] = "open",
                         escalated: Annotated[bool | None, Query()] = None,
-                        limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict[str, Any]:
+                        limit: Annotated[int, Query(ge=1, le=500)] = 200) -> ObjectionsOut:
         """The objections you may see: a steward all, a worker those of their communities, a
         department those routed to it (the proposed value masked unless its grant shows the field)."""
-        return {"objections": service.for_principal(principal, status=None if status == "all" else status,
-                                                    escalated=escalated, limit=limit)}
+        return ObjectionsOut.model_validate({"objections": service.for_principal(
+            principal, status=None if status == "all" else status, escalated=escalated, limit=limit)})
 
     @router.get("/objections/{objection_id}")
-    def one(principal: Me, objection_id: str) -> dict[str, Any]:
+    def one(principal: Me, objection_id: str) -> ObjectionOut:
         """One objection with its history (raised, routed, answered, escalated, closed)."""
-        return service.one(principal, objection_id)
+        return ObjectionOut.model_validate(service.one(principal, objection_id))
 
     @router.post("/objections/{objection_id}/answer")
-    async def answer(principal: Me, objection_id: str, body: AnswerBody) -> dict[str, Any]:
+    async def answer(principal: Me, objection_id: str, body: AnswerBody) -> ObjectionOut:
         """The department's answer: ``corrected`` (closed once the corrected version arrives),
         ``confirmed`` (the value stands; ``note`` says why), ``not_ours`` (sent on)."""
         found = await run_in_threadpool(service.answer, principal, objection_id, body.answer, body.note,
                                         body.suggested_department)
-        return service.view(found, principal)
+        return ObjectionOut.model_validate(service.view(found, principal))
 
     @router.post("/objections/{objection_id}/withdraw")
-    async def withdraw(principal: Me, objection_id: str, body: WithdrawBody) -> dict[str, Any]:
+    async def withdraw(principal: Me, objection_id: str, body: WithdrawBody) -> ObjectionOut:
         """Take back an objection you raised (a steward may withdraw any)."""
-        return service.view(await run_in_threadpool(service.withdraw, principal, objection_id, body.note), principal)
+        withdrawn = await run_in_threadpool(service.withdraw, principal, objection_id, body.note)
+        return ObjectionOut.model_validate(service.view(withdrawn, principal))
 
     @router.post("/objections/sweep")
-    async def sweep(principal: Me) -> dict[str, int]:
+    async def sweep(principal: Me) -> SweptOut:
         """Close what the sources corrected, escalate what is overdue (the workers do this on a timer)."""
         if principal.role != "steward":
             raise AccessDenied(f"role {principal.role} may not sweep objections")
         swept = await run_in_threadpool(service.sweep)
-        return {"closed": swept.closed, "escalated": swept.escalated}
+        return SweptOut(closed=swept.closed, escalated=swept.escalated)
 
     return router
 

@@ -24,6 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import audit_refusal
+from api.planner_responses import AnswersTakenOut, FormFieldOut, FormOut, FormsOut, PlanOut
 from api.queries import BadQuery
 from core.access import AccessDenied, Principal
 from core.planner import MAX_PROFILE_IDS, CollectionPlan, FormTemplate, PlanTarget, PlanView, require_planner
@@ -126,20 +127,21 @@ def planner_router(service: PlanningService, principal_dep: Any) -> APIRouter:
         return form, target, collection, view
 
     @router.get("/forms")
-    def forms(principal: Me) -> dict[str, Any]:
+    def forms(principal: Me) -> FormsOut:
         """The form templates (config/forms/*.yaml) and the fields an ad-hoc form may ask for."""
         require_planner(principal)
         label = service.labeller()
-        return {"forms": [{"name": f.name, "title": f.title,
-                           "fields": [{"field": n, "label": f.label(n)} for n in f.fields]} for f in service.forms()],
-                "fields": [{"field": n, "label": label(n)} for n in service.choosable_fields()]}
+        return FormsOut(forms=[FormOut(name=f.name, title=f.title,
+                                       fields=[FormFieldOut(field=n, label=f.label(n)) for n in f.fields])
+                               for f in service.forms()],
+                        fields=[FormFieldOut(field=n, label=label(n)) for n in service.choosable_fields()])
 
     @router.post("/planner")
-    def plan(principal: Me, body: PlanBody) -> dict[str, Any]:
+    def plan(principal: Me, body: PlanBody) -> PlanOut:
         """Per resident: known fields (value as the profile view shows it, source, observed time) and
         the missing ones; ``share_known`` is the share of requested fields not asked again."""
         form, target, collection, view = plan_of(principal, body)
-        return service.answer(form, target, collection, view)
+        return PlanOut.model_validate(service.answer(form, target, collection, view))
 
     @router.post("/planner/xlsx", response_class=Response,
                  responses={200: {"content": {XLSX: {}}, "description": "the pre-filled workbook"}})
@@ -150,7 +152,7 @@ def planner_router(service: PlanningService, principal_dep: Any) -> APIRouter:
 
     @router.post("/planner/answers")
     async def answers(principal: Me, file: Annotated[UploadFile, File(description="the filled plan workbook")]
-                      ) -> dict[str, Any]:
+                      ) -> AnswersTakenOut:
         """The filled workbook back: answered gaps become community visit records through the ingest
         loop; rows it cannot take become dead letters. ``rows == empty + read``,
         ``read == events + unchanged + dead_letters``."""
@@ -158,7 +160,7 @@ def planner_router(service: PlanningService, principal_dep: Any) -> APIRouter:
         data = await _upload(file)
         from starlette.concurrency import run_in_threadpool
 
-        return await run_in_threadpool(service.take_answers, principal, data)
+        return AnswersTakenOut.model_validate(await run_in_threadpool(service.take_answers, principal, data))
 
     return router
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.charts import bar_chart, line_chart
+from api.scorecard_responses import ScorecardsOut
 from core.access import Principal
 from core.access.catalogue import catalogue
 from core.scorecards import SourceMonth
@@ -92,14 +93,16 @@ def scorecards_router(service: ScorecardService, principal_dep: Any) -> APIRoute
     Me = Annotated[Principal, Depends(principal_dep)]
 
     @router.get("/scorecards")
-    async def scorecards(principal: Me, department: Department = None, month: Month = None) -> dict[str, Any]:
+    async def scorecards(principal: Me, department: Department = None, month: Month = None) -> ScorecardsOut:
         """Per department and month: records sent, dead letters by reason, unreadable fields kept,
         validation batches quarantined, fields overruled by another source, objections received,
         answered, overdue and the median days to answer, reviews caused."""
         found = await run_in_threadpool(service.cards, principal, department=department, month=month)
-        return {"scorecards": [c.as_dict() for c in found.cards], "not_counted": found.missing}
+        return ScorecardsOut.model_validate({"scorecards": [c.as_dict() for c in found.cards],
+                                             "not_counted": found.missing})
 
-    @router.get("/scorecards/{department}/report", response_model=None)
+    @router.get("/scorecards/{department}/report", response_model=None, response_class=HTMLResponse,
+                responses={200: {"content": {XLSX: {}}, "description": "the report, print-ready HTML or XLSX"}})
     async def report(principal: Me, department: str, format: Annotated[Literal["html", "xlsx"], Query()] = "html",
                      month: Month = None) -> Response:
         """A department's report (every month, or one) as a print-ready HTML page with charts, or XLSX."""

@@ -14,10 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
+from api.audit_responses import AuditEntriesOut, AuditEntryOut, AuditVerificationOut
 from api.pipeline import PipelineViews
+from api.pipeline_responses import DeadLettersOut, HealthHistoryOut, PipelineHealthOut, ReprocessedOut, SampleOut
 from api.quality import QualityViews
+from api.quality_responses import ValidationOut
 from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
-from core.access import FIELDS, Principal, require
+from api.resident_responses import CallerOut, HouseholdOut, ProfileEventOut, ProfileOut, SearchOut
+from api.review_responses import EmittedEventOut, ReviewDecisionOut, ReviewsOut
+from core.access import FIELDS, FieldView, Principal, require
 from core.privacy import redact
 from services.dead_letters import DeadLetterService
 from services.stewarding import Decided, StewardingService
@@ -30,7 +35,8 @@ PURPOSE = Field(min_length=4, max_length=200, description="why the data is neede
 
 def _answer(content: Any) -> Response:
     """``content`` as JSON, written by pydantic-core in the worker thread that built it: a resident
-    read is not validated a second time, nor sent back through the thread pool to be serialised."""
+    read is not validated a second time, nor sent back through the thread pool to be serialised
+    (the route's ``response_model`` documents the shape)."""
     return Response(to_json(content), media_type="application/json")
 
 
@@ -82,13 +88,13 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
     Me = Annotated[Principal, Depends(principal_dep)]
 
     @router.get("/me", tags=["access"])
-    def me(principal: Me) -> dict[str, Any]:
+    def me(principal: Me) -> CallerOut:
         """Who the token or session belongs to, and their scope."""
-        return {"username": principal.username, "role": principal.role,
-                "communities": sorted(principal.communities), "grids": sorted(principal.grids),
-                "department": principal.department}
+        return CallerOut(username=principal.username, role=principal.role,
+                         communities=sorted(principal.communities), grids=sorted(principal.grids),
+                         department=principal.department)
 
-    @router.get("/residents", tags=["residents"], response_model=dict[str, Any])
+    @router.get("/residents", tags=["residents"], response_model=SearchOut)
     def search_get(principal: Me, request: Request,
                    name: Annotated[str | None, Query(max_length=100)] = None,
                    address: Annotated[str | None, Query(max_length=200)] = None,
@@ -106,14 +112,14 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         return _answer(queries.search(principal, SearchQuery(name=name, address=address, household=household,
                                                              id_hash=id_hash), page=page, size=size))
 
-    @router.post("/residents/search", tags=["residents"], response_model=dict[str, Any])
+    @router.post("/residents/search", tags=["residents"], response_model=SearchOut)
     def search_post(principal: Me, body: SearchBody) -> Response:
         """Search with any criteria, including an ID number or phone number (kept out of URLs and logs)."""
         query = SearchQuery(name=body.name, id_number=body.id_number, phone=body.phone, address=body.address,
                             household=body.household)
         return _answer(queries.search(principal, query, page=body.page, size=body.size, purpose=body.purpose))
 
-    @router.get("/residents/{profile_id}", tags=["residents"], response_model=dict[str, Any])
+    @router.get("/residents/{profile_id}", tags=["residents"], response_model=ProfileOut)
     def profile(principal: Me, profile_id: str,
                 as_of: Annotated[datetime | None, Query(description="the profile as it was at this time")] = None,
                 purpose: Annotated[str, Query(min_length=2, max_length=200)] = "查看居民画像") -> Response:
@@ -123,84 +129,87 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
             as_of = as_of.replace(tzinfo=UTC)
         return _answer(queries.profile(principal, profile_id, at=as_of, purpose=purpose))
 
-    @router.post("/residents/{profile_id}/unmask", tags=["residents"], response_model=dict[str, Any])
+    @router.post("/residents/{profile_id}/unmask", tags=["residents"], response_model=ProfileOut)
     def unmask(principal: Me, profile_id: str, body: UnmaskBody) -> Response:
         """The profile with ``fields`` in clear; needs a purpose, and the unmasking is audited."""
         return _answer(queries.profile(principal, profile_id, unmask=set(body.fields), purpose=body.purpose))
 
     @router.get("/residents/{profile_id}/history", tags=["residents"])
-    def history(principal: Me, profile_id: str) -> list[dict[str, Any]]:
+    def history(principal: Me, profile_id: str) -> list[ProfileEventOut]:
         """The profile's events, oldest first (summaries hold no ID numbers)."""
-        return queries.history(principal, profile_id)
+        return [ProfileEventOut.model_validate(event) for event in queries.history(principal, profile_id)]
 
-    @router.get("/households/{household_id}", tags=["residents"], response_model=dict[str, Any])
+    @router.get("/households/{household_id}", tags=["residents"], response_model=HouseholdOut)
     def household(principal: Me, household_id: str) -> Response:
         """The active residents sharing a household number (户号), within the caller's scope."""
         return _answer(queries.household(principal, household_id))
 
     @router.get("/fields", tags=["access"])
-    def fields(principal: Me) -> dict[str, Any]:
+    def fields(principal: Me) -> dict[str, FieldView]:
         """The canonical fields, and which of them this caller sees shown, masked or not at all."""
         from core.access import visibility
 
         return {f: visibility(principal, f, grants=queries.grants) for f in FIELDS}
 
     # -- stewards -------------------------------------------------------------------------------
-    @router.get("/reviews", tags=["stewards"])
+    # A candidate merged away meanwhile is named by its profile id alone: its other keys stay out.
+    @router.get("/reviews", tags=["stewards"], response_model_exclude_unset=True)
     def reviews(principal: Me, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                offset: Annotated[int, Query(ge=0)] = 0) -> ReviewsOut:
         """Pending reviews: the record beside each candidate profile, with each field's evidence and weight."""
-        return queries.reviews(principal, limit=limit, offset=offset)
+        return ReviewsOut.model_validate(queries.reviews(principal, limit=limit, offset=offset))
 
     stewarding = StewardingService(resolver, pipeline.publish, audit)
 
-    def decided(result: Decided) -> dict[str, Any]:
-        return {"command_id": result.command.command_id, "published": result.published,
-                "events": [{"type": type(e).__name__, "profile_id": e.profile_id, "version": e.version}
-                           for e in result.events]}
+    def decided(result: Decided) -> ReviewDecisionOut:
+        return ReviewDecisionOut(command_id=result.command.command_id, published=result.published,
+                                 events=[EmittedEventOut(type=type(e).__name__, profile_id=e.profile_id,
+                                                         version=e.version) for e in result.events])
 
     @router.post("/reviews/{review_id}/confirm", tags=["stewards"])
-    async def confirm(principal: Me, review_id: str, body: ConfirmBody) -> dict[str, Any]:
+    async def confirm(principal: Me, review_id: str, body: ConfirmBody) -> ReviewDecisionOut:
         """Link the reviewed record to the candidate ``profile_id``: emits the link (and merge) events."""
         return decided(await run_in_threadpool(stewarding.confirm, principal, review_id, body.profile_id, body.note))
 
     @router.post("/reviews/{review_id}/reject", tags=["stewards"])
-    async def reject(principal: Me, review_id: str, body: RejectBody) -> dict[str, Any]:
+    async def reject(principal: Me, review_id: str, body: RejectBody) -> ReviewDecisionOut:
         """The reviewed record is none of the candidates: it gets a profile of its own."""
         return decided(await run_in_threadpool(stewarding.reject, principal, review_id, body.note))
 
     @router.get("/dead-letters", tags=["stewards"])
     def dead_letters(principal: Me, source: Annotated[str | None, Query(pattern=r"^[a-z][a-z0-9_]*$")] = None,
                      status: Annotated[Literal["open", "resolved", "unreadable"] | None, Query()] = None,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> DeadLettersOut:
         """Records that could not be read or standardised: source, location, reason, the row as read
         (ID numbers masked) and whether it was re-processed (``status``: open, resolved, unreadable)."""
         require(principal, "dead_letters")
-        return dead_letter_service.letters(principal, source=source, limit=limit, status=status)
+        return DeadLettersOut.model_validate(dead_letter_service.letters(principal, source=source, limit=limit,
+                                                                         status=status))
 
     @router.post("/dead-letters/reprocess", tags=["stewards"])
-    async def reprocess(principal: Me, body: ReprocessBody) -> dict[str, Any]:
+    async def reprocess(principal: Me, body: ReprocessBody) -> ReprocessedOut:
         """Run the selected dead letters (a source's open ones, or ``event_ids``) through the current
         mapping file: now readable → sent to ``raw.<source>`` once and marked resolved; still
         unreadable → kept, with the new reason. Answers the counts."""
         require(principal, "dead_letters")
         if not dead_letter_service.can_reprocess:
             raise Unavailable("re-processing needs the service's settings (Kafka, mapping files)")
-        return await run_in_threadpool(dead_letter_service.reprocess, principal, source=body.source,
-                                       event_ids=body.event_ids)
+        return ReprocessedOut.model_validate(await run_in_threadpool(
+            dead_letter_service.reprocess, principal, source=body.source, event_ids=body.event_ids))
 
     @router.get("/pipeline/health", tags=["stewards"])
-    def health(principal: Me) -> dict[str, Any]:
+    def health(principal: Me) -> PipelineHealthOut:
         """Consumer lag per topic and consumer, connector-run counts and dead letters per source, profile
         counts, the latest validation pass rate. Also stored as a sample when the last one is old."""
         require(principal, "health")
         reading = pipeline.health()
         pipeline.sample_if_due(reading)
-        return reading
+        return PipelineHealthOut.model_validate(reading)
 
-    @router.get("/pipeline/health/history", tags=["stewards"])
+    # A stored sample is answered with the figures it was stored with (older ones have fewer).
+    @router.get("/pipeline/health/history", tags=["stewards"], response_model_exclude_unset=True)
     def health_history(principal: Me, since: Annotated[datetime | None, Query(
-            description="samples taken at or after this time (default: the last 24 hours)")] = None) -> dict[str, Any]:
+            description="samples taken at or after this time (default: the last 24 hours)")] = None) -> HealthHistoryOut:
         """Pipeline health over time: per sample, applied offsets and lag per consumer and topic,
         records/s, dead letters per source, profile counts, validation pass rate."""
         require(principal, "health")
@@ -208,23 +217,24 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
             since = datetime.now(UTC) - timedelta(hours=24)
         elif since.tzinfo is None:
             since = since.replace(tzinfo=UTC)
-        return {"since": since.isoformat(), "interval_seconds": pipeline.sample_seconds,
-                "samples": pipeline.history(since)}
+        return HealthHistoryOut(since=since.isoformat(), interval_seconds=pipeline.sample_seconds,
+                                samples=[SampleOut.model_validate(s) for s in pipeline.history(since)])
 
     @router.get("/validation", tags=["stewards"])
-    def validation(principal: Me, per_source: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
+    def validation(principal: Me, per_source: Annotated[int, Query(ge=1, le=50)] = 5) -> ValidationOut:
         """The latest validated batches per source (quarantined first): status, record count, failed
         expectations, and links to the steward report and the Great Expectations Data Docs."""
         require(principal, "health")
         if quality is None:
             raise Unavailable("validation results need the service's settings (data directory)")
-        return quality.summary(per_source=per_source)
+        return ValidationOut.model_validate(quality.summary(per_source=per_source))
 
     # -- auditors -------------------------------------------------------------------------------
-    @router.get("/audit", tags=["audit"])
+    # profile_ids only with resident: the answer keeps the keys it was built with.
+    @router.get("/audit", tags=["audit"], response_model_exclude_unset=True)
     def audit_entries(principal: Me, resident: Annotated[str | None, Query(max_length=64)] = None,
                       limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                      offset: Annotated[int, Query(ge=0)] = 0) -> AuditEntriesOut:
         """The audit log, newest first; with ``resident``, who looked at that resident, when and why,
         following merges (``profile_ids``: the profile ids looked up, the resident's lineage)."""
         require(principal, "audit")
@@ -234,20 +244,20 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         # was); it names no resident, so "who looked" at a resident lists reads of the resident only.
         audit.append(principal, "read_audit", "审计查阅", [],
                      ["audit_entries", *([f"who_looked:{redact(resident)}"] if resident is not None else [])])
-        return {"entries": [{"seq": e.seq, "at": e.at.isoformat(), "username": e.username, "role": e.role,
-                             "action": e.action, "purpose": e.purpose, "residents": list(e.residents),
-                             "fields": list(e.fields), "hash": e.hash} for e in entries],
-                **({"profile_ids": ids} if resident is not None else {})}
+        found = [AuditEntryOut(seq=e.seq, at=e.at.isoformat(), username=e.username, role=e.role, action=e.action,
+                               purpose=e.purpose, residents=list(e.residents), fields=list(e.fields), hash=e.hash)
+                 for e in entries]
+        return AuditEntriesOut(entries=found, profile_ids=ids) if resident is not None else AuditEntriesOut(entries=found)
 
     @router.get("/audit/verify", tags=["audit"])
-    def audit_verify(principal: Me) -> dict[str, Any]:
+    def audit_verify(principal: Me) -> AuditVerificationOut:
         """Recompute the hash chain, the entries' MACs and the who-looked index, and hold the log
         against the signed checkpoints kept outside the database: ``ok`` is false when an entry was
         edited, deleted or re-chained, the log cut short or wiped, or the index edited."""
         require(principal, "audit")
         result = audit.verify()
         audit.append(principal, "read_audit", "审计校验", [], ["audit_verify"])
-        return {"ok": result.ok, "entries": result.entries, "problems": list(result.problems),
-                "notes": list(result.notes), "checkpoints": result.checkpoints}
+        return AuditVerificationOut(ok=result.ok, entries=result.entries, problems=list(result.problems),
+                                    notes=list(result.notes), checkpoints=result.checkpoints)
 
     return router
