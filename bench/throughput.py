@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--residents", type=int, default=35000, help="~2.9 records per resident")
     parser.add_argument("--seed", type=int, default=31)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--split", action="store_true",
-                        help="worker 0 runs only the resolver (`onceonly worker --agents resolve`), the others the rest")
+    parser.add_argument("--split", nargs="?", const="resolve", default="",
+                        help="worker 0 runs only these agents (default: the resolver, `onceonly worker --agents "
+                             "resolve`), the others the rest")
     parser.add_argument("--rate", type=float, default=500.0, help="records/s published in the latency run")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 for proc in workers:
                     stop(proc)
 
-    layout = ", the resolver in worker 0 alone" if args.split else ""
+    layout = f", worker 0 running {args.split} alone" if args.split else ""
     table = Table(title=f"Throughput on this machine ({args.workers} workers{layout}, {len(truth)} records)")
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -109,13 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _agents(split: bool, worker: int) -> list[str]:
-    """A worker's ``--agents``: with ``split`` the first runs the resolver alone, the others the rest."""
+def _agents(split: str, worker: int) -> list[str]:
+    """A worker's ``--agents``: with ``split`` the first runs those agents, the others the rest."""
     if not split:
         return []
     from streams.app import AGENTS
 
-    return ["--agents", "resolve" if worker == 0 else ",".join(a for a in AGENTS if a != "resolve")]
+    first = split.split(",")
+    return ["--agents", split if worker == 0 else ",".join(a for a in AGENTS if a not in first)]
 
 
 def _cpu_s(pid: int) -> float:

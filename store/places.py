@@ -15,15 +15,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, select, text, tuple_, update
+from sqlalchemy import Connection, Select, bindparam, case, delete, func, select, text, tuple_, update
 
 from core.places import (
     Assignment,
     PlaceCandidate,
     PlaceFact,
     ProfilePlace,
-    assign,
+    assign_counted,
     candidates,
     derive_place,
     record_facts,
@@ -128,13 +129,14 @@ class PlaceIndex:
         keys = sorted(set(keys))
         moved: set[str] = set()
         for chunk in chunks(keys):
-            facts: dict[str, list[PlaceFact]] = {k: [] for k in chunk}
-            for r in conn.execute(select(place_facts).where(place_facts.c.place_key.in_(chunk))):
-                facts[r.place_key].append(PlaceFact(r.place_key, r.origin, r.source, r.record_id, r.community, r.grid))
+            facts: dict[str, list[tuple[PlaceFact, int]]] = {k: [] for k in chunk}
+            for r in conn.execute(_counted_facts(chunk)):
+                facts[r.place_key].append((PlaceFact(r.place_key, r.origin, r.source, r.record_id, r.community, r.grid),
+                                           r.n))
             held = {r.place_key: r for r in conn.execute(select(places).where(places.c.place_key.in_(chunk)))}
             rows = []
             for key in chunk:
-                assignment = assign(facts[key])
+                assignment = assign_counted(facts[key])
                 before = held.get(key)
                 if assignment is None:
                     if before is not None:
@@ -143,7 +145,7 @@ class PlaceIndex:
                     continue
                 row = {"place_key": key, "community": assignment.community, "grid": assignment.grid,
                        "origin": assignment.origin, "disagreement": assignment.disagreement,
-                       "facts": len(facts[key])}
+                       "facts": sum(n for _, n in facts[key])}
                 if before is None or (before.community, before.grid) != (assignment.community, assignment.grid):
                     moved.add(key)
                 if before is None or any(getattr(before, c) != v for c, v in row.items()):
@@ -258,3 +260,16 @@ def place_columns(place: ProfilePlace) -> dict[str, object]:
     return {"community": place.community, "grid": place.grid, "place_basis": place.basis,
             "registered_community": place.registered_community, "lives_apart": place.lives_apart,
             "place_contested": place.contested}
+
+
+def _counted_facts(keys: Sequence[str]) -> Select[Any]:
+    """The facts of ``keys`` counted in SQL: one row per key, origin, source, community and grid
+    (a steward's correction one row each, with its record id: the latest replaces the last),
+    however many records of a busy road or compound said the same."""
+    steward_id = case((place_facts.c.origin == "steward", place_facts.c.record_id), else_="")
+    return (select(place_facts.c.place_key, place_facts.c.origin, place_facts.c.source,
+                   steward_id.label("record_id"), place_facts.c.community, place_facts.c.grid,
+                   func.count().label("n"))
+            .where(place_facts.c.place_key.in_(keys))
+            .group_by(place_facts.c.place_key, place_facts.c.origin, place_facts.c.source, steward_id,
+                      place_facts.c.community, place_facts.c.grid))

@@ -38,7 +38,8 @@ AGENTS = ("ledger", "standardise", "resolve", "project", "places", "objections")
 """The agents a worker can run (``objections`` is the sweep timer). A worker runs all of them by
 default; a deployment can give the resolver a process of its own (``onceonly worker --agents
 resolve`` beside ``--agents ledger,standardise,project,places,objections``): all workers share one
-consumer group, and faust assigns each topic's partitions among the workers that subscribe to it."""
+consumer group, and faust assigns each topic's partitions among the workers that subscribe to it,
+so the two agents reading the raw topics (ledger, standardise) always run in the same workers."""
 
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.02  # after a batch, wait this long for more: batches grow with the load, not with a timer
@@ -119,6 +120,10 @@ def build_app(wiring: StreamWiring) -> faust.App:
     unknown = wiring.agents - set(AGENTS)
     if unknown:
         raise ValueError(f"unknown agents {sorted(unknown)}: choose among {', '.join(AGENTS)}")
+    if wiring.agents and len(wiring.agents & {"ledger", "standardise"}) == 1:
+        # Both read the raw topics: faust shares a topic's partitions among the workers that read it, so
+        # a worker with one of them would leave its partitions unread by the other.
+        raise ValueError("ledger and standardise read the same topics: run them in the same workers")
 
     def runs(agent: str) -> bool:
         return not wiring.agents or agent in wiring.agents

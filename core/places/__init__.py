@@ -8,7 +8,7 @@ assignment, and :func:`derive_place` gives a profile its community and grid from
 addresses (residential first, then property, then registered).
 """
 
-from core.places.assign import Assignment, PlaceFact, PlaceOrigin, assign
+from core.places.assign import Assignment, PlaceFact, PlaceOrigin, assign, assign_counted
 from core.places.derive import PlaceCandidate, ProfilePlace, candidates, derive_place, record_facts
 from core.places.keys import place_keys
 
@@ -19,6 +19,7 @@ __all__ = [
     "PlaceOrigin",
     "ProfilePlace",
     "assign",
+    "assign_counted",
     "candidates",
     "derive_place",
     "place_keys",

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["Assignment", "PlaceFact", "PlaceOrigin", "assign"]
+__all__ = ["Assignment", "PlaceFact", "PlaceOrigin", "assign", "assign_counted"]
 
 PlaceOrigin = Literal["steward", "standard_address", "record"]
 
@@ -50,8 +50,11 @@ class Assignment:
     disagreement: bool = False
 
 
-def _majority(values: Iterable[str]) -> str | None:
-    counts = Counter(v for v in values if v)
+def _majority(weighted: Iterable[tuple[str | None, int]]) -> str | None:
+    counts: Counter[str] = Counter()
+    for value, weight in weighted:
+        if value:
+            counts[value] += weight
     if not counts:
         return None
     return min(counts, key=lambda v: (-counts[v], v))
@@ -65,33 +68,44 @@ def assign(facts: Iterable[PlaceFact]) -> Assignment | None:
     >>> assign(f)
     Assignment(community='秦虹社区', grid='第2网格', origin='standard_address', disagreement=False)
     """
-    facts = sorted(facts)
-    stewards = [f for f in facts if f.origin == "steward"]
-    standard = [f for f in facts if f.origin == "standard_address"]
-    records = [f for f in facts if f.origin == "record"]
-    record_communities = {f.community for f in records}
+    return assign_counted((f, 1) for f in facts)
+
+
+def assign_counted(counted: Iterable[tuple[PlaceFact, int]]) -> Assignment | None:
+    """:func:`assign` over facts given with how many times each occurs: records and standard
+    addresses count only by origin, source, community and grid (which record said it does not
+    matter), so a store can hand over one row per kind instead of every fact of a busy road."""
+    facts = list(counted)
+    stewards = [f for f, _ in facts if f.origin == "steward"]
+    standard = [(f, n) for f, n in facts if f.origin == "standard_address"]
+    records = [(f, n) for f, n in facts if f.origin == "record"]
+    record_communities = {f.community for f, _ in records}
     if stewards:
-        chosen = stewards[-1]  # one steward fact per key: the latest correction replaces the last
+        chosen = max(stewards, key=_order)  # one steward fact per key: the latest correction replaces the last
         return Assignment(chosen.community, chosen.grid, "steward")
     if standard:
-        community = _majority(f.community for f in standard)
+        community = _majority((f.community, n) for f, n in standard)
         assert community is not None
-        disagreement = len({f.community for f in standard}) > 1 or bool(record_communities - {community})
-        against = [f for f in records if f.community != community]
-        if against and not any(f.community == community for f in records):
-            rival = _majority(f.community for f in against)
+        disagreement = len({f.community for f, _ in standard}) > 1 or bool(record_communities - {community})
+        against = [(f, n) for f, n in records if f.community != community]
+        if against and not any(f.community == community for f, _ in records):
+            rival = _majority((f.community, n) for f, n in against)
             assert rival is not None
-            agreeing = {f.source for f in against if f.community == rival}
+            agreeing = {f.source for f, _ in against if f.community == rival}
             if len(agreeing) >= 2 and len(record_communities) == 1:
                 return Assignment(rival, _grid(records, rival), "record", disagreement=True)
-        grid = _majority(f.grid for f in standard if f.community == community and f.grid)
+        grid = _majority((f.grid, n) for f, n in standard if f.community == community and f.grid)
         return Assignment(community, grid or _grid(records, community), "standard_address", disagreement)
     if records:
-        community = _majority(f.community for f in records)
+        community = _majority((f.community, n) for f, n in records)
         assert community is not None
         return Assignment(community, _grid(records, community), "record", disagreement=len(record_communities) > 1)
     return None
 
 
-def _grid(facts: Iterable[PlaceFact], community: str) -> str | None:
-    return _majority(f.grid for f in facts if f.community == community and f.grid)
+def _order(fact: PlaceFact) -> tuple[str, ...]:
+    return fact.place_key, fact.origin, fact.source, fact.record_id, fact.community, fact.grid or ""
+
+
+def _grid(facts: Iterable[tuple[PlaceFact, int]], community: str) -> str | None:
+    return _majority((f.grid, n) for f, n in facts if f.community == community and f.grid)

@@ -189,3 +189,23 @@ def test_the_candidates_carry_their_departments_and_dates() -> None:
     (candidate,) = candidates(profile)
     assert (candidate.votes, candidate.sources, candidate.seen_on, candidate.changed_on) == (
         2, ("community",), "2026-05-02", None)
+
+
+def test_facts_counted_by_kind_assign_as_the_facts_themselves() -> None:
+    """What the store hands over (one row per key, origin, source, community and grid, with a count)
+    assigns exactly as every fact one by one, ties and disagreements included."""
+    import random
+    from collections import Counter
+
+    from core.places import assign_counted
+
+    rng = random.Random(7)
+    for _ in range(2_000):
+        facts = [PlaceFact("k", rng.choice(["record", "record", "standard_address", "steward"]),
+                           rng.choice(["public_security", "civil_affairs", "community", "grid_centre"]),
+                           str(rng.randrange(1_000)), rng.choice(["秦虹社区", "扇骨里社区", "瞻园社区"]),
+                           rng.choice([None, "第1网格", "第2网格"]))
+                 for _ in range(rng.randrange(1, 12))]
+        counted = Counter(f if f.origin == "steward" else PlaceFact(f.place_key, f.origin, f.source, "", f.community,
+                                                                    f.grid) for f in facts)
+        assert assign_counted(counted.items()) == assign(facts)

@@ -27,7 +27,7 @@ def test_every_agent_wired_runs_by_default() -> None:
 
 
 def test_a_worker_runs_only_the_agents_chosen() -> None:
-    assert _agents(frozenset({"standardise"})) == {"standardise"}
+    assert _agents(frozenset({"ledger", "standardise"})) == {"ledger", "standardise"}
     assert _agents(frozenset({"resolve"})) == set()  # chosen but not wired: nothing to run
 
 
@@ -35,3 +35,10 @@ def test_an_unknown_agent_is_refused_with_the_names_to_choose_from() -> None:
     with pytest.raises(ValueError, match="unknown agents") as refused:
         _agents(frozenset({"resolver"}))
     assert all(name in str(refused.value) for name in AGENTS)
+
+
+def test_agents_reading_the_same_topic_are_not_split() -> None:
+    """Workers share a topic's partitions: a worker with the ledger alone would leave the partitions
+    it was given unstandardised (and one with standardise alone, unlanded)."""
+    with pytest.raises(ValueError, match="same workers"):
+        _agents(frozenset({"standardise", "resolve"}))
