@@ -86,12 +86,24 @@ def test_prometheus_scrapes_the_query_service_with_its_token_and_every_worker_re
     command = " ".join(SERVICES["prometheus"]["command"])
     assert f"> {token_file}" in command and "$$ONCEONLY_METRICS_TOKEN" in command
     assert "ONCEONLY_METRICS_TOKEN" in SERVICES["prometheus"]["environment"] and "ONCEONLY_METRICS_TOKEN" in env
-    # the compose network's DNS answers "worker" with every replica's address
+    # the compose network's DNS answers "worker" with every replica's address, "resolver" with the resolver's
     workers = jobs["onceonly-worker"]["dns_sd_configs"][0]
-    assert workers["names"] == ["worker"] and workers["type"] == "A"
+    assert workers["names"] == ["worker", "resolver"] and workers["type"] == "A"
     assert str(workers["port"]) == env["ONCEONLY_METRICS_PORT"] != "0"
     assert env["ONCEONLY_METRICS_HOST"] == "0.0.0.0"  # reachable from the prometheus container
     assert "9100" not in str(SERVICES["worker"].get("ports", []))  # ... and from no other machine
+    assert "9100" not in str(SERVICES["resolver"].get("ports", []))
+
+
+def test_every_agent_runs_somewhere_and_the_raw_topics_readers_together() -> None:
+    from streams.app import AGENTS
+
+    def agents(service: str) -> set[str]:
+        command = SERVICES[service]["command"]
+        return set(command[command.index("--agents") + 1].split(","))
+
+    assert agents("resolver") | agents("worker") == set(AGENTS)
+    assert {"ledger", "standardise"} <= agents("worker")
 
 
 def test_grafana_provisions_the_datasource_and_the_dashboard_it_shows() -> None:
