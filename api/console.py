@@ -153,7 +153,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
     @router.get("/")
     def home(request: Request, principal: Me, name: str = "", address: str = "", household: str = "",
              p: int = 1, community: str = "", age: str = "", alone: bool = False, assistance: bool = False,
-             disability: bool = False, apart: bool = False, gone: bool = False, sort: str = "name",
+             disability: bool = False, apart: bool = False, contested: bool = False, gone: bool = False, sort: str = "name",
              desc: bool = False, since: str = "", purpose: str = "") -> Response:
         if not can(principal, "search"):
             return RedirectResponse(_home(principal), status_code=303)
@@ -162,17 +162,18 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: 
         communities = homes.communities(principal)
         chosen = community or (communities[0] if communities else "")
         form: dict[str, Any] = {"community": chosen, "age": age if age in AGE_BANDS else "", "alone": alone, "assistance": assistance,
-                "disability": disability, "apart": apart, "gone": gone, "sort": sort if sort in SORTS else "name",
+                "disability": disability, "apart": apart, "contested": contested, "gone": gone,
+                "sort": sort if sort in SORTS else "name",
                 "desc": desc, "since": since, "purpose": purpose}
         ctx: dict[str, Any] = {"communities": communities, "form": form, "sorts": SORTS, "age_bands": AGE_BANDS}
         if not chosen:
             return page(request, "home.html", principal, listing=None, changes=None, since_at=None, **ctx)
         filters = HomeFilters(age=form["age"], alone=alone, assistance=assistance, disability=disability,
-                              apart=apart, gone=gone)
+                              apart=apart, contested=contested, gone=gone)
         error = None
         if filters.sensitive and len(purpose.strip()) < 4:
             error = "按享受救助、残疾筛选须填写用途（至少 4 个字），将记入审计日志"
-            filters = HomeFilters(age=filters.age, alone=alone, apart=apart, gone=gone)
+            filters = HomeFilters(age=filters.age, alone=alone, apart=apart, contested=contested, gone=gone)
         listing = homes.residents(principal, chosen, filters, sort=form["sort"], descending=desc, page=max(p, 1),
                                   purpose=purpose if filters.sensitive else "")
         typed, last = _since(since), homes.last_visit(principal)

@@ -42,11 +42,12 @@ class HomeFilters:
     assistance: bool = False  # 享受救助 (sensitive: needs a purpose)
     disability: bool = False  # 残疾 (sensitive: needs a purpose)
     apart: bool = False  # 人户分离
+    contested: bool = False  # 住址有冲突: the records disagree on the community, a door check (入户核实) settles it
     gone: bool = False  # also residents who died or moved out
 
     def tags(self) -> list[str]:
-        return [f"filter:{k}" for k in ("alone", "assistance", "disability", "apart", "gone") if getattr(self, k)] + (
-            [f"filter:age{self.age}"] if self.age else [])
+        chosen = ("alone", "assistance", "disability", "apart", "contested", "gone")
+        return [f"filter:{k}" for k in chosen if getattr(self, k)] + ([f"filter:age{self.age}"] if self.age else [])
 
     @property
     def sensitive(self) -> list[str]:
@@ -64,6 +65,12 @@ def _golden(key: str) -> Any:
 def _lives_apart() -> Any:
     # 人户分离 is a column the projection keeps once the gazetteer migration is there; before, nobody is.
     column = profiles.c.get("lives_apart")
+    return column if column is not None else literal(False)
+
+
+def _contested() -> Any:
+    # 住址有冲突 (core.places: the department records place the resident in different communities).
+    column = profiles.c.get("place_contested")
     return column if column is not None else literal(False)
 
 
@@ -113,7 +120,7 @@ class HomeQueries:
                   descending: bool = False, page: int = 1, size: int = 50, purpose: str = "",
                   today: date | None = None) -> dict[str, Any]:
         """One page of the community's residents, the counts at a glance (residents, households,
-        60+/80+, living alone, on assistance, disability, 人户分离), audited."""
+        60+/80+, living alone, on assistance, disability, 人户分离, 住址有冲突), audited."""
         self._check(principal, community)
         if filters.sensitive and len(purpose.strip()) < 4:
             raise ValueError("按救助、残疾筛选须填写用途（至少 4 个字）")
@@ -135,6 +142,7 @@ class HomeQueries:
                         case((_attribute("assistance").is_not(None), True), else_=False).label("assistance"),
                         case((_attribute("disability").is_not(None), True), else_=False).label("disability"),
                         case((_lives_apart() == True, True), else_=False).label("apart"),  # noqa: E712
+                        case((_contested() == True, True), else_=False).label("contested"),  # noqa: E712
                         _golden("deceased_on").label("deceased_on"), _golden("moved_out_on").label("moved_out_on"))
                  .select_from(profiles.outerjoin(households, households.c.household_id == profiles.c.household_id))
                  .where(scope).subquery("flags"))
@@ -149,6 +157,7 @@ class HomeQueries:
                 func.sum(case((f.assistance == True, 1), else_=0)).label("assistance"),  # noqa: E712
                 func.sum(case((f.disability == True, 1), else_=0)).label("disability"),  # noqa: E712
                 func.sum(case((f.apart == True, 1), else_=0)).label("apart"),  # noqa: E712
+                func.sum(case((f.contested == True, 1), else_=0)).label("contested"),  # noqa: E712
             ).where(f.live == True)).one()  # noqa: E712
             gone = conn.execute(select(func.count()).where(f.live == False)).scalar_one()  # noqa: E712
             chosen = select(flags)
@@ -159,7 +168,7 @@ class HomeQueries:
                 chosen = chosen.where(f.birth_date <= _years_ago(today, low))
             if high is not None:  # younger than high + 1
                 chosen = chosen.where(f.birth_date > _years_ago(today, high + 1))
-            for name in ("alone", "assistance", "disability", "apart"):
+            for name in ("alone", "assistance", "disability", "apart", "contested"):
                 if getattr(filters, name):
                     chosen = chosen.where(getattr(f, name) == True)  # noqa: E712
             total = conn.execute(select(func.count()).select_from(chosen.subquery())).scalar_one()
@@ -182,7 +191,8 @@ class HomeQueries:
                 "relation_to_head": row.relation_to_head, "address": row.address,
             }, principal, grants=self.grants, disclosure=disclosure)
             hit.update(age=age_on(row.birth_date, today), grid=row.grid, alone=bool(row.alone),
-                       apart=bool(row.apart), deceased_on=row.deceased_on, moved_out_on=row.moved_out_on)
+                       apart=bool(row.apart), contested=bool(row.contested), deceased_on=row.deceased_on,
+                       moved_out_on=row.moved_out_on)
             out.append(hit)
         fields = ["home", *filters.tags(), *disclosure.fields, *(f"{s}*" for s in filters.sensitive)]
         self.audit.append(principal, "read_community", redact_purpose(purpose.strip()) or "社区居民概览",

@@ -94,6 +94,27 @@ def test_the_60_plus_filter_narrows_the_list_to_residents_aged_60_or_more(world:
     assert ages == sorted(ages)
 
 
+def test_the_contested_filter_lists_the_residents_whose_records_disagree(world: World, browser: Any,
+                                                                          base_url: str) -> None:
+    from sqlalchemy import update
+
+    from store.profile_tables import profiles
+
+    living = [p for p in world.profiles_in(world.community_a) if _living(p)]
+    flagged, clear = living[0], living[1]  # 住址有冲突 as the projection writes it when the records disagree
+    with world.engine.begin() as conn:
+        conn.execute(update(profiles).where(profiles.c.profile_id == flagged.profile_id).values(place_contested=True))
+        conn.execute(update(profiles).where(profiles.c.profile_id == clear.profile_id).values(place_contested=False))
+    page = _login(browser, base_url, "worker_a")
+    assert "住址有冲突（需入户核实）" in page.inner_text("#filters")
+    page.check("#f-contested")
+    page.click("#f-go")
+    listed = _listed(page)
+    assert flagged.profile_id in listed and clear.profile_id not in listed
+    assert "住址有冲突" in page.locator(f"tr[data-profile='{flagged.profile_id}']").inner_text()
+    assert "contested=1" in page.url
+
+
 def test_a_sensitive_filter_asks_for_a_purpose(browser: Any, base_url: str) -> None:
     page = _login(browser, base_url, "worker_a")
     page.check("#f-assistance")
