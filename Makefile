@@ -50,9 +50,9 @@ lint: setup
 audit-deps: setup
 	$(BIN)/python .ci/audit_deps.py requirements/lock.txt
 
-# mypy --strict on every package of the hub (the benchmarks and tests are not checked yet)
+# mypy --strict on every package: the hub's, the benchmarks and the tests
 typecheck: setup
-	$(BIN)/mypy core schemas services api connectors flows onceonly store streams kafka_adapter localinfra simulators metrics
+	$(BIN)/mypy core schemas services api connectors flows onceonly store streams kafka_adapter localinfra simulators metrics bench tests
 
 lock:
 	uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements/lock.txt

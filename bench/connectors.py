@@ -289,8 +289,11 @@ def post_all(url: str, rows: Iterator[dict[str, Any]], batch_rows: int) -> RunCo
 
 def run_kind(kind: str, work: Path, broker: KafkaBroker, residents: list[Resident], args: argparse.Namespace) -> Result:
     department, _ = KINDS[kind]
-    rows = lambda: department_stream(residents, args.seed, department, args.rows,  # noqa: E731
-                                     text=kind in ("csv", "xlsx", "kafka", "ingest"))
+
+    def rows() -> Iterator[dict[str, Any]]:
+        return department_stream(residents, args.seed, department, args.rows,
+                                 text=kind in ("csv", "xlsx", "kafka", "ingest"))
+
     profile = args.profile / f"{kind}.pstats" if args.profile is not None else None
     with ExitStack() as stack:
         started = time.perf_counter()

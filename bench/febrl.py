@@ -111,7 +111,7 @@ def splink_febrl(rows: list[dict[str, str]], *, threshold: float = 0.9) -> dict[
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("postcode"))
     predictions = linker.inference.predict(threshold_match_probability=0.2)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-    out = clusters.as_pandas_dataframe()
+    out = clusters.as_pandas_dataframe()  # type: ignore[no-untyped-call]  # splink leaves it unannotated
     return {f"febrl:{u}": str(c) for u, c in zip(out["rec_id"], out["cluster_id"], strict=True)}
 
 

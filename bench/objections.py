@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.table import Table
@@ -55,12 +56,19 @@ def main() -> None:
 
     from core.access import Principal
     from core.matching import default_matcher
-    from core.planner.fields import read_field
+    from core.objections.model import Objection
+    from core.planner.fields import KnownValue, read_field
     from kafka_adapter.reader import read_log
     from localinfra.kafka_broker import KafkaBroker
     from onceonly import bootstrap
     from onceonly.settings import Settings
-    from schemas.objection_events import ObjectionClosed, ObjectionEscalated, ObjectionRaised, ObjectionRouted
+    from schemas.objection_events import (
+        ObjectionClosed,
+        ObjectionEscalated,
+        ObjectionEvent,
+        ObjectionRaised,
+        ObjectionRouted,
+    )
     from schemas.record_events import RecordStandardised
     from services.objections import ObjectionService
     from store.audit import AuditLog
@@ -74,7 +82,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="onceonly-objections-") as tmp, \
             KafkaBroker.started(Path(tmp) / "kafka") as broker:
         settings = Settings(data_dir=Path(tmp) / "var", id_hash_key=KEY, kafka_bootstrap=broker.bootstrap,
-                            _env_file=None)  # type: ignore[call-arg]
+                            _env_file=None)
         bootstrap.prepare_topics(settings)
         engine = make_engine(f"sqlite:///{Path(tmp) / 'store.db'}")
         items = list(district(args.residents, seed=args.seed))
@@ -87,7 +95,8 @@ def main() -> None:
         # raise: residents at random, one field each, by the worker of the resident's community
         people = residents(engine)
         rng.shuffle(people)
-        raised, routed_right, timings = [], 0, []
+        raised: list[tuple[Objection, KnownValue]] = []
+        routed_right, timings = 0, []
         for profile in people:
             if len(raised) >= args.objections:
                 break
@@ -153,7 +162,7 @@ def main() -> None:
             <= kinds[ObjectionEscalated.__name__],
             "open + closed = raised": counts["open"] + counts["closed"] == len(raised),
             "closed = ObjectionClosed events": counts["closed"] == kinds[ObjectionClosed.__name__],
-            "the table is the fold of the topic": service.matches_log(events),
+            "the table is the fold of the topic": service.matches_log(cast("list[ObjectionEvent]", events)),
         }
     corrected = replies["corrected"] + replies["corrected (silently)"]
     table = Table(title=f"Objection loop ({args.residents:,} residents, seed {args.seed})")

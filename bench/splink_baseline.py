@@ -70,7 +70,7 @@ def splink_clusters(records: Sequence[ResidentRecord], *, seed: int = 1,
             logging.getLogger(__name__).warning("Splink EM blocked on %s failed: %s", rule, exc)
     predictions = linker.inference.predict(threshold_match_probability=0.5)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-    out = clusters.as_pandas_dataframe()
+    out = clusters.as_pandas_dataframe()  # type: ignore[no-untyped-call]  # splink leaves it unannotated
     return {str(u): str(c) for u, c in zip(out["unique_id"], out["cluster_id"], strict=True)}
 
 

@@ -218,7 +218,7 @@ def kafka_console(kafka_broker: object, tmp_path_factory: pytest.TempPathFactory
         fh.write("\nreject_warnings: [relation_to_head_unknown]\n")
     settings = Settings(data_dir=tmp / "var", kafka_bootstrap=kafka_broker.bootstrap,  # type: ignore[attr-defined]
                         topic_prefix=f"console{abs(hash(tmp)) % 10**6}.", mappings_dir=tmp / "mappings",
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     bootstrap.prepare_topics(settings)
     engine = make_engine(settings.store_url)
     rows = [{"走访编号": "V-1", "姓名": "李雷", "性别": "男", "与户主关系": "表舅", "备注": "身份证 11010519491231002X"},

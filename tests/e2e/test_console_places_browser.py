@@ -39,7 +39,7 @@ def places_console(kafka_broker: object, tmp_path_factory: pytest.TempPathFactor
 
     tmp: Path = tmp_path_factory.mktemp("console-places")
     settings = Settings(data_dir=tmp / "var", kafka_bootstrap=kafka_broker.bootstrap,  # type: ignore[attr-defined]
-                        topic_prefix=f"places{abs(hash(tmp)) % 10**6}.", _env_file=None)  # type: ignore[call-arg]
+                        topic_prefix=f"places{abs(hash(tmp)) % 10**6}.", _env_file=None)
     bootstrap.prepare_topics(settings)
     engine = make_engine(settings.store_url)
     # the grid centre puts 秦虹小区 3栋 in 秦虹社区; public security and civil affairs both say 扇骨里社区

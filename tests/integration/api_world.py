@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -130,18 +131,18 @@ def populated_world(engine: Engine, tmp: Path) -> World:
     users.add("auditor", PASSWORD, "auditor")
     users.add("admin", PASSWORD, "admin")
     users.add("dept_civil", PASSWORD, "department_reader", department="civil_affairs")
-    settings = Settings(data_dir=tmp / "var", id_hash_key=KEY, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp / "var", id_hash_key=KEY, _env_file=None)
     return World(engine=engine, settings=settings, community_a=a, community_b=b, users=users)
 
 
-def kafka_settings(tmp: Path, bootstrap_servers: str, name: str, **extra: object) -> Settings:
+def kafka_settings(tmp: Path, bootstrap_servers: str, name: str, **extra: Any) -> Settings:
     """Settings for a world whose decisions go to the session's real broker: its own topic prefix,
     the world's hash key, the hub's topics created."""
     from onceonly import bootstrap
 
     prefix = f"{name}{abs(hash(tmp)) % 10**6}."
     settings = Settings(data_dir=tmp / "var", kafka_bootstrap=bootstrap_servers, topic_prefix=prefix,
-                        app_id=f"onceonly-{prefix.rstrip('.')}", id_hash_key=KEY, _env_file=None,  # type: ignore[call-arg]
+                        app_id=f"onceonly-{prefix.rstrip('.')}", id_hash_key=KEY, _env_file=None,
                         **extra)
     bootstrap.prepare_topics(settings)
     return settings

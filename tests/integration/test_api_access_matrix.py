@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.profile import Profile
 from tests.integration.api_world import World, build_world
 
 ROLES = ("worker_a", "worker_b", "steward", "dept_civil", "auditor", "admin", None)
@@ -86,11 +87,18 @@ def clients(world: World) -> Iterator[dict[str | None, TestClient]]:
         client.__exit__(None, None, None)
 
 
-def _calls(world: World) -> dict[str, Callable[[TestClient], Any]]:
+def _resident(world: World) -> tuple[Profile, str, str]:
+    """The resident every call is about, with its ID number and name."""
     resident = next(p for p in world.profiles_in(world.community_a)
                     if p.golden.id_number and p.household_id and p.golden.name)
-    rid, number = resident.profile_id, resident.golden.id_number.value  # type: ignore[union-attr]
+    number = resident.golden.id_number.value  # type: ignore[union-attr]
     name = resident.golden.name.value  # type: ignore[union-attr]
+    return resident, number, name
+
+
+def _calls(world: World) -> dict[str, Callable[[TestClient], Any]]:
+    resident, number, name = _resident(world)
+    rid = resident.profile_id
     return {
         "search_name": lambda c: c.get("/api/v1/residents", params={"name": name}),
         "search_id": lambda c: c.post("/api/v1/residents/search", json={"id_number": number}),
@@ -116,7 +124,6 @@ def _calls(world: World) -> dict[str, Callable[[TestClient], Any]]:
         "user_create": lambda c: c.post("/api/v1/users", json={"username": "matrix_user", "password": "short1",
                                                                "role": "auditor"}),
         "user_token": lambda c: c.post("/api/v1/users/no-such-user/tokens", json={}),
-        "_resident": lambda c: (rid, number, name),
     }
 
 
@@ -125,7 +132,8 @@ def _calls(world: World) -> dict[str, Callable[[TestClient], Any]]:
 def test_each_role_gets_what_its_scope_allows(world: World, clients: dict[str | None, TestClient],
                                               endpoint: str, role: str | None) -> None:
     calls = _calls(world)
-    rid, number, name = calls["_resident"](None)
+    resident, number, name = _resident(world)
+    rid = resident.profile_id
     expected = MATRIX[endpoint][role]
     answer = calls[endpoint](clients[role])
     body = answer.text
@@ -147,10 +155,10 @@ def test_each_role_gets_what_its_scope_allows(world: World, clients: dict[str | 
 
 
 def test_a_department_reader_sees_only_its_granted_fields(world: World, clients: dict[str | None, TestClient]) -> None:
-    from api.app import load_grants
+    from onceonly.bootstrap import access_grants as load_grants
 
     grant = load_grants()["civil_affairs"]
-    rid, _, _ = _calls(world)["_resident"](None)
+    rid = _resident(world)[0].profile_id
     view = clients["dept_civil"].get(f"/api/v1/residents/{rid}").json()
     assert {f["field"] for f in view["fields"]} <= set(grant.fields)
     assert "records" not in view and "history" not in view
@@ -158,7 +166,7 @@ def test_a_department_reader_sees_only_its_granted_fields(world: World, clients:
 
 def test_refusals_and_reads_are_in_the_audit_log_and_the_chain_verifies(
         world: World, clients: dict[str | None, TestClient]) -> None:
-    rid, _, _ = _calls(world)["_resident"](None)
+    rid = _resident(world)[0].profile_id
     looked = clients["auditor"].get("/api/v1/audit", params={"resident": rid}).json()["entries"]
     who = {e["username"] for e in looked}
     assert {"worker_a", "steward", "dept_civil"} <= who and "worker_b" not in who

@@ -314,7 +314,7 @@ def test_filled_gaps_come_back_through_the_community_source_into_the_residents_o
     prefix = f"plan{abs(hash(tmp_path)) % 10**6}."
     settings = Settings(data_dir=tmp_path / "var", kafka_bootstrap=kafka_broker.bootstrap, topic_prefix=prefix,
                         app_id=f"onceonly-{prefix.rstrip('.')}", database_url=f"sqlite:///{store}",
-                        id_hash_key=KEY, _env_file=None)  # type: ignore[call-arg]
+                        id_hash_key=KEY, _env_file=None)
     bootstrap.prepare_topics(settings)
     people = {p.profile_id: p for p in base.profiles_in(base.community_a)}
 

@@ -4,13 +4,15 @@ search-term index, a grid worker's scope, a department's clear ID numbers read f
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.app import create_app, load_grants
+from api.app import create_app
 from core.access import Principal, visibility
 from core.standardise import parse_address
+from onceonly.bootstrap import access_grants as load_grants
 from onceonly.settings import Settings
 from schemas.profile_events import ProfileCreated, ProfileEvent, RecordLinked
 from schemas.resident import ResidentRecord
@@ -22,7 +24,7 @@ T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _resident(pid: str, rid: str, name: str, address: str, grid: str, **fields: object) -> list[ProfileEvent]:
-    record = ResidentRecord(source="community", record_id=rid, observed_at=T0, name=name,  # type: ignore[arg-type]
+    record = ResidentRecord(source="community", record_id=rid, observed_at=T0, name=name,
                             addresses={"residential": parse_address(address)},
                             attributes={"community": "秦虹社区", "grid": grid}, **fields)
     return [ProfileCreated(profile_id=pid, version=1, occurred_at=T0, caused_by=pid),
@@ -41,12 +43,14 @@ def test_address_grid_and_clear_id_reads_work_on_each_backend(store_engine: Engi
     users.add("g", "pw-for-tests", "community_worker", grids=["秦虹社区/第2网格"])
     users.add("d", "pw-for-tests", "department_reader", department="civil_affairs")
     tokens = {u: users.issue_token(u) for u in ("s", "g", "d")}
-    settings = Settings(id_hash_key=KEY, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(id_hash_key=KEY, _env_file=None)
     with TestClient(create_app(store_engine, [], settings), raise_server_exceptions=False) as client:
-        def get(user: str, path: str, **params: str) -> dict:  # type: ignore[type-arg]
-            return client.get(path, params=params, headers={"Authorization": f"Bearer {tokens[user]}"}).json()
+        def get(user: str, path: str, **params: str) -> dict[str, Any]:
+            answer: dict[str, Any] = client.get(path, params=params,
+                                                headers={"Authorization": f"Bearer {tokens[user]}"}).json()
+            return answer
 
-        def ids(answer: dict) -> list[str]:  # type: ignore[type-arg]
+        def ids(answer: dict[str, Any]) -> list[str]:
             return [h["profile_id"] for h in answer["results"]]
 
         assert ids(get("s", "/api/v1/residents", address="秦虹小区3栋")) == ["p-a"]  # 幢 typed as 栋

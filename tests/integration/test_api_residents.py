@@ -74,7 +74,7 @@ def _project_resident(world: World, profile_id: str, record: object) -> None:
     at = record.observed_at  # type: ignore[attr-defined]
     events = [ProfileCreated(profile_id=profile_id, version=1, occurred_at=at, caused_by=profile_id),
               RecordLinked(profile_id=profile_id, version=2, occurred_at=at, caused_by=profile_id,
-                           record=record, rule="probabilistic", score=1.0)]  # type: ignore[arg-type]
+                           record=record, rule="probabilistic", score=1.0)]
     ProfileProjection(world.engine, id_hash_key=KEY).apply(
         [DeliveredEvent(f"test-{profile_id}", 0, i, e) for i, e in enumerate(events)])
 
@@ -83,7 +83,7 @@ def _record(world: World, source: str, record_id: str, name: str, **fields: obje
     from schemas.resident import ResidentRecord
 
     at = world.one(world.community_a).updated_at
-    return ResidentRecord(source=source, record_id=record_id, observed_at=at, name=name, **fields)  # type: ignore[arg-type]
+    return ResidentRecord(source=source, record_id=record_id, observed_at=at, name=name, **fields)
 
 
 def test_phone_and_address_searches_miss_when_nobody_holds_them(world: World, steward: TestClient) -> None:
@@ -107,6 +107,7 @@ def test_an_address_fragment_is_found_however_it_is_typed(world: World, steward:
                     if p.golden.residential_address and p.golden.residential_address.value.building
                     and p.golden.residential_address.value.compound)
     address = resident.golden.residential_address.value  # type: ignore[union-attr]
+    assert address.building is not None
     # compound and building as a worker types them: 幢 for 栋, full-width digits, a stray space
     typed = f"{address.compound} {address.building.translate(str.maketrans('0123456789', '０１２３４５６７８９'))}幢"
     hits = steward.get("/api/v1/residents", params={"address": typed}).json()["results"]

@@ -18,7 +18,7 @@ from core.matching import default_matcher
 from core.profile import Profile
 from core.profile.read_side import qualified_grid
 from onceonly.bootstrap import access_grants, resolver_state
-from services.operator_reads import export_links_audited
+from services.operator_reads import Link, export_links_audited
 from store.audit import AuditLog
 from store.engine import make_engine
 from store.profile_projection import ProfileProjection
@@ -187,9 +187,12 @@ def test_search_households_home_planner_and_export_return_exactly_the_residents_
         if who != "dept_civil":  # departments do not plan collections
             assert _planned(client, plan_targets) == everything["planner"] & allowed, who
         written: list[str] = []
+
+        def keep(link: Link, into: list[str] = written) -> None:
+            into.append(link[2])
+
         exported = export_links_audited(AuditLog(world.engine), principal,
-                                        ProfileProjection(world.engine, id_hash_key=KEY).located_links,
-                                        lambda link, into=written: into.append(link[2]))
+                                        ProfileProjection(world.engine, id_hash_key=KEY).located_links, keep)
         assert exported == len(written) > 0
         assert {w for w in written if w in located} == allowed, who  # merged-away ids aside
 

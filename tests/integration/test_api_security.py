@@ -41,7 +41,7 @@ def small(store_engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, Us
     """An app on an empty store (SQLite and PostgreSQL) with one steward."""
     users = UserStore(store_engine)
     users.add("steward", PASSWORD, "steward")
-    settings = Settings(data_dir=tmp_path / "var", id_hash_key="security-test-key", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path / "var", id_hash_key="security-test-key", _env_file=None)
     with TestClient(create_app(store_engine, [], settings), raise_server_exceptions=False) as client:
         yield client, users, store_engine
 
@@ -73,10 +73,10 @@ def test_the_default_key_is_allowed_on_loopback_and_a_set_key_anywhere() -> None
 
     from onceonly.cli import _refuse_default_key
 
-    default = Settings(_env_file=None)  # type: ignore[call-arg]
+    default = Settings(_env_file=None)
     for host in ("127.0.0.1", "localhost", "::1"):
         _refuse_default_key(default, host, "serve")
-    _refuse_default_key(Settings(id_hash_key="a-real-secret", _env_file=None), "0.0.0.0", "serve")  # type: ignore[call-arg]
+    _refuse_default_key(Settings(id_hash_key="a-real-secret", _env_file=None), "0.0.0.0", "serve")
     with pytest.raises(typer.Exit):
         _refuse_default_key(default, "10.0.0.5", "serve")
 
@@ -85,7 +85,8 @@ def test_the_session_cookie_is_httponly_strict_and_secure_off_loopback_or_over_h
     def cookie_of(client: TestClient) -> str:
         answer = _log_in(client)
         assert answer.status_code == 303, answer.text
-        return next(v for v in answer.headers.get_list("set-cookie") if v.startswith(f"{SESSION_COOKIE}="))
+        cookie: str = next(v for v in answer.headers.get_list("set-cookie") if v.startswith(f"{SESSION_COOKIE}="))
+        return cookie
 
     loopback = cookie_of(world.app_client())  # the tests and make demo: http on 127.0.0.1
     assert "HttpOnly" in loopback and "SameSite=strict" in loopback.replace("Strict", "strict")
@@ -192,7 +193,7 @@ def test_the_login_throttle_is_shared_by_every_service_process_and_does_not_lock
     """Two apps on one store stand for two uvicorn processes (or replicas): five failures through
     either are five. Someone elsewhere who knows only the account's name does not lock its owner out."""
     UserStore(store_engine).add("steward", PASSWORD, "steward")
-    settings = Settings(data_dir=tmp_path / "var", id_hash_key="security-test-key", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path / "var", id_hash_key="security-test-key", _env_file=None)
     one, other = (create_app(store_engine, [], settings) for _ in range(2))
     guesser = [TestClient(app, client=("198.51.100.9", 40000), raise_server_exceptions=False) for app in (one, other)]
     for n in range(5):
@@ -295,7 +296,7 @@ def test_a_workbook_of_blank_rows_is_refused_in_milliseconds(world: World) -> No
 
 
 def test_deep_json_to_the_ingest_endpoint_is_a_400_not_a_500(world: World) -> None:
-    settings = Settings(data_dir=world.settings.data_dir, id_hash_key="api-test-key",  # type: ignore[call-arg]
+    settings = Settings(data_dir=world.settings.data_dir, id_hash_key="api-test-key",
                         ingest_tokens={"community": "community-token"}, _env_file=None)
     with TestClient(create_app(world.engine, [], settings), raise_server_exceptions=False) as client:
         headers = {"Authorization": "Bearer community-token", "Content-Type": "application/json"}
@@ -333,6 +334,8 @@ def test_an_id_number_in_name_is_refused_without_echoing_it(world: World) -> Non
 def test_a_department_reader_searches_only_by_granted_criteria_and_two_characters_of_a_name(world: World) -> None:
     housing = world.login(world.app_client(), "dept_housing")  # granted name, residential address, household
     resident = world.one(world.community_a, with_id=True, with_phone=True)
+    assert resident.golden.id_number is not None and resident.golden.phones is not None
+    assert resident.golden.name is not None
     by_id = housing.post("/api/v1/residents/search", json={"id_number": resident.golden.id_number.value})
     by_phone = housing.post("/api/v1/residents/search", json={"phone": resident.golden.phones.value[0]})
     assert by_id.status_code == by_phone.status_code == 403

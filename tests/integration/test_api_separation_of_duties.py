@@ -32,7 +32,7 @@ def hub(store_engine: Engine, tmp_path: Path) -> Iterator[tuple[TestClient, User
     store.add("auditor", PASSWORD, "auditor")
     store.add("auditor_2", PASSWORD, "auditor")
     store.add("dept_civil", PASSWORD, "department_reader", department="civil_affairs")
-    settings = Settings(data_dir=tmp_path / "var", id_hash_key="duties-test-key", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path / "var", id_hash_key="duties-test-key", _env_file=None)
     with TestClient(create_app(store_engine, [], settings), raise_server_exceptions=False) as client:
         yield client, store, store_engine
 
@@ -47,8 +47,9 @@ def _as(hub: tuple[TestClient, UserStore, Engine], username: str, password: str 
 
 def _may_log_in(hub: tuple[TestClient, UserStore, Engine], username: str, password: str) -> bool:
     client = TestClient(hub[0].app, raise_server_exceptions=False)
-    return client.post("/console/login", data={"username": username, "password": password,
-                                               "csrf": form_token(client)}, follow_redirects=False).status_code == 303
+    status: int = client.post("/console/login", data={"username": username, "password": password,
+                                                      "csrf": form_token(client)}, follow_redirects=False).status_code
+    return status == 303
 
 
 def _actions(engine: Engine) -> list[tuple[str, str]]:

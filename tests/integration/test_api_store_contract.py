@@ -21,7 +21,7 @@ def test_searches_and_profile_reads_work_on_each_backend(store_engine: Engine, t
     ProfileProjection(store_engine, id_hash_key=KEY).apply(_delivered(events))
     UserStore(store_engine).add("s", "pw-for-tests", "steward")
     token = UserStore(store_engine).issue_token("s")
-    settings = Settings(id_hash_key=KEY, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(id_hash_key=KEY, _env_file=None)
     with TestClient(create_app(store_engine, [], settings), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         by_name = client.get("/api/v1/residents", params={"name": "王芳"}).json()

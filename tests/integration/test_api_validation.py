@@ -37,7 +37,7 @@ def _visits(first_offset: int, record_ids: list[str], relation: str) -> list[Del
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     tmp = tmp_path_factory.mktemp("validation")
-    settings = Settings(data_dir=tmp / "var", id_hash_key="validation-key", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp / "var", id_hash_key="validation-key", _env_file=None)
     engine = make_engine(settings.store_url)
     ledger = SourceRecordLedger(engine)
     ledger.apply(_visits(0, ["V-1", "V-2"], relation="妻"))

@@ -13,7 +13,7 @@ from store.engine import make_engine
 
 
 def test_the_service_serves_its_deployments_topics_at_a_stable_url_linked_from_docs(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, id_hash_key="asyncapi-test-key", topic_prefix="district7.",  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path, id_hash_key="asyncapi-test-key", topic_prefix="district7.",
                         topic_partitions=2, mappings_dir=PROJECT_ROOT / "mappings", _env_file=None)
     client = TestClient(create_app(make_engine(settings.store_url), ["public_security"], settings))
     served = client.get("/asyncapi.json")

@@ -69,7 +69,8 @@ def test_concurrent_reads_through_the_app_each_leave_exactly_one_entry(world: Wo
         with world.app_client() as client:
             world.login(client, "steward")
             start.wait()
-            return client.get(f"/api/v1/residents/{profile_id}", params={"purpose": f"并发核对 {profile_id}"}).status_code
+            status: int = client.get(f"/api/v1/residents/{profile_id}", params={"purpose": f"并发核对 {profile_id}"}).status_code
+            return status
 
     with ThreadPoolExecutor(len(residents)) as pool:
         assert set(pool.map(read, residents)) == {200}

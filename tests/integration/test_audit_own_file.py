@@ -91,7 +91,7 @@ def _old_store(tmp_path: Path, settings: Settings, n: int) -> Path:
 
 
 def test_a_log_held_in_the_store_file_is_moved_to_its_own_file_once_and_still_verifies(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", id_hash_key="own-file-test-key",  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path / "var", id_hash_key="own-file-test-key",
                         audit_key="own-file-audit-key", audit_checkpoint_entries=3, _env_file=None)
     old = _old_store(tmp_path, settings, 7)
     # Two processes starting together (two engines on one file): the log is moved once.

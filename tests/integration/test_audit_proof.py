@@ -63,7 +63,7 @@ class Proof:
 
 
 def _settings(tmp: Path, **extra: Any) -> Settings:
-    return Settings(data_dir=tmp / "var", id_hash_key="proof-test-key", audit_key=AUDIT_KEY,  # type: ignore[call-arg]
+    return Settings(data_dir=tmp / "var", id_hash_key="proof-test-key", audit_key=AUDIT_KEY,
                     audit_checkpoint_entries=5, audit_checkpoint_seconds=3600, _env_file=None, **extra)
 
 
@@ -311,12 +311,12 @@ def test_the_checkpoint_in_kafka_finds_a_cut_when_the_file_is_gone(kafka_broker:
 
 def test_the_audit_key_must_differ_from_the_id_hash_key() -> None:
     with pytest.raises(ValueError, match="must differ"):
-        Settings(id_hash_key="one-key", audit_key="one-key", _env_file=None)  # type: ignore[call-arg]
+        Settings(id_hash_key="one-key", audit_key="one-key", _env_file=None)
 
 
 def test_the_audit_key_comes_from_a_file_when_one_is_named(tmp_path: Path) -> None:
     (tmp_path / "audit.key").write_text("from-a-mounted-secret\n")
-    settings = Settings(audit_key_file=tmp_path / "audit.key", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(audit_key_file=tmp_path / "audit.key", _env_file=None)
     assert settings.audit_secret() == b"from-a-mounted-secret" and not settings.uses_default_audit_key
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from flows.publish import load_grants, write_extracts
 from onceonly import bootstrap
 from onceonly.bootstrap import resolver_state
 from onceonly.settings import Settings
-from schemas.profile_events import ConfirmMatch, ReviewRequested, SplitProfile
+from schemas.profile_events import ConfirmMatch, ProfileSplit, ReviewRequested, SplitProfile
 from tests.integration.api_world import KEY, World, build_world, project_outbox
 
 
@@ -23,14 +24,14 @@ def world(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> World:
     return build_world(tmp_path, tmp_path_factory.getbasetemp())
 
 
-def feed(settings: Settings, department: str) -> list[dict[str, object]]:
+def feed(settings: Settings, department: str) -> list[dict[str, Any]]:
     path = settings.data_dir / "extracts" / department / "notices.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def test_a_merge_and_a_split_reach_every_department_holding_the_profile_once(world: World, tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "var", id_hash_key=KEY, database_url=f"sqlite:///{tmp_path / 'store.db'}",
-                        _env_file=None)  # type: ignore[call-arg]
+                        _env_file=None)
     projection = bootstrap.profile_projection(settings)
     grants = load_grants()
     write_extracts(settings, list(projection.profiles()), grants)
@@ -49,7 +50,7 @@ def test_a_merge_and_a_split_reach_every_department_holding_the_profile_once(wor
     moved = sorted(held.live_records)[-1]
     split = state.handle_command(SplitProfile(steward="s", issued_at=now, profile_id=held.profile_id,
                                               record_keys=(moved,), reason="两个人"))
-    new_profile = next(e.to_profile for e in split if type(e).__name__ == "ProfileSplit")
+    new_profile = next(e.to_profile for e in split if isinstance(e, ProfileSplit))
     project_outbox(world.engine, state)
 
     write_extracts(settings, list(projection.profiles()), grants)

@@ -12,8 +12,8 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import OffsetAndMetadata, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka.structs import OffsetAndMetadata, TopicPartition  # type: ignore[import-untyped]
 
 from kafka_adapter.admin import ensure_topics
 from localinfra.kafka_broker import KafkaBroker

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -69,7 +69,7 @@ def hub(hub_settings: Settings) -> Iterator[Hub]:
         engine.dispose()
 
 
-def _post(hub: Hub, body: bytes | dict[str, object], token: str = TOKENS["community"],
+def _post(hub: Hub, body: bytes | Mapping[str, object], token: str = TOKENS["community"],
           source: str = "community") -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if isinstance(body, bytes):

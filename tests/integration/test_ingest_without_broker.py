@@ -18,7 +18,7 @@ TOKENS = {"community": "community-token", "nowhere": "nowhere-token"}
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     built = build_world(tmp_path_factory.mktemp("nobroker"), tmp_path_factory.getbasetemp())
-    tokens = Settings(ingest_tokens=TOKENS, _env_file=None).ingest_tokens  # type: ignore[call-arg]
+    tokens = Settings(ingest_tokens=TOKENS, _env_file=None).ingest_tokens
     built.settings = built.settings.model_copy(update={"ingest_tokens": tokens})
     assert built.settings.kafka_bootstrap is None and not (built.settings.data_dir / "kafka").exists()
     return built

@@ -94,7 +94,7 @@ class Marker(BaseModel):
 
 def _hub(address: str, ca: Path, password: str = PASSWORDS["ONCEONLY_KAFKA_SASL_PASSWORD"]) -> Settings:
     return Settings(kafka_bootstrap=address, kafka_security_protocol="SASL_SSL", kafka_sasl_username="onceonly-hub",
-                    kafka_sasl_password=password, kafka_ssl_cafile=ca, _env_file=None)  # type: ignore[arg-type, call-arg]
+                    kafka_sasl_password=password, kafka_ssl_cafile=ca, _env_file=None)
 
 
 def test_the_hub_connects_over_sasl_ssl_as_its_own_user_and_publishes(secured: tuple[str, Path]) -> None:

@@ -46,8 +46,8 @@ def test_each_simulated_department_reads_cleanly_through_its_mapping(departments
     for target, (fill, parse) in rates.items():
         assert fill is not None and 0.0 <= fill <= 1.0, target
         assert parse is None if fill == 0.0 else parse is not None and parse >= 0.95, (target, parse)
-    assert all(not c["outside_code_table"] for c in report["coded"].values())  # type: ignore[attr-defined]
-    assert len(report["sample"]) == 5  # type: ignore[arg-type]
+    assert all(not c["outside_code_table"] for c in report["coded"].values())
+    assert len(report["sample"]) == 5
 
 
 def test_the_figures_tell_the_departments_apart(departments: Path) -> None:
@@ -56,14 +56,14 @@ def test_the_figures_tell_the_departments_apart(departments: Path) -> None:
                                                                 "community"))
     # The household register is the authority for ID numbers: every row carries a valid one.
     assert _rates(police)["id_number"] == (1.0, 1.0)
-    assert police["evidence"]["valid_id_number"] == police["accepted"]  # type: ignore[index]
+    assert police["evidence"]["valid_id_number"] == police["accepted"]
     # Social security rows carry typos in ID numbers: filled everywhere, not all valid.
     fill, parse = _rates(social)["id_number"]
     assert fill == 1.0 and parse is not None and 0.9 <= parse < 1.0
     # Housing often has no ID number; community visits never collect one, but phones and dwellings.
     assert _rates(housing)["id_number"][0] < 1.0  # type: ignore[operator]
-    assert community["evidence"]["valid_id_number"] == 0 and community["evidence"]["phone"] > 0  # type: ignore[index]
-    assert community["evidence"]["dwelling"] > 0  # type: ignore[index]
+    assert community["evidence"]["valid_id_number"] == 0 and community["evidence"]["phone"] > 0
+    assert community["evidence"]["dwelling"] > 0
 
 
 def test_refused_rows_are_listed_with_reasons_and_unknown_codes_are_counted(departments: Path,

@@ -151,6 +151,7 @@ def test_an_emptied_department_table_ends_nothing_and_waits_for_a_steward(hub: H
     # The scheduled pull comes again before anyone looked: one question, not two.
     again = hub.pull(spec)
     assert again.held == ROWS and again.hold_id != held.hold_id
+    assert again.hold_id is not None
     assert [h.hold_id for h in hub.holds(spec).pending(STEWARD)] == [again.hold_id]
 
     rejected = hub.holds(spec).reject(STEWARD, again.hold_id, "导出时误删，已恢复")

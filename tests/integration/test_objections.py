@@ -243,7 +243,7 @@ def test_replaying_the_objections_topic_rebuilds_the_table(
 
 def test_with_the_broker_away_an_objection_is_refused_and_nothing_is_stored(world: World, tmp_path: Path) -> None:
     away = Settings(data_dir=tmp_path / "away", id_hash_key=KEY, kafka_bootstrap="127.0.0.1:1",
-                    _env_file=None)  # type: ignore[call-arg]
+                    _env_file=None)
     profile, _ = held_field(world, "name")
     with client_for(world, away, "worker_a") as worker:
         answer = worker.post(f"/api/v1/residents/{profile.profile_id}/objections",
@@ -254,7 +254,7 @@ def test_with_the_broker_away_an_objection_is_refused_and_nothing_is_stored(worl
 
 def test_a_review_shows_the_departments_and_open_objections_a_confirm_would_touch(
         world: World, settings: Settings, clients: dict[str, TestClient]) -> None:
-    from api.app import load_grants
+    from onceonly.bootstrap import access_grants as load_grants
 
     steward = clients["steward"]
     review = steward.get("/api/v1/reviews").json()["reviews"][0]

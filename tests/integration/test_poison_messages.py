@@ -6,6 +6,7 @@ real worker on the real broker."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def test_a_store_that_does_not_answer_sets_nothing_aside(store_engine: Engine) -
     calls: list[int] = []
     letters: list[DeadLetter] = []
 
-    def flaky(batch: list[DeliveredEvent]) -> int:  # down for four calls, then back
+    def flaky(batch: Sequence[DeliveredEvent]) -> int:  # down for four calls, then back
         calls.append(len(batch))
         if len(calls) <= 4:
             raise ConnectionError("store restarting")

@@ -136,7 +136,8 @@ def test_the_grid_is_qualified_by_the_community_its_record_names(store_engine: E
                                 rule="probabilistic", score=1)]
     ProfileProjection(store_engine, id_hash_key="k").apply(_delivered(events))
     with store_engine.connect() as conn:
-        grids = dict(conn.execute(select(profiles.c.profile_id, profiles.c.grid)).all())
+        grids: dict[str, str | None] = {pid: grid for pid, grid in conn.execute(
+            select(profiles.c.profile_id, profiles.c.grid)).all()}
     assert grids == {"p-a": "秦虹社区/第2网格", "p-b": "瞻园社区/第2网格"}  # same grid number, two grids
 
 

@@ -25,8 +25,8 @@ CLIENTS = {"KafkaProducer", "KafkaConsumer", "KafkaAdminClient", "AIOKafkaProduc
 def test_the_settings_become_sasl_scram_over_tls_for_every_kafka_python_client(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     settings = Settings(kafka_bootstrap="kafka.example:9093", kafka_security_protocol="SASL_SSL",
-                        kafka_sasl_username="onceonly-hub", kafka_sasl_password="s3cret-pw",  # type: ignore[arg-type]
-                        kafka_ssl_cafile=ca, _env_file=None)  # type: ignore[call-arg]
+                        kafka_sasl_username="onceonly-hub", kafka_sasl_password="s3cret-pw",
+                        kafka_ssl_cafile=ca, _env_file=None)
     assert client_options("kafka.example:9093") == {}  # nobody registered it yet: plain
     assert bootstrap.kafka_bootstrap(settings) == "kafka.example:9093"
     assert client_options("kafka.example:9093") == {

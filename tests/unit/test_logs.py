@@ -90,11 +90,11 @@ def test_a_handler_installed_by_a_library_after_the_setup_writes_masked_lines_to
 def test_the_log_format_and_level_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ONCEONLY_LOG_FORMAT", "json")
     monkeypatch.setenv("ONCEONLY_LOG_LEVEL", "INFO")
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None)
     assert (settings.log_format, settings.log_level) == ("json", "INFO")
     monkeypatch.setenv("ONCEONLY_LOG_FORMAT", "xml")
     with pytest.raises(ValueError):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)
 
 
 def test_the_command_line_entry_point_logs_json_lines_through_the_redactor(

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -70,17 +71,18 @@ def test_a_stage_counts_what_it_read_and_its_lag_per_partition() -> None:
     # offsets up to 9 read, the partition ends before 15: 10..14 still to read
     assert registry.get_sample_value("onceonly_stage_lag_messages",
                                      {"stage": "resolve", "topic": "records", "partition": "3"}) == 5
-    assert registry.get_sample_value("onceonly_stage_delay_seconds_sum", {"stage": "resolve"}) >= 6.0
+    delay = registry.get_sample_value("onceonly_stage_delay_seconds_sum", {"stage": "resolve"})
+    assert delay is not None and delay >= 6.0
 
 
 def test_a_health_sample_becomes_gauges_per_consumer_topic_and_partition() -> None:
-    health = {"consumers": [{"consumer": "profiles", "topic": "profile-events", "applied": 30, "lag": 4,
-                             "partitions": [{"partition": 1, "applied": 10, "lag": 4},
-                                            {"partition": 0, "applied": 20, "lag": 0}]},
-                            {"consumer": "ledger", "topic": "raw.housing", "applied": 5, "lag": None,
-                             "partitions": [{"partition": 0, "applied": 5, "lag": None}]}],
-              "profiles": {"active": 12, "merged": 1}, "dead_letters": {"per_source": {"housing": 2}, "in_topic": 3},
-              "validation_pass_rate": 0.9}
+    health: dict[str, Any] = {"consumers": [{"consumer": "profiles", "topic": "profile-events", "applied": 30, "lag": 4,
+                                             "partitions": [{"partition": 1, "applied": 10, "lag": 4},
+                                                            {"partition": 0, "applied": 20, "lag": 0}]},
+                                            {"consumer": "ledger", "topic": "raw.housing", "applied": 5, "lag": None,
+                                             "partitions": [{"partition": 0, "applied": 5, "lag": None}]}],
+                              "profiles": {"active": 12, "merged": 1}, "dead_letters": {"per_source": {"housing": 2}, "in_topic": 3},
+                              "validation_pass_rate": 0.9}
     first = Sample(T0, health_sample(health, None, T0))
     later = dict(health, consumers=[dict(health["consumers"][0], applied=130)])
     second = Sample(T0 + timedelta(seconds=10), health_sample(later, first, T0 + timedelta(seconds=10)))

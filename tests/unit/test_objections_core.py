@@ -10,6 +10,7 @@ import pytest
 from core.objections import (
     Actor,
     DuePolicy,
+    Objection,
     ObjectionError,
     answer,
     apply,
@@ -21,32 +22,41 @@ from core.objections import (
 )
 from core.profile.survivorship import default_rules
 from schemas.codec import decode, encode
-from schemas.objection_events import ObjectionClosed, ObjectionEscalated, ObjectionRaised, ObjectionRouted
+from schemas.objection_events import (
+    ObjectionClosed,
+    ObjectionEscalated,
+    ObjectionEvent,
+    ObjectionRaised,
+    ObjectionRouted,
+)
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RULES = default_rules()
 POLICY = DuePolicy(default_days=15, days={"public_security": 10})
 
 
-def raised(field: str = "name", holder: str | None = "civil_affairs", digest: str = "d1") -> list:
+def raised(field: str = "name", holder: str | None = "civil_affairs", digest: str = "d1") -> list[ObjectionEvent]:
     return raise_objection(profile_id="p-1", field_name=field, community="秦虹社区", reason="写错了",
                            proposed_value="王小明", disputed_digest=digest, disputed_source=holder,
                            disputed_record_id="MZ-1", actor=Actor("worker", "community_worker", T0),
                            policy=POLICY, rules=RULES)
 
 
-def state(events: list) -> object:
+def state(events: list[ObjectionEvent]) -> Objection:
     return replay(events)[events[0].objection_id]
 
 
 def test_raising_routes_to_the_department_holding_the_value_with_its_due_date() -> None:
     events = raised()
     assert [type(e) for e in events] == [ObjectionRaised, ObjectionRouted]
-    assert events[1].department == "civil_affairs" and events[1].due_on == date(2026, 12, 16)
+    routed = events[1]
+    assert isinstance(routed, ObjectionRouted)
+    assert routed.department == "civil_affairs" and routed.due_on == date(2026, 12, 16)
     assert [e.seq for e in events] == [1, 2]
     # no holder (the field is empty): the field's first authority, with its own due days
-    empty = raised(holder=None)
-    assert empty[1].department == "public_security" and empty[1].due_on == date(2026, 12, 11)
+    empty = raised(holder=None)[1]
+    assert isinstance(empty, ObjectionRouted)
+    assert empty.department == "public_security" and empty.due_on == date(2026, 12, 11)
     # assistance is civil affairs' alone
     assert route("attributes.assistance", None, RULES) == ("civil_affairs", "the field's authoritative source "
                                                                            "(survivorship rules)")
@@ -79,6 +89,7 @@ def test_not_ours_goes_to_the_suggestion_then_down_the_authority_order_then_esca
     current = state(events)
     asked = [current.department]
     for step in range(12):
+        assert current.department is not None
         reply = answer(current, department=current.department, reply="not_ours", note="", actor=Actor(
             "d", "department_reader", T0), suggested="housing" if step == 0 else None, policy=POLICY, rules=RULES)
         for event in reply:

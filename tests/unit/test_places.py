@@ -125,7 +125,7 @@ def test_registered_in_one_community_living_in_another_is_flagged_lives_apart() 
     profile = _profile(_record("public_security", "GA-1", addresses={
         "residential": parse_address("江苏省南京市秦淮区秦虹街道秦虹社区秦虹路12号秦虹小区3幢2单元301室"),
         "registered": parse_address("江苏省南京市秦淮区夫子庙街道钞库街社区钞库街35号")}))
-    place = derive_place(candidates(profile), {}.get)
+    place = derive_place(candidates(profile), dict[str, Assignment]().get)
     assert (place.community, place.registered_community, place.lives_apart) == ("秦虹社区", "钞库街社区", True)
 
 
@@ -133,12 +133,12 @@ def test_registered_where_they_live_is_not_lives_apart() -> None:
     address = "江苏省南京市秦淮区秦虹街道秦虹社区秦虹路12号秦虹小区3幢2单元301室"
     profile = _profile(_record("public_security", "GA-1", addresses={
         "residential": parse_address(address), "registered": parse_address(address)}))
-    assert derive_place(candidates(profile), {}.get).lives_apart is False
+    assert derive_place(candidates(profile), dict[str, Assignment]().get).lives_apart is False
 
 
 def test_a_resident_nobody_can_place_has_no_community() -> None:
     profile = _profile(_record("housing", "FG-1", addresses={"property": parse_address("某某路99号")}))
-    assert derive_place(candidates(profile), {}.get).community is None
+    assert derive_place(candidates(profile), dict[str, Assignment]().get).community is None
 
 
 def test_candidates_survive_their_json_form() -> None:

@@ -109,14 +109,14 @@ def test_a_target_is_a_community_a_grid_within_it_or_a_list_of_profiles() -> Non
                      ({"community": "夫子庙社区", "profile_ids": ("p-1",)}, "not both"),
                      ({"community": "  "}, "no residents")):
         with pytest.raises(InvalidTarget, match=why):
-            PlanTarget(**bad)  # type: ignore[arg-type]
+            PlanTarget(**bad)
 
 
 def test_a_grid_holds_the_profiles_whose_surviving_grid_is_that_grid() -> None:
     from core.planner import grids_of, in_grid
 
     def gridded(pid: str, grid: str | None) -> Profile:
-        attributes = {"grid": Golden(value=grid, provenance=CM)} if grid else {}
+        attributes: dict[str, Golden[str]] = {"grid": Golden(value=grid, provenance=CM)} if grid else {}
         return _profile(pid, GoldenFields(name=Golden(value="张三", provenance=CM), attributes=attributes))
 
     people = [gridded("a", "第3网格"), gridded("b", "第10网格"), gridded("c", None), gridded("d", "第3网格")]

@@ -178,7 +178,7 @@ def _reference(records: list[LinkedRecord], rules: SurvivorshipRules) -> GoldenF
 
         def prov(r: ResidentRecord) -> Provenance:
             return Provenance(source=r.source, record_id=r.record_id, observed_at=r.observed_at)
-        conflicts = tuple(Observation(value=v, provenance=prov(r)) for _, r, v in ranked[1:]
+        conflicts: tuple[Observation[Any], ...] = tuple(Observation(value=v, provenance=prov(r)) for _, r, v in ranked[1:]
                           if r.source != winner.source and value_identity(v) != value_identity(value))
         return Golden(value=value, provenance=prov(winner), conflicts=conflicts, conflicted=bool(conflicts))
 

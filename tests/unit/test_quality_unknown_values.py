@@ -9,7 +9,7 @@ from api.quality import unknown_code_values
 from flows.suites import unknown_value_counts
 from flows.validate import Batch, Validation, write_report
 
-ROWS = (  # a community batch: two visits say 火星族, one 表舅 (not in the mapping's codes), one is clean
+ROWS: tuple[dict[str, object], ...] = (  # a community batch: two visits say 火星族, one 表舅 (not in the mapping's codes), one is clean
     {"record_id": "V-1", "unknown.ethnicity": "火星族"},
     {"record_id": "V-2", "unknown.ethnicity": "火星族", "unknown.relation_to_head": "表舅"},
     {"record_id": "V-3", "unknown.relation_to_head": "group:子女"},
@@ -32,7 +32,7 @@ def test_the_report_lists_them_and_the_quality_page_reads_them_back(tmp_path: Pa
 
 
 def test_a_value_with_a_pipe_or_an_id_number_cannot_break_or_leak_through_the_table(tmp_path: Path) -> None:
-    rows = ({"record_id": "V-9", "unknown.ethnicity": "汉|族 11010519491231002X"},)
+    rows: tuple[dict[str, object], ...] = ({"record_id": "V-9", "unknown.ethnicity": "汉|族 11010519491231002X"},)
     path = write_report(tmp_path, Validation(batches=[Batch("community", 0, 1, rows)], findings=[], data_docs=""))
     [row] = unknown_code_values(path.read_text(encoding="utf-8"))
     assert row["records"] == 1 and "|" not in row["value"] and "11010519491231002X" not in row["value"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flows.suites import CODED_FIELDS, DATE_FIELDS, batch_row, batch_suite, rules_for, unknown_values
 from schemas.record_events import RecordStandardised
@@ -32,6 +33,6 @@ def test_a_batch_row_labels_each_unreadable_field_and_dates_only_by_record_id() 
 
 def test_the_counting_expectations_never_fail_a_batch() -> None:
     suite = batch_suite("community", rules_for("community"))
-    counting = [e for e in suite.expectations if getattr(e, "column", "").startswith(("unknown.", "unreadable."))]
+    counting: list[Any] = [e for e in suite.expectations if getattr(e, "column", "").startswith(("unknown.", "unreadable."))]
     assert {e.column for e in counting} == {f"unknown.{f}" for f in CODED_FIELDS} | {f"unreadable.{f}" for f in DATE_FIELDS}
     assert all(e.mostly == 0.0 for e in counting)
