@@ -42,14 +42,13 @@ from typing import Literal
 from core.places.assign import Assignment, PlaceFact, PlaceOrigin
 from core.places.keys import place_keys
 from core.profile.model import Profile
-from core.profile.survivorship import default_rules
+from core.profile.survivorship import AT_DOOR, default_rules
 from schemas.resident import Address, AddressKind, ResidentRecord
 
 __all__ = ["AT_DOOR", "PlaceCandidate", "ProfilePlace", "candidates", "derive_place", "record_facts"]
 
 PlaceBasis = Literal["named", "steward", "standard_address", "record"]
 _KIND_ORDER: tuple[AddressKind, ...] = ("residential", "property", "registered")
-AT_DOOR = "at_door"  # attributes.verification of a visit that verified the address at the door (入户核实)
 
 
 @dataclass(frozen=True)

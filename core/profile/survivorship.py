@@ -3,6 +3,13 @@
 The rules are data (``survivorship.yaml`` beside this module, or a file of the same shape): per
 field, an authority order of sources, then recency, then a fixed tie-break. See the YAML file for
 the full description a steward reads.
+
+A field marked ``settled_at_door`` (the residential address) first leaves out what a door check
+has settled, by the rule ``core.places.derive`` places the resident by: the latest visit on which
+a community worker verified the address at the door (``attributes.verification`` is ``at_door``,
+入户核实) outranks every record whose news is not dated after it (a register's ``changed_on``, or
+another check's ``seen_on``; undated records included). A record with news after the check (a
+register that changed its row since, a later check) competes with it as usual.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,10 +30,13 @@ from schemas.profile_events import LinkedRecord
 from schemas.resident import Address, ResidentRecord
 
 __all__ = [
-    "DEFAULT_RULES_PATH", "FieldRule", "SurvivorshipRules", "default_rules", "load_rules", "survive", "value_identity",
+    "AT_DOOR", "DEFAULT_RULES_PATH", "FieldRule", "SurvivorshipRules", "default_rules", "load_rules", "survive", "value_identity",
 ]
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("survivorship.yaml")
+AT_DOOR = "at_door"  # attributes.verification of a visit that verified the address at the door (入户核实)
+# The only field a door check settles: the worker saw where the resident lives, nothing else.
+_SETTLED_AT_DOOR_FIELDS = frozenset({"residential_address"})
 
 # Golden field → the record's value for it (``None`` when the record says nothing).
 _EXTRACTORS: dict[str, Callable[[ResidentRecord], object]] = {
@@ -50,12 +60,15 @@ _EXTRACTORS: dict[str, Callable[[ResidentRecord], object]] = {
 
 
 class FieldRule(BaseModel):
-    """Authority order of sources for one field; ``exclusive``: unlisted sources never count."""
+    """Authority order of sources for one field; ``exclusive``: unlisted sources never count;
+    ``settled_at_door``: the latest door check outranks the records with no news since (see the
+    module docstring)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     authority: tuple[str, ...] = Field(min_length=1)
     exclusive: bool = False
+    settled_at_door: bool = False
 
     def rank(self, source: str) -> int | None:
         """Position of ``source`` in the authority order; ``None`` when it may not supply the field."""
@@ -80,7 +93,17 @@ class SurvivorshipRules(BaseModel):
         unknown = [name for name in fields if name not in _EXTRACTORS and not name.startswith("attributes.")]
         if unknown:
             raise ValueError(f"unknown profile fields in survivorship rules: {', '.join(sorted(unknown))}")
+        misplaced = [name for name, rule in fields.items() if rule.settled_at_door and name not in _SETTLED_AT_DOOR_FIELDS]
+        if misplaced:
+            raise ValueError(f"settled_at_door on a field a door check does not verify: {', '.join(sorted(misplaced))}")
         return fields
+
+    @field_validator("default")
+    @classmethod
+    def _default_not_settled(cls, default: FieldRule) -> FieldRule:
+        if default.settled_at_door:
+            raise ValueError("settled_at_door applies to residential_address only, not to the default rule")
+        return default
 
     def rule_for(self, field: str) -> FieldRule:
         """The rule of ``field``: its exact entry, else the longest matching pattern, else the default."""
@@ -126,6 +149,8 @@ def survive(records: Iterable[LinkedRecord], rules: SurvivorshipRules | None = N
         ranks, fallback = compiled.ranks(field)
         values = [(rank, tiebreak[i], i, value) for i, r in enumerate(live)
                   if (value := extract(r)) is not None and (rank := ranks.get(r.source, fallback)) is not None]
+        if len(values) > 1 and compiled.settled_at_door(field):
+            values = _unsettled(values, live)
         golden[field] = _survivor(values, live, provenance) if values else None
     attribute_keys = sorted({key for r in live for key in r.attributes})
     attributes: dict[str, Golden[Any]] = {}
@@ -157,6 +182,9 @@ class _CompiledRules:
             found = self._by_field[field] = (order, None if rule.exclusive else len(rule.authority))
         return found
 
+    def settled_at_door(self, field: str) -> bool:
+        return field in _SETTLED_AT_DOOR_FIELDS and self.rules.rule_for(field).settled_at_door
+
 
 _COMPILED: dict[int, _CompiledRules] = {}
 
@@ -186,6 +214,33 @@ def _survivor(values: list[tuple[int, tuple[float, str, str], int, Any]], live: 
                           if live[i].source != source and value_identity(other) != same)
     return _construct(Golden, {"value": value, "provenance": _provenance_of(first, live, provenance),
                                "conflicts": conflicts, "conflicted": bool(conflicts)})
+
+
+def _at_door(record: ResidentRecord) -> date | None:
+    """The day of a door check (a visit that verified the address at the door); ``None`` for any
+    other record, and for a check with no date (it settles nothing it could be compared with)."""
+    return record.seen_on if record.attributes.get("verification") == AT_DOOR else None
+
+
+def _news(record: ResidentRecord) -> date | None:
+    """The latest dated news a record carries: a register's change, or the day of a door check."""
+    checked = _at_door(record)
+    changed = record.changed_on
+    if checked is None or changed is None:
+        return checked or changed
+    return max(checked, changed)
+
+
+def _unsettled(values: list[tuple[int, tuple[float, str, str], int, Any]], live: list[ResidentRecord]
+               ) -> list[tuple[int, tuple[float, str, str], int, Any]]:
+    """``values`` without the records the latest door check among them settled: those with no
+    news after it. The checks of that day stay, and so does news dated after it."""
+    checked = [day for _, _, i, _ in values if (day := _at_door(live[i])) is not None]
+    if not checked:
+        return values
+    latest = max(checked)
+    return [item for item in values
+            if (news := _news(live[item[2]])) is not None and (news > latest or _at_door(live[item[2]]) == latest)]
 
 
 def _rank_key(item: tuple[int, tuple[float, str, str], int, Any]) -> tuple[int, tuple[float, str, str]]:
