@@ -1,6 +1,8 @@
 """The collection plan as a workbook (一表通): written pre-filled, so community workers are asked only
 for the gaps (known values masked as the profile view masks them), and read back when a worker
-returns it filled.
+returns it filled. A resident asked for a door check (入户核实, 住址有冲突) has the door-check columns
+as gaps (现住地址（入户核实）, 核实方式 with a 入户核实 choice, 走访日期); other residents leave those
+cells blank and grey: nothing is asked of them there.
 
 The planning itself is pure (``core.planner``); the use cases are ``services.planning``.
 """
@@ -17,12 +19,15 @@ from core.access import is_sensitive, mask_value
 from core.planner import CollectionPlan
 from core.privacy import redact
 
-__all__ = ["FORM_SHEET", "Cells", "FilledForm", "UnreadableWorkbook", "export_xlsx", "read_workbook", "shown",
+__all__ = ["DOOR_CHECK_ROW", "FORM_SHEET", "VERIFICATION_CHOICES", "Cells", "FilledForm", "UnreadableWorkbook", "export_xlsx", "read_workbook", "shown",
            "workbook_bytes"]
 
 KNOWN_FILL = "E2EFDA"  # pale green: filled from the hub, do not ask again
 GAP_FILL = "FFF2CC"  # pale yellow: the worker asks this
+NOT_ASKED_FILL = "EDEDED"  # grey: a door-check column of a resident not asked for one
 FORM_SHEET = "form"
+DOOR_CHECK_ROW = "door_check"  # summary row naming the columns the form gained for door checks
+VERIFICATION_CHOICES = ("入户核实", "电话核实")  # 核实方式 as the community mapping reads it (at_door, by_phone)
 
 
 class UnreadableWorkbook(ValueError):
@@ -62,6 +67,8 @@ def export_xlsx(collection: CollectionPlan, path: Path, cells: Cells | None = No
 def _workbook(collection: CollectionPlan, cells: Cells | None) -> Any:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
 
     form = collection.form
     text: Callable[[str, str], str | None]
@@ -82,12 +89,19 @@ def _workbook(collection: CollectionPlan, cells: Cells | None) -> Any:
     sheet.append(["", *form.fields])  # the canonical field under each heading, for the return trip
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    known_fill, gap_fill = PatternFill("solid", fgColor=KNOWN_FILL), PatternFill("solid", fgColor=GAP_FILL)
+    fills = {"known": PatternFill("solid", fgColor=KNOWN_FILL), "gap": PatternFill("solid", fgColor=GAP_FILL),
+             "not_asked": PatternFill("solid", fgColor=NOT_ASKED_FILL)}
     for resident in collection.residents:
         sheet.append([resident.profile_id, *(text(resident.profile_id, f) if f in resident.known else None
                                              for f in form.fields)])
         for column, name in enumerate(form.fields, start=2):
-            sheet.cell(row=sheet.max_row, column=column).fill = known_fill if name in resident.known else gap_fill
+            kind = "known" if name in resident.known else "gap" if name in resident.missing else "not_asked"
+            sheet.cell(row=sheet.max_row, column=column).fill = fills[kind]
+    if "attributes.verification" in form.fields and collection.residents:
+        letter = get_column_letter(form.fields.index("attributes.verification") + 2)
+        choices = DataValidation(type="list", formula1='"' + ",".join(VERIFICATION_CHOICES) + '"', allow_blank=True)
+        choices.add(f"{letter}3:{letter}{sheet.max_row}")
+        sheet.add_data_validation(choices)
     sources = book.create_sheet("sources")
     sources.append(["profile_id", "field", "source", "record_id", "observed_at"])
     for resident in collection.residents:
@@ -101,6 +115,8 @@ def _workbook(collection: CollectionPlan, cells: Cells | None) -> Any:
     summary.append(["fields requested", collection.requested])
     summary.append(["already known", collection.known])
     summary.append(["re-collection avoided", round(collection.share_known, 4)])
+    if form.door_check:
+        summary.append([DOOR_CHECK_ROW, ";".join(form.door_check)])
     return book
 
 
@@ -111,6 +127,7 @@ class FilledForm:
     form_name: str
     fields: tuple[str, ...]
     rows: list[tuple[int, str | None, dict[str, object]]]  # (sheet row, profile id, field → cell)
+    door_check: tuple[str, ...] = ()  # the columns the form gained for door checks (入户核实)
 
 
 def read_workbook(data: bytes, *, max_rows: int = 5_000) -> FilledForm:
@@ -132,10 +149,13 @@ def read_workbook(data: bytes, *, max_rows: int = 5_000) -> FilledForm:
         if not fields_row or str(fields_row[0] or "").strip() or not fields:
             raise UnreadableWorkbook("row 2 must name the canonical field under each heading, as the planner wrote it")
         form_name = "uploaded"
+        door_check: tuple[str, ...] = ()
         if "summary" in book.sheetnames:
             for key, value, *_ in book["summary"].iter_rows(values_only=True):
                 if key == "form_name" and value:
                     form_name = str(value)
+                elif key == DOOR_CHECK_ROW and value:
+                    door_check = tuple(f.strip() for f in str(value).split(";") if f.strip())
         rows: list[tuple[int, str | None, dict[str, object]]] = []
         for number, line in enumerate(lines, start=3):
             values = list(line) + [None] * (len(fields) + 1 - len(line))
@@ -146,6 +166,6 @@ def read_workbook(data: bytes, *, max_rows: int = 5_000) -> FilledForm:
             rows.append((number, profile_id, cells))
             if len(rows) > max_rows:
                 raise UnreadableWorkbook(f"more than {max_rows:,} rows: split the workbook")
-        return FilledForm(form_name=form_name, fields=fields, rows=rows)
+        return FilledForm(form_name=form_name, fields=fields, rows=rows, door_check=door_check)
     finally:
         book.close()

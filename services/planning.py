@@ -50,7 +50,7 @@ from core.profile import Profile
 from services.ingest import BatchNotTaken, Cell
 from services.plan_workbook import UnreadableWorkbook, read_workbook, workbook_bytes
 from services.ports import Auditor
-from store.planner_reads import known_communities, locate, named_grids, placed_residents, residents
+from store.planner_reads import contested, known_communities, locate, named_grids, placed_residents, residents
 
 __all__ = [
     "ANSWER_SOURCE",
@@ -241,7 +241,9 @@ class PlanningService:
         objections = self.objections
         disputed = ({pid: [o.field for o in found] for pid, found in
                      objections.open_on([p.profile_id for p in people]).items()} if objections is not None else {})
-        collection = plan_collection(people, form, disputed=disputed)
+        # 住址有冲突: the records place these residents in different communities, asked for a door check.
+        collection = plan_collection(people, form, disputed=disputed,
+                                     contested=contested(self.engine, [p.profile_id for p in people]))
         view = plan_view(collection, {p.profile_id: p for p in people}, principal, grants=self.grants)
         self.audit.append(principal, action, redact_purpose(purpose), [r.profile_id for r in collection.residents],
                           view.disclosed)
@@ -249,9 +251,10 @@ class PlanningService:
 
     def answer(self, form: FormTemplate, target: PlanTarget, collection: CollectionPlan,
                view: PlanView) -> dict[str, Any]:
+        planned = collection.form  # the form, with the door-check columns when a resident is asked for one
         return {
             "form": {"name": form.name, "title": form.title,
-                     "fields": [{"field": f, "label": form.label(f)} for f in form.fields]},
+                     "fields": [{"field": f, "label": planned.label(f)} for f in planned.fields]},
             "target": {"kind": target.kind, "community": target.community, "grid": target.grid,
                        "profile_ids": list(target.profile_ids)},
             "residents": view.residents,
@@ -279,15 +282,16 @@ class PlanningService:
         require_planner(principal)
         try:
             template = load_form(form_name, self.forms_dir)
-            collection = plan_collection(residents(self.engine, community=community, grid=grid,
-                                                   profile_ids=profile_ids), template)
+            people = residents(self.engine, community=community, grid=grid, profile_ids=profile_ids)
+            collection = plan_collection(people, template,
+                                         contested=contested(self.engine, [p.profile_id for p in people]))
             if profile_ids and not collection.residents:
                 raise LookupError(f"no active resident profile {', '.join(sorted(set(profile_ids))[:5])}")
         except (LookupError, ValueError) as exc:
             self.audit.append(principal, "refused:plan_collection", redact(f"{asked} — {exc}")[:300], [], [])
             raise
         self.audit.append(principal, "plan_collection", redact_purpose(purpose)[:200],
-                          [r.profile_id for r in collection.residents], list(template.fields))
+                          [r.profile_id for r in collection.residents], list(collection.form.fields))
         return collection
 
     # -- the way back ---------------------------------------------------------------------------
@@ -302,7 +306,8 @@ class PlanningService:
         except UnreadableWorkbook as exc:
             raise PlanRefused(f"the upload is not a plan workbook: {exc}") from None
         try:
-            form = FormTemplate(name=filled.form_name, title=filled.form_name, fields=filled.fields)
+            form = FormTemplate(name=filled.form_name, title=filled.form_name, fields=filled.fields,
+                                door_check=filled.door_check)
         except ValueError as exc:
             raise PlanRefused(f"the workbook's row 2 does not name a form: {exc}") from None
         spec = self.ingest.spec(ANSWER_SOURCE)
@@ -312,6 +317,8 @@ class PlanningService:
         batch_id = f"planner-{date.today().isoformat()}-{uuid.uuid4().hex[:8]}"
         located, _ = locate(self.engine, [pid for _, pid, _ in filled.rows if pid])
         by_id = {f.asked: f for f in located}
+        checks = contested(self.engine, [f.profile.profile_id for f in located])  # asked for a door check
+        today = date.today()
         rows: list[NativeRow | UnreadableRow] = []
         empty, ignored, not_carried, sent, answered = 0, 0, Counter[str](), [], set[str]()
         for number, profile_id, cells in filled.rows:
@@ -323,7 +330,7 @@ class PlanningService:
             if found is None or not may_plan(principal, found.community, found.grid):
                 rows.append(UnreadableRow(where, f"no resident profile {profile_id!r} in your communities"))
                 continue
-            single = plan_collection([found.profile], form)
+            single = plan_collection([found.profile], form, contested=checks)
             if not single.residents:
                 rows.append(UnreadableRow(where, "the resident is not one this form is for (deceased, or younger "
                                                  "than its minimum age)"))
@@ -336,7 +343,8 @@ class PlanningService:
             if not collected.answers:
                 empty += 1
                 continue
-            row, uncarried = visit_row(collected, found.profile, form, mapping, spec.record_id[0])
+            row, uncarried = visit_row(collected, found.profile, single.form, mapping, spec.record_id[0],
+                                       answered_on=today)
             not_carried.update(uncarried)
             if len(uncarried) == len(collected.answers):
                 rows.append(UnreadableRow(where, f"the {ANSWER_SOURCE} source does not carry "

@@ -17,8 +17,10 @@ from core.profile import Profile
 from store.profile_lookup import ActiveProfile, active_profiles
 from store.profile_tables import profiles
 from store.scope_filter import scope_filter
+from store.upsert import chunks
 
-__all__ = ["MAX_REDIRECTS", "Located", "known_communities", "locate", "named_grids", "placed_residents", "residents"]
+__all__ = ["MAX_REDIRECTS", "Located", "contested", "known_communities", "locate", "named_grids", "placed_residents",
+           "residents"]
 
 MAX_REDIRECTS = 10
 
@@ -68,6 +70,17 @@ def locate(engine: Engine, profile_ids: Sequence[str]) -> tuple[list[Located], l
     found = [Located(pid, a.profile, a.community, a.grid) for pid in dict.fromkeys(profile_ids)
              if (a := active.get(pid)) is not None]
     return found, [pid for pid in profile_ids if pid not in active]
+
+
+def contested(engine: Engine, profile_ids: Collection[str]) -> set[str]:
+    """Those of ``profile_ids`` whose records place the resident in different communities
+    (住址有冲突, ``place_contested``, core.places): a door check (入户核实) settles them."""
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for chunk in chunks(sorted(set(profile_ids))):
+            found.update(conn.execute(select(profiles.c.profile_id).where(
+                profiles.c.profile_id.in_(chunk), profiles.c.place_contested.is_(True))).scalars())
+    return found
 
 
 def known_communities(engine: Engine) -> list[str]:

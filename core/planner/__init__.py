@@ -15,12 +15,13 @@ from core.planner.grants import (
     extract_row,
     published_snapshot,
 )
-from core.planner.plan import CollectionPlan, FormTemplate, ResidentPlan, plan_collection
+from core.planner.plan import DOOR_CHECK, CollectionPlan, FormTemplate, ResidentPlan, plan_collection
 from core.planner.target import MAX_PROFILE_IDS, InvalidTarget, PlanTarget, grids_of, in_grid
 from core.planner.view import PLANNING_ROLES, PlanView, as_cell, plan_view, require_planner
 
 __all__ = [
     "CANONICAL_FIELDS",
+    "DOOR_CHECK",
     "MAX_PROFILE_IDS",
     "PLANNING_ROLES",
     "SNAPSHOT_VERSION",

@@ -7,6 +7,11 @@ authoritative value; a correction goes through the source that holds it). The vi
 is about with the profile's own identity on file (name, sex, address, phones, community, grid),
 the way a worker writes a visit down at the door, so the resolver links it to that resident.
 
+A door check (入户核实, asked of a resident whose place is contested) answers 核实方式: that visit names
+no community or grid on file (the hub's current guess, which the records disagree on); the address
+the worker wrote places the resident, on the day of the visit (走访日期, else the day the answers
+came back), and the door-check rule of ``core.places`` applies.
+
 Pure: the adapter reads the workbook and the profiles and hands the rows to the ingest loop.
 """
 
@@ -26,6 +31,9 @@ __all__ = ["CollectedAnswers", "collected_answers", "mapping_target", "visit_row
 
 # Identity on file that a visit record carries so that the resolver finds the resident.
 _IDENTITY = ("name", "sex", "residential_address", "phones", "attributes.community", "attributes.grid")
+# Where the hub now places the resident: not written on a door check, which is there to settle it.
+_PLACE = ("attributes.community", "attributes.grid")
+_VERIFICATION, _VISITED_ON = "attributes.verification", "attributes.visited_on"
 
 
 @dataclass(frozen=True)
@@ -62,16 +70,22 @@ def mapping_target(field: str) -> str:
 
 
 def visit_row(collected: CollectedAnswers, profile: Profile, form: FormTemplate, mapping: FieldMapping,
-              record_id_column: str) -> tuple[dict[str, str], tuple[str, ...]]:
+              record_id_column: str, *, answered_on: date | None = None) -> tuple[dict[str, str], tuple[str, ...]]:
     """The native row of the visit (columns as the community mapping names them), and the answered
     fields the community source does not carry (e.g. ID numbers: never collected at the door).
+
+    A door check (the worker answered 核实方式) carries no community or grid on file, and its
+    走访日期 is ``answered_on`` when the worker left it blank.
 
     The record id is derived from the resident, the form and the answers: sending the same
     answers again is the same record (collected once); other answers are another visit.
     """
     row: dict[str, str] = {}
     not_carried: list[str] = []
+    door_check = _VERIFICATION in collected.answers
     for field in _IDENTITY:
+        if door_check and field in _PLACE:
+            continue
         value = _on_file(profile, field)
         column = _column(mapping, field)
         if value is not None and column is not None and field not in collected.answers:
@@ -82,6 +96,9 @@ def visit_row(collected: CollectedAnswers, profile: Profile, form: FormTemplate,
             not_carried.append(field)
         else:
             row[column] = text
+    visited = _column(mapping, _VISITED_ON)
+    if door_check and answered_on is not None and visited is not None and not row.get(visited):
+        row[visited] = answered_on.isoformat()
     digest = hashlib.sha256("\x1f".join([form.name, collected.profile_id, *(
         f"{f}={collected.answers[f]}" for f in sorted(collected.answers) if f not in not_carried)]).encode("utf-8"))
     row[record_id_column] = f"JH-{collected.profile_id}-{digest.hexdigest()[:12]}"

@@ -37,7 +37,8 @@ class PlanView:
 def plan_view(collection: CollectionPlan, profiles: Mapping[str, Profile], principal: Principal, *,
               grants: Mapping[str, Grant] | None = None) -> PlanView:
     """Per resident: each known field (value as the profile view shows it, masked flag, source,
-    record, observed time) and the missing fields, in the form's order."""
+    record, observed time) and the missing fields, in the form's order (a door check's columns are
+    missing fields of the residents asked for one, and not listed for the others)."""
     require_planner(principal)
     form = collection.form
     disclosure = Disclosure()
@@ -53,7 +54,8 @@ def plan_view(collection: CollectionPlan, profiles: Mapping[str, Profile], princ
             known.append({"field": name, "label": form.label(name), "value": view["value"], "masked": view["masked"],
                           "source": view["source"], "record_id": view["record_id"],
                           "observed_at": view["observed_at"]})
-        missing = [name for name in form.fields if name not in {k["field"] for k in known}]
+        listed = {k["field"] for k in known}
+        missing = [name for name in form.fields if name not in listed and (name in resident.known or name in resident.missing)]
         if resident.name:
             disclosure.note("name", "shown", unmasked=False)  # the row says whom to visit
         residents.append({"profile_id": resident.profile_id, "name": resident.name, "known": known,
