@@ -239,6 +239,7 @@ def test_ingest_train_and_verify_flows(district: Settings, harness: None) -> Non
     import shutil
 
     from prefect.artifacts import Artifact
+    from prefect.client.schemas.objects import Artifact as StoredArtifact  # what Artifact.get answers
     from sqlalchemy import delete, insert, select
 
     from flows.ingest import artifact_key, ingest_flow
@@ -259,7 +260,7 @@ def test_ingest_train_and_verify_flows(district: Settings, harness: None) -> Non
     assert counts["events"] == 0
     assert counts["read"] == counts["events"] + counts["unchanged"] + counts["dead_letters"]
     artifact = Artifact.get(artifact_key("civil_affairs"))
-    assert isinstance(artifact, Artifact) and "unchanged" in str(artifact.data)  # not None (a sync call)
+    assert isinstance(artifact, StoredArtifact) and "unchanged" in str(artifact.data)  # not None (a sync call)
 
     # Train: a new matcher version is stored.
     version = train_flow()
