@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -14,12 +15,23 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from store.migrate import upgrade
 
 
+class RawJSON(str):
+    """JSON text already encoded (pydantic's ``model_dump_json``, written in Rust): a JSON column
+    stores it as it is, instead of encoding a dict built for the purpose again with ``json.dumps``."""
+
+    __slots__ = ()
+
+
+def _json_serializer(value: object) -> str:
+    return str(value) if isinstance(value, RawJSON) else json.dumps(value)
+
+
 def make_engine(url: str, *, create: bool = True) -> Engine:
     """An engine for ``url``; SQLite gets WAL and a busy timeout so readers never block the writer."""
     # Enough pooled connections for the query service's thread pool: a connection opened beyond the
     # pool is closed on return, and a fresh one (on SQLite: pragmas, schema parse, cold page cache)
     # costs more than the read it serves.
-    kwargs: dict[str, Any] = {"future": True, "pool_size": 16, "max_overflow": 24}
+    kwargs: dict[str, Any] = {"future": True, "pool_size": 16, "max_overflow": 24, "json_serializer": _json_serializer}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

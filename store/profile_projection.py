@@ -25,7 +25,7 @@ from core.profile.read_side import search_terms
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from store import positions
-from store.engine import write_transaction
+from store.engine import RawJSON, write_transaction
 from store.places import PlaceIndex, place_columns
 from store.positions import TrackedConsumer
 from store.profile_tables import profile_event_log, profile_search_terms, profiles, record_links
@@ -155,7 +155,7 @@ class ProfileProjection(TrackedConsumer):
             "address": render(shown_address.value) if shown_address else None,
             "id_masked": mask_id_number(id_number) if id_number else None,
             "updated_at": profile.updated_at,
-            "doc": profile.model_dump(mode="json"),
+            "doc": RawJSON(profile.model_dump_json()),
         }
 
     @staticmethod
