@@ -13,12 +13,12 @@ from collections.abc import Callable
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from kafka_adapter.security import client_options
-from store.audit_checkpoints import Checkpoint
+from store.audit_checkpoints import Checkpoint, CheckpointSink
 
 __all__ = ["CheckpointTopic"]
 
 
-class CheckpointTopic:
+class CheckpointTopic(CheckpointSink):
     def __init__(self, address: Callable[[], str | None], topic: str, *, timeout: float = 10.0) -> None:
         # Called when needed, None when no broker is configured or running (then the file alone
         # keeps checkpoints): the local broker may start after the service.

@@ -21,11 +21,11 @@ import os
 import socket
 import threading
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 __all__ = ["Checkpoint", "CheckpointFile", "CheckpointSink", "Checkpointer", "sign_checkpoint"]
 
@@ -73,19 +73,30 @@ def sign_checkpoint(key: bytes, seq: int, head_hash: str, legacy_until: int, *, 
     return Checkpoint(**{**asdict(unsigned), "mac": mac})
 
 
-class CheckpointSink(Protocol):
-    """Somewhere outside the database that keeps checkpoints: written by the checkpointer, read by verify."""
+class CheckpointSink(ABC):
+    """Somewhere outside the database that keeps checkpoints: written by the checkpointer, read by verify.
 
-    name: str
+    The contract every sink keeps (``tests/contract``): what one writes, any sink on the same place
+    reads back as written, each writer's checkpoints in the order written; a sink may drop a
+    writer's older checkpoints (a compacted topic) but never its newest; nothing written reads as
+    nothing.
+    """
 
-    def write(self, checkpoint: Checkpoint) -> None: ...
+    name: str  # says where, in logs and in verify's report
 
+    @abstractmethod
+    def write(self, checkpoint: Checkpoint) -> None:
+        """Keep ``checkpoint`` (returns once it is durable; raises when it could not be kept)."""
+
+    @abstractmethod
     def read(self) -> list[str]:
         """Every record kept, as written (verify parses and checks each one)."""
-        ...
+
+    def close(self) -> None:  # noqa: B027 - a sink without connections has nothing to release
+        """Release what the sink holds open (a producer); the default holds nothing."""
 
 
-class CheckpointFile:
+class CheckpointFile(CheckpointSink):
     """JSON lines appended to a file (``O_APPEND``, fsynced): one line per checkpoint, never rewritten,
     so the file may live on append-only or WORM storage. Several processes may share it."""
 
@@ -178,9 +189,7 @@ class Checkpointer:
         self.flush()
         _open.discard(self)
         for sink in self.sinks:
-            closing = getattr(sink, "close", None)
-            if closing is not None:
-                closing()
+            sink.close()
 
     def _run(self) -> None:
         while True:

@@ -59,6 +59,7 @@ from core.privacy import redact
 from core.profile import ProfileError
 from core.profile.model import Profile
 from core.resolution import (
+    Backing,
     LinkRow,
     ProfileState,
     ResolutionError,
@@ -85,7 +86,7 @@ from store.upsert import chunks, upsert
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LOCK_KEY", "PUBLISH_LOCK_KEY", "OutboxRow", "ResolverState"]
+__all__ = ["LOCK_KEY", "PUBLISH_LOCK_KEY", "OutboxRow", "ResolverState", "SqlBacking"]
 
 LOCK_KEY = 0x0E5017E5  # the resolver's pg_advisory_xact_lock key: any constant shared by every worker
 PUBLISH_LOCK_KEY = 0x0E5017E7  # the outbox publisher's pg_advisory_lock key (0x0E5017E6 is the migrator's)
@@ -246,7 +247,7 @@ class ResolverState:
 
     def profile(self, profile_id: str) -> ProfileState | None:
         with self.engine.connect() as conn:
-            return _SqlBacking(conn).load_profiles([profile_id]).get(profile_id)
+            return SqlBacking(conn).load_profiles([profile_id]).get(profile_id)
 
     def outbox(self, *, unpublished_only: bool = False) -> list[OutboxRow]:
         stmt = select(resolver_outbox).order_by(resolver_outbox.c.seq)
@@ -294,10 +295,10 @@ class ResolverState:
         with self._cache_lock:
             cached, self._cache = self._cache, None
         if cached is not None and cached[0] == generation:
-            cached[1].carry_over(_SqlBacking(conn))
+            cached[1].carry_over(SqlBacking(conn, generation=generation))
             return generation, cached[1]
         last = conn.execute(select(func.max(resolver_profiles.c.created_seq))).scalar()
-        return generation, ResolverMemory(_SqlBacking(conn), next_seq=(last or 0) + 1)
+        return generation, ResolverMemory(SqlBacking(conn, generation=generation), next_seq=(last or 0) + 1)
 
     def _keep(self, generation: int, memory: ResolverMemory) -> None:
         """After a commit: keep ``memory`` for the next batch (within the cache's bound)."""
@@ -309,44 +310,31 @@ class ResolverState:
     def _write(conn: Connection, changes: ResolverChanges, events: Sequence[ProfileEvent],
                processed: Sequence[dict[str, Any]], generation: int) -> int:
         """Write the changes back; return the new generation (the outbox's last seq)."""
-        _bulk(conn, resolver_records, [
-            {"record_key": key, "profile_id": row.profile_id, "content_hash": row.content_hash,
-             "block_keys": list(row.block_keys)}
-            for key, row in changes.links.items()
-        ], keys=("record_key",), update=("profile_id", "content_hash", "block_keys"))
-        _bulk(conn, resolver_profiles, [
-            {"profile_id": pid, "version": state.profile.version, "status": state.profile.status,
-             "created_seq": state.created_seq, "body": _pack(state.profile)}
-            for pid, state in changes.profiles.items()
-        ], keys=("profile_id",), update=("version", "status", "body"))
-        _bulk(conn, resolver_blocks, [{"block_key": key, "size": size} for key, size in changes.block_sizes.items()],
-              keys=("block_key",), update=("size",))
-        added = [{"block_key": b, "record_key": r} for (b, r), present in changes.block_members.items() if present]
-        _bulk(conn, resolver_block_members, added, keys=("block_key", "record_key"))
-        removed = [{"b": b, "r": r} for (b, r), present in changes.block_members.items() if not present]
-        if removed:
-            t = resolver_block_members
-            conn.execute(delete(t).where(t.c.block_key == bindparam("b"), t.c.record_key == bindparam("r")), removed)
-        holders = [{"review_id": rid, "profile_id": pid} for rid, pid in changes.review_holders.items() if pid]
-        _bulk(conn, resolver_reviews, holders, keys=("review_id",), update=("profile_id",))
-        gone = [rid for rid, pid in changes.review_holders.items() if pid is None]
-        for chunk in _bounded(gone):
-            conn.execute(delete(resolver_reviews).where(resolver_reviews.c.review_id.in_(chunk)))
+        backing = SqlBacking(conn, generation=generation)
+        backing.save(changes, events)
         _bulk(conn, resolver_processed, list(processed))
-        if events:
-            _bulk(conn, resolver_outbox, [
-                {"seq": generation + n, "event_id": e.event_id, "profile_id": e.profile_id, "version": e.version,
-                 "event_type": type(e).__name__, "payload": encode(e), "published": False}
-                for n, e in enumerate(events, start=1)
-            ])
-        return generation + len(events)
+        return backing.generation
 
 
-class _SqlBacking:
-    """Loads what a batch's :class:`ResolverMemory` has not seen, in bulk, on its connection."""
+class SqlBacking(Backing):
+    """The resolver's tables as a :class:`~core.resolution.Backing`, on one connection: loads what
+    a batch's :class:`ResolverMemory` has not seen, in bulk, and saves what it changed with its
+    events appended to the outbox (unpublished).
 
-    def __init__(self, conn: Connection) -> None:
+    ``generation``: the outbox's last seq (read from the outbox when not given); :meth:`save`
+    numbers its events after it and moves it on. Saving needs the resolver's lock held (the
+    caller's transaction, :meth:`ResolverState._locked`), or two savers number events alike.
+    """
+
+    def __init__(self, conn: Connection, *, generation: int | None = None) -> None:
         self.conn = conn
+        self._generation = generation
+
+    @property
+    def generation(self) -> int:
+        if self._generation is None:
+            self._generation = self.conn.execute(select(func.max(resolver_outbox.c.seq))).scalar() or 0
+        return self._generation
 
     def load_links(self, record_keys: Collection[str]) -> Mapping[str, LinkRow]:
         t = resolver_records
@@ -387,6 +375,40 @@ class _SqlBacking:
             return None
         event = decode(bytes(payload))
         return event if isinstance(event, ProfilesMerged) else None
+
+    def save(self, changes: ResolverChanges, events: Sequence[ProfileEvent]) -> None:
+        conn = self.conn
+        _bulk(conn, resolver_records, [
+            {"record_key": key, "profile_id": row.profile_id, "content_hash": row.content_hash,
+             "block_keys": list(row.block_keys)}
+            for key, row in changes.links.items()
+        ], keys=("record_key",), update=("profile_id", "content_hash", "block_keys"))
+        _bulk(conn, resolver_profiles, [
+            {"profile_id": pid, "version": state.profile.version, "status": state.profile.status,
+             "created_seq": state.created_seq, "body": _pack(state.profile)}
+            for pid, state in changes.profiles.items()
+        ], keys=("profile_id",), update=("version", "status", "body"))
+        _bulk(conn, resolver_blocks, [{"block_key": key, "size": size} for key, size in changes.block_sizes.items()],
+              keys=("block_key",), update=("size",))
+        added = [{"block_key": b, "record_key": r} for (b, r), present in changes.block_members.items() if present]
+        _bulk(conn, resolver_block_members, added, keys=("block_key", "record_key"))
+        removed = [{"b": b, "r": r} for (b, r), present in changes.block_members.items() if not present]
+        if removed:
+            t = resolver_block_members
+            conn.execute(delete(t).where(t.c.block_key == bindparam("b"), t.c.record_key == bindparam("r")), removed)
+        holders = [{"review_id": rid, "profile_id": pid} for rid, pid in changes.review_holders.items() if pid]
+        _bulk(conn, resolver_reviews, holders, keys=("review_id",), update=("profile_id",))
+        gone = [rid for rid, pid in changes.review_holders.items() if pid is None]
+        for chunk in _bounded(gone):
+            conn.execute(delete(resolver_reviews).where(resolver_reviews.c.review_id.in_(chunk)))
+        if events:
+            generation = self.generation
+            _bulk(conn, resolver_outbox, [
+                {"seq": generation + n, "event_id": e.event_id, "profile_id": e.profile_id, "version": e.version,
+                 "event_type": type(e).__name__, "payload": encode(e), "published": False}
+                for n, e in enumerate(events, start=1)
+            ])
+            self._generation = generation + len(events)
 
 
 def _unprocessed(conn: Connection, input_ids: Sequence[str]) -> set[str]:

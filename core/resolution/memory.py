@@ -15,9 +15,9 @@ the store writes them back in the same transaction.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from core.matching import Matcher
 from core.profile import Profile, apply, new_profile_id
@@ -53,21 +53,45 @@ class LinkRow:
     block_keys: tuple[str, ...]
 
 
-class Backing(Protocol):
-    """Where state not yet in memory comes from (the SQL tables). Every method loads in bulk;
-    what it does not return does not exist."""
+class Backing(ABC):
+    """Where state not yet in memory comes from, and where what a batch changed goes back (the SQL
+    tables: ``store.resolver_state.SqlBacking``; an in-memory fake for unit tests). Every load is
+    in bulk: it returns at most the keys asked for, and what it does not return does not exist.
 
-    def load_links(self, record_keys: Collection[str]) -> Mapping[str, LinkRow]: ...
+    The contract every implementation keeps (``tests/contract``): what :meth:`save` wrote, the
+    loads read back; a ``None`` or ``False`` in the changes deletes; block members come in record
+    key order; a merge event saved is found again by its event id.
+    """
 
-    def load_profiles(self, profile_ids: Collection[str]) -> Mapping[str, ProfileState]: ...
+    @abstractmethod
+    def load_links(self, record_keys: Collection[str]) -> Mapping[str, LinkRow]:
+        """Record key → its link, for the keys linked."""
 
-    def load_block_sizes(self, block_keys: Collection[str]) -> Mapping[str, int]: ...
+    @abstractmethod
+    def load_profiles(self, profile_ids: Collection[str]) -> Mapping[str, ProfileState]:
+        """Profile id → the profile folded and its creation sequence, for the profiles stored."""
 
-    def load_block_members(self, block_keys: Collection[str]) -> Mapping[str, Sequence[str]]: ...
+    @abstractmethod
+    def load_block_sizes(self, block_keys: Collection[str]) -> Mapping[str, int]:
+        """Blocking key → how many records it indexes, for the keys ever written (an emptied key: 0)."""
 
-    def load_review_holders(self, review_ids: Collection[str]) -> Mapping[str, str]: ...
+    @abstractmethod
+    def load_block_members(self, block_keys: Collection[str]) -> Mapping[str, Sequence[str]]:
+        """Blocking key → its records in record key order, for the keys with any."""
 
-    def load_merge_event(self, event_id: str) -> ProfilesMerged | None: ...
+    @abstractmethod
+    def load_review_holders(self, review_ids: Collection[str]) -> Mapping[str, str]:
+        """Review id → the profile holding the pending review, for the reviews pending."""
+
+    @abstractmethod
+    def load_merge_event(self, event_id: str) -> ProfilesMerged | None:
+        """The merge event saved with this event id (``None``: none, or not a merge)."""
+
+    @abstractmethod
+    def save(self, changes: ResolverChanges, events: Sequence[ProfileEvent]) -> None:
+        """Write back what applying ``events`` changed (:meth:`ResolverMemory.changes`) and keep
+        the events (the merges among them are what :meth:`load_merge_event` reads). A profile
+        keeps the creation sequence it was first saved with."""
 
 
 @dataclass

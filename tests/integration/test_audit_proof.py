@@ -31,6 +31,7 @@ from store.audit_checkpoints import Checkpoint, Checkpointer
 from store.auth_tables import UserStore
 from store.engine import make_engine
 from store.profile_tables import profiles
+from tests.fakes import MemoryCheckpointSink
 from tests.helpers import cli, cli_env
 
 AUDIT_KEY = "proof-audit-key-held-outside-the-database"
@@ -208,20 +209,12 @@ def test_legacy_entries_without_a_mac_are_named_and_a_removed_mac_is_found(store
 
 
 def test_a_slow_checkpoint_sink_does_not_hold_up_the_reads(store_engine: Engine) -> None:
-    class SlowSink:
-        name = "a disk that takes a second"
-
-        def __init__(self) -> None:
-            self.kept: list[Checkpoint] = []
-
+    class SlowSink(MemoryCheckpointSink):
         def write(self, checkpoint: Checkpoint) -> None:
             time.sleep(1.0)
-            self.kept.append(checkpoint)
+            super().write(checkpoint)
 
-        def read(self) -> list[str]:
-            return [c.to_json() for c in self.kept]
-
-    sink = SlowSink()
+    sink = SlowSink(name="a disk that takes a second")
     log = AuditLog(store_engine, key=AUDIT_KEY, checkpoints=Checkpointer(AUDIT_KEY.encode(), [sink], every_entries=1))
     started = time.perf_counter()
     for i in range(5):  # each one due for a checkpoint

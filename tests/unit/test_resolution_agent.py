@@ -3,46 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
 
 import faust
 
-from core.matching import Matcher, default_matcher
-from core.resolution import ResolverMemory
+from core.matching import default_matcher
 from metrics.definitions import WorkerMetrics
 from schemas.codec import decode, encode
 from schemas.profile_events import ProfileEvent
-from schemas.record_events import RecordStandardised
 from streams.resolve import add_resolve_agent
+from tests.fakes import MemoryResolverState
 from tests.unit.test_resolution_records import GA, SB, arrived
-
-
-class MemoryState:
-    """Stands in for store.resolver_state.ResolverState: the same two calls, over memory."""
-
-    def __init__(self) -> None:
-        self.memory = ResolverMemory()
-        self.outbox: list[ProfileEvent] = []
-        self.published = 0
-        self.batches: list[list[RecordStandardised]] = []
-
-    def resolve_batch(self, items: Sequence[RecordStandardised], matcher: Matcher, *,
-                      on_emitted: Callable[[Sequence[ProfileEvent]], None] | None = None) -> int:
-        self.batches.append(list(items))
-        before = len(self.outbox)
-        for item in items:
-            self.outbox += self.memory.resolve(item, matcher)
-        if on_emitted is not None:
-            on_emitted(self.outbox[before:])
-        return len(self.outbox) - before
-
-    def publish_outbox(self, send: Callable[[bytes, bytes], None], flush: Callable[[], None]) -> int:
-        waiting = self.outbox[self.published:]
-        for event in waiting:
-            send(event.profile_id.encode(), encode(event))
-        flush()
-        self.published += len(waiting)
-        return len(waiting)
 
 
 class RecordingSender:
@@ -64,7 +34,7 @@ class RecordingSender:
 def test_the_agent_resolves_delivered_records_and_publishes_the_events_keyed_by_profile() -> None:
     app = faust.App("unit-resolve", broker="kafka://127.0.0.1:1", store="memory://", key_serializer="raw",
                     value_serializer="raw")
-    state, sender, metrics = MemoryState(), RecordingSender(), WorkerMetrics()
+    state, sender, metrics = MemoryResolverState(), RecordingSender(), WorkerMetrics()
     agent = add_resolve_agent(app, records_topic="records", profile_events_topic="profile-events",
                               state=state, matcher=default_matcher(), sender=sender,  # type: ignore[arg-type]
                               metrics=metrics)

@@ -1,0 +1,7 @@
+"""In-memory fakes of the adapters' abstract bases, for unit tests: each subclasses the same base
+as the real adapter and passes the same contract suite (``tests/contract``)."""
+
+from tests.fakes.audit import MemoryCheckpointSink
+from tests.fakes.resolver import MemoryBacking, MemoryResolverState
+
+__all__ = ["MemoryBacking", "MemoryCheckpointSink", "MemoryResolverState"]
