@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, distinct, func, literal, or_, select
+from sqlalchemy import Engine, and_, case, distinct, func, or_, select
 
 from core.access import AccessDenied, Principal, can, may_see_community, require, scope_of
 from core.access.views import Disclosure, changes_between, summary_of
@@ -21,6 +21,7 @@ from core.profile import Profile, as_of
 from schemas.codec import decode
 from schemas.profile_events import ProfileEvent
 from store.audit import AuditLog, audit_log
+from store.place_flags import place_flag
 from store.profile_tables import profile_event_log, profiles
 from store.scope_filter import scope_filter
 
@@ -60,18 +61,6 @@ def _attribute(key: str) -> Any:
 
 def _golden(key: str) -> Any:
     return profiles.c.doc[("golden", key, "value")].as_string()
-
-
-def _lives_apart() -> Any:
-    # 人户分离 is a column the projection keeps once the gazetteer migration is there; before, nobody is.
-    column = profiles.c.get("lives_apart")
-    return column if column is not None else literal(False)
-
-
-def _contested() -> Any:
-    # 住址有冲突 (core.places: the department records place the resident in different communities).
-    column = profiles.c.get("place_contested")
-    return column if column is not None else literal(False)
 
 
 def _years_ago(today: date, years: int) -> date:
@@ -141,8 +130,8 @@ class HomeQueries:
                         case((alone, True), else_=False).label("alone"),
                         case((_attribute("assistance").is_not(None), True), else_=False).label("assistance"),
                         case((_attribute("disability").is_not(None), True), else_=False).label("disability"),
-                        case((_lives_apart() == True, True), else_=False).label("apart"),  # noqa: E712
-                        case((_contested() == True, True), else_=False).label("contested"),  # noqa: E712
+                        case((place_flag("apart"), True), else_=False).label("apart"),
+                        case((place_flag("contested"), True), else_=False).label("contested"),
                         _golden("deceased_on").label("deceased_on"), _golden("moved_out_on").label("moved_out_on"))
                  .select_from(profiles.outerjoin(households, households.c.household_id == profiles.c.household_id))
                  .where(scope).subquery("flags"))

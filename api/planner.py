@@ -177,6 +177,8 @@ def planner_console_router(service: PlanningService, principal_dep: Any) -> APIR
         communities = service.communities(principal)
         grids = service.grids(communities, principal) if principal.role == "community_worker" else {}
         chosen = ctx.pop("chosen", {})
+        if "plan" in ctx:  # the plan's own column headings (a door check's 现住地址（入户核实）), as its workbook has them
+            ctx["heading"] = {f["field"]: f["label"] for f in ctx["plan"]["form"]["fields"]}
         return templates.TemplateResponse(request, "planner.html", {
             "me": principal, "forms": service.forms(), "fields": service.choosable_fields(),
             "label": service.labeller(),

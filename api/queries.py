@@ -33,6 +33,7 @@ from schemas.codec import decode
 from schemas.profile_events import ProfileEvent
 from store.audit import AuditLog
 from store.objections import ObjectionStore
+from store.place_flags import PLACE_FLAGS, PlaceFlag, place_flag
 from store.profile_tables import profile_event_log, profile_search_terms, profiles
 from store.scope_filter import scope_clause, scope_values
 
@@ -64,6 +65,10 @@ SEARCH_FIELDS = {"name": ("name",), "id_number": ("id_number",), "id_hash": ("id
                  "phone": ("phones",), "household": ("household_id",),
                  "address": ("residential_address", "registered_address", "property_address")}
 MIN_NAME_CHARACTERS = 2  # for department readers: one character would list everyone of a surname
+# A place flag (core.places) is a fact about the addresses it is derived from: a department reader
+# filters by it only when its grant includes every one of them.
+FLAG_FIELDS: dict[PlaceFlag, tuple[str, ...]] = {"contested": ("residential_address",),
+                                                 "apart": ("residential_address", "registered_address")}
 
 
 class BadQuery(ValueError):
@@ -82,9 +87,15 @@ class SearchQuery:
     phone: str | None = None
     address: str | None = None
     household: str | None = None
+    # Only the residents flagged (store.place_flags): 住址有冲突 (a door check 入户核实 settles it), 人户分离.
+    contested: bool = False
+    apart: bool = False
 
     def kinds(self) -> list[str]:
         return [k for k in ("name", "id_number", "id_hash", "phone", "address", "household") if getattr(self, k)]
+
+    def flags(self) -> tuple[PlaceFlag, ...]:
+        return tuple(f for f in PLACE_FLAGS if getattr(self, f))
 
 
 class ParsedProfiles:
@@ -129,15 +140,15 @@ class ResidentQueries:
     def search(self, principal: Principal, query: SearchQuery, *, page: int = 1, size: int = 20,
                purpose: str = "居民查询") -> dict[str, Any]:
         require(principal, "search")
-        kinds = query.kinds()
-        if not kinds:
-            raise BadQuery("give at least one of: name, id_number, phone, address, household")
-        self._check_criteria(principal, kinds)
+        kinds, flags = query.kinds(), query.flags()
+        if not kinds and not flags:
+            raise BadQuery("give at least one of: name, id_number, phone, address, household, contested, apart")
+        self._check_criteria(principal, kinds, flags)
         (name_form, id_hashes, phone, address_pairs, household), values = self._search_values(query, principal.role)
         scope = scope_of(principal)
         values.update(scope_values(scope))
         ranked, counted = _search_statements(_SearchShape(name_form, id_hashes, phone, address_pairs, household,
-                                                          scope.kind, self._address_fields(principal)))
+                                                          scope.kind, self._address_fields(principal), flags))
         with self.engine.connect() as conn:
             page_rows = conn.execute(ranked, {**values, "offset": (page - 1) * size, "limit": size}).all()
             if page_rows:
@@ -154,12 +165,13 @@ class ResidentQueries:
             hit["score"] = round(float(row.score), 3)
             hits.append(hit)
         self.audit.append(principal, "search", redact_purpose(purpose), [h["profile_id"] for h in hits],
-                          [f"query:{k}" for k in kinds] + disclosure.fields)
+                          [f"query:{k}" for k in kinds] + [f"filter:{f}" for f in flags] + disclosure.fields)
         truncated = bool(query.address) and total >= ADDRESS_CANDIDATES
         return {"total": total, "page": page, "size": size, "truncated": truncated, "results": hits}
 
-    def _check_criteria(self, principal: Principal, kinds: list[str]) -> None:
-        """A department reader searches only by fields its grant includes (refused: 403, audited)."""
+    def _check_criteria(self, principal: Principal, kinds: list[str], flags: tuple[PlaceFlag, ...] = ()) -> None:
+        """A department reader searches only by fields its grant includes, and filters by a place flag
+        only when it includes every field the flag is derived from (refused: 403, audited)."""
         if principal.role != "department_reader":
             return
         grant = self.grants.get(principal.department or "")
@@ -167,6 +179,11 @@ class ResidentQueries:
             if grant is None or not any(grant.allows(f) for f in SEARCH_FIELDS[kind]):
                 raise AccessDenied(f"the grant of {principal.department} does not include {SEARCH_FIELDS[kind][0]}: "
                                    f"no search by {kind}")
+        for flag in flags:
+            lacking = [f for f in FLAG_FIELDS[flag] if grant is None or not grant.allows(f)]
+            if lacking:
+                raise AccessDenied(f"the grant of {principal.department} does not include {', '.join(lacking)}: "
+                                   f"no filter by {flag}")
 
     def _address_fields(self, principal: Principal) -> tuple[str, ...] | None:
         """The address fields an address search matches: for a department reader only the surviving
@@ -457,6 +474,7 @@ class _SearchShape:
     household: bool
     scope: ScopeKind  # core.access.scope_of: everyone, a worker's places (bound values), nobody
     address_fields: tuple[str, ...] | None = None  # only these surviving addresses (a department's grant)
+    flags: tuple[PlaceFlag, ...] = ()  # only the residents flagged so (store.place_flags)
 
 
 @lru_cache(maxsize=256)
@@ -499,6 +517,8 @@ def _search_statements(shape: _SearchShape) -> tuple[Any, Any]:
         scores.append(held.c.w_address)  # where the resident lives now above an older address
     if shape.household:
         stmt = stmt.where(profiles.c.household_id == bindparam("household"))
+    for flag in shape.flags:
+        stmt = stmt.where(place_flag(flag))
     stmt = stmt.where(scope_clause(shape.scope))
     score = (sum(scores[1:], scores[0]) / len(scores)) if scores else literal(1.0)
     # One statement ranks every match and counts them (a window over the whole result).

@@ -31,6 +31,8 @@ from store.resolver_state import ResolverState
 
 Unmaskable = Literal["id_number", "phones", "attributes"]
 PURPOSE = Field(min_length=4, max_length=200, description="why the data is needed (logged in the audit log)")
+CONTESTED = "only residents whose records place them in different communities (住址有冲突: a door check, 入户核实, settles it)"
+APART = "only residents registered in one place and living in another (人户分离)"
 
 
 def _answer(content: Any) -> Response:
@@ -48,6 +50,8 @@ class SearchBody(BaseModel):
     phone: str | None = Field(default=None, max_length=40)
     address: str | None = Field(default=None, max_length=200)
     household: str | None = Field(default=None, max_length=64)
+    contested: bool = Field(default=False, description=CONTESTED)
+    apart: bool = Field(default=False, description=APART)
     page: int = Field(default=1, ge=1, le=1000)
     size: int = Field(default=20, ge=1, le=100)
     purpose: str = Field(default="居民查询", min_length=2, max_length=200)
@@ -101,22 +105,27 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
                    household: Annotated[str | None, Query(max_length=64)] = None,
                    id_hash: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]{64}$",
                                                         description="keyed hash of an ID number")] = None,
+                   contested: Annotated[bool, Query(description=CONTESTED)] = False,
+                   apart: Annotated[bool, Query(description=APART)] = False,
                    page: Annotated[int, Query(ge=1, le=1000)] = 1,
                    size: Annotated[int, Query(ge=1, le=100)] = 20) -> Response:
         """Search by name (简体/繁體/pinyin), address, household number or ID hash; ranked, paged.
+        ``contested`` (住址有冲突) and ``apart`` (人户分离) keep only the residents so flagged, as the
+        console's home page filters them; either alone lists every such resident in the caller's scope.
 
         ID numbers and phone numbers are refused here: POST them to ``/residents/search``.
         """
         if {"id_number", "phone", "id", "idcard"} & set(request.query_params):
             raise BadQuery("ID numbers and phone numbers never go in a URL: POST them to /api/v1/residents/search")
         return _answer(queries.search(principal, SearchQuery(name=name, address=address, household=household,
-                                                             id_hash=id_hash), page=page, size=size))
+                                                             id_hash=id_hash, contested=contested, apart=apart),
+                                      page=page, size=size))
 
     @router.post("/residents/search", tags=["residents"], response_model=SearchOut)
     def search_post(principal: Me, body: SearchBody) -> Response:
         """Search with any criteria, including an ID number or phone number (kept out of URLs and logs)."""
         query = SearchQuery(name=body.name, id_number=body.id_number, phone=body.phone, address=body.address,
-                            household=body.household)
+                            household=body.household, contested=body.contested, apart=body.apart)
         return _answer(queries.search(principal, query, page=body.page, size=body.size, purpose=body.purpose))
 
     @router.get("/residents/{profile_id}", tags=["residents"], response_model=ProfileOut)

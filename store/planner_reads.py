@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from core.access import Scope
 from core.profile import Profile
+from store.place_flags import place_flag
 from store.profile_lookup import ActiveProfile, active_profiles
 from store.profile_tables import profiles
 from store.scope_filter import scope_filter
@@ -79,7 +80,7 @@ def contested(engine: Engine, profile_ids: Collection[str]) -> set[str]:
     with engine.connect() as conn:
         for chunk in chunks(sorted(set(profile_ids))):
             found.update(conn.execute(select(profiles.c.profile_id).where(
-                profiles.c.profile_id.in_(chunk), profiles.c.place_contested.is_(True))).scalars())
+                profiles.c.profile_id.in_(chunk), place_flag("contested"))).scalars())
     return found
 
 

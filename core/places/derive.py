@@ -17,13 +17,13 @@ records always vote. The dropped address still makes the profile *contested*: th
 disagree, and the door is where it is settled.
 
 Settled at the door: a visit on which the worker verified the address (``attributes.verification``
-is ``at_door``, 核实方式 入户核实, as the community mapping declares it) is the answer the contested
-flag asks for. Every address that places the resident elsewhere and carries no news dated after
-that check (a register's change, or another door check) drops out, undated records included: the
-worker saw that the resident did not live there on that day. Those addresses no longer make the
-profile contested. The check is a visit like any other: a register that changes its row *after*
-it and places the resident elsewhere outranks it (the resident has moved again), and the profile
-is contested again.
+is ``at_door``, 核实方式 入户核实, as the community mapping declares it; ``core.door_check``) is the
+answer the contested flag asks for. Every address that places the resident elsewhere and carries no
+news dated after that check (a register's change, or another door check) drops out, undated records
+included: the worker saw that the resident did not live there on that day. Those addresses no
+longer make the profile contested. The check is a visit like any other: a register that changes its
+row *after* it and places the resident elsewhere outranks it (the resident has moved again), and
+the profile is contested again.
 
 A tie goes to the surviving address, then to the department first in survivorship's authority
 order for the field, then to the newer record.
@@ -39,13 +39,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
+from core.door_check import checked_on, latest_news
 from core.places.assign import Assignment, PlaceFact, PlaceOrigin
 from core.places.keys import place_keys
 from core.profile.model import Profile
-from core.profile.survivorship import AT_DOOR, default_rules
+from core.profile.survivorship import default_rules
 from schemas.resident import Address, AddressKind, ResidentRecord
 
-__all__ = ["AT_DOOR", "PlaceCandidate", "ProfilePlace", "candidates", "derive_place", "record_facts"]
+__all__ = ["PlaceCandidate", "ProfilePlace", "candidates", "derive_place", "record_facts"]
 
 PlaceBasis = Literal["named", "steward", "standard_address", "record"]
 _KIND_ORDER: tuple[AddressKind, ...] = ("residential", "property", "registered")
@@ -160,13 +161,9 @@ def candidates(profile: Profile) -> tuple[PlaceCandidate, ...]:
     return tuple(PlaceCandidate(c.kind, c.keys, c.community, c.grid, c.district, len(by),
                                 tuple(sorted({r.source for r in by})), _latest(r.changed_on for r in by),
                                 _latest(r.seen_on for r in by),
-                                _latest(r.seen_on for r in by if c.kind == "residential" and _at_door(r)))
+                                # a door check verifies where the resident lives, not their 户籍
+                                _latest(checked_on(r) for r in by if c.kind == "residential"))
                  for c, by in out.items())
-
-
-def _at_door(record: ResidentRecord) -> bool:
-    """A visit on which the worker verified at the door where the resident lives (not their 户籍)."""
-    return record.attributes.get("verification") == AT_DOOR
 
 
 def _rank(rank: int | None) -> int:
@@ -250,7 +247,7 @@ def _vote(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | 
     grids: dict[str, tuple[int, str | None]] = {}
     for candidate, placed in placed_all:
         community = placed[0]
-        news = max((d for d in (candidate.changed_on, candidate.verified_on) if d is not None), default=None)
+        news = latest_news(candidate.changed_on, candidate.verified_on)
         if _later_elsewhere(verified, community, news):
             continue  # settled at the door since: no longer a disagreement
         stated.add(community)

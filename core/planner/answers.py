@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
+from core.door_check import VERIFICATION_FIELD, VISITED_ON_FIELD
 from core.planner.fields import read_field
 from core.planner.plan import FormTemplate, ResidentPlan
 from core.profile.model import Profile
@@ -33,7 +34,6 @@ __all__ = ["CollectedAnswers", "collected_answers", "mapping_target", "visit_row
 _IDENTITY = ("name", "sex", "residential_address", "phones", "attributes.community", "attributes.grid")
 # Where the hub now places the resident: not written on a door check, which is there to settle it.
 _PLACE = ("attributes.community", "attributes.grid")
-_VERIFICATION, _VISITED_ON = "attributes.verification", "attributes.visited_on"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def visit_row(collected: CollectedAnswers, profile: Profile, form: FormTemplate,
     """
     row: dict[str, str] = {}
     not_carried: list[str] = []
-    door_check = _VERIFICATION in collected.answers
+    door_check = VERIFICATION_FIELD in collected.answers
     for field in _IDENTITY:
         if door_check and field in _PLACE:
             continue
@@ -96,7 +96,7 @@ def visit_row(collected: CollectedAnswers, profile: Profile, form: FormTemplate,
             not_carried.append(field)
         else:
             row[column] = text
-    visited = _column(mapping, _VISITED_ON)
+    visited = _column(mapping, VISITED_ON_FIELD)
     if door_check and answered_on is not None and visited is not None and not row.get(visited):
         row[visited] = answered_on.isoformat()
     digest = hashlib.sha256("\x1f".join([form.name, collected.profile_id, *(

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from core.door_check import SETTLED_FIELD, VERIFICATION_FIELD, VISITED_ON_FIELD
 from core.planner.fields import KnownValue, check_field, read_field
 from core.profile.model import Profile
 
@@ -26,9 +27,9 @@ __all__ = ["DOOR_CHECK", "CollectionPlan", "FormTemplate", "ResidentPlan", "plan
 
 # A door check (入户核实): the fields asked of a resident whose place is contested, with the headings
 # a form gains for them. The community mapping reads 核实方式 入户核实 as ``at_door`` and 走访日期 as the
-# day the worker was at the door: the visit that settles 住址有冲突 (core.places).
-DOOR_CHECK: Mapping[str, str] = {"residential_address": "现住地址（入户核实）", "attributes.verification": "核实方式",
-                                 "attributes.visited_on": "走访日期"}
+# day the worker was at the door: the visit that settles 住址有冲突 (core.door_check, core.places).
+DOOR_CHECK: Mapping[str, str] = {SETTLED_FIELD: "现住地址（入户核实）", VERIFICATION_FIELD: "核实方式",
+                                 VISITED_ON_FIELD: "走访日期"}
 
 
 @dataclass(frozen=True)

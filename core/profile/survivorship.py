@@ -7,9 +7,9 @@ the full description a steward reads.
 A field marked ``settled_at_door`` (the residential address) first leaves out what a door check
 has settled, by the rule ``core.places.derive`` places the resident by: the latest visit on which
 a community worker verified the address at the door (``attributes.verification`` is ``at_door``,
-入户核实) outranks every record whose news is not dated after it (a register's ``changed_on``, or
-another check's ``seen_on``; undated records included). A record with news after the check (a
-register that changed its row since, a later check) competes with it as usual.
+入户核实, ``core.door_check``) outranks every record whose news is not dated after it (a register's
+``changed_on``, or another check's ``seen_on``; undated records included). A record with news after
+the check (a register that changed its row since, a later check) competes with it as usual.
 """
 
 from __future__ import annotations
@@ -17,26 +17,25 @@ from __future__ import annotations
 import fnmatch
 import functools
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from core.door_check import SETTLED_FIELD, checked_on, latest_news
 from core.profile.model import Golden, GoldenFields, Observation, Provenance
 from core.standardise.addresses import address_identity
 from schemas.profile_events import LinkedRecord
 from schemas.resident import Address, ResidentRecord
 
 __all__ = [
-    "AT_DOOR", "DEFAULT_RULES_PATH", "FieldRule", "SurvivorshipRules", "default_rules", "load_rules", "survive", "value_identity",
+    "DEFAULT_RULES_PATH", "FieldRule", "SurvivorshipRules", "default_rules", "load_rules", "survive", "value_identity",
 ]
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("survivorship.yaml")
-AT_DOOR = "at_door"  # attributes.verification of a visit that verified the address at the door (入户核实)
-# The only field a door check settles: the worker saw where the resident lives, nothing else.
-_SETTLED_AT_DOOR_FIELDS = frozenset({"residential_address"})
+_SETTLED_AT_DOOR_FIELDS = frozenset({SETTLED_FIELD})  # see core.door_check
 
 # Golden field → the record's value for it (``None`` when the record says nothing).
 _EXTRACTORS: dict[str, Callable[[ResidentRecord], object]] = {
@@ -216,31 +215,21 @@ def _survivor(values: list[tuple[int, tuple[float, str, str], int, Any]], live: 
                                "conflicts": conflicts, "conflicted": bool(conflicts)})
 
 
-def _at_door(record: ResidentRecord) -> date | None:
-    """The day of a door check (a visit that verified the address at the door); ``None`` for any
-    other record, and for a check with no date (it settles nothing it could be compared with)."""
-    return record.seen_on if record.attributes.get("verification") == AT_DOOR else None
-
-
-def _news(record: ResidentRecord) -> date | None:
-    """The latest dated news a record carries: a register's change, or the day of a door check."""
-    checked = _at_door(record)
-    changed = record.changed_on
-    if checked is None or changed is None:
-        return checked or changed
-    return max(checked, changed)
-
-
 def _unsettled(values: list[tuple[int, tuple[float, str, str], int, Any]], live: list[ResidentRecord]
                ) -> list[tuple[int, tuple[float, str, str], int, Any]]:
     """``values`` without the records the latest door check among them settled: those with no
     news after it. The checks of that day stay, and so does news dated after it."""
-    checked = [day for _, _, i, _ in values if (day := _at_door(live[i])) is not None]
+    checked = [day for _, _, i, _ in values if (day := checked_on(live[i])) is not None]
     if not checked:
         return values
     latest = max(checked)
-    return [item for item in values
-            if (news := _news(live[item[2]])) is not None and (news > latest or _at_door(live[item[2]]) == latest)]
+    kept = []
+    for item in values:
+        record = live[item[2]]
+        news = latest_news(record.changed_on, checked_on(record))
+        if news is not None and (news > latest or checked_on(record) == latest):
+            kept.append(item)
+    return kept
 
 
 def _rank_key(item: tuple[int, tuple[float, str, str], int, Any]) -> tuple[int, tuple[float, str, str]]:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.door_check import AT_DOOR
 from core.places import Assignment, candidates, derive_place
 from core.profile import SurvivorshipRules, default_rules, replay, survive
-from core.profile.survivorship import AT_DOOR
 from core.standardise.addresses import parse_address
 from schemas.profile_events import LinkedRecord, ProfileCreated, RecordLinked
 from schemas.resident import ResidentRecord
