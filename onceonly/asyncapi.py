@@ -210,6 +210,8 @@ def _topics(settings: Settings, specs: Mapping[str, ConnectorSpec]) -> list[Topi
               ("RecordStandardised", "MatcherSwitched"),
               (Use(STANDARDISE, "send", "resident sources' records in canonical form", ("RecordStandardised",)),
                Use(TRAIN, "send", "a switch to the version it stored", ("MatcherSwitched",)),
+               Use(TRAIN, "receive", "reads the records as standardised to estimate the matcher",
+                   ("RecordStandardised",)),
                Use(WORKER_START, "send", "a switch to the newest stored version, before its agents start; the "
                    "resolve agent also announces a version stored since", ("MatcherSwitched",)),
                Use(RESOLVE, "receive", "matches each record to a profile (or opens one, or asks a steward); "

@@ -376,12 +376,14 @@ def ingest_service(settings: Settings, db: Engine | None = None) -> IngestServic
 
 
 def training_service(settings: Settings, db: Engine | None = None) -> TrainingService:
-    """Training the matcher on the resident sources' raw topics, standardised with the mapping files as
-    they are when it runs; the versions stored in ``db`` (else the settings' store)."""
+    """Training the matcher on the resident sources' records as the standardise agent wrote them on the
+    records topic (those it has not reached yet standardised with the mapping files as they are when
+    it runs); the versions stored in ``db`` (else the settings' store)."""
 
     def records() -> list[ResidentRecord]:
         address = kafka_bootstrap(settings)
-        return current_records(address, [settings.raw_topic(s) for s in resident_sources(settings)],
+        return current_records(address, settings.records_topic,
+                               {s: settings.raw_topic(s) for s in resident_sources(settings)},
                                field_mappings(settings))
 
     return TrainingService(records, MatcherParameterStore(db if db is not None else engine(settings)),
