@@ -1,15 +1,18 @@
-"""Small helpers for integration tests: waiting, reading topics, running the CLI as a process."""
+"""Small helpers for integration tests: waiting, reading topics, running the CLI as a process,
+writing department files, reading where the store places a record's profile."""
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer
+from sqlalchemy import Engine, select
 
 from onceonly.settings import Settings
 
@@ -64,3 +67,26 @@ def topic_size(bootstrap: str, topic: str) -> int:
         return sum(ends.values())
     finally:
         consumer.close()
+
+
+def write_department_files(folder: Path, departments: Mapping[str, Sequence[Mapping[str, str]]]) -> None:
+    """One ``<source>.csv`` per department in ``folder`` (UTF-8 with BOM, as departments export them)."""
+    folder.mkdir(parents=True)
+    for source, rows in departments.items():
+        with (folder / f"{source}.csv").open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def placed(engine: Engine, record: str) -> tuple[str, str | None, str | None, bool] | None:
+    """The profile holding ``record`` (source:record_id): its id, community, grid and 住址有冲突 flag."""
+    from store.profile_tables import profiles, record_links
+
+    source, record_id = record.split(":", 1)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.place_contested)
+            .join(record_links, record_links.c.profile_id == profiles.c.profile_id)
+            .where(record_links.c.source == source, record_links.c.record_id == record_id)).one_or_none()
+    return None if row is None else (row.profile_id, row.community, row.grid, bool(row.place_contested))

@@ -4,20 +4,17 @@ goes through the real stream worker and places the resident where she lives, fla
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
 
 from api.app import create_app
 from localinfra.processes import spawn, stop
 from onceonly import bootstrap
 from onceonly.settings import Settings
 from simulators.district_files import ingest_department_files
-from store.profile_tables import profiles, record_links
-from tests.helpers import cli, cli_env, eventually
+from tests.helpers import cli, cli_env, eventually, placed, write_department_files
 
 pytestmark = pytest.mark.kafka
 
@@ -57,37 +54,17 @@ DOOR_CHECK = {"走访编号": "HS1-0001", "街道": "光华路街道", "社区":
               "人员类型": "户籍", "走访日期": "2024-07-10", "备注": "独居老人", "核实方式": "入户核实"}
 
 
-def _write(folder: Path) -> None:
-    folder.mkdir(parents=True)
-    for source, rows in DEPARTMENTS.items():
-        with (folder / f"{source}.csv").open("w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-
-def _place(engine: Engine, record: str) -> tuple[str, str | None, str | None, bool] | None:
-    """The profile holding ``record`` (source:record_id): its id, community, grid and 住址有冲突 flag."""
-    source, record_id = record.split(":", 1)
-    with engine.connect() as conn:
-        row = conn.execute(
-            select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.place_contested)
-            .join(record_links, record_links.c.profile_id == profiles.c.profile_id)
-            .where(record_links.c.source == source, record_links.c.record_id == record_id)).one_or_none()
-    return None if row is None else (row.profile_id, row.community, row.grid, bool(row.place_contested))
-
-
 def test_a_door_check_moves_a_flagged_resident_to_where_she_lives_and_clears_the_flag(
         hub_settings: Settings, tmp_path: Path) -> None:
     settings = hub_settings.model_copy(update={"ingest_tokens": Settings(ingest_tokens=TOKENS).ingest_tokens})
-    _write(tmp_path / "departments")
+    write_department_files(tmp_path / "departments", DEPARTMENTS)
     bootstrap.prepare_topics(settings)
     engine = bootstrap.engine(settings)
     worker = spawn(cli("worker"), tmp_path / "worker.log", env=cli_env(settings))
     try:
         assert ingest_department_files(settings, tmp_path / "departments") == 3
-        linked = eventually(lambda: (p := _place(engine, "community:ZF0001")) is not None
-                            and p == _place(engine, "public_security:GA0001") and p[1] is not None and p,
+        linked = eventually(lambda: (p := placed(engine, "community:ZF0001")) is not None
+                            and p == placed(engine, "public_security:GA0001") and p[1] is not None and p,
                             timeout=180, every=1.0)
         profile_id, community, _, contested = linked
         assert (community, contested) == ("瑞金北村社区", True)  # wrong, and flagged for a check at the door
@@ -98,7 +75,7 @@ def test_a_door_check_moves_a_flagged_resident_to_where_she_lives_and_clears_the
         assert answer.status_code == 200, answer.text
         assert (answer.json()["events"], answer.json()["dead_letters"]) == (1, 0)
 
-        after = eventually(lambda: (p := _place(engine, "community:HS1-0001")) is not None
+        after = eventually(lambda: (p := placed(engine, "community:HS1-0001")) is not None
                            and p[1] == "中和村社区" and p, timeout=180, every=1.0)
         assert after == (profile_id, "中和村社区", "中和村社区/第1网格", False)  # her own profile, flag cleared
     finally:
