@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export GX_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 120
 
-.PHONY: setup demo test test-unit test-integration test-e2e lint typecheck audit-deps clean
+.PHONY: setup demo test test-unit test-contract test-integration test-e2e lint typecheck audit-deps clean
 
 setup: $(STAMP) .cache/kafka/libs/.complete-3.9.2
 
@@ -35,6 +35,9 @@ test: setup
 
 test-unit: setup
 	$(PYTEST) tests/unit
+
+test-contract: setup
+	$(PYTEST) tests/contract
 
 test-integration: setup
 	$(PYTEST) tests/integration

@@ -15,7 +15,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency
 
 from onceonly import bootstrap
-from onceonly.settings import Settings
 
 
 def limit_name(source: str) -> str:
@@ -31,7 +30,7 @@ def pull(source: str) -> dict[str, int]:
     """Collected once: re-running after a failure sends nothing the broker already acknowledged."""
     from connectors.spec import ConnectorSpec
 
-    service = bootstrap.ingest_service(Settings())
+    service = bootstrap.hub().ingest
     spec = ConnectorSpec.load(service.mapping_path(source))
     with concurrency(limit_name(source), occupy=1):
         counts = service.pull(spec)

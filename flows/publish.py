@@ -29,6 +29,7 @@ from core.planner.notices import Split, notices
 from core.profile import Profile
 from flows.validate import Validation, check
 from onceonly import bootstrap
+from onceonly.bootstrap import Hub
 from onceonly.settings import PROJECT_ROOT, Settings
 from store import flow_batches
 
@@ -63,15 +64,16 @@ def snapshot(settings: Settings, profile: Profile, grants: Grants) -> dict[str, 
     return published_snapshot(profile, grants, id_hash_key=settings.id_hash_key.get_secret_value())
 
 
-def send_snapshots(settings: Settings, profiles: list[Profile], grants: Grants | None = None) -> int:
+def send_snapshots(settings: Settings | Hub, profiles: list[Profile], grants: Grants | None = None) -> int:
     """Send the profiles that changed since the last publish; remember their versions once acked."""
     from kafka import KafkaProducer
 
     from kafka_adapter.admin import ensure_topics
     from kafka_adapter.security import client_options
 
-    engine = bootstrap.engine(settings)
-    bootstrap_servers = bootstrap.kafka_bootstrap(settings)
+    hub = bootstrap.hub(settings)
+    settings, engine = hub.settings, hub.engine
+    bootstrap_servers = hub.kafka_bootstrap()
     topic = published_topic(settings)
     ensure_topics(bootstrap_servers, [topic], partitions=settings.topic_partitions, compacted=[topic])
     sent_before = flow_batches.published_versions(engine)
@@ -91,14 +93,16 @@ def send_snapshots(settings: Settings, profiles: list[Profile], grants: Grants |
     return len(changed)
 
 
-def write_extracts(settings: Settings, profiles: list[Profile], grants: Grants) -> dict[str, Path]:
+def write_extracts(settings: Settings | Hub, profiles: list[Profile], grants: Grants) -> dict[str, Path]:
     """One extract per department: the profile id and its granted fields, nothing else; and in its
     ``notices.jsonl`` feed, a notice for each profile of its previous extract that was merged away or
     split since (old id → new id, which granted fields changed)."""
+    hub = bootstrap.hub(settings)
+    settings = hub.settings
     written: dict[str, Path] = {}
     active = sorted((p for p in profiles if p.is_active), key=lambda p: p.profile_id)
     by_id = {p.profile_id: p for p in profiles}
-    splits = logged_splits(bootstrap.engine(settings))
+    splits = logged_splits(hub.engine)
     for department, grant in grants.departments.items():
         folder = settings.data_dir / "extracts" / department
         folder.mkdir(parents=True, exist_ok=True)
@@ -120,7 +124,7 @@ def write_extracts(settings: Settings, profiles: list[Profile], grants: Grants) 
         with feed.open("a", encoding="utf-8") as fh:
             for notice in fresh:
                 fh.write(json.dumps(notice.as_dict(), ensure_ascii=False) + "\n")
-        write_objections_feed(settings, department, folder / "objections.csv")
+        write_objections_feed(hub, department, folder / "objections.csv")
         (folder / "grant.json").write_text(json.dumps({
             "department": department, "title": grant.title, "residents": len(rows),
             "fields": [{"field": g.field, "purpose": g.purpose, "sharing": g.sharing, "basis": g.basis}
@@ -135,15 +139,14 @@ OBJECTION_COLUMNS = ("objection_id", "profile_id", "field", "reason", "proposed_
                      "answer", "note", "suggested_department")
 
 
-def write_objections_feed(settings: Settings, department: str, path: Path) -> int:
+def write_objections_feed(settings: Settings | Hub, department: str, path: Path) -> int:
     """The open objections routed to ``department``, as the file it answers in: it fills ``answer``
     (corrected, confirmed, not_ours), ``note`` and ``suggested_department`` and sends it back
     (``onceonly objections answers FILE --department D``). The proposed value is masked unless its
     grant shows the field. Written through the objections service, so the disclosure is audited."""
     from core.access import Principal
 
-    engine = bootstrap.engine(settings)
-    service = bootstrap.objection_service(settings, engine, bootstrap.audit_log(settings, engine))
+    service = bootstrap.hub(settings).objections
     reader = Principal(user_id=f"feed:{department}", username=f"feed:{department}", role="department_reader",
                        department=department)
     rows = service.for_principal(reader, status="open", limit=100_000)
@@ -186,16 +189,16 @@ def _read_rows(path: Path, key: str = "profile_id") -> dict[str, dict[str, str |
 
 
 @task(name="publish", timeout_seconds=1800, cache_policy=NO_CACHE)
-def publish(settings: Settings, validation: Validation, grants_file: Path | None = None) -> Published:
+def publish(settings: Settings | Hub, validation: Validation, grants_file: Path | None = None) -> Published:
     if not validation.passed:
         raise ValidationFailed(f"validation failed; nothing published; report: {validation.report}")
-    engine = bootstrap.engine(settings)
-    profiles = list(bootstrap.profile_projection(settings, engine).profiles())
+    hub = bootstrap.hub(settings)
+    profiles = list(hub.profile_projection.profiles())
     grants = load_grants(grants_file)
-    sent = send_snapshots(settings, profiles, grants)
-    extracts = write_extracts(settings, profiles, grants)
+    sent = send_snapshots(hub, profiles, grants)
+    extracts = write_extracts(hub, profiles, grants)
     batch_ids = [b.batch_id for b in validation.batches]
-    flow_batches.mark_published(engine, batch_ids)
+    flow_batches.mark_published(hub.engine, batch_ids)
     return Published(snapshots=sent, extracts=extracts, batches=batch_ids, report=validation.report,
                      data_docs=validation.data_docs)
 
@@ -205,9 +208,9 @@ def validate_and_publish(grants_file: str | None = None) -> Published:
     """Validate (GX), then publish what passed; a failure quarantines the batches and fails the run."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    settings = Settings()
+    hub = bootstrap.hub()  # the settings, read once; the store, audit log and services of this run
     logger = get_run_logger()
-    validation = check(settings)
+    validation = check(hub)
     logger.info("Data Docs: %s", validation.data_docs)
     report = Path(validation.report or "")
     create_markdown_artifact(key="validation-report", markdown=report.read_text(encoding="utf-8"),
@@ -216,9 +219,9 @@ def validate_and_publish(grants_file: str | None = None) -> Published:
         logger.error("validation failed (%s): batches quarantined, nothing published; report %s",
                      ", ".join(sorted(validation.failed_suites())), report)
         raise ValidationFailed(f"validation failed; batches quarantined; report: {report}")
-    published = publish(settings, validation, Path(grants_file) if grants_file else None)
+    published = publish(hub, validation, Path(grants_file) if grants_file else None)
     create_table_artifact(key="published-extracts", table=[
         {"department": d, "extract": str(p)} for d, p in published.extracts.items()],
-        description=f"{published.snapshots} profile snapshots sent to {published_topic(settings)}")
+        description=f"{published.snapshots} profile snapshots sent to {published_topic(hub.settings)}")
     logger.info("published %d snapshots and %d extracts", published.snapshots, len(published.extracts))
     return published

@@ -61,6 +61,6 @@ def ensure_limits(settings: Settings) -> None:
 def serve_flows(settings: Settings | None = None) -> None:
     from prefect import serve
 
-    settings = settings or Settings()
+    settings = bootstrap.hub(settings).settings  # none given: read once, in the bootstrap
     ensure_limits(settings)
     serve(*deployments(settings))

@@ -9,14 +9,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from onceonly import bootstrap
-from onceonly.settings import Settings
 
 
 @task(name="estimate-matcher", timeout_seconds=3600, cache_policy=NO_CACHE)
 def estimate(seed: int) -> str:
     from services.training import TrainMatcher
 
-    return bootstrap.training_service(Settings()).train(TrainMatcher(seed=seed)).parameters.version
+    return bootstrap.hub().training.train(TrainMatcher(seed=seed)).parameters.version
 
 
 @flow(name="train-matcher", log_prints=True)

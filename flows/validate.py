@@ -40,6 +40,7 @@ from flows.suites import (
     unknown_value_counts,
 )
 from onceonly import bootstrap
+from onceonly.bootstrap import Hub
 from onceonly.settings import Settings
 from schemas.source_record import SourceRecord
 from store import flow_batches
@@ -210,13 +211,15 @@ def write_report(data_dir: Path, validation: Validation) -> Path:
 
 # -- the flow -----------------------------------------------------------------------------------------
 @task(name="validate-sources-and-store", timeout_seconds=1800, cache_policy=NO_CACHE)
-def check(settings: Settings, rules: Mapping[str, SourceRules] | None = None) -> Validation:
-    engine = bootstrap.engine(settings)
+def check(settings: Settings | Hub, rules: Mapping[str, SourceRules] | None = None) -> Validation:
+    """Validate with the hub's store and mapping files (a hub, or one built from ``settings``)."""
+    hub = bootstrap.hub(settings)
+    settings, engine = hub.settings, hub.engine
     flow_batches.create_tables(engine)
     batches = read_batches(engine, bootstrap.field_mappings(settings), bootstrap.resident_sources(settings))
     runs = [SuiteRun(name=b.source, frame=batch_frame(b.rows), suite=batch_suite(b.source, rules_for(b.source, rules)))
             for b in batches]
-    frames = profile_frames(bootstrap.profile_projection(settings, engine).profiles(), link_counts(engine),
+    frames = profile_frames(hub.profile_projection.profiles(), link_counts(engine),
                             id_hash_key=settings.id_hash_key.get_secret_value())
     suites = profile_suites()
     runs += [SuiteRun(name=name, frame=frames[name], suite=suites[name]) for name in suites]
@@ -237,7 +240,7 @@ def validate_flow() -> Validation:
     """Validate every source's new batch and the profile store; Data Docs and a report every run."""
     from prefect.artifacts import create_markdown_artifact
 
-    validation = check(Settings())
+    validation = check(bootstrap.hub())
     logger = get_run_logger()
     logger.info("Data Docs: %s", validation.data_docs)
     logger.info("report: %s", validation.report)

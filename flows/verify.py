@@ -12,7 +12,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from onceonly import bootstrap
-from onceonly.settings import Settings
 
 
 class StoreDiverged(RuntimeError):
@@ -23,11 +22,12 @@ class StoreDiverged(RuntimeError):
 def replay_and_compare() -> dict[str, object]:
     from services.verification import remove_sqlite, replay_and_compare
 
-    settings = Settings()
+    hub = bootstrap.hub()
+    settings = hub.settings
     scratch = settings.data_dir / "verify" / f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.db"
     try:
-        result = replay_and_compare(bootstrap.profile_projection(settings), target_url=f"sqlite:///{scratch}",
-                                    bootstrap=bootstrap.kafka_bootstrap(settings),
+        result = replay_and_compare(hub.profile_projection, target_url=f"sqlite:///{scratch}",
+                                    bootstrap=hub.kafka_bootstrap(),
                                     profile_events_topic=settings.profile_events_topic,
                                     places_topic=settings.places_topic, only_applied=True)
     finally:

@@ -1,14 +1,19 @@
-"""The one wiring place: settings → Kafka address, store engine, faust app, connectors.
+"""The one wiring place: settings → Kafka address, store engine, audit log, repositories, services,
+faust app, connectors. :class:`Hub` (``hub(settings)``) holds one process's object graph, built from
+these functions lazily and once; every entry point (query service, CLI, flows, workers) takes its
+services from one.
 
-Tests call the same functions with other settings.
+Tests call the same functions, or build a hub, with other settings.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
+from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 import yaml
@@ -36,6 +41,7 @@ from services.restandardise import RestandardiseService
 from services.training import TrainingService, current_records
 from store.audit import AuditLog
 from store.audit_checkpoints import Checkpointer, CheckpointFile
+from store.auth_tables import UserStore
 from store.engine import companion_engine, make_engine
 from store.ledger import SourceRecordLedger
 from store.matcher_parameters import MatcherParameterStore, MatcherVersions
@@ -45,6 +51,10 @@ from store.profile_projection import ProfileProjection
 from store.pull_holds import HeldRecord, PullHolds
 from store.resolver_state import ResolverState
 from streams.app import StreamWiring, build_app
+
+if TYPE_CHECKING:
+    from services.mapping_check import MappingCheckService
+    from services.planning import PlanningService
 
 SOURCES = ("public_security", "social_security", "civil_affairs", "housing", "community")
 
@@ -314,7 +324,8 @@ def _faust_dir(settings: Settings) -> Path:
 
 
 def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine | None = None,
-               field_mapping_overrides: dict[str, FieldMapping] | None = None) -> faust.App:
+               field_mapping_overrides: dict[str, FieldMapping] | None = None,
+               objections: ObjectionService | None = None) -> faust.App:
     db = db if db is not None else engine(settings)
     return build_app(StreamWiring(
         app_id=settings.app_id,
@@ -334,7 +345,7 @@ def stream_app(settings: Settings, *, bootstrap: str | None = None, db: Engine |
         gazetteer=place_projection(settings, db),
         gazetteer_sources=frozenset(gazetteer_sources(settings)),
         datadir=str(_faust_dir(settings)),
-        objections=objection_service(settings, db, audit_log(settings, db)),
+        objections=objections if objections is not None else objection_service(settings, db, audit_log(settings, db)),
         agents=frozenset(a.strip() for a in settings.worker_agents.split(",") if a.strip()),
     ))
 
@@ -388,3 +399,136 @@ def training_service(settings: Settings, db: Engine | None = None) -> TrainingSe
 
     return TrainingService(records, MatcherParameterStore(db if db is not None else engine(settings)),
                            announce=lambda version: announce_matcher(settings, version, db))
+
+
+class Hub:
+    """One process's object graph: settings → store engine → audit log → repositories → services,
+    each built on first use and then kept (one engine, one audit log per process). Every entry point
+    takes its services from one: the query service (``api.app.create_app``), the CLI commands, the
+    flow tasks, the stream workers; tests build one with other settings (``hub(settings)``). The
+    module's functions are its parts, each still usable alone."""
+
+    def __init__(self, settings: Settings | None = None, *, engine: Engine | None = None,
+                 sources: Sequence[str] | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()  # the environment, read once
+        self._engine = engine
+        self._sources = list(sources) if sources is not None else None
+
+    # -- infrastructure ------------------------------------------------------------------------------
+    @cached_property
+    def engine(self) -> Engine:
+        """The store (migrated on first use), or the engine the hub was given."""
+        return self._engine if self._engine is not None else make_engine(self.settings.store_url)
+
+    @cached_property
+    def sources(self) -> list[str]:
+        return self._sources if self._sources is not None else sources(self.settings)
+
+    def kafka_bootstrap(self) -> str:
+        """The cluster's address, looked up on each call (a local broker may start later)."""
+        return kafka_bootstrap(self.settings)
+
+    def mappings(self) -> dict[str, ConnectorSpec]:
+        """The mapping files as they are now (re-read on each call)."""
+        return mappings(self.settings)
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return audit_log(self.settings, self.engine)
+
+    # -- repositories --------------------------------------------------------------------------------
+    @cached_property
+    def grants(self) -> dict[str, Grant]:
+        return access_grants()
+
+    @cached_property
+    def objection_store(self) -> ObjectionStore:
+        return ObjectionStore(self.engine)
+
+    @cached_property
+    def users(self) -> UserStore:
+        return UserStore(self.engine, token_lifetime=timedelta(days=self.settings.token_days))
+
+    @cached_property
+    def profile_projection(self) -> ProfileProjection:
+        return profile_projection(self.settings, self.engine)
+
+    @cached_property
+    def place_projection(self) -> PlaceProjection:
+        return place_projection(self.settings, self.engine)
+
+    @cached_property
+    def resolver_state(self) -> ResolverState:
+        return resolver_state(self.engine)
+
+    # -- services ------------------------------------------------------------------------------------
+    @cached_property
+    def ingest(self) -> IngestService:
+        return ingest_service(self.settings, self.engine)
+
+    @cached_property
+    def objections(self) -> ObjectionService:
+        return ObjectionService(self.objection_store, acknowledged_batch_publisher(self.kafka_bootstrap,
+                                                                                   self.settings.objections_topic),
+                                self.audit, digest_key=self.settings.id_hash_key.get_secret_value(),
+                                grants=self.grants)
+
+    @cached_property
+    def gazetteer(self) -> GazetteerService:
+        return gazetteer_service(self.settings, self.engine, self.audit)
+
+    @cached_property
+    def pull_holds(self) -> PullHoldService:
+        return pull_hold_service(self.settings, self.engine, self.audit)
+
+    @cached_property
+    def restandardise(self) -> RestandardiseService:
+        return restandardise_service(self.settings, self.audit)
+
+    @cached_property
+    def training(self) -> TrainingService:
+        return training_service(self.settings, self.engine)
+
+    @cached_property
+    def planning(self) -> PlanningService:
+        from services.planning import PlanningService
+
+        return PlanningService(self.engine, self.audit, objections=self.objection_store, grants=self.grants,
+                               ingest=self.ingest)
+
+    @cached_property
+    def mapping_check(self) -> MappingCheckService:
+        from services.mapping_check import MappingCheckService
+
+        return MappingCheckService(self.audit)
+
+    def announce_matcher(self, version: str | None = None) -> str | None:
+        return announce_matcher(self.settings, version, self.engine)
+
+    def stream_app(self, *, bootstrap: str | None = None,
+                   field_mapping_overrides: dict[str, FieldMapping] | None = None) -> faust.App:
+        return stream_app(self.settings, bootstrap=bootstrap, db=self.engine,
+                          field_mapping_overrides=field_mapping_overrides, objections=self.objections)
+
+    # -- shutting down -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close what was built: the ingest service's clients, then the audit log (its last checkpoint)."""
+        built = vars(self)
+        if "ingest" in built:
+            built["ingest"].close()
+        if "audit" in built:
+            built["audit"].close()
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def hub(settings: Settings | Hub | None = None, *, engine: Engine | None = None) -> Hub:
+    """The object graph for ``settings`` (none: read from the environment, once), on ``engine`` if
+    given; a hub passed in is returned as it is (functions take either)."""
+    if isinstance(settings, Hub):
+        return settings
+    return Hub(settings, engine=engine)

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,12 @@ from rich.console import Console
 from onceonly import bootstrap
 from onceonly.logs import configure_logging
 from onceonly.settings import PROJECT_ROOT, Settings, is_loopback
+
+if TYPE_CHECKING:
+    from core.access import Principal
+    from services.gazetteer import GazetteerService
+    from services.objections import ObjectionService
+    from services.pull_holds import PullHoldService
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="OnceOnly: one profile per resident, each fact collected once.")
 console = Console()
@@ -71,11 +77,12 @@ def worker(loglevel: Annotated[str, typer.Option(help="log level (default: ONCEO
     _refuse_default_audit_key(settings, settings.api_host, "worker")
     # The newest stored matcher parameters, announced on the records topic before any record this
     # worker standardises: the resolver switches there (a version in use already changes nothing).
+    hub = bootstrap.hub(settings)
     try:
-        bootstrap.announce_matcher(settings)
+        hub.announce_matcher()
     except Exception as exc:  # the broker is not up yet: the resolve agent announces it once it is
         console.print(f"matcher parameters not announced yet ({type(exc).__name__}); the worker will")
-    stream_app = bootstrap.stream_app(settings)
+    stream_app = hub.stream_app()
     if settings.metrics_port:  # Prometheus scrapes each worker (its own counters) on this port
         from metrics.worker_endpoint import start_worker_metrics
 
@@ -97,7 +104,7 @@ def ingest(
     from connectors.spec import ConnectorSpec
 
     spec = ConnectorSpec.load(mapping)
-    counts = bootstrap.ingest_service(_settings()).pull(spec, only_file=path)
+    counts = bootstrap.hub(_settings()).ingest.pull(spec, only_file=path)
     console.print(f"{spec.source}: {counts}")
 
 
@@ -108,7 +115,7 @@ def pull(
     """Run one department's connector as its mapping file declares (incremental, collected once)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    service = bootstrap.ingest_service(_settings())
+    service = bootstrap.hub(_settings()).ingest
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
         task = progress.add_task(f"{source}: starting", total=None)
 
@@ -124,20 +131,20 @@ def status() -> None:
     """Print what the store holds."""
     from store.ledger import SourceRecordLedger
 
-    settings = _settings()
-    ledger = SourceRecordLedger(bootstrap.engine(settings))
-    console.print(f"store: {settings.store_url}")
-    for source in bootstrap.sources(settings):
+    hub = bootstrap.hub(_settings())
+    ledger = SourceRecordLedger(hub.engine)
+    console.print(f"store: {hub.settings.store_url}")
+    for source in hub.sources:
         console.print(f"  {source:16} {ledger.count(source):>8} source-record versions")
 
 
 @app.command()
 def init() -> None:
     """Create the hub's Kafka topics and the store's tables (idempotent)."""
-    settings = _settings()
-    bootstrap.prepare_topics(settings)
-    bootstrap.engine(settings)
-    console.print(f"topics and tables ready ({settings.store_url})")
+    hub = bootstrap.hub(_settings())
+    bootstrap.prepare_topics(hub.settings)
+    _ = hub.engine  # built: the tables created or migrated
+    console.print(f"topics and tables ready ({hub.settings.store_url})")
 
 
 @app.command()
@@ -145,10 +152,10 @@ def check() -> None:
     """Exit 0 when the Kafka cluster and the store answer (container healthchecks use it)."""
     from kafka_adapter.admin import cluster_reachable
 
-    settings = _settings()
-    kafka_ok = cluster_reachable(bootstrap.kafka_bootstrap(settings))
+    hub = bootstrap.hub(_settings())
+    kafka_ok = cluster_reachable(hub.kafka_bootstrap())
     try:
-        with bootstrap.engine(settings).connect():
+        with hub.engine.connect():
             store_ok = True
     except Exception:
         store_ok = False
@@ -183,7 +190,7 @@ def service_app():  # type: ignore[no-untyped-def]
 
     settings = _settings()
     configure_logging(settings.log_format, settings.log_level)  # each uvicorn process starts afresh
-    app = create_app(bootstrap.engine(settings), bootstrap.sources(settings), settings)
+    app = create_app(bootstrap.hub(settings))
     # The cyclic collector's full passes stopped every request for 100–230 ms (measured on 100,000
     # profiles): what the process built at start is frozen out of them, and young collections run
     # after 50,000 net allocations instead of 700 (request garbage is freed by reference counting).
@@ -228,7 +235,7 @@ def serve(
     _refuse_default_key(settings, host or settings.api_host, "serve")
     _refuse_default_audit_key(settings, host or settings.api_host, "serve")
     _refuse_default_session_key(settings, host or settings.api_host, "serve")
-    bootstrap.engine(settings)  # migrate once here, before the workers open the store
+    _ = bootstrap.hub(settings).engine  # migrate once here, before the workers open the store
     processes = serve_workers(settings, workers)
     if processes > 1:  # one /metrics for all processes: prometheus-client's multiprocess files
         _metrics_folder(settings)
@@ -251,7 +258,7 @@ def train(seed: Annotated[int, typer.Option(help="seed of the random pair sample
 
     from services.training import TooLittleData, TrainMatcher, estimates
 
-    service = bootstrap.training_service(_settings())
+    service = bootstrap.hub(_settings()).training
     try:
         with console.status("estimating the matcher's parameters from the raw topics…"):
             parameters = service.train(TrainMatcher(seed=seed)).parameters
@@ -347,14 +354,15 @@ def replay(
 
     from services.verification import remove_sqlite, replay_and_compare
 
-    settings = _settings()
+    hub = bootstrap.hub(_settings())
+    settings = hub.settings
     target_url = into or f"sqlite:///{settings.data_dir / 'replay.db'}"
     if into is None:
         remove_sqlite(settings.data_dir / "replay.db")
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("replaying places and profile-events", total=None)
-        result = replay_and_compare(bootstrap.profile_projection(settings), target_url=target_url,
-                                    bootstrap=bootstrap.kafka_bootstrap(settings),
+        result = replay_and_compare(hub.profile_projection, target_url=target_url,
+                                    bootstrap=hub.kafka_bootstrap(),
                                     profile_events_topic=settings.profile_events_topic,
                                     places_topic=settings.places_topic,
                                     progress=lambda n: progress.update(task, completed=n))
@@ -381,16 +389,11 @@ def export(
 
     if what != "links":
         raise typer.BadParameter("only 'links' can be exported", param_hint="WHAT")
-    settings = _settings()
-    audit = bootstrap.audit_log(settings, bootstrap.engine(settings))
-    try:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["source", "record_id", "profile_id", "community", "grid"])
-            count = export_links_audited(audit, operator(steward), bootstrap.profile_projection(settings).located_links,
-                                         writer.writerow)
-    finally:
-        audit.close()
+    with bootstrap.hub(_settings()) as hub, output.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["source", "record_id", "profile_id", "community", "grid"])
+        count = export_links_audited(hub.audit, operator(steward), hub.profile_projection.located_links,
+                                     writer.writerow)
     console.print(f"wrote {count} links to {output}")
 
 
@@ -423,12 +426,11 @@ def users_add(
     """Add a user (password hashed with argon2). A role that reads residents (worker, steward, department
     reader) is added disabled, waiting for a steward or an auditor to approve it (console 账号审批)."""
     from core.access import ROLES, needs_approval
-    from store.auth_tables import UserStore
 
     if role not in ROLES:
         raise typer.BadParameter(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     waits = needs_approval(role)
-    users = UserStore(bootstrap.engine(_settings()))
+    users = bootstrap.hub(_settings()).users
     try:
         users.add(username, password, role, communities=community, grids=grid,
                   department=department, active=not waits)
@@ -444,9 +446,9 @@ def users_add(
 def users_token(username: str, label: Annotated[str, typer.Option(help="what the token is for")] = "") -> None:
     """Issue a bearer token for a machine account (a department reader; printed once, stored as its hash)."""
     from core.access import may_hold_token
-    from store.auth_tables import UnknownUser, UserStore
+    from store.auth_tables import UnknownUser
 
-    users = UserStore(bootstrap.engine(_settings()))
+    users = bootstrap.hub(_settings()).users
     holder = next((p for p in users.list() if p.username == username), None)
     if holder is not None and not may_hold_token(holder.role):
         raise typer.BadParameter("bearer tokens are only for machine accounts (department readers); people log in")
@@ -460,9 +462,8 @@ def users_token(username: str, label: Annotated[str, typer.Option(help="what the
 def users_seed() -> None:
     """Add the demo users, one per role (password onceonly-demo; for the local demo only)."""
     from api.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
-    from store.auth_tables import UserStore
 
-    added = {u.username for u in seed_demo_users(UserStore(bootstrap.engine(_settings())))}
+    added = {u.username for u in seed_demo_users(bootstrap.hub(_settings()).users)}
     for user in DEMO_USERS:
         console.print(f"  {user.username:20} {user.role:18} {user.scope}{'' if user.username in added else '  (existed)'}")
     console.print(f"password of every demo user: {DEMO_PASSWORD}")
@@ -471,9 +472,8 @@ def users_seed() -> None:
 @users_app.command("list")
 def users_list() -> None:
     """List users, roles and scopes."""
-    from store.auth_tables import UserStore
 
-    for p in UserStore(bootstrap.engine(_settings())).list():
+    for p in bootstrap.hub(_settings()).users.list():
         console.print(f"  {p.username:20} {p.role:18} {p.scope}")
 
 
@@ -483,8 +483,7 @@ def audit_verify() -> None:
     hold it against the signed checkpoints in the checkpoint file and, when a broker is configured,
     the checkpoints topic; exit 1 when an entry was edited, deleted or re-chained, or the log cut short
     or wiped."""
-    settings = _settings()
-    result = bootstrap.audit_log(settings, bootstrap.engine(settings)).verify()
+    result = bootstrap.hub(_settings()).audit.verify()
     for note in result.notes:
         console.print(f"[dim]{note}[/]", highlight=False)
     for problem in result.problems:
@@ -500,12 +499,10 @@ places_app = typer.Typer(no_args_is_help=True, help="The gazetteer (标准地址
 app.add_typer(places_app, name="places")
 
 
-def _gazetteer(steward: str) -> tuple[object, object]:
+def _gazetteer(steward: str) -> tuple[GazetteerService, Principal]:
     from services.operator_reads import operator
 
-    settings = _settings()
-    engine = bootstrap.engine(settings)
-    return bootstrap.gazetteer_service(settings, engine, bootstrap.audit_log(settings, engine)), operator(steward)
+    return bootstrap.hub(_settings()).gazetteer, operator(steward)
 
 
 @places_app.command("disagreements")
@@ -513,7 +510,7 @@ def places_disagreements(steward: Annotated[str, typer.Option(help="who looks (a
                          limit: int = 50) -> None:
     """Keys whose facts disagree (records among themselves, or with the standard file), with each fact."""
     service, principal = _gazetteer(steward)
-    rows = service.disagreements(principal, limit=limit)  # type: ignore[attr-defined]
+    rows = service.disagreements(principal, limit=limit)
     for row in rows:
         console.print(f"{row.place_key}: {row.community} {row.grid or ''} ({row.origin})")
         for fact in row.facts:
@@ -531,7 +528,7 @@ def places_correct(place_key: str, steward: Annotated[str, typer.Option(help="wh
 
     service, principal = _gazetteer(steward)
     try:
-        event = service.correct(principal, CorrectPlace(place_key, community, grid, reason))  # type: ignore[attr-defined]
+        event = service.correct(principal, CorrectPlace(place_key, community, grid, reason))
     except UnknownPlace as exc:
         console.print(f"[red]refused[/]: {exc}")
         raise typer.Exit(2) from exc
@@ -543,12 +540,10 @@ pulls_app = typer.Typer(no_args_is_help=True,
 app.add_typer(pulls_app, name="pulls")
 
 
-def _pull_holds(steward: str) -> tuple[object, object]:
+def _pull_holds(steward: str) -> tuple[PullHoldService, Principal]:
     from services.operator_reads import operator
 
-    settings = _settings()
-    engine = bootstrap.engine(settings)
-    return bootstrap.pull_hold_service(settings, engine, bootstrap.audit_log(settings, engine)), operator(steward)
+    return bootstrap.hub(_settings()).pull_holds, operator(steward)
 
 
 @pulls_app.command("pending")
@@ -556,7 +551,7 @@ def pulls_pending(steward: Annotated[str, typer.Option(help="who looks")] = "cli
                   source: Annotated[str | None, typer.Option(help="only this source")] = None) -> None:
     """Pulls whose ends wait for a steward: how many, of how many live records, and why."""
     service, principal = _pull_holds(steward)
-    holds = service.pending(principal, source=source)  # type: ignore[attr-defined]
+    holds = service.pending(principal, source=source)
     for hold in holds:
         console.print(f"{hold.hold_id}  {hold.source}  {hold.held_at:%Y-%m-%d %H:%M}  "
                       f"{hold.to_end} ends held of {hold.live} live records")
@@ -595,17 +590,15 @@ objections_app = typer.Typer(no_args_is_help=True, help="Data objections (数据
 app.add_typer(objections_app, name="objections")
 
 
-def _objections() -> object:
-    settings = _settings()
-    engine = bootstrap.engine(settings)
-    return bootstrap.objection_service(settings, engine, bootstrap.audit_log(settings, engine))
+def _objections() -> ObjectionService:
+    return bootstrap.hub(_settings()).objections
 
 
 @objections_app.command("sweep")
 def objections_sweep() -> None:
     """Close the objections whose source corrected the disputed value; escalate the overdue (the
     workers do this every 30 s)."""
-    swept = _objections().sweep()  # type: ignore[attr-defined]
+    swept = _objections().sweep()
     console.print(f"{swept.closed} closed after a correction at source, {swept.escalated} escalated")
 
 
@@ -621,7 +614,7 @@ def objections_answers(path: Annotated[Path, typer.Argument(help="the department
     principal = Principal(user_id=f"feed:{department}", username=f"feed:{department}", role="department_reader",
                           department=department)
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        result = _objections().answer_file(principal, list(csv.DictReader(fh)))  # type: ignore[attr-defined]
+        result = _objections().answer_file(principal, list(csv.DictReader(fh)))
     for number, why in result.refused:
         console.print(f"  row {number}: refused: {why}")
     console.print(f"{result.rows} rows: {result.answered} answered, {len(result.refused)} refused")
@@ -634,14 +627,14 @@ def objections_verify(rebuild: Annotated[bool, typer.Option(help="rewrite the ta
     """Compare the objections table with the fold of the objections topic (or rebuild it from the topic)."""
     from kafka_adapter.reader import read_log
 
-    settings = _settings()
-    service = _objections()
-    events = [logged.event for batch in read_log(bootstrap.kafka_bootstrap(settings), settings.objections_topic)
+    hub = bootstrap.hub(_settings())
+    service = hub.objections
+    events = [logged.event for batch in read_log(hub.kafka_bootstrap(), hub.settings.objections_topic)
               for logged in batch]
     if rebuild:
-        applied = service.replay(events)  # type: ignore[attr-defined]
+        applied = service.replay(events)  # type: ignore[arg-type]
         console.print(f"rebuilt the objections table from {len(events)} events ({applied} applied)")
-    if not service.matches_log(events):  # type: ignore[attr-defined]
+    if not service.matches_log(events):  # type: ignore[arg-type]
         console.print("[red]MISMATCH[/]: the objections table is not the fold of the topic")
         raise typer.Exit(1)
     console.print(f"identical: {len(events)} events")
@@ -714,24 +707,19 @@ def plan(
     """Plan a form: what the hub already knows per resident, and an .xlsx asking only for the gaps. Audited."""
     from services.operator_reads import operator
     from services.plan_workbook import export_xlsx
-    from services.planning import PlanningService
 
     if community is None and not profile:
         raise typer.BadParameter("give --community (optionally with --grid) or --profile")
     if grid is not None and community is None:
         raise typer.BadParameter("--grid needs the --community it belongs to")
-    settings = _settings()
-    engine = bootstrap.engine(settings)
-    audit = bootstrap.audit_log(settings, engine)
     asked = f"plan --form {form} " + (f"--community {community} {grid or ''}" if community else f"--profile {' '.join(profile or [])}")
     try:
-        collection = PlanningService(engine, audit).operator_plan(operator(steward), form, asked=asked.strip(),
-                                                                  community=community, grid=grid, profile_ids=profile)
+        with bootstrap.hub(_settings()) as hub:
+            collection = hub.planning.operator_plan(operator(steward), form, asked=asked.strip(),
+                                                    community=community, grid=grid, profile_ids=profile)
     except LookupError as exc:
         console.print(f"[red]refused[/]: {exc}")
         raise typer.Exit(2) from None
-    finally:
-        audit.close()
     export_xlsx(collection, output)
     console.print(f"{len(collection.residents)} residents, {collection.requested} fields requested, "
                   f"{collection.known} already known: re-collection avoided {collection.share_known:.0%}")
@@ -757,19 +745,15 @@ def mapping_check(
     import json
 
     from connectors.spec import ConnectorSpec
-    from services.mapping_check import MappingCheckService
     from services.operator_reads import operator
 
-    settings = _settings()
     spec = ConnectorSpec.load(mapping)
-    audit = bootstrap.audit_log(settings, bootstrap.engine(settings))
     try:
-        report = MappingCheckService(audit).check(operator(steward), spec, path, sample=sample).as_dict()
+        with bootstrap.hub(_settings()) as hub:
+            report = hub.mapping_check.check(operator(steward), spec, path, sample=sample).as_dict()
     except ValueError as exc:
         typer.echo(f"onceonly mapping check: {exc}", err=True)
         raise typer.Exit(2) from None
-    finally:
-        audit.close()
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -828,15 +812,12 @@ def restandardise(
     from services.operator_reads import operator
     from services.restandardise import NotRestandardisable
 
-    settings = _settings()
-    audit = bootstrap.audit_log(settings, bootstrap.engine(settings))
     try:
-        done = bootstrap.restandardise_service(settings, audit).run(operator(steward), source)
+        with bootstrap.hub(_settings()) as hub:
+            done = hub.restandardise.run(operator(steward), source)
     except NotRestandardisable as exc:
         typer.echo(f"onceonly restandardise: {exc}", err=True)
         raise typer.Exit(2) from None
-    finally:
-        audit.close()
     console.print(f"{source}: {done.records} records, {done.changed} changed (sent), {done.unchanged} unchanged, "
                   f"{done.refused} refused (dead-lettered), {done.pending} not yet standardised by the workers")
 
