@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         timed("project", lambda: [projection.apply([DeliveredEvent("profile-events", 0, i + j, e)
                                                     for j, e in enumerate(chunk)])
                                   for i, chunk in _chunks(events)], len(events))
+        placed = projection.places
+        console.print(f"places: {placed.rederived:,} profiles re-derived through a moved key "
+                      f"({placed.rederived_changed:,} changed) for {len(events):,} profile events")
 
     table = Table(title=f"Write-path stages in-process ({n} source records, {len(made)} standardised; "
                         f"load {load_before:.1f} → {os.getloadavg()[0]:.1f})")

@@ -1,6 +1,7 @@
 """Projecting the places topic into the gazetteer: the grid centre's standard-address rows
 (upserts and ends) and stewards' corrections, idempotently, with the consumed offsets in the
-same transaction. Every profile located through a key whose assignment moved is re-derived."""
+same transaction. Every profile whose place a key whose assignment moved can change is re-derived
+(store.places.PlaceIndex.rederive)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ community): replay rebuilds it."""
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, Index, Integer, String, Table, Text, true
 
 from store.tables import metadata
 
@@ -37,7 +37,10 @@ places = Table(
 Index("ix_places_community", places.c.community)
 
 # Which keys locate which profile (to re-derive the profiles a changed key touches), and the
-# profile's place candidates in order (core.places.PlaceCandidate as JSON).
+# profile's place candidates in order (core.places.PlaceCandidate as JSON). ``decisive``: the key
+# decides one of the profile's candidates, or is more specific than the key that does
+# (core.places.decisive_keys); a move of any other key of the profile cannot change its place
+# unless a steward's correction lands on that key.
 profile_places = Table(
     "profile_places",
     metadata,
@@ -49,5 +52,6 @@ profile_place_keys = Table(
     metadata,
     Column("place_key", String(200), primary_key=True),
     Column("profile_id", String(64), primary_key=True),
+    Column("decisive", Boolean, nullable=False, default=True, server_default=true()),
 )
 Index("ix_profile_place_keys_profile", profile_place_keys.c.profile_id)

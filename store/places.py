@@ -2,9 +2,13 @@
 
 Used inside the projection's transaction (records that name their community, profiles to
 locate) and by the places consumer (the grid centre's standard addresses, stewards'
-corrections). Whenever a key's assignment changes, every profile located through that key is
-re-derived, so a profile's community is always ``derive_place(its candidates, the assignments)``
-whatever order the facts arrived in: replay gives the same rows.
+corrections). Whenever a key's assignment changes, every profile whose place that key can change
+is re-derived, so a profile's community is always ``derive_place(its candidates, the assignments)``
+whatever order the facts arrived in: replay gives the same rows. A key can change a profile's
+place when it decides one of its candidates or is more specific than the key that does (stored
+as ``decisive`` with the profile's keys, :func:`core.places.decisive_keys`), or when a steward's
+correction now holds it; a busy road or compound whose assignment moves as facts accumulate
+re-derives only the profiles it places, not those its buildings place.
 
 On PostgreSQL the gazetteer step takes a transaction-level advisory lock, so two projection
 workers never recompute one key from half of its facts (SQLite already serialises writers).
@@ -26,6 +30,7 @@ from core.places import (
     ProfilePlace,
     assign_counted,
     candidates,
+    decisive_keys,
     derive_place,
     record_facts,
 )
@@ -54,7 +59,13 @@ class PlaceRow:
 
 
 class PlaceIndex:
-    """Stateless: every method works in the caller's transaction."""
+    """Stateless: every method works in the caller's transaction. ``rederived`` and
+    ``rederived_changed`` only count (for the benches): profiles re-derived by :meth:`rederive`,
+    and those of them whose place columns changed."""
+
+    def __init__(self) -> None:
+        self.rederived = 0
+        self.rederived_changed = 0
 
     def lock(self, conn: Connection) -> None:
         if conn.dialect.name == "postgresql":
@@ -125,7 +136,8 @@ class PlaceIndex:
 
     # -- assignments -------------------------------------------------------------------------------
     def reassign(self, conn: Connection, keys: Iterable[str]) -> set[str]:
-        """Recompute the assignment of ``keys``; return those whose community or grid changed."""
+        """Recompute the assignment of ``keys``; return those whose community, grid or origin
+        changed (what a profile's place reads of a key)."""
         keys = sorted(set(keys))
         moved: set[str] = set()
         for chunk in chunks(keys):
@@ -146,7 +158,8 @@ class PlaceIndex:
                 row = {"place_key": key, "community": assignment.community, "grid": assignment.grid,
                        "origin": assignment.origin, "disagreement": assignment.disagreement,
                        "facts": sum(n for _, n in facts[key])}
-                if before is None or (before.community, before.grid) != (assignment.community, assignment.grid):
+                if before is None or (before.community, before.grid, before.origin) != (
+                        assignment.community, assignment.grid, assignment.origin):
                     moved.add(key)
                 if before is None or any(getattr(before, c) != v for c, v in row.items()):
                     rows.append(row)
@@ -166,54 +179,85 @@ class PlaceIndex:
     # -- profiles ----------------------------------------------------------------------------------
     def locate(self, conn: Connection, touched: Sequence[Profile], moved: set[str]) -> dict[str, ProfilePlace]:
         """Store the place candidates of the touched profiles and derive their places; then
-        re-derive every other profile located through a key in ``moved``."""
-        cands = {p.profile_id: (candidates(p) if p.is_active else ()) for p in touched}
+        re-derive every other profile whose place a key in ``moved`` can change."""
+        return self.locate_candidates(conn, {p.profile_id: (candidates(p) if p.is_active else ()) for p in touched}, moved)
+
+    def locate_candidates(self, conn: Connection, cands: Mapping[str, tuple[PlaceCandidate, ...]], moved: set[str]
+                          ) -> dict[str, ProfilePlace]:
+        """:meth:`locate` for profiles given by their place candidates (:func:`core.places.candidates`)."""
         all_keys = {k for cs in cands.values() for c in cs for k in c.keys}
         known = self.assignments(conn, all_keys)
         located = {pid: derive_place(cs, known.get) for pid, cs in cands.items()}
-        self._store_candidates(conn, cands)
+        self._store_candidates(conn, cands, {pid: decisive_keys(cs, known.get) for pid, cs in cands.items()})
         self.rederive(conn, moved, skip=set(cands))
         return located
 
-    def _store_candidates(self, conn: Connection, cands: dict[str, tuple[PlaceCandidate, ...]]) -> None:
+    def _store_candidates(self, conn: Connection, cands: Mapping[str, tuple[PlaceCandidate, ...]],
+                          decisive: Mapping[str, frozenset[str]]) -> None:
         if not cands:
             return
         ids = sorted(cands)
-        held: dict[str, set[str]] = {pid: set() for pid in ids}
-        for chunk in chunks(ids):
-            for r in conn.execute(select(profile_place_keys.c.profile_id, profile_place_keys.c.place_key)
-                                  .where(profile_place_keys.c.profile_id.in_(chunk))):
-                held[r.profile_id].add(r.place_key)
-        gone: list[tuple[str, str]] = []
-        new: list[dict[str, str]] = []
-        for pid in ids:
-            wanted = {k for c in cands[pid] for k in c.keys}
-            gone += [(k, pid) for k in held[pid] - wanted]
-            new += [{"place_key": k, "profile_id": pid} for k in sorted(wanted - held[pid])]
-        for pairs in chunks(gone):
-            conn.execute(delete(profile_place_keys).where(
-                tuple_(profile_place_keys.c.place_key, profile_place_keys.c.profile_id).in_(pairs)))
-        if new:
-            conn.execute(profile_place_keys.insert(), new)
+        self._store_keys(conn, {pid: {k: k in decisive[pid] for c in cands[pid] for k in c.keys} for pid in ids},
+                         self._held_keys(conn, ids))
         upsert(conn, profile_places, [{"profile_id": pid, "candidates": json.dumps(
             [c.as_json() for c in cands[pid]], ensure_ascii=False, sort_keys=True)} for pid in ids],
             keys=("profile_id",), update=("candidates",))
 
+    @staticmethod
+    def _held_keys(conn: Connection, ids: Sequence[str]) -> dict[str, dict[str, bool]]:
+        """profile → its stored place keys, each with its ``decisive`` flag."""
+        k = profile_place_keys
+        held: dict[str, dict[str, bool]] = {pid: {} for pid in ids}
+        for chunk in chunks(list(ids)):
+            for r in conn.execute(select(k.c.profile_id, k.c.place_key, k.c.decisive).where(k.c.profile_id.in_(chunk))):
+                held[r.profile_id][r.place_key] = bool(r.decisive)
+        return held
+
+    @staticmethod
+    def _store_keys(conn: Connection, wanted: Mapping[str, Mapping[str, bool]],
+                    held: Mapping[str, Mapping[str, bool]]) -> None:
+        """Make ``wanted`` (profile → key → decisive) the stored keys of its profiles."""
+        k = profile_place_keys
+        gone: list[tuple[str, str]] = []
+        new: list[dict[str, object]] = []
+        flipped: list[dict[str, object]] = []
+        for pid in sorted(wanted):
+            want, have = wanted[pid], held.get(pid, {})
+            gone += [(key, pid) for key in sorted(have.keys() - want.keys())]
+            new += [{"place_key": key, "profile_id": pid, "decisive": want[key]} for key in sorted(want.keys() - have.keys())]
+            flipped += [{"k": key, "p": pid, "d": want[key]} for key in sorted(want.keys() & have.keys())
+                        if want[key] != have[key]]
+        for pairs in chunks(gone):
+            conn.execute(delete(k).where(tuple_(k.c.place_key, k.c.profile_id).in_(pairs)))
+        if new:
+            conn.execute(k.insert(), new)
+        if flipped:
+            conn.execute(update(k).where(k.c.place_key == bindparam("k"), k.c.profile_id == bindparam("p"))
+                         .values(decisive=bindparam("d")), flipped)
+
     def rederive(self, conn: Connection, keys: Iterable[str], skip: set[str] | None = None) -> int:
-        """Re-derive the place of every profile located through ``keys``; return how many changed."""
+        """Re-derive the place of every profile whose place a key in ``keys`` (keys whose
+        assignment moved) can change: those the key decides (``decisive``) and, where a steward's
+        correction now holds the key, every profile located through it. Return how many changed."""
         keys = sorted(set(keys))
         if not keys:
             return 0
+        k = profile_place_keys
         ids: set[str] = set()
         for chunk in chunks(keys):
-            ids |= set(conn.execute(select(profile_place_keys.c.profile_id)
-                                    .where(profile_place_keys.c.place_key.in_(chunk))).scalars())
+            stewarded = list(conn.execute(select(places.c.place_key).where(
+                places.c.place_key.in_(chunk), places.c.origin == "steward")).scalars())
+            reaches = k.c.decisive.is_(True) if not stewarded else (k.c.decisive.is_(True) | k.c.place_key.in_(stewarded))
+            ids |= set(conn.execute(select(k.c.profile_id).where(k.c.place_key.in_(chunk), reaches)).scalars())
         ids -= skip or set()
         changed = 0
         for chunk in chunks(sorted(ids)):
             stored = {r.profile_id: tuple(PlaceCandidate.from_json(c) for c in json.loads(r.candidates))
                       for r in conn.execute(select(profile_places).where(profile_places.c.profile_id.in_(chunk)))}
-            known = self.assignments(conn, {k for cs in stored.values() for c in cs for k in c.keys})
+            known = self.assignments(conn, {key for cs in stored.values() for c in cs for key in c.keys})
+            marks = {pid: decisive_keys(cs, known.get) for pid, cs in stored.items()}
+            self._store_keys(conn, {pid: {key: key in marks[pid] for c in cs for key in c.keys}
+                                    for pid, cs in stored.items()}, self._held_keys(conn, list(stored)))
             current = {r.profile_id: r for r in conn.execute(
                 select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.place_basis,
                        profiles.c.registered_community, profiles.c.lives_apart, profiles.c.place_contested)
@@ -225,6 +269,8 @@ class PlaceIndex:
                 if row is None or any(getattr(row, c) != v for c, v in values.items()):
                     conn.execute(update(profiles).where(profiles.c.profile_id == pid).values(**values))
                     changed += 1
+        self.rederived += len(ids)
+        self.rederived_changed += changed
         return changed
 
     # -- reading (steward pages) -------------------------------------------------------------------

@@ -9,7 +9,7 @@ addresses (residential first, then property, then registered).
 """
 
 from core.places.assign import Assignment, PlaceFact, PlaceOrigin, assign, assign_counted
-from core.places.derive import PlaceCandidate, ProfilePlace, candidates, derive_place, record_facts
+from core.places.derive import PlaceCandidate, ProfilePlace, candidates, decisive_keys, derive_place, record_facts
 from core.places.keys import place_keys
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "assign",
     "assign_counted",
     "candidates",
+    "decisive_keys",
     "derive_place",
     "place_keys",
     "record_facts",

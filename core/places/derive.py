@@ -46,7 +46,7 @@ from core.profile.model import Profile
 from core.profile.survivorship import default_rules
 from schemas.resident import Address, AddressKind, ResidentRecord
 
-__all__ = ["PlaceCandidate", "ProfilePlace", "candidates", "derive_place", "record_facts"]
+__all__ = ["PlaceCandidate", "ProfilePlace", "candidates", "decisive_keys", "derive_place", "record_facts"]
 
 PlaceBasis = Literal["named", "steward", "standard_address", "record"]
 _KIND_ORDER: tuple[AddressKind, ...] = ("residential", "property", "registered")
@@ -215,6 +215,38 @@ def _place(candidate: PlaceCandidate, lookup: Callable[[str], Assignment | None]
         key, assignment = found[0]
         return assignment.community, assignment.grid, assignment.origin, _grid_rank(key) if assignment.grid else 2
     return None
+
+
+def _decisive(candidate: PlaceCandidate, lookup: Callable[[str], Assignment | None]) -> tuple[str, ...]:
+    """The keys of ``candidate`` whose assignment :func:`_place` reads to place it: the key that
+    decides it and every more specific key (one that gains an assignment may take over). A coarser
+    key can change nothing unless a steward's correction lands on it (the first steward's key wins
+    wherever it stands), so a store re-derives every profile of a key a steward now holds."""
+    keys = candidate.keys
+    assigned = [lookup(k) for k in keys]
+    steward = next((i for i, a in enumerate(assigned) if a is not None and a.origin == "steward"), None)
+    if steward is not None:
+        return keys[:steward + 1]
+    if candidate.community is not None:
+        if candidate.grid:
+            return ()  # the record names community and grid: only a steward overrules it
+        # only the grid is looked up: the first key of that community with a grid (a building's own
+        # key, where the address names its building: the coarser keys' grids are dropped)
+        building = any(_grid_rank(k) == 0 for k in keys)
+        eligible = [(k, a) for k, a in zip(keys, assigned, strict=True) if not building or _grid_rank(k) == 0]
+        upto = next((i for i, (_, a) in enumerate(eligible)
+                     if a is not None and a.community == candidate.community and a.grid), len(eligible) - 1)
+        return tuple(k for k, _ in eligible[:upto + 1])
+    first = next((i for i, a in enumerate(assigned) if a is not None), len(keys) - 1)
+    return keys[:first + 1]
+
+
+def decisive_keys(cands: Iterable[PlaceCandidate], lookup: Callable[[str], Assignment | None]) -> frozenset[str]:
+    """The place keys whose assignment can change :func:`derive_place` of ``cands``: for each
+    candidate the key that decides where it places the profile and the keys more specific than it
+    (see :func:`_decisive`). Any other key of the candidates may change its community, grid or
+    origin without changing the profile's place, as long as no steward's correction lands on it."""
+    return frozenset(k for c in cands for k in _decisive(c, lookup))
 
 
 def _latest_by_community(dated: Iterable[tuple[str, str | None]]) -> dict[str, str]:
