@@ -295,59 +295,134 @@ def _missing_values(engine: Any, work: Workload, each: int = 200) -> dict[str, l
     return {"search name": sorted(names), "search phone": sorted(phones), "search address": sorted(addresses)}
 
 
-async def drive(base: str, token: str, work: Workload, clients: int, requests: int
+KINDS = ("profile", "search name", "search phone", "search address", "household", "community home")
+# The mix of reads: half profiles and name searches as before; households and a worker's home page
+# (her community's paged resident list with what changed since her last visit) as well.
+MIX = (("profile", 0.40), ("search name", 0.25), ("search phone", 0.10), ("search address", 0.10),
+       ("household", 0.10), ("community home", 0.05))
+HOME_COMMUNITIES = 5  # the largest communities, each with a worker of its own
+
+
+@dataclass
+class Callers:
+    """Who asks: a steward's bearer token for everything, and a worker's for her own community's home page."""
+
+    steward: str
+    workers: dict[str, str]  # community → its worker's bearer token
+    households: list[str]  # household numbers held by 2+ residents (a worker opens a family)
+
+
+def _pick(rng: random.Random) -> str:
+    roll, upto = rng.random(), 0.0
+    for kind, share in MIX:
+        upto += share
+        if roll < upto:
+            return kind
+    return MIX[-1][0]
+
+
+async def drive(base: str, callers: Callers, work: Workload, clients: int, requests: int, rate: float | None
                 ) -> tuple[dict[str, list[float]], float]:
     """A warm-up of 10 requests per client, then ``requests`` timed ones; the timings per kind and the
     timed part's duration. The clients and their connections are opened before any request is timed
-    (creating an httpx client costs ~25 ms of the bench's own CPU, which is not the service's latency)."""
+    (creating an httpx client costs ~25 ms of the bench's own CPU, which is not the service's latency).
+
+    Closed loop (``rate`` None): each client sends its next request when the last one answered, so the
+    service runs flat out and the latency is that of a saturated service. Open loop (``rate``): requests
+    are due at a steady ``rate`` per second whatever the answers, taken by the first free client; a
+    request's latency counts from when it was due, so time spent queueing for a client counts too."""
     async with contextlib.AsyncExitStack() as stack:
         opened = [await stack.enter_async_context(httpx.AsyncClient(
-            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)) for _ in range(clients)]
-        await _requests(opened, work, clients * 10, seed=8)  # warm-up: other values
+            base_url=base, headers={"Authorization": f"Bearer {callers.steward}"}, timeout=30)) for _ in range(clients)]
+        await _requests(opened, callers, work, clients * 10, None, seed=8)  # warm-up: other values
         started = time.perf_counter()
-        timings = await _requests(opened, work, requests)
+        timings = await _requests(opened, callers, work, requests, rate)
         return timings, time.perf_counter() - started
 
 
-async def _requests(opened: list[httpx.AsyncClient], work: Workload, requests: int, seed: int = 7
-                    ) -> dict[str, list[float]]:
-    clients = len(opened)
-    timings: dict[str, list[float]] = {"profile": [], "search name": [], "search phone": [], "search address": []}
+async def _requests(opened: list[httpx.AsyncClient], callers: Callers, work: Workload, requests: int,
+                    rate: float | None, seed: int = 7) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {kind: [] for kind in KINDS}
     rng = random.Random(seed)
-    per_client = requests // clients
     wrong: Counter[str] = Counter()  # a stored value found nobody, or a missing one found somebody
     asked: Counter[str] = Counter()
-    held = {"search name": work.names, "search phone": work.phones, "search address": work.addresses}
+    held = {"search name": work.names, "search phone": work.phones, "search address": work.addresses,
+            "household": callers.households, "community home": sorted(callers.workers)}
 
-    async def client_loop(c: httpx.AsyncClient) -> None:
-        for _ in range(per_client):
-            roll = rng.random()
-            kind = ("profile" if roll < 0.5 else "search name" if roll < 0.8
-                    else "search phone" if roll < 0.9 else "search address")
-            miss = kind != "profile" and bool(work.missing.get(kind)) and rng.random() < MISS_RATE
-            value = rng.choice(work.missing[kind] if miss else held.get(kind, work.ids))
-            start = time.perf_counter()
-            if kind == "profile":
-                answer = await c.get(f"/api/v1/residents/{value}")
-            elif kind == "search name":
-                answer = await c.get("/api/v1/residents", params={"name": value, "size": 20})
-            elif kind == "search phone":  # phone numbers only in a POST body, never in a URL
-                answer = await c.post("/api/v1/residents/search", json={"phone": value})
-            else:
-                answer = await c.get("/api/v1/residents", params={"address": value})
-            timings[kind].append((time.perf_counter() - start) * 1000)
-            answer.raise_for_status()
-            if kind != "profile":
-                label = f"{kind} ({'missing' if miss else 'held'} value)"
-                asked[label] += 1
-                if bool(answer.json()["results"]) == miss:
-                    wrong[label] += 1
+    def plan() -> tuple[str, bool, str, int]:
+        kind = _pick(rng)
+        miss = kind.startswith("search") and bool(work.missing.get(kind)) and rng.random() < MISS_RATE
+        value = rng.choice(work.missing[kind] if miss else held.get(kind, work.ids))
+        return kind, miss, value, rng.randint(1, 20)
 
-    await asyncio.gather(*(client_loop(c) for c in opened))
+    async def send(c: httpx.AsyncClient, kind: str, miss: bool, value: str, page: int, due: float) -> None:
+        if kind == "profile":
+            answer = await c.get(f"/api/v1/residents/{value}")
+        elif kind == "search name":
+            answer = await c.get("/api/v1/residents", params={"name": value, "size": 20})
+        elif kind == "search phone":  # phone numbers only in a POST body, never in a URL
+            answer = await c.post("/api/v1/residents/search", json={"phone": value})
+        elif kind == "search address":
+            answer = await c.get("/api/v1/residents", params={"address": value})
+        elif kind == "household":
+            answer = await c.get(f"/api/v1/households/{value}")
+        else:  # the worker's home page: her community's residents, a page of them, and what changed
+            answer = await c.get("/console/", params={"community": value, "p": page},
+                                 headers={"Authorization": f"Bearer {callers.workers[value]}"})
+        timings[kind].append((time.perf_counter() - due) * 1000)
+        answer.raise_for_status()
+        if kind.startswith("search"):
+            label = f"{kind} ({'missing' if miss else 'held'} value)"
+            asked[label] += 1
+            if bool(answer.json()["results"]) == miss:
+                wrong[label] += 1
+
+    if rate is None:
+        per_client = requests // len(opened)
+
+        async def client_loop(c: httpx.AsyncClient) -> None:
+            for _ in range(per_client):
+                await send(c, *plan(), time.perf_counter())
+
+        await asyncio.gather(*(client_loop(c) for c in opened))
+    else:
+        free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for c in opened:
+            free.put_nowait(c)
+        start = time.perf_counter()
+
+        async def one(n: int, asking: tuple[str, bool, str, int]) -> None:
+            due = start + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            c = await free.get()
+            try:
+                await send(c, *asking, due)
+            finally:
+                free.put_nowait(c)
+
+        await asyncio.gather(*(one(n, plan()) for n in range(requests)))
     for label in sorted(asked):
         if wrong[label]:
             print(f"  {label}: {wrong[label]} of {asked[label]} answered wrongly (found nobody / somebody)")
     return timings
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its child processes (uvicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def _percentile(values: list[float], share: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * share))]
 
 
 def main() -> None:
@@ -355,6 +430,10 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rate", type=float, action="append",
+                        help="also drive an open loop at this many requests/s (repeatable); the closed loop runs first")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="uvicorn processes (default: what `onceonly serve` chooses for the store)")
     parser.add_argument("--keep", type=Path, help="build the store here once and reuse it on later runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -367,42 +446,79 @@ def main() -> None:
             work = build_store(path, args.profiles)
             saved.write_text(json.dumps(asdict(work), ensure_ascii=False), encoding="utf-8")
         print(f"store: {len(work.ids)} profiles ({time.perf_counter() - started:.0f} s)")
-        timings, elapsed, verified, workers = serve_and_drive(path, work, args)
-    print(f"{args.requests} requests, {args.clients} concurrent clients, `onceonly serve` with {workers} workers, "
-          f"{elapsed:.1f} s ({args.requests / elapsed:.0f} req/s); audit chain: {verified}")
-    for kind, values in timings.items():
-        if not values:
-            continue
-        values.sort()
-        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
-        print(f"  {kind:15} n={len(values):5}  p50 {statistics.median(values):6.1f} ms  p99 {p99:6.1f} ms")
+        serve_and_drive(path, work, args)
+
+
+def _report(title: str, timings: dict[str, list[float]], elapsed: float, cpu: float, load: tuple[float, float]) -> None:
+    done = sum(len(v) for v in timings.values())
+    print(f"{title}: {done} requests in {elapsed:.1f} s ({done / elapsed:.0f} req/s); the service used {cpu:.1f} CPU-s: "
+          f"{1000 * cpu / done:.2f} ms of CPU per request, {done / cpu:.0f} requests per CPU-second (per core); "
+          f"load average {load[0]:.2f} before, {load[1]:.2f} after ({os.cpu_count()} cores)")
+    for kind in KINDS:
+        values = sorted(timings[kind])
+        if values:
+            print(f"  {kind:15} n={len(values):5}  p50 {statistics.median(values):6.1f} ms  p99 {_percentile(values, 0.99):6.1f} ms")
     searches = sorted(v for k, vs in timings.items() if k.startswith("search") for v in vs)
+    every = sorted(v for vs in timings.values() for v in vs)
     print(f"  {'all searches':15} n={len(searches):5}  p50 {statistics.median(searches):6.1f} ms  "
-          f"p99 {searches[min(len(searches) - 1, int(len(searches) * 0.99))]:6.1f} ms")
+          f"p99 {_percentile(searches, 0.99):6.1f} ms")
+    print(f"  {'every read':15} n={len(every):5}  p50 {statistics.median(every):6.1f} ms  p99 {_percentile(every, 0.99):6.1f} ms")
 
 
-def serve_and_drive(path: Path, work: Workload, args: argparse.Namespace
-                    ) -> tuple[dict[str, list[float]], float, str, int]:
-    from onceonly.cli import serve_workers
-    from onceonly.settings import Settings
-    from store.audit import AuditLog
+def _callers(engine: Any) -> Callers:
+    """The steward and one worker per large community (created once in the store), and households to open."""
+    from sqlalchemy import func
+
     from store.auth_tables import UserExists, UserStore
-    from store.engine import make_engine
+    from store.profile_tables import profiles
 
-    engine = make_engine(f"sqlite:///{path}")
     users = UserStore(engine)
     with contextlib.suppress(UserExists):
         users.add("bench", "bench-password", "steward")
-    token = users.issue_token("bench")
+    with engine.connect() as conn:
+        communities = [r[0] for r in conn.execute(
+            select(profiles.c.community, func.count()).where(profiles.c.community.is_not(None),
+                                                             profiles.c.status == "active")
+            .group_by(profiles.c.community).order_by(func.count().desc(), profiles.c.community).limit(HOME_COMMUNITIES))]
+        households = list(conn.execute(
+            select(profiles.c.household_id).where(profiles.c.household_id.is_not(None), profiles.c.status == "active")
+            .group_by(profiles.c.household_id).having(func.count() > 1).order_by(profiles.c.household_id)).scalars())
+    workers = {}
+    for n, community in enumerate(communities):
+        with contextlib.suppress(UserExists):
+            users.add(f"bench-worker-{n}", "bench-password", "community_worker", communities=[community])
+        workers[community] = users.issue_token(f"bench-worker-{n}")
+    return Callers(users.issue_token("bench"), workers, households)
+
+
+def serve_and_drive(path: Path, work: Workload, args: argparse.Namespace) -> None:
+    from onceonly.cli import serve_workers
+    from onceonly.settings import Settings
+    from store.audit import AuditLog
+    from store.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{path}")
+    callers = _callers(engine)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "ONCEONLY_DATABASE_URL": f"sqlite:///{path}", "ONCEONLY_DATA_DIR": str(path.parent),
            "ONCEONLY_ID_HASH_KEY": KEY, "ONCEONLY_API_HOST": "127.0.0.1", "ONCEONLY_API_PORT": str(port)}
+    if args.workers:
+        env["ONCEONLY_API_WORKERS"] = str(args.workers)
     workers = serve_workers(Settings(database_url=f"sqlite:///{path}", _env_file=None),
                             int(env.get("ONCEONLY_API_WORKERS") or 0))  # what `onceonly serve` will run
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = len(cores) >= 4  # the service on half the cores, the clients on the other half
     before = AuditLog(engine).verify().entries
-    server = subprocess.Popen([sys.executable, "-m", "onceonly.cli", "serve"], env=env)
+    server = subprocess.Popen([sys.executable, "-m", "onceonly.cli", "serve"], env=env,
+                              preexec_fn=(lambda: os.sched_setaffinity(0, cores[:len(cores) // 2])) if pinned else None)
+    if pinned:
+        os.sched_setaffinity(0, cores[len(cores) // 2:])
+    print(f"`onceonly serve` with {workers} worker process(es), {args.clients} concurrent clients in the bench's process; "
+          + (f"service pinned to cores {cores[:len(cores) // 2]}, clients to {cores[len(cores) // 2:]}" if pinned
+             else f"not pinned ({len(cores)} cores: the service and the clients share them)"))
+    done = 0
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 120
@@ -414,16 +530,21 @@ def serve_and_drive(path: Path, work: Workload, args: argparse.Namespace
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)
-        timings, elapsed = asyncio.run(drive(base, token, work, args.clients, args.requests))
+        for rate in [None, *(args.rate or [])]:
+            load, cpu = os.getloadavg()[0], _cpu_seconds(server.pid)
+            timings, elapsed = asyncio.run(drive(base, callers, work, args.clients, args.requests, rate))
+            cpu = _cpu_seconds(server.pid) - cpu  # warm-up included: a small over-count of CPU per request
+            done += sum(len(v) for v in timings.values()) + args.clients * 10
+            title = "closed loop (each client sends again when answered)" if rate is None else \
+                f"open loop at {rate:.0f} requests/s"
+            _report(title, timings, elapsed, cpu, (load, os.getloadavg()[0]))
     finally:
         server.terminate()
         server.wait(timeout=60)
     check = AuditLog(engine).verify()
-    done = sum(len(v) for v in timings.values()) + args.clients * 10
-    verified = (f"{check.entries - before} new entries for {done} requests, "
-                f"{'verified' if check.ok else 'BROKEN: ' + '; '.join(check.problems)}")
+    print(f"audit chain: {check.entries - before} new entries for {done} requests, "
+          f"{'verified' if check.ok else 'BROKEN: ' + '; '.join(check.problems)}")
     engine.dispose()
-    return timings, elapsed, verified, workers
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     select,
     update,
 )
@@ -91,6 +92,11 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 Index("ix_audit_log_user", audit_log.c.user_id)
+
+# The head's statements, built once (every read appends: building a statement costs more than running it).
+_BUMP_HEAD = update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq + bindparam("entries"))
+_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+_SET_HEAD_HASH = update(audit_head).where(audit_head.c.id == 1).values(hash=bindparam("head_hash"))
 
 
 def audit_engine(store: Engine) -> Engine:
@@ -252,11 +258,10 @@ class AuditLog:
     def _chain(self, conn: Connection, group: Sequence[_Pending]) -> list[AuditEntry]:
         # Bump the head first: it takes the write lock (SQLite) or the row lock (Postgres), so two
         # groups never chain onto the same predecessor.
-        bumped = conn.execute(update(audit_head).where(audit_head.c.id == 1)
-                              .values(seq=audit_head.c.seq + len(group)))
+        bumped = conn.execute(_BUMP_HEAD, {"entries": len(group)})
         if bumped.rowcount == 0:
             conn.execute(audit_head.insert().values(id=1, seq=len(group), hash=GENESIS))
-        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+        head = conn.execute(_HEAD).one()
         seq, prev = head.seq - len(group), head.hash
         entries, rows, about = [], [], []
         for p in group:
@@ -277,7 +282,7 @@ class AuditLog:
         conn.execute(audit_log.insert(), rows)
         if about:
             conn.execute(audit_residents.insert(), about)
-        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(hash=prev))
+        conn.execute(_SET_HEAD_HASH, {"head_hash": prev})
         return entries
 
     def _legacy_until(self) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 
 from core.objections import Objection, apply
 from schemas.objection_events import ObjectionEvent
@@ -16,6 +16,11 @@ from store.objection_tables import objections
 from store.upsert import chunks, upsert
 
 __all__ = ["LOCK_KEY", "ObjectionStore"]
+
+# Built once: building and hashing a statement costs more than SQLite takes to run this one (every profile read).
+_OPEN_ON = (select(objections.c.doc)
+            .where(objections.c.profile_id.in_(bindparam("profile_ids", expanding=True)), objections.c.status == "open")
+            .order_by(objections.c.raised_at))
 
 LOCK_KEY = 0x0E5017E8  # pg_advisory_xact_lock key of objection writers (decisions are made one at a time)
 
@@ -88,9 +93,7 @@ class ObjectionStore:
         found: dict[str, list[Objection]] = {}
         with self.engine.connect() as conn:
             for chunk in chunks(profile_ids):
-                stmt = select(objections.c.doc).where(objections.c.profile_id.in_(chunk),
-                                                      objections.c.status == "open").order_by(objections.c.raised_at)
-                for row in conn.execute(stmt):
+                for row in conn.execute(_OPEN_ON, {"profile_ids": list(chunk)}):
                     objection = Objection.model_validate(row.doc)
                     found.setdefault(objection.profile_id, []).append(objection)
         return found
