@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, distinct, func, or_, select
+from sqlalchemy import Engine, and_, case, distinct, func, or_, select, true
 
 from core.access import AccessDenied, Principal, can, may_see_community, require, scope_of
 from core.access.views import Disclosure, changes_between, summary_of
@@ -28,7 +28,6 @@ from store.scope_filter import scope_filter
 SORTS = {"name": "姓名", "age": "年龄", "address": "住址"}
 AGE_BANDS: dict[str, tuple[int | None, int | None]] = {"0-17": (None, 17), "18-59": (18, 59), "60+": (60, None),
                                                        "80+": (80, None)}
-YES = ("是", "true", "True", "1", "yes", "Y", "y", "独居")
 SENSITIVE_FILTERS = {"assistance": "attributes.assistance", "disability": "attributes.disability"}
 CHANGES_SHOWN = 100  # residents listed under 最近变化 at most
 DEFAULT_SINCE = timedelta(days=7)  # first visit: the last week's changes
@@ -55,12 +54,8 @@ class HomeFilters:
         return [SENSITIVE_FILTERS[k] for k in SENSITIVE_FILTERS if getattr(self, k)]
 
 
-def _attribute(key: str) -> Any:
-    return profiles.c.doc[("golden", "attributes", key, "value")].as_string()
-
-
-def _golden(key: str) -> Any:
-    return profiles.c.doc[("golden", key, "value")].as_string()
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def _years_ago(today: date, years: int) -> date:
@@ -115,56 +110,62 @@ class HomeQueries:
             raise ValueError("按救助、残疾筛选须填写用途（至少 4 个字）")
         today = today or datetime.now(UTC).date()
         scope = self._scope(principal, community)
-        live = and_(_golden("deceased_on").is_(None), _golden("moved_out_on").is_(None))
+        live = and_(profiles.c.deceased_on.is_(None), profiles.c.moved_out_on.is_(None))
         # Living alone: the resident said so, or is the only live member of their household. Counted
         # per resident through the household index: a household subquery grouped first is planned
         # by PostgreSQL as a scan of every profile (it cannot tell how many the JSON tests keep).
         member = profiles.alias("member")
         members = (select(func.count()).select_from(member)
                    .where(member.c.household_id == profiles.c.household_id, member.c.status == "active",
-                          member.c.doc[("golden", "deceased_on", "value")].as_string().is_(None),
-                          member.c.doc[("golden", "moved_out_on", "value")].as_string().is_(None))
+                          member.c.deceased_on.is_(None), member.c.moved_out_on.is_(None))
                    .scalar_subquery())
-        alone = or_(_attribute("living_alone").in_(YES), members == 1)
+        alone = or_(profiles.c.says_alone, members == 1)
         sixty, eighty = _years_ago(today, 60), _years_ago(today, 80)
         flags = (select(profiles.c.profile_id, profiles.c.name, profiles.c.name_key, profiles.c.community,
                         profiles.c.grid, profiles.c.sex, profiles.c.birth_date, profiles.c.id_masked,
                         profiles.c.household_id, profiles.c.relation_to_head, profiles.c.address,
                         case((live, True), else_=False).label("live"),
                         case((alone, True), else_=False).label("alone"),
-                        case((_attribute("assistance").is_not(None), True), else_=False).label("assistance"),
-                        case((_attribute("disability").is_not(None), True), else_=False).label("disability"),
+                        profiles.c.assistance, profiles.c.disability,
                         case((place_flag("apart"), True), else_=False).label("apart"),
                         case((place_flag("contested"), True), else_=False).label("contested"),
-                        _golden("deceased_on").label("deceased_on"), _golden("moved_out_on").label("moved_out_on"))
+                        profiles.c.deceased_on, profiles.c.moved_out_on)
                  .where(scope).subquery("flags"))
         f = flags.c
         with self.engine.connect() as conn:
-            glance = conn.execute(select(
-                func.count().label("residents"),
-                func.count(distinct(f.household_id)).label("households"),
-                func.sum(case((f.birth_date <= sixty, 1), else_=0)).label("over_60"),
-                func.sum(case((f.birth_date <= eighty, 1), else_=0)).label("over_80"),
-                func.sum(case((f.alone == True, 1), else_=0)).label("alone"),  # noqa: E712
-                func.sum(case((f.assistance == True, 1), else_=0)).label("assistance"),  # noqa: E712
-                func.sum(case((f.disability == True, 1), else_=0)).label("disability"),  # noqa: E712
-                func.sum(case((f.apart == True, 1), else_=0)).label("apart"),  # noqa: E712
-                func.sum(case((f.contested == True, 1), else_=0)).label("contested"),  # noqa: E712
-            ).where(f.live == True)).one()  # noqa: E712
-            gone = conn.execute(select(func.count()).where(f.live == False)).scalar_one()  # noqa: E712
-            chosen = select(flags)
-            if not filters.gone:
-                chosen = chosen.where(f.live == True)  # noqa: E712
+            # The filters, as conditions on the community's rows.
+            kept: list[Any] = [] if filters.gone else [f.live == True]  # noqa: E712
             low, high = AGE_BANDS.get(filters.age, (None, None))
             if low is not None:
-                chosen = chosen.where(f.birth_date <= _years_ago(today, low))
+                kept.append(f.birth_date <= _years_ago(today, low))
             if high is not None:  # younger than high + 1
-                chosen = chosen.where(f.birth_date > _years_ago(today, high + 1))
+                kept.append(f.birth_date > _years_ago(today, high + 1))
             for name in ("alone", "assistance", "disability", "apart", "contested"):
                 if getattr(filters, name):
-                    chosen = chosen.where(getattr(f, name) == True)  # noqa: E712
-            counted = chosen.subquery()
-            total, dated = conn.execute(select(func.count(), func.count(counted.c.birth_date))).one()
+                    kept.append(getattr(f, name) == True)  # noqa: E712
+            chosen = select(flags).where(*kept)
+            living, filtered = f.live == True, and_(true(), *kept)  # noqa: E712
+
+            def among(condition: Any, counted: Any = None) -> Any:
+                return func.coalesce(func.sum(case((condition, 1), else_=0)) if counted is None
+                                     else func.count(case((condition, counted))), 0)
+
+            # One pass over the community (from ix_profiles_community_glance alone): the glance at the
+            # living, the gone, and how many the filters keep (with a birth date: the age sort's split).
+            counts = conn.execute(select(
+                among(living).label("residents"),
+                func.count(distinct(case((living, f.household_id)))).label("households"),
+                among(and_(living, f.birth_date <= sixty)).label("over_60"),
+                among(and_(living, f.birth_date <= eighty)).label("over_80"),
+                among(and_(living, f.alone == True)).label("alone"),  # noqa: E712
+                among(and_(living, f.assistance == True)).label("assistance"),  # noqa: E712
+                among(and_(living, f.disability == True)).label("disability"),  # noqa: E712
+                among(and_(living, f.apart == True)).label("apart"),  # noqa: E712
+                among(and_(living, f.contested == True)).label("contested"),  # noqa: E712
+                among(f.live == False).label("gone"),  # noqa: E712
+                among(filtered).label("total"), among(filtered, f.birth_date).label("dated"),
+            )).one()._asdict()
+            total, dated = counts.pop("total"), counts.pop("dated")
             start = (max(page, 1) - 1) * size
             rows: list[Any] = []
             if sort == "age":
@@ -193,14 +194,14 @@ class HomeQueries:
                 "relation_to_head": row.relation_to_head, "address": row.address,
             }, principal, grants=self.grants, disclosure=disclosure)
             hit.update(age=age_on(row.birth_date, today), grid=row.grid, alone=bool(row.alone),
-                       apart=bool(row.apart), contested=bool(row.contested), deceased_on=row.deceased_on,
-                       moved_out_on=row.moved_out_on)
+                       apart=bool(row.apart), contested=bool(row.contested), deceased_on=_iso(row.deceased_on),
+                       moved_out_on=_iso(row.moved_out_on))
             out.append(hit)
         fields = ["home", *filters.tags(), *disclosure.fields, *(f"{s}*" for s in filters.sensitive)]
         self.audit.append(principal, "read_community", redact_purpose(purpose.strip()) or "社区居民概览",
                           [h["profile_id"] for h in out], fields)
         return {"community": community, "total": total, "page": max(page, 1), "size": size,
-                "glance": {**glance._asdict(), "gone": gone}, "results": out}
+                "glance": counts, "results": out}
 
     # -- what changed since the last visit --------------------------------------------------------
     def last_visit(self, principal: Principal) -> datetime | None:

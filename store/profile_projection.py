@@ -21,7 +21,7 @@ from core.access.views import render
 from core.places import ProfilePlace
 from core.privacy import keyed_hash, mask_id_number
 from core.profile import Profile, apply_all, checksum
-from core.profile.read_side import search_terms
+from core.profile.read_side import life_columns, search_terms
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from store import positions
@@ -34,7 +34,8 @@ from store.upsert import chunks, insert_new, upsert
 
 _PROFILE_COLUMNS = ("version", "status", "merged_into", "name", "name_key", "birth_date", "id_hash", "household_id",
                     "community", "grid", "place_basis", "registered_community", "lives_apart", "place_contested",
-                    "sex", "relation_to_head", "address", "id_masked", "updated_at", "doc")
+                    "sex", "relation_to_head", "address", "id_masked", "deceased_on", "moved_out_on", "says_alone",
+                    "assistance", "disability", "updated_at", "doc")
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class ProfileProjection(TrackedConsumer):
             "relation_to_head": render(golden.relation_to_head.value) if golden.relation_to_head else None,
             "address": render(shown_address.value) if shown_address else None,
             "id_masked": mask_id_number(id_number) if id_number else None,
+            **life_columns(profile).as_row(),
             "updated_at": profile.updated_at,
             "doc": RawJSON(profile.model_dump_json()),
         }

@@ -34,6 +34,13 @@ profiles = Table(
     Column("relation_to_head", String(64)),
     Column("address", Text),  # the residential (else registered) address as written
     Column("id_masked", String(32)),
+    # What a community's resident list filters and counts by (core.profile.read_side.life_columns):
+    # a worker's home page reads these for every resident of her community, never the documents.
+    Column("deceased_on", Date),
+    Column("moved_out_on", Date),
+    Column("says_alone", Boolean, nullable=False, default=False, server_default=false()),
+    Column("assistance", Boolean, nullable=False, default=False, server_default=false()),
+    Column("disability", Boolean, nullable=False, default=False, server_default=false()),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("doc", JSON, nullable=False),
 )
@@ -48,6 +55,13 @@ Index("ix_profiles_grid", profiles.c.grid)
 Index("ix_profiles_community_name", profiles.c.community, profiles.c.name, profiles.c.profile_id)
 Index("ix_profiles_community_birth_date", profiles.c.community, profiles.c.birth_date, profiles.c.profile_id)
 Index("ix_profiles_community_address", profiles.c.community, profiles.c.address, profiles.c.profile_id)
+# A worker's home page counts her whole community at a glance on every view: from these two indexes
+# alone (the community's narrow columns; a household's live members), never from the rows.
+Index("ix_profiles_community_glance", profiles.c.community, profiles.c.status, profiles.c.deceased_on,
+      profiles.c.moved_out_on, profiles.c.household_id, profiles.c.birth_date, profiles.c.says_alone,
+      profiles.c.assistance, profiles.c.disability, profiles.c.lives_apart, profiles.c.place_contested, profiles.c.grid)
+Index("ix_profiles_household_live", profiles.c.household_id, profiles.c.status, profiles.c.deceased_on,
+      profiles.c.moved_out_on)
 # The few residents flagged 住址有冲突 / 人户分离 (partial indexes), for a search by the flag alone
 # (api.queries): read in the order of its results (name, profile id) without reading every profile.
 # The condition is written exactly as store.place_flags writes it: SQLite uses a partial index only

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from core.profile.model import Profile
@@ -132,6 +133,37 @@ def _lines_of(address: Address) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=1 << 16)
 def _line_bigrams(line: str) -> frozenset[str]:
     return frozenset(bigrams(line))
+
+
+YES = ("是", "true", "True", "1", "yes", "Y", "y", "独居")  # how departments write "lives alone"
+
+
+@dataclass(frozen=True)
+class LifeColumns:
+    """What a community's resident list filters and counts by, copied out of the document so a
+    worker's home page reads narrow columns of her community's rows instead of every document."""
+
+    deceased_on: date | None
+    moved_out_on: date | None
+    says_alone: bool  # a record says the resident lives alone (独居)
+    assistance: bool  # 享受救助 on record (a sensitive filter)
+    disability: bool  # 残疾 on record (a sensitive filter)
+
+    def as_row(self) -> dict[str, object]:
+        return {"deceased_on": self.deceased_on, "moved_out_on": self.moved_out_on, "says_alone": self.says_alone,
+                "assistance": self.assistance, "disability": self.disability}
+
+
+def life_columns(profile: Profile) -> LifeColumns:
+    golden = profile.golden
+    alone = golden.attributes.get("living_alone")
+    return LifeColumns(
+        deceased_on=golden.deceased_on.value if golden.deceased_on else None,
+        moved_out_on=golden.moved_out_on.value if golden.moved_out_on else None,
+        says_alone=alone is not None and alone.value in YES,
+        assistance="assistance" in golden.attributes,
+        disability="disability" in golden.attributes,
+    )
 
 
 def qualified_grid(profile: Profile, community: str | None) -> str | None:

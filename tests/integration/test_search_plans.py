@@ -230,7 +230,7 @@ def test_a_place_flag_filter_reads_the_flagged_rows_through_an_index(store: Stor
     elif who == "steward":  # the whole district: only its flagged rows, in the order of the results
         assert f"ix_profiles_{flag}" in shown, f"{store.backend}: {flag} alone without its partial index:\n{shown}"
     else:  # a worker's community or grids, or the flagged rows
-        assert re.search(r"ix_profiles_(community|grid|apart|contested)\b", shown), shown
+        assert re.search(r"ix_profiles_(community(_glance)?|grid|apart|contested)\b", shown), shown
 
 
 @pytest.mark.parametrize("who", ["steward", "worker"])
@@ -299,7 +299,10 @@ def _home_district() -> tuple[list[HomeResident], list[dict[str, Any]], list[dic
                      "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN), "household_id": resident.household_id,
                      "community": community, "grid": f"{community}/第{i % 5 + 1}网格", "birth_date": born,
                      "address": f"秦淮区{rng.choice(ROADS)}{rng.randint(1, 199)}号", "lives_apart": resident.apart,
-                     "place_contested": resident.contested, "updated_at": logged[-1], "doc": {"golden": golden}})
+                     "place_contested": resident.contested, "updated_at": logged[-1], "doc": {"golden": golden},
+                     # the read-side copies the projection writes beside the document (life_columns)
+                     "deceased_on": date(2024, 3, 1) if "deceased_on" in golden else None,
+                     "moved_out_on": date(2024, 5, 1) if "moved_out_on" in golden else None})
         log += [{"event_id": f"e-{i:06d}-{v}", "profile_id": resident.profile_id, "version": v, "occurred_at": at,
                  "type": "ProfileUpdated", "payload": "{}"} for v, at in enumerate(logged, start=1)]
     return residents, rows, log
@@ -391,7 +394,7 @@ def test_the_home_page_reads_its_community_through_indexes_in_the_order_of_its_s
     # An early page (a worker's first look): its counts and its page, in the order of the sort's index.
     _, statements = listing(1 if flag else 2)
     pages = [(s, p) for s, p in statements if re.search(r"\bLIMIT\b", s, re.IGNORECASE)]
-    assert len(statements) >= 4 and len(pages) == 1, [s for s, _ in statements]
+    assert len(statements) >= 2 and len(pages) == 1, [s for s, _ in statements]  # the counts in one pass, the page
     for statement, parameters in statements:
         shown = read_through_indexes(statement, parameters)
         if (statement, parameters) in pages and not flag:  # a filter keeps too few rows to read in order
