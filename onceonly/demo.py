@@ -34,6 +34,7 @@ from sqlalchemy import Engine, func, select
 from api.seed import DEMO_PASSWORD, DEMO_USERS, seed_demo_users
 from connectors.pull import RunCounts
 from connectors.spec import ConnectorSpec
+from core.access.catalogue import catalogue
 from localinfra.prefect_server import PrefectServer, prefect_server
 from localinfra.processes import free_port, spawn, stop, wait_until
 from onceonly import bootstrap
@@ -49,8 +50,6 @@ SEED = 1
 WORKERS = 2
 RESTAMPED_ROWS = 200
 REPULLED = "public_security"
-DEPARTMENT_NAMES = {"public_security": "公安", "social_security": "人社", "civil_affairs": "民政",
-                    "housing": "住建", "community": "社区", "grid_centre": "网格中心"}
 TRANSPORTS = {"public_security": "SQL pull", "social_security": "HTTP pull", "civil_affairs": "files pull",
               "housing": "Kafka pull", "community": "API push", "grid_centre": "files pull"}
 
@@ -240,7 +239,7 @@ def _print_systems(console: Console, systems: DepartmentSystems) -> None:
                   "department systems up:")
     for source, where in systems.describe().items():
         bad = systems.bad.get(source, 0)
-        _say(console, f"    {DEPARTMENT_NAMES[source]} {source:<16} {systems.rows[source]:>6,} rows"
+        _say(console, f"    {catalogue().department(source)} {source:<16} {systems.rows[source]:>6,} rows"
                       f"{f' + {bad} bad' if bad else ''}  {where}")
 
 
@@ -372,7 +371,7 @@ def _print_where_to_look(console: Console, settings: Settings, systems: Departme
 def _pull_again(console: Console, systems: DepartmentSystems) -> None:
     """The station's batch re-stamps rows without changing a fact; pulling again sends nothing."""
     restamped = systems.restamp_public_security(RESTAMPED_ROWS)
-    _say(console, f"{DEPARTMENT_NAMES[REPULLED]} {REPULLED}: the station's overnight batch re-stamped {restamped} rows "
+    _say(console, f"{catalogue().department(REPULLED)} {REPULLED}: the station's overnight batch re-stamped {restamped} rows "
                   "(updated_at only, same facts). Pulling again:")
     env = {**os.environ, "ONCEONLY_DATA_DIR": str(systems.data_dir), "COLUMNS": "200"}
     env.pop("ONCEONLY_DATABASE_URL", None)
