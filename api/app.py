@@ -41,6 +41,7 @@ from services.planning import PlanningService
 from services.pull_holds import PullHoldService
 from services.restandardise import RestandardiseService
 from services.scorecards import ScorecardService
+from services.stewarding import StewardingService
 from store.audit import AuditLog
 from store.engine import companion_engine
 from store.ledger import SourceRecordLedger
@@ -138,6 +139,12 @@ class QueryServiceHub(Hub):
                                grants=self.grants, audit=self.audit,
                                resolver_engine=companion_engine(self.engine, "resolver"),
                                objections=self.objection_store)
+
+    @cached_property
+    def stewarding(self) -> StewardingService:
+        """A steward's decisions, published at once when Kafka answers, else left in the outbox for the
+        workers (the API does not fail a decision for an absent broker; the CLI's does)."""
+        return StewardingService(self.resolver_state, self.pipeline.publish, self.audit)
 
     @cached_property
     def pipeline(self) -> PipelineViews:
@@ -244,17 +251,16 @@ def create_app(hub: Hub | Engine, sources: list[str] | None = None, settings: Se
     queries = graph.queries
     pipeline = graph.pipeline
     app.include_router(metrics_router(effective, service_metrics, pipeline))
-    resolver = graph.resolver_state
     quality = graph.quality
     dead_letters = graph.dead_letters
     user_admin = graph.user_admin
-    app.include_router(v1_router(queries, pipeline, resolver, audit, auth.required, quality,
+    app.include_router(v1_router(queries, pipeline, graph.stewarding, audit, auth.required, quality,
                                  dead_letter_service=dead_letters))
     app.include_router(admin_router(user_admin, auth.required))
 
     from api.console import console_router
 
-    app.include_router(console_router(queries, pipeline, resolver, audit, users, auth, quality=quality,
+    app.include_router(console_router(queries, pipeline, graph.stewarding, audit, users, auth, quality=quality,
                                       dead_letter_service=dead_letters, user_admin=user_admin))
     from api.planner import include_planner
 

@@ -37,7 +37,6 @@ from services.dead_letters import DeadLetterService
 from services.stewarding import StewardingService
 from store.audit import AuditLog
 from store.auth_tables import UserStore
-from store.resolver_state import ResolverState
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -80,13 +79,12 @@ templates.env.globals.update(home_url=home_url, label=label, source_name=source_
                              evidence_text=lambda field, level: catalogue().evidence_text(field, level))
 
 
-def console_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
+def console_router(queries: ResidentQueries, pipeline: PipelineViews, stewarding: StewardingService, audit: AuditLog,
                    users: UserStore, auth: Authenticator, *, dead_letter_service: DeadLetterService,
                    quality: QualityViews | None = None,
                    user_admin: UserAdmin | None = None, home_queries: HomeQueries | None = None) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     homes = home_queries or HomeQueries(queries.engine, audit, queries.grants)
-    stewarding = StewardingService(resolver, pipeline.publish, audit)
 
     def page(request: Request, name: str, principal: Principal | None, status: int = 200, **ctx: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, {"me": principal, **ctx}, status_code=status)

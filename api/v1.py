@@ -27,7 +27,6 @@ from core.privacy import redact
 from services.dead_letters import DeadLetterService
 from services.stewarding import Decided, StewardingService
 from store.audit import AuditLog
-from store.resolver_state import ResolverState
 
 Unmaskable = Literal["id_number", "phones", "attributes"]
 PURPOSE = Field(min_length=4, max_length=200, description="why the data is needed (logged in the audit log)")
@@ -85,7 +84,7 @@ class ReprocessBody(BaseModel):
         default_factory=list, max_length=1000, description="these dead letters (event ids)")
 
 
-def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: ResolverState, audit: AuditLog,
+def v1_router(queries: ResidentQueries, pipeline: PipelineViews, stewarding: StewardingService, audit: AuditLog,
               principal_dep: Any, quality: QualityViews | None = None,
               *, dead_letter_service: DeadLetterService) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
@@ -168,7 +167,6 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, resolver: Resol
         """Pending reviews: the record beside each candidate profile, with each field's evidence and weight."""
         return ReviewsOut.model_validate(queries.reviews(principal, limit=limit, offset=offset))
 
-    stewarding = StewardingService(resolver, pipeline.publish, audit)
 
     def decided(result: Decided) -> ReviewDecisionOut:
         return ReviewDecisionOut(command_id=result.command.command_id, published=result.published,

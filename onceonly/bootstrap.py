@@ -38,6 +38,7 @@ from services.ingest import IngestService
 from services.objections import ObjectionService
 from services.pull_holds import EndSender, PullHoldService
 from services.restandardise import RestandardiseService
+from services.stewarding import StewardingService
 from services.training import TrainingService, current_records
 from store.audit import AuditLog
 from store.audit_checkpoints import Checkpointer, CheckpointFile
@@ -462,6 +463,16 @@ class Hub:
         return resolver_state(self.engine)
 
     # -- services ------------------------------------------------------------------------------------
+    @cached_property
+    def stewarding(self) -> StewardingService:
+        """A steward's decisions (under the resolver's lock), their events published at once: a failed
+        publish raises (the events stay in the outbox for the workers)."""
+        from streams.resolve import publish_once
+
+        topic = self.settings.profile_events_topic
+        return StewardingService(self.resolver_state,
+                                 lambda send_outbox: publish_once(self.kafka_bootstrap(), topic, send_outbox), self.audit)
+
     @cached_property
     def ingest(self) -> IngestService:
         return ingest_service(self.settings, self.engine)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,7 @@ from onceonly.settings import PROJECT_ROOT, Settings, is_loopback
 
 if TYPE_CHECKING:
     from core.access import Principal
+    from schemas.profile_events import StewardCommand
     from services.gazetteer import GazetteerService
     from services.objections import ObjectionService
     from services.pull_holds import PullHoldService
@@ -288,12 +290,19 @@ steward_app = typer.Typer(no_args_is_help=True, help="A steward's decisions: rev
 app.add_typer(steward_app, name="steward")
 
 
-def _steward_submit(command: object) -> None:
-    from core.resolution import ResolutionError
-    from onceonly.steward import submit
+def now() -> datetime:
+    return datetime.now(UTC)
 
+
+def _steward_submit(command: StewardCommand) -> None:
+    """Apply a steward command through the stewarding service, audited as the named steward."""
+    from core.access import Principal as Steward
+    from core.resolution import ResolutionError
+
+    principal = Steward(user_id=f"cli:{command.steward}", username=command.steward, role="steward")
     try:
-        events = submit(_settings(), command)  # type: ignore[arg-type]
+        with bootstrap.hub(_settings()) as hub:
+            events = hub.stewarding.submit(principal, command).events
     except ResolutionError as exc:
         console.print(f"[red]refused[/]: {exc}")
         raise typer.Exit(2) from exc
@@ -306,7 +315,6 @@ def _steward_submit(command: object) -> None:
 def steward_confirm(review_id: str, profile_id: Annotated[str, typer.Option(help="the candidate profile")],
                     steward: Annotated[str, typer.Option(help="who decides")], note: str = "") -> None:
     """Confirm a review: the record's provisional profile and the candidate are the same person (merge)."""
-    from onceonly.steward import now
     from schemas.profile_events import ConfirmMatch
 
     _steward_submit(ConfirmMatch(review_id=review_id, profile_id=profile_id, note=note, steward=steward,
@@ -316,7 +324,6 @@ def steward_confirm(review_id: str, profile_id: Annotated[str, typer.Option(help
 @steward_app.command("reject")
 def steward_reject(review_id: str, steward: Annotated[str, typer.Option(help="who decides")], note: str = "") -> None:
     """Reject a review: not the same person; the profiles stay apart."""
-    from onceonly.steward import now
     from schemas.profile_events import RejectMatch
 
     _steward_submit(RejectMatch(review_id=review_id, note=note, steward=steward, issued_at=now()))
@@ -327,7 +334,6 @@ def steward_split(profile_id: str, record_keys: Annotated[list[str], typer.Argum
                   steward: Annotated[str, typer.Option(help="who decides")],
                   reason: Annotated[str, typer.Option(help="why these records are another person")]) -> None:
     """Split records out of a profile into a new one ("not the same person")."""
-    from onceonly.steward import now
     from schemas.profile_events import SplitProfile
 
     _steward_submit(SplitProfile(profile_id=profile_id, record_keys=tuple(record_keys), reason=reason,
@@ -339,7 +345,6 @@ def steward_undo_merge(merge_event_id: str, survivor: Annotated[str, typer.Optio
                        merged_away: Annotated[str, typer.Option()], steward: Annotated[str, typer.Option()],
                        reason: Annotated[str, typer.Option()]) -> None:
     """Undo a wrong merge: the merged-away profile comes back with its records and its id."""
-    from onceonly.steward import now
     from schemas.profile_events import UndoMerge
 
     _steward_submit(UndoMerge(merge_event_id=merge_event_id, survivor=survivor, merged_away=merged_away,
