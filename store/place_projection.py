@@ -53,5 +53,6 @@ class PlaceProjection(TrackedConsumer):
                     changed |= self.index.correct(conn, event.place_key, event.community, event.grid)
             moved = self.index.reassign(conn, changed)
             rederived = self.index.rederive(conn, moved)
-            positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in batch])
+            # only the new messages: a redelivered part of the batch must not move its partition back
+            positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in fresh])
         return rederived

@@ -12,13 +12,14 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator, Sequence, Set
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select
 
 from core.access import EVERYONE, Scope
 from core.access.views import render
 from core.places import ProfilePlace
+from core.ports import DeliveredEvent as DeliveredEvent  # defined with the port; imported from here too
+from core.ports import Projection
 from core.privacy import keyed_hash, mask_id_number
 from core.profile import Profile, apply_all, checksum
 from core.profile.read_side import life_columns, search_terms
@@ -38,15 +39,7 @@ _PROFILE_COLUMNS = ("version", "status", "merged_into", "name", "name_key", "bir
                     "assistance", "disability", "updated_at", "doc")
 
 
-@dataclass(frozen=True)
-class DeliveredEvent:
-    topic: str
-    partition: int
-    offset: int
-    event: ProfileEvent
-
-
-class ProfileProjection(TrackedConsumer):
+class ProfileProjection(TrackedConsumer, Projection):
     CONSUMER = "profiles"
 
     def __init__(self, engine: Engine, *, id_hash_key: str, cache_profiles: int = 50_000) -> None:
@@ -83,7 +76,9 @@ class ProfileProjection(TrackedConsumer):
             folded = [p for pid, events in pending.items() if (p := apply_all(loaded.get(pid), events)) is not None]
             insert_new(conn, profile_event_log, logged)
             self.write_profiles(conn, folded, new={pid for pid in pending if pid not in loaded})
-            positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in batch])
+            # only the new messages: a redelivered older batch must not move a position back
+            positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in batch
+                                                    if positions.is_new(seen, d.topic, d.partition, d.offset)])
         self._keep(folded)
         return len(logged)
 

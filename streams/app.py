@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import faust
 from pydantic import BaseModel
 
+from core.ports import Delivered, DeliveredEvent, Ledger, Projection
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
 from kafka_adapter.security import faust_credentials
@@ -25,9 +26,7 @@ from metrics.definitions import WorkerMetrics
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from schemas.source_record import DeadLetter, SourceRecord
-from store.ledger import Delivered
 from store.place_projection import DeliveredPlaceEvent
-from store.profile_projection import DeliveredEvent
 from streams.faust_fixes import install as install_faust_fixes
 from streams.poison import apply_or_set_aside, decode_each
 from streams.retry import until_applied
@@ -43,18 +42,6 @@ so the two agents reading the raw topics (ledger, standardise) always run in the
 
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.02  # after a batch, wait this long for more: batches grow with the load, not with a timer
-
-
-class Ledger(Protocol):
-    def apply(self, batch: Sequence[Delivered]) -> int: ...
-
-
-class Projection(Protocol):
-    def apply(self, batch: Sequence[DeliveredEvent]) -> int: ...
-
-    def healthy(self) -> bool: ...
-
-    def skip(self, delivered: Sequence[Any]) -> None: ...
 
 
 class Gazetteer(Protocol):

@@ -69,11 +69,8 @@ def test_the_workers_use_the_fixed_seek() -> None:
     from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
     from streams.app import StreamWiring, build_app
-
-    class Ledger:
-        def apply(self, batch: object) -> int:
-            return 0
+    from tests.fakes import MemoryLedger
 
     build_app(StreamWiring(app_id="seek-fix", bootstrap="localhost:1", raw_topics=["raw"], records_topic="records",
-                           deadletter_topic="dead", ledger=Ledger()))
+                           deadletter_topic="dead", ledger=MemoryLedger()))
     assert getattr(AIOKafkaConsumerThread.seek_to_committed, "onceonly_fix", False)

@@ -3,43 +3,35 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 from schemas.codec import encode
 from schemas.source_record import SourceRecord
-from store.ledger import Delivered
 from streams.app import StreamWiring, build_app
+from tests.fakes import MemoryLedger
 
 
-class RecordingLedger:
-    """A fake ledger for the pure test: keeps what the agent handed it."""
-
-    def __init__(self) -> None:
-        self.batches: list[list[Delivered]] = []
-
-    def apply(self, batch: Sequence[Delivered]) -> int:
-        self.batches.append(list(batch))
-        return len(batch)
-
-
-def _app(ledger: RecordingLedger):  # type: ignore[no-untyped-def]
+def _app(ledger: MemoryLedger):  # type: ignore[no-untyped-def]
     return build_app(StreamWiring(app_id="unit", bootstrap="127.0.0.1:1", raw_topics=["raw.civil_affairs"],
                                   records_topic="records", deadletter_topic="deadletter", ledger=ledger))
 
 
 def test_agent_hands_decoded_source_records_to_the_ledger() -> None:
-    ledger = RecordingLedger()
+    ledger = MemoryLedger()
     agent = _app(ledger).conf.onceonly_agents["ledger"]
     record = SourceRecord.of(source="civil_affairs", record_id="MZ-1", payload={"姓名": "王芳"}, mapping_version="1")
+    landed: dict[int, int] = {}
 
     async def run() -> None:
         async with agent.test_context() as ctx:
             await ctx.put(key=b"civil_affairs:MZ-1", value=encode(record))
+            await ctx.put(key=b"civil_affairs:MZ-1", value=encode(record))  # the connector sent it again
+            landed.update(ctx.results)
 
     asyncio.run(run())
-    delivered = [d for batch in ledger.batches for d in batch]
-    assert [d.record for d in delivered] == [record]
-    assert delivered[0].offset == 0
+    assert ledger.versions("civil_affairs", "MZ-1") == [record]  # the version once, as decoded
+    assert [d.offset for batch in ledger.batches for d in batch] == [0, 1]
+    assert ledger.position("raw.civil_affairs", 0) == 1
+    assert landed == {0: 1, 1: 0}  # what the agent yields per message: how many versions were new
 
 
 def test_agent_dead_letters_an_undecodable_message_and_carries_on() -> None:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 
-from store.ledger import Delivered
 from streams.app import AGENTS, StreamWiring, build_app
-
-
-class CountingLedger:
-    def apply(self, batch: Sequence[Delivered]) -> int:
-        return len(batch)
+from tests.fakes import MemoryLedger
 
 
 def _agents(chosen: frozenset[str]) -> set[str]:
     app = build_app(StreamWiring(app_id="unit", bootstrap="127.0.0.1:1", raw_topics=["raw.civil_affairs"],
-                                 records_topic="records", deadletter_topic="deadletter", ledger=CountingLedger(),
+                                 records_topic="records", deadletter_topic="deadletter", ledger=MemoryLedger(),
                                  agents=chosen))
     return set(app.conf.onceonly_agents)
 
