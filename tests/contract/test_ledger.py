@@ -4,16 +4,13 @@ trust keeps the promises the store keeps."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from core.ports import Delivered, Ledger
-from localinfra.postgres_server import PostgresServer
 from schemas.source_record import RecordChange, SourceRecord
-from store.engine import make_engine
 from store.ledger import SourceRecordLedger
 from tests.fakes import MemoryLedger
 
@@ -21,18 +18,9 @@ T0 = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 RAW = "raw.housing"
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
-    if request.param == "memory":
-        yield MemoryLedger()
-        return
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        engine = make_engine(server.fresh_database("t_" + request.node.name[:50]))
-    yield SourceRecordLedger(engine)
-    engine.dispose()
+@pytest.fixture
+def ledger(backend: Engine | None) -> Ledger:
+    return MemoryLedger() if backend is None else SourceRecordLedger(backend)
 
 
 def version(record_id: str, payload: dict[str, str], *, minutes: int = 0, change: RecordChange = "upsert",

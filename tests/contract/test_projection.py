@@ -4,18 +4,14 @@ standing in for the store folds, skips and tracks positions as the store does.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
+from sqlalchemy import Engine
 
 from core.matching import Matcher, default_matcher
 from core.ports import DeliveredEvent, Projection
 from core.profile import Profile, ProfileError, replay
 from core.resolution import ResolverMemory
-from localinfra.postgres_server import PostgresServer
 from schemas.profile_events import ProfileEvent, ProfilesMerged
-from store.engine import make_engine
 from store.profile_projection import ProfileProjection
 from tests.fakes import MemoryProjection
 from tests.unit.test_resolution_records import FG, GA, MZ, SB, SB_BRIDGE, arrived
@@ -23,18 +19,9 @@ from tests.unit.test_resolution_records import FG, GA, MZ, SB, SB_BRIDGE, arrive
 TOPIC = "profile-events"
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def projection(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Projection]:
-    if request.param == "memory":
-        yield MemoryProjection()
-        return
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        engine = make_engine(server.fresh_database("t_" + request.node.name[:50]))
-    yield ProfileProjection(engine, id_hash_key="contract-key")
-    engine.dispose()
+@pytest.fixture
+def projection(backend: Engine | None) -> Projection:
+    return MemoryProjection() if backend is None else ProfileProjection(backend, id_hash_key="contract-key")
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from core.matching import Matcher, default_matcher
 from core.resolution import Backing, ProfileState, ResolverChanges, ResolverMemory
-from localinfra.postgres_server import PostgresServer
 from schemas.profile_events import (
     ProfileCreated,
     ProfileEvent,
@@ -24,7 +22,7 @@ from schemas.profile_events import (
     UndoMerge,
 )
 from schemas.record_events import RecordStandardised
-from store.engine import make_engine, write_transaction
+from store.engine import write_transaction
 from store.resolver_state import SqlBacking
 from tests.fakes import MemoryBacking
 from tests.unit.test_resolution_records import FG, GA, MZ, SB, SB_BRIDGE, T0, TWIN_1, TWIN_2, arrived
@@ -56,18 +54,9 @@ def _sql_store(engine: Engine) -> Store:
     return Store(session)
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        yield _memory_store()
-        return
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        engine = make_engine(server.fresh_database("t_" + request.node.name[:50]))
-    yield _sql_store(engine)
-    engine.dispose()
+@pytest.fixture
+def store(backend: Engine | None) -> Store:
+    return _memory_store() if backend is None else _sql_store(backend)
 
 
 @pytest.fixture(scope="module")
