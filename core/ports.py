@@ -1,7 +1,7 @@
 """The ports the stream agents write through, as abstract bases (#16).
 
 The agents (``streams.app``) call them; the SQL adapters (``store.ledger.SourceRecordLedger``,
-``store.profile_projection.ProfileProjection``) subclass them, and so do the unit tests' in-memory
+``store.profile_projection.ProfileProjection``, ``store.place_projection.PlaceProjection``) subclass them, and so do the unit tests' in-memory
 fakes (``tests.fakes``); one contract suite (``tests/contract``) runs against both. Pure: what they
 take is plain data (a message's place in its Kafka log beside what it said), so the adapters depend
 on this module (entry points → adapters → core) and never on the agents.
@@ -10,15 +10,18 @@ on this module (entry points → adapters → core) and never on the agents.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+
+from core.places import Assignment
 from core.profile import Profile
 from schemas.profile_events import ProfileEvent
 from schemas.source_record import SourceRecord
 
-__all__ = ["Delivered", "DeliveredEvent", "Ledger", "Projection"]
+__all__ = ["Delivered", "DeliveredEvent", "DeliveredPlaceEvent", "Gazetteer", "Ledger", "Projection"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,18 @@ class DeliveredEvent:
     partition: int
     offset: int
     event: ProfileEvent
+
+
+@dataclass(frozen=True)
+class DeliveredPlaceEvent:
+    """A places-topic message as Kafka delivered it: a standard-address row of the grid centre
+    (``schemas.record_events.RecordStandardised``) or a steward's correction
+    (``schemas.place_events.PlaceAssignmentCorrected``); anything else is passed over."""
+
+    topic: str
+    partition: int
+    offset: int
+    event: BaseModel
 
 
 class Ledger(ABC):
@@ -102,3 +117,38 @@ class Projection(ABC):
     @abstractmethod
     def profiles(self) -> Iterator[Profile]:
         """Every profile stored, folded (merged-away ones too), in no particular order."""
+
+
+class Gazetteer(ABC):
+    """The gazetteer (标准地址库) as a projection of the places topic, with tracked positions: the
+    facts each message states about place keys, and each key's assignment (``core.places.assign``
+    of its facts).
+
+    The contract every implementation keeps (``tests/contract/test_place_projection.py``):
+
+    - a standard-address row's facts (``core.places.record_facts``, origin ``standard_address``)
+      replace those its record stated before; its end withdraws them;
+    - a steward's correction replaces the key's earlier one, and wins; one without a community
+      withdraws it;
+    - a message at or below its partition's position changes nothing, not even the position
+      (redelivery); the positions of the partitions are independent;
+    - :meth:`skip` marks messages handled without applying them, and never moves a position back.
+    """
+
+    @abstractmethod
+    def apply(self, batch: Sequence[DeliveredPlaceEvent]) -> int:
+        """Apply the batch's new messages and advance the positions, all or nothing (profiles
+        whose place an assignment that moved can change are re-derived where the store holds
+        them); returns how many messages were new."""
+
+    @abstractmethod
+    def healthy(self) -> bool:
+        """Whether the store answers (raises or returns ``False`` when it does not)."""
+
+    @abstractmethod
+    def skip(self, delivered: Sequence[Any]) -> None:
+        """Record ``delivered`` (anything with topic, partition, offset) as handled, unapplied."""
+
+    @abstractmethod
+    def assignments(self, keys: Iterable[str]) -> dict[str, Assignment]:
+        """The assignment of each of ``keys`` that has one (a key no fact speaks of is absent)."""

@@ -479,10 +479,7 @@ class Hub:
 
     @cached_property
     def objections(self) -> ObjectionService:
-        return ObjectionService(self.objection_store, acknowledged_batch_publisher(self.kafka_bootstrap,
-                                                                                   self.settings.objections_topic),
-                                self.audit, digest_key=self.settings.id_hash_key.get_secret_value(),
-                                grants=self.grants)
+        return objection_service(self.settings, self.engine, self.audit)
 
     @cached_property
     def gazetteer(self) -> GazetteerService:

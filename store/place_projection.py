@@ -5,13 +5,13 @@ same transaction. Every profile whose place a key whose assignment moved can cha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from core.places import record_facts
+from core.places import Assignment, record_facts
+from core.ports import DeliveredPlaceEvent as DeliveredPlaceEvent  # defined with the port; imported from here too
+from core.ports import Gazetteer
 from schemas.place_events import PlaceAssignmentCorrected
 from schemas.record_events import RecordStandardised
 from store import positions
@@ -19,16 +19,13 @@ from store.engine import write_transaction
 from store.places import PlaceIndex
 from store.positions import TrackedConsumer
 
-
-@dataclass(frozen=True)
-class DeliveredPlaceEvent:
-    topic: str
-    partition: int
-    offset: int
-    event: BaseModel  # RecordStandardised of a standard-address source, or PlaceAssignmentCorrected
+__all__ = ["DeliveredPlaceEvent", "PlaceProjection"]
 
 
-class PlaceProjection(TrackedConsumer):
+class PlaceProjection(TrackedConsumer, Gazetteer):
+    """The gazetteer in SQL (``core.ports.Gazetteer``). ``index.rederived_changed`` counts the
+    profiles whose place the batches applied changed."""
+
     CONSUMER = "places"
 
     def __init__(self, engine: Engine) -> None:
@@ -36,7 +33,8 @@ class PlaceProjection(TrackedConsumer):
         self.index = PlaceIndex()
 
     def apply(self, batch: Sequence[DeliveredPlaceEvent]) -> int:
-        """Apply a batch; return how many profiles changed community or grid."""
+        """Apply a batch; return how many messages were new (the profiles whose place changed:
+        ``index.rederived_changed``)."""
         with write_transaction(self.engine) as conn:
             seen = positions.applied_offsets(conn, self.CONSUMER)
             fresh = [d for d in batch if positions.is_new(seen, d.topic, d.partition, d.offset)]
@@ -52,7 +50,11 @@ class PlaceProjection(TrackedConsumer):
                 elif isinstance(event, PlaceAssignmentCorrected):
                     changed |= self.index.correct(conn, event.place_key, event.community, event.grid)
             moved = self.index.reassign(conn, changed)
-            rederived = self.index.rederive(conn, moved)
+            self.index.rederive(conn, moved)
             # only the new messages: a redelivered part of the batch must not move its partition back
             positions.advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in fresh])
-        return rederived
+        return len(fresh)
+
+    def assignments(self, keys: Iterable[str]) -> dict[str, Assignment]:
+        with self.engine.connect() as conn:
+            return self.index.assignments(conn, keys)

@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import faust
 from pydantic import BaseModel
 
-from core.ports import Delivered, DeliveredEvent, Ledger, Projection
+from core.ports import Delivered, DeliveredEvent, DeliveredPlaceEvent, Gazetteer, Ledger, Projection
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
 from kafka_adapter.security import faust_credentials
@@ -26,7 +26,6 @@ from metrics.definitions import WorkerMetrics
 from schemas.codec import encode
 from schemas.profile_events import ProfileEvent
 from schemas.source_record import DeadLetter, SourceRecord
-from store.place_projection import DeliveredPlaceEvent
 from streams.faust_fixes import install as install_faust_fixes
 from streams.poison import apply_or_set_aside, decode_each
 from streams.retry import until_applied
@@ -42,14 +41,6 @@ so the two agents reading the raw topics (ledger, standardise) always run in the
 
 BATCH_SIZE = 500
 BATCH_WITHIN_S = 0.02  # after a batch, wait this long for more: batches grow with the load, not with a timer
-
-
-class Gazetteer(Protocol):
-    def apply(self, batch: Sequence[DeliveredPlaceEvent]) -> int: ...
-
-    def healthy(self) -> bool: ...
-
-    def skip(self, delivered: Sequence[Any]) -> None: ...
 
 
 @dataclass

@@ -2,8 +2,9 @@
 as the real adapter and passes the same contract suite (``tests/contract``)."""
 
 from tests.fakes.audit import MemoryCheckpointSink
+from tests.fakes.gazetteer import MemoryGazetteer
 from tests.fakes.ledger import MemoryLedger
 from tests.fakes.projection import MemoryProjection
 from tests.fakes.resolver import MemoryBacking, MemoryResolverState
 
-__all__ = ["MemoryBacking", "MemoryCheckpointSink", "MemoryLedger", "MemoryProjection", "MemoryResolverState"]
+__all__ = ["MemoryBacking", "MemoryCheckpointSink", "MemoryGazetteer", "MemoryLedger", "MemoryProjection", "MemoryResolverState"]
