@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.audit_responses import AccessReadOut, AccessReportOut
-from api.queries import NotFound
 from core.access import Principal
 from services.access_report import AccessReport, AccessReportService
+from services.queries import NotFound
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADINGS = ("时间（UTC）", "账号", "角色", "部门", "操作", "用途", "涉及字段", "画像编号")

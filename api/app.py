@@ -14,16 +14,13 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from api import errors
-from api.admin import UserAdmin, admin_router
+from api.admin import admin_router
 from api.auth import Authenticator, LoginThrottle, Sessions, session_secret
 from api.ingest import MAX_BODY_BYTES as INGEST_BODY_BYTES
 from api.ingest import ingest_router
 from api.mapping_workbench import Workbench
 from api.metrics import MeasuredAuditLog, RouteTimer, metrics_router
-from api.pipeline import HealthSampler, PipelineViews
 from api.pull_holds import unavailable_when_down
-from api.quality import QualityViews
-from api.queries import ResidentQueries, Unavailable
 from api.responses import LivenessOut
 from api.v1 import v1_router
 from connectors.kafka_sink import acknowledged_batch_publisher, acknowledged_publisher
@@ -37,11 +34,15 @@ from services.dead_letters import DeadLetterService
 from services.gazetteer import GazetteerService
 from services.ingest import IngestService
 from services.objections import ObjectionService
+from services.pipeline import HealthSampler, PipelineViews
 from services.planning import PlanningService
 from services.pull_holds import PullHoldService
+from services.quality import QualityViews
+from services.queries import ResidentQueries, Unavailable
 from services.restandardise import RestandardiseService
 from services.scorecards import ScorecardService
 from services.stewarding import StewardingService
+from services.user_admin import UserAdmin
 from store.audit import AuditLog
 from store.engine import companion_engine
 from store.ledger import SourceRecordLedger

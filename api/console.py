@@ -21,20 +21,21 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from pydantic import SecretStr, ValidationError
 
-from api.admin import NewUser, RoleChange, UserAdmin
+from api.admin import NewUser, RoleChange
 from api.auth import CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECONDS, Authenticator, new_login_token
 from api.charts import line_chart
-from api.home import AGE_BANDS, DEFAULT_SINCE, SORTS, HomeFilters, HomeQueries
-from api.pipeline import PipelineViews
-from api.quality import QualityViews
-from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from core.access import ROLES, AccessDenied, Principal, can
 from core.access.catalogue import catalogue
 from core.access.views import history_line, link_reasons, link_summary, local_time
 from core.privacy import redact
 from core.resolution.errors import ResolutionError
 from services.dead_letters import DeadLetterService
+from services.home import AGE_BANDS, DEFAULT_SINCE, SORTS, HomeFilters, HomeQueries
+from services.pipeline import PipelineViews
+from services.quality import QualityViews
+from services.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from services.stewarding import StewardingService
+from services.user_admin import AccountConflict, UserAdmin
 from store.audit import AuditLog
 from store.auth_tables import UserStore
 
@@ -374,7 +375,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, stewarding
                           display_name=display_name, communities=_items(communities), grids=_items(grids),
                           department=department or None)
             created = admin_views().create(principal, new)
-        except (ValidationError, BadQuery, HTTPException) as exc:
+        except (ValidationError, BadQuery, AccountConflict) as exc:
             # Never echo the password: the form comes back empty, with the reason only.
             return users_page(request, principal, status=400, error=f"未能创建用户：{_why(exc)}")
         if created.get("awaiting_approval"):
@@ -404,7 +405,7 @@ def console_router(queries: ResidentQueries, pipeline: PipelineViews, stewarding
             change = RoleChange(role=role, communities=_items(communities), grids=_items(grids),
                                 department=department or None)
             changed = admin_views().set_role(principal, username, change)
-        except (ValidationError, BadQuery, HTTPException) as exc:
+        except (ValidationError, BadQuery, AccountConflict) as exc:
             return users_page(request, principal, status=400, error=f"未能更改角色：{_why(exc)}")
         if changed.get("awaiting_approval"):
             return users_page(request, principal, done=f"已申请将用户 {username} 的角色改为 {role_name(role)}，"

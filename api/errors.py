@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.queries import BadQuery, NotFound, Unavailable
 from core.access import AccessDenied
 from core.objections import ObjectionError
 from core.privacy import redact
@@ -20,6 +19,8 @@ from services.dead_letters import ReprocessRefused, ReprocessStopped
 from services.ingest import BatchNotTaken, UnknownSource
 from services.objections import UnknownObjection
 from services.planning import AnswersNotTaken, NoResident, PlanRefused
+from services.queries import BadQuery, NotFound, Unavailable
+from services.user_admin import AccountConflict
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ObjectionError)
     async def objection_refused(request: Request, exc: ObjectionError) -> Response:
         return answer(request, 409, redact(str(exc)))
+
+    @app.exception_handler(AccountConflict)
+    async def account_conflict(request: Request, exc: AccountConflict) -> Response:
+        # The user exists, or a request for it already waits (the admin's API; the console shows it on its page).
+        return answer(request, 409, str(exc))
 
     @app.exception_handler(ResolutionError)
     async def refused(request: Request, exc: ResolutionError) -> Response:

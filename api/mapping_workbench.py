@@ -19,10 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.mapping_responses import MappingCheckOut, RestandardisedOut
 from api.planner import MAX_UPLOAD_BYTES, check_workbook_size
-from api.queries import BadQuery, NotFound, Unavailable
 from connectors.spec import ConnectorSpec
 from core.access import Principal, require
 from services.mapping_check import MappingCheckService
+from services.queries import BadQuery, NotFound, Unavailable
 from services.restandardise import NotRestandardisable, Restandardised, RestandardiseService
 
 MAX_MAPPING_BYTES = 256 * 1024

@@ -21,11 +21,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from api.pipeline import PipelineViews
 from api.security import ASGIApp, Message, Receive, Scope, Send
 from core.access import Principal
 from metrics.definitions import ServiceMetrics, health_families
 from onceonly.settings import Settings, is_loopback
+from services.pipeline import PipelineViews
 from store.audit import AuditEntry, AuditLog
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

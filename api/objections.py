@@ -11,10 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from api.objection_responses import ObjectionOut, ObjectionsOut, SweptOut
-from api.queries import BadQuery
 from core.access import AccessDenied, Principal
 from core.objections import ObjectionError
 from services.objections import ObjectionService
+from services.queries import BadQuery
 
 Reply = Literal["corrected", "confirmed", "not_ours"]
 Status = Literal["open", "closed", "all"]

@@ -119,7 +119,7 @@ class SampledConsumerOut(ResponseModel):
 
 
 class SampleOut(ResponseModel):
-    """One stored sample of pipeline health (``api.pipeline.health_sample``). A sample is a stored JSON
+    """One stored sample of pipeline health (``services.pipeline.health_sample``). A sample is a stored JSON
     document: one written before a figure existed lacks it, and a later figure passes through."""
 
     model_config = ConfigDict(extra="allow")

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.queries import NotFound
 from core.access import Principal
 from core.access.catalogue import catalogue
 from services.gazetteer import CorrectPlace, GazetteerService, UnknownPlace
+from services.queries import NotFound
 from store.places import PlaceRow
 
 

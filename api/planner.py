@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.errors import audit_refusal
 from api.planner_responses import AnswersTakenOut, FormFieldOut, FormOut, FormsOut, PlanOut
-from api.queries import BadQuery
 from core.access import AccessDenied, Principal
 from core.planner import MAX_PROFILE_IDS, CollectionPlan, FormTemplate, PlanTarget, PlanView, require_planner
 from services.planning import PLAN_PURPOSE, AnswersNotTaken, NoResident, PlanningService, PlanRefused, may_plan
+from services.queries import BadQuery
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024

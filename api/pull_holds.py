@@ -10,9 +10,9 @@ from kafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.queries import NotFound, Unavailable
 from core.access import Principal
 from services.pull_holds import EndSender, HoldDecided, HoldDecision, PullHoldService, UnknownHold
+from services.queries import NotFound, Unavailable
 from store.pull_holds import HeldRecord, PullHold
 
 

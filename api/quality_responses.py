@@ -1,5 +1,5 @@
 """The shapes of ``/api/v1/validation``: the validated batches per source, their failed expectations and
-unknown code values, and the latest validation run (``api.quality.QualityViews.summary``)."""
+unknown code values, and the latest validation run (``services.quality.QualityViews.summary``)."""
 
 from __future__ import annotations
 

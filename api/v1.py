@@ -1,6 +1,6 @@
 """The query service's JSON routes under ``/api/v1``: residents, households, reviews, pipeline, audit.
 
-Routes decode, call :mod:`api.queries` / :mod:`api.pipeline` and answer; access decisions are in
+Routes decode, call :mod:`services.queries` / :mod:`services.pipeline` and answer; access decisions are in
 ``core.access``. ID numbers and phone numbers are only accepted in POST bodies, never in a URL
 (URLs end up in access logs and browser histories).
 """
@@ -15,16 +15,16 @@ from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
 from api.audit_responses import AuditEntriesOut, AuditEntryOut, AuditVerificationOut
-from api.pipeline import PipelineViews
 from api.pipeline_responses import DeadLettersOut, HealthHistoryOut, PipelineHealthOut, ReprocessedOut, SampleOut
-from api.quality import QualityViews
 from api.quality_responses import ValidationOut
-from api.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from api.resident_responses import CallerOut, HouseholdOut, ProfileEventOut, ProfileOut, SearchOut
 from api.review_responses import EmittedEventOut, ReviewDecisionOut, ReviewsOut
 from core.access import FIELDS, FieldView, Principal, require
 from core.privacy import redact
 from services.dead_letters import DeadLetterService
+from services.pipeline import PipelineViews
+from services.quality import QualityViews
+from services.queries import BadQuery, ResidentQueries, SearchQuery, Unavailable
 from services.stewarding import Decided, StewardingService
 from store.audit import AuditLog
 

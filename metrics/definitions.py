@@ -141,7 +141,7 @@ class ServiceMetrics:
                                       registry=self.registry)
 
 
-# The gauges the query service derives from its newest pipeline-health sample (api.pipeline), the
+# The gauges the query service derives from its newest pipeline-health sample (services.pipeline), the
 # numbers the steward's 运行状况 page shows: name → help.
 HEALTH_GAUGES = {
     "onceonly_consumer_lag_messages": "Messages not yet applied, per store consumer, topic and partition "
@@ -157,7 +157,7 @@ HEALTH_GAUGES = {
 
 
 def health_families(sample: dict[str, Any], taken_at: datetime) -> Iterator[Metric]:
-    """The health gauges of one pipeline-health sample (:func:`api.pipeline.health_sample`)."""
+    """The health gauges of one pipeline-health sample (:func:`services.pipeline.health_sample`)."""
     lag = GaugeMetricFamily("onceonly_consumer_lag_messages", HEALTH_GAUGES["onceonly_consumer_lag_messages"],
                             labels=["consumer", "topic", "partition"])
     applied = GaugeMetricFamily("onceonly_consumer_applied_messages",

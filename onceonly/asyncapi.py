@@ -40,7 +40,7 @@ from schemas.source_record import DeadLetter, SourceRecord
 ASYNCAPI_VERSION = "3.0.0"
 DOCUMENT_PATH = PROJECT_ROOT / "docs" / "asyncapi.json"
 PUBLISHED_SCHEMAS = PROJECT_ROOT / "schemas" / "published"
-PUBLISHED_TOPIC = "profiles.published"  # flows.publish.PUBLISHED_TOPIC (not imported: it pulls in Prefect)
+PUBLISHED_TOPIC = "profiles.published"  # services.publishing.PUBLISHED_TOPIC (not imported: it pulls in the store)
 KAFKA_BINDING = "0.5.0"
 # Message tags: a codec type (bytes made by schemas.codec.encode) or a payload of another shape.
 CODEC_TAG = "codec"
@@ -396,7 +396,7 @@ def _snapshot_message(golden_ref: Mapping[str, Any]) -> dict[str, Any]:
         "name": SNAPSHOT,
         "title": SNAPSHOT,
         "summary": "A profile's latest surviving fields with their provenance, or the redirect of a merged-away one.",
-        "description": "Written by `flows.publish.snapshot`: plain JSON, not the codec's envelope.",
+        "description": "Written by `services.publishing.PublishingService.snapshot`: plain JSON, not the codec's envelope.",
         "contentType": "application/json",
         "payload": {"oneOf": [active, redirect]},
         "tags": [{"name": OTHER_TAG}],

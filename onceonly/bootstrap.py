@@ -56,6 +56,8 @@ from streams.app import StreamWiring, build_app
 if TYPE_CHECKING:
     from services.mapping_check import MappingCheckService
     from services.planning import PlanningService
+    from services.publishing import PublishingService
+    from services.validation import ValidationService
 
 SOURCES = ("public_security", "social_security", "civil_affairs", "housing", "community")
 
@@ -509,6 +511,26 @@ class Hub:
         from services.mapping_check import MappingCheckService
 
         return MappingCheckService(self.audit)
+
+    @cached_property
+    def validation(self) -> ValidationService:
+        """GX over the resident sources' new batches (mapping files re-read on each run) and the profile store."""
+        from services.validation import ValidationService
+
+        return ValidationService(self.engine, self.profile_projection.profiles,
+                                 mappings=lambda: field_mappings(self.settings),
+                                 sources=lambda: resident_sources(self.settings), data_dir=self.settings.data_dir,
+                                 id_hash_key=self.settings.id_hash_key.get_secret_value())
+
+    @cached_property
+    def publishing(self) -> PublishingService:
+        """Snapshots to the published topic and the department extracts, the objection feeds through ``objections``."""
+        from services.publishing import PublishingService, published_topic
+
+        return PublishingService(self.engine, self.profile_projection.profiles, lambda: self.objections,
+                                 kafka_bootstrap=self.kafka_bootstrap, topic=published_topic(self.settings),
+                                 partitions=self.settings.topic_partitions, data_dir=self.settings.data_dir,
+                                 id_hash_key=self.settings.id_hash_key.get_secret_value())
 
     def announce_matcher(self, version: str | None = None) -> str | None:
         return announce_matcher(self.settings, version, self.engine)

@@ -662,7 +662,8 @@ def flows_serve() -> None:
 @flows_app.command("publish")
 def flows_publish() -> None:
     """Validate with Great Expectations, then publish what passed (a failure quarantines and exits 1)."""
-    from flows.publish import ValidationFailed, validate_and_publish
+    from flows.publish import validate_and_publish
+    from services.publishing import ValidationFailed
 
     try:
         published = validate_and_publish()

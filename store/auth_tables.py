@@ -214,7 +214,7 @@ class UserStore:
         with self.engine.connect() as conn:
             return [_principal(r) for r in conn.execute(select(users).order_by(users.c.role, users.c.username))]
 
-    # -- administration (the admin role, over HTTP: api/admin.py) --------------------------------
+    # -- administration (the admin role: services/user_admin.py, over HTTP api/admin.py) ----------
     def accounts(self) -> tuple[tuple[Principal, bool, datetime], ...]:
         """Every user with whether it is active and when it was created (disabled ones too)."""
         with self.engine.connect() as conn:

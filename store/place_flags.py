@@ -2,8 +2,8 @@
 人户分离 (``apart``: registered in one place, living in another) and 住址有冲突 (``contested``: the
 records place the resident in different communities, a door check 入户核实 settles it).
 
-The one place they become SQL: the console home page's resident list (``api.home``), the residents
-API (``api.queries``) and the collection planner (``store.planner_reads``) filter through it.
+The one place they become SQL: the console home page's resident list (``services.home``), the residents
+API (``services.queries``) and the collection planner (``store.planner_reads``) filter through it.
 """
 
 from __future__ import annotations

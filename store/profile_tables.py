@@ -50,7 +50,7 @@ Index("ix_profiles_id_hash", profiles.c.id_hash)
 Index("ix_profiles_household", profiles.c.household_id)
 Index("ix_profiles_community", profiles.c.community)
 Index("ix_profiles_grid", profiles.c.grid)
-# A worker's home page (api.home) pages through the community's residents in the order of each
+# A worker's home page (services.home) pages through the community's residents in the order of each
 # sort (SORTS): read in that order from these instead of sorting the whole community.
 Index("ix_profiles_community_name", profiles.c.community, profiles.c.name, profiles.c.profile_id)
 Index("ix_profiles_community_birth_date", profiles.c.community, profiles.c.birth_date, profiles.c.profile_id)
@@ -63,7 +63,7 @@ Index("ix_profiles_community_glance", profiles.c.community, profiles.c.status, p
 Index("ix_profiles_household_live", profiles.c.household_id, profiles.c.status, profiles.c.deceased_on,
       profiles.c.moved_out_on)
 # The few residents flagged 住址有冲突 / 人户分离 (partial indexes), for a search by the flag alone
-# (api.queries): read in the order of its results (name, profile id) without reading every profile.
+# (services.queries): read in the order of its results (name, profile id) without reading every profile.
 # The condition is written exactly as store.place_flags writes it: SQLite uses a partial index only
 # for a query naming the same term.
 for _flag, _column in (("contested", profiles.c.place_contested), ("apart", profiles.c.lives_apart)):
@@ -98,7 +98,7 @@ profile_event_log = Table(
     Column("payload", Text, nullable=False),
 )
 Index("ix_profile_event_log_profile", profile_event_log.c.profile_id, profile_event_log.c.version)
-# What changed since a time (api.home ``changes``): the recent events, not the whole log (where the
+# What changed since a time (services.home ``changes``): the recent events, not the whole log (where the
 # planner does not read the community's residents and their events instead).
 Index("ix_profile_event_log_occurred", profile_event_log.c.occurred_at, profile_event_log.c.profile_id)
 

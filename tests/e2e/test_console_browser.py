@@ -117,7 +117,7 @@ def validated(world: World) -> World:
     one batch with relations outside GB/T 4761, so it is quarantined."""
     from datetime import datetime
 
-    from flows.validate import check
+    from onceonly import bootstrap
     from schemas.source_record import SourceRecord
     from store.ledger import Delivered, SourceRecordLedger
 
@@ -126,7 +126,10 @@ def validated(world: World) -> World:
         source="community", record_id=f"V-{900 + i}", mapping_version="cm-1", observed_at=now,
         payload={"走访编号": f"V-{900 + i}", "姓名": f"测试{i}", "性别": "女", "与户主关系": "火星人"}))
         for i in range(3)])
-    check.fn(world.settings.model_copy(update={"database_url": str(world.engine.url)}))
+    from services.validation import ValidateBatches
+
+    settings = world.settings.model_copy(update={"database_url": str(world.engine.url)})
+    bootstrap.hub(settings).validation.validate(ValidateBatches())
     return world
 
 

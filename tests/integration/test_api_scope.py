@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, select
 
 from api.app import create_app
-from api.home import HomeFilters, HomeQueries
 from core.access import Principal, Scope, may_see_community, scope_of
 from core.matching import default_matcher
 from core.profile import Profile
 from core.profile.read_side import qualified_grid
 from onceonly.bootstrap import access_grants, resolver_state
+from services.home import HomeFilters, HomeQueries
 from services.operator_reads import Link, export_links_audited
 from store.audit import AuditLog
 from store.engine import make_engine

@@ -177,6 +177,9 @@ def test_the_console_page_creates_a_user_and_shows_a_token_once(world: World, ad
                                               "communities": f"{world.community_a}，{world.community_b}",
                                               "csrf": form_token(admin, "/console/users")})
     assert made.status_code == 200 and "已申请创建用户 console_user" in made.text and NEW_PASSWORD not in made.text
+    again = admin.post("/console/users", data={"username": "console_user", "password": NEW_PASSWORD,
+                                               "role": "steward", "csrf": form_token(admin, "/console/users")})
+    assert again.status_code == 400 and "未能创建用户" in again.text and "exists" in again.text  # a conflict, on the page
     listed = {u["username"]: u for u in admin.get("/api/v1/users").json()["users"]}
     assert listed["console_user"]["communities"] == sorted([world.community_a, world.community_b])
     _approve(world, "console_user")

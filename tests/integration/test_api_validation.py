@@ -1,4 +1,4 @@
-"""Data quality for stewards: the validate flow's real Great Expectations run over community visits
+"""Data quality for stewards: the validation service's real Great Expectations run over community visits
 in the ledger (one passing batch, then one with relations outside GB/T 4761), read back through
 ``GET /api/v1/validation``, the 数据质量 console page, the steward report and the Data Docs site
 served read-only (a path leaving the site is refused)."""
@@ -13,9 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from flows.validate import check
+from onceonly import bootstrap
 from onceonly.settings import Settings
 from schemas.source_record import SourceRecord
+from services.validation import ValidateBatches
 from store import flow_batches
 from store.auth_tables import UserStore
 from store.engine import make_engine
@@ -41,10 +42,10 @@ def validated(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     engine = make_engine(settings.store_url)
     ledger = SourceRecordLedger(engine)
     ledger.apply(_visits(0, ["V-1", "V-2"], relation="妻"))
-    first = check.fn(settings)  # the flow's task body: real GX, Data Docs, report, flow_batches
+    first = bootstrap.hub(settings).validation.validate(ValidateBatches())  # real GX, Data Docs, report, flow_batches
     assert first.passed
     ledger.apply(_visits(2, ["V-900", "V-901"], relation="火星人"))  # outside GB/T 4761
-    second = check.fn(settings)
+    second = bootstrap.hub(settings).validation.validate(ValidateBatches())
     assert not second.passed
     users = UserStore(engine)
     for name, role, extra in (("steward", "steward", {}), ("admin", "admin", {}), ("auditor", "auditor", {}),

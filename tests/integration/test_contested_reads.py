@@ -15,11 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from api.home import HomeFilters, HomeQueries
 from core.access import Principal
 from core.planner import DOOR_CHECK
 from core.profile import Profile
 from onceonly.bootstrap import access_grants
+from services.home import HomeFilters, HomeQueries
 from store.audit import AuditLog, audit_engine, audit_log
 from store.profile_tables import profiles
 from tests.integration.api_world import World, build_world, form_token

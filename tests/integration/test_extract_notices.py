@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from flows.publish import load_grants, write_extracts
 from onceonly import bootstrap
 from onceonly.bootstrap import resolver_state
 from onceonly.settings import Settings
@@ -33,8 +32,9 @@ def test_a_merge_and_a_split_reach_every_department_holding_the_profile_once(wor
     settings = Settings(data_dir=tmp_path / "var", id_hash_key=KEY, database_url=f"sqlite:///{tmp_path / 'store.db'}",
                         _env_file=None)
     projection = bootstrap.profile_projection(settings)
-    grants = load_grants()
-    write_extracts(settings, list(projection.profiles()), grants)
+    grants = bootstrap.grants()
+    write_extracts = bootstrap.hub(settings).publishing.write_extracts
+    write_extracts(list(projection.profiles()), grants)
     assert all(feed(settings, d) == [] for d in grants.departments)
 
     state = resolver_state(world.engine)
@@ -53,7 +53,7 @@ def test_a_merge_and_a_split_reach_every_department_holding_the_profile_once(wor
     new_profile = next(e.to_profile for e in split if isinstance(e, ProfileSplit))
     project_outbox(world.engine, state)
 
-    write_extracts(settings, list(projection.profiles()), grants)
+    write_extracts(list(projection.profiles()), grants)
     profiles = {p.profile_id: p for p in projection.profiles()}
     gone = away if not profiles[away].is_active else survivor  # the older id survives
     kept = profiles[gone].merged_into
@@ -67,5 +67,5 @@ def test_a_merge_and_a_split_reach_every_department_holding_the_profile_once(wor
         assert f'"{gone}"' not in extract and f'"{new_profile}"' in extract
     assert json.loads((settings.data_dir / "extracts" / "civil_affairs" / "grant.json").read_text())["notices"] == 2
 
-    write_extracts(settings, list(projection.profiles()), grants)  # nothing new: no notice again
+    write_extracts(list(projection.profiles()), grants)  # nothing new: no notice again
     assert all(len(feed(settings, d)) == 2 for d in grants.departments)

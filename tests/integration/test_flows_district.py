@@ -73,7 +73,7 @@ def harness() -> Iterator[None]:
 
 def _published(settings: Settings) -> dict[str, dict[str, Any]]:
     """The compacted topic read back: latest snapshot per profile id (the key)."""
-    from flows.publish import published_topic
+    from services.publishing import published_topic
 
     topic = published_topic(settings)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False)
@@ -102,7 +102,8 @@ def _visits(record_ids: list[str], relation: str) -> list[Delivered]:
 
 
 def test_a_failing_batch_blocks_publish_and_a_fixed_one_is_published(district: Settings, harness: None) -> None:
-    from flows.publish import ValidationFailed, load_grants, validate_and_publish
+    from flows.publish import validate_and_publish
+    from services.publishing import ValidationFailed
 
     settings = district
     engine = bootstrap.engine(settings)
@@ -117,14 +118,14 @@ def test_a_failing_batch_blocks_publish_and_a_fixed_one_is_published(district: S
     assert topic[some.profile_id]["version"] == some.version
     # Only fields some grant shares, and never an ID number in clear (its keyed hash and masked form).
     assert "golden" not in topic[some.profile_id] and "records" not in topic[some.profile_id]
-    assert set(topic[some.profile_id]["fields"]) <= load_grants().shared_fields | {"id_number_hash"}
+    assert set(topic[some.profile_id]["fields"]) <= bootstrap.grants().shared_fields | {"id_number_hash"}
     published_text = json.dumps(topic, ensure_ascii=False)
     assert not any(p.golden.id_number and p.golden.id_number.value in published_text for p in profiles.values())
     assert Path(published.data_docs).is_file()
     assert str(settings.data_dir / "gx") in published.data_docs
 
     # Each department's extract holds exactly its granted fields, an ID number only where granted.
-    grants = load_grants()
+    grants = bootstrap.grants()
     active = sorted(p for p, prof in profiles.items() if prof.is_active)
     for department, grant in grants.departments.items():
         with published.extracts[department].open(encoding="utf-8-sig") as fh:

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select, update
 
-from api.home import HomeFilters, HomeQueries
 from core.access import AccessDenied, Principal
 from core.profile import Profile
 from onceonly.bootstrap import access_grants
+from services.home import HomeFilters, HomeQueries
 from store.audit import AuditLog, audit_log
 from store.profile_tables import profiles
 from tests.integration.api_world import World, build_world

@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, update
 
-from api.home import HomeFilters, HomeQueries
 from core.access import Principal
 from core.profile import Profile
 from core.profile.read_side import YES, life_columns
 from onceonly.bootstrap import access_grants
+from services.home import HomeFilters, HomeQueries
 from store.audit import AuditLog
 from store.profile_tables import profiles
 from tests.integration.api_world import World, build_world

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 
 from api.app import QueryServiceHub, create_app
 from api.metrics import MeasuredAuditLog
-from api.queries import Unavailable
 from kafka_adapter.admin import NoBroker
 from onceonly import bootstrap
 from onceonly.settings import PROJECT_ROOT, Settings
+from services.queries import Unavailable
 from store.audit import AuditLog
 from store.engine import make_engine
 

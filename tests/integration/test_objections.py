@@ -276,7 +276,6 @@ def test_a_department_answers_through_its_feed_file_and_the_counts_add_up(
     import csv
 
     from core.access import Principal, visibility
-    from flows.publish import write_objections_feed
 
     profile, holder = held_field(world, "name")
     oid = clients["worker_a"].post(f"/api/v1/residents/{profile.profile_id}/objections",
@@ -284,7 +283,8 @@ def test_a_department_answers_through_its_feed_file_and_the_counts_add_up(
                                    ).json()["objection_id"]
     feed = tmp_path / "objections.csv"
     settings = settings.model_copy(update={"database_url": f"sqlite:///{world.engine.url.database}"})
-    assert write_objections_feed(settings, holder, feed) == 1
+    write_objections_feed = bootstrap.hub(settings).publishing.write_objections_feed
+    assert write_objections_feed(holder, feed) == 1
     with feed.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["objection_id"] for r in rows] == [oid] and rows[0]["field"] == "name"
@@ -298,7 +298,7 @@ def test_a_department_answers_through_its_feed_file_and_the_counts_add_up(
     result = service.answer_file(reader, rows)
     assert result.rows == 3 and result.answered == 1 and [n for n, _ in result.refused] == [3, 4]
     assert clients["steward"].get(f"/api/v1/objections/{oid}").json()["outcome"] == "confirmed"
-    assert write_objections_feed(settings, holder, feed) == 0  # answered: gone from the feed
+    assert write_objections_feed(holder, feed) == 0  # answered: gone from the feed
 
 
 def test_an_objection_follows_its_resident_into_a_merge(

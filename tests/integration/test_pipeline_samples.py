@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, update
 
 from api.app import create_app
-from api.pipeline import PipelineViews
+from services.pipeline import PipelineViews
 from store import positions
 from store.pipeline_samples import PipelineSamples, pipeline_samples
 from tests.helpers import eventually

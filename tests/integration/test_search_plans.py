@@ -8,7 +8,7 @@ forms come from the core's own name and address standardisers): the plans, not t
 under test, and a few thousand residents are enough for a planner with statistics to tell an
 index from a scan where a criterion selects a handful of rows.
 
-The same holds for what a community worker's home page (``api.home``) and a steward's flag filters
+The same holds for what a community worker's home page (``services.home``) and a steward's flag filters
 read on every view (issue #12): the listing per sort and filter, its counts, what changed since a
 time, a household's members, a search by 人户分离 / 住址有冲突 alone or with a name. The home page
 reads a store of its own, of many communities (profiles and their event log only): each statement
@@ -27,12 +27,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert
 
-from api.home import HomeFilters, HomeQueries
-from api.queries import ResidentQueries, SearchQuery
 from core.access import Principal
 from core.profile.read_side import bigrams, normalise_address
 from core.standardise import standardise_name
 from localinfra.postgres_server import PostgresServer
+from services.home import HomeFilters, HomeQueries
+from services.queries import ResidentQueries, SearchQuery
 from store.audit import AuditLog
 from store.engine import make_engine
 from store.profile_tables import profile_event_log, profile_search_terms, profiles
@@ -249,7 +249,7 @@ def test_a_households_members_are_read_through_the_household_index(store: Store,
     assert "ix_profiles_household" in shown, f"{store.backend}: household members without their index:\n{shown}"
 
 
-# -- a worker's home page (api.home), on a store of many communities -------------------------------
+# -- a worker's home page (services.home), on a store of many communities -------------------------------
 
 HOME_COMMUNITIES = 30
 HOME_RESIDENTS = 30_000  # 1000 a community: enough that a planner reads a page in an index's order

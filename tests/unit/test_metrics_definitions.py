@@ -13,8 +13,8 @@ from typing import Any
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.pipeline import health_sample
 from metrics.definitions import HEALTH_GAUGES, ServiceMetrics, WorkerMetrics, health_families, reason_class
+from services.pipeline import health_sample
 from store.pipeline_samples import Sample
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from api import errors
-from api.queries import BadQuery, NotFound
 from core.privacy import mask_phone, redact, redact_purpose, redact_row
 from core.standardise.errors import CannotStandardise, StandardiseError
 from schemas.source_record import DeadLetter
 from services.dead_letters import letter_view
 from services.plan_workbook import shown
+from services.queries import BadQuery, NotFound
 
 DIVISIONS = ["110105", "320102", "440305", "510104", "650102"]
 SEPARATORS = ["", "", "", " ", "-", "－", "  ", " - ", "\u3000", "—", "."]

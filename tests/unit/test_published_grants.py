@@ -66,10 +66,8 @@ def test_the_query_service_and_the_flows_read_one_model_that_refuses_a_not_share
     data["departments"]["housing"]["grants"].append({"fields": ["attributes.remarks"], "purpose": "核对"})
     leaky = tmp_path / "grants.yaml"
     leaky.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    from flows.publish import load_grants
-
     with pytest.raises(GrantError, match="not shared"):
-        load_grants(leaky)
+        bootstrap.grants(leaky)
     with pytest.raises(GrantError, match="not shared"):
         bootstrap.access_grants(leaky)
     with pytest.raises(GrantError, match="not shared"):

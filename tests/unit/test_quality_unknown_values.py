@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.quality import unknown_code_values
-from flows.suites import unknown_value_counts
-from flows.validate import Batch, Validation, write_report
+from services.expectations import unknown_value_counts
+from services.quality import unknown_code_values
+from services.validation import Batch, Validation, write_report
 
 ROWS: tuple[dict[str, object], ...] = (  # a community batch: two visits say 火星族, one 表舅 (not in the mapping's codes), one is clean
     {"record_id": "V-1", "unknown.ethnicity": "火星族"},

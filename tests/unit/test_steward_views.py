@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from api.charts import line_chart
-from api.pipeline import health_sample
-from api.quality import failed_expectations, pass_rate
+from services.pipeline import health_sample
+from services.quality import failed_expectations, pass_rate
 from store.pipeline_samples import Sample
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)

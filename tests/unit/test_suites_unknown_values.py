@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flows.suites import CODED_FIELDS, DATE_FIELDS, batch_row, batch_suite, rules_for, unknown_values
 from schemas.record_events import RecordStandardised
 from schemas.resident import ResidentRecord
+from services.expectations import CODED_FIELDS, DATE_FIELDS, batch_row, batch_suite, rules_for, unknown_values
 
 AT = datetime(2025, 6, 1, tzinfo=UTC)
 

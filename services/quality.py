@@ -1,6 +1,6 @@
 """Data quality for stewards (数据质量): the validated batches, their reports and the GX Data Docs.
 
-The validate flow (``flows.validate``) records every batch it checked in ``flow_batches`` (passed,
+The validation service (``services.validation``) records every batch it checked in ``flow_batches`` (passed,
 quarantined, published, superseded), writes a steward's report (markdown) under
 ``<data_dir>/quarantine/`` and rebuilds the Great Expectations Data Docs under
 ``<data_dir>/gx/uncommitted/data_docs/local_site/``. This module reads those three things for the
@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from api.queries import BadQuery, NotFound
 from core.privacy import redact
+from services.queries import BadQuery, NotFound
 from store.flow_batches import PASSED, PUBLISHED, QUARANTINED, SUPERSEDED, flow_batches
 
 DOCS_SITE = Path("gx") / "uncommitted" / "data_docs" / "local_site"
@@ -42,7 +42,7 @@ class Finding:
 
 
 def failed_expectations(report: str) -> list[Finding]:
-    """The rows of the report's "Failed expectations" table (``flows.validate.write_report``).
+    """The rows of the report's "Failed expectations" table (``services.validation.write_report``).
 
     >>> failed_expectations("## Failed expectations\\n\\n| suite | expectation | column | unexpected | examples |\\n"
     ...                     "|---|---|---|---|---|\\n| batch.x | expect_y | sex | 2 (50.0 %) | a, b |\\n\\n## What")
@@ -65,7 +65,7 @@ def failed_expectations(report: str) -> list[Finding]:
 
 
 def unknown_code_values(report: str) -> list[dict[str, Any]]:
-    """The rows of the report's "Unknown code values" table (``flows.validate.write_report``): per
+    """The rows of the report's "Unknown code values" table (``services.validation.write_report``): per
     batch, the coded values outside their code tables and how many records carry each.
 
     >>> unknown_code_values("## Unknown code values\\n\\n| batch | source | field | value | records |\\n"

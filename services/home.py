@@ -253,7 +253,7 @@ class HomeQueries:
 
     # -- the events behind a profile's history lines ----------------------------------------------
     def events(self, profile_id: str, versions: list[int]) -> dict[int, ProfileEvent]:
-        """The logged events of a profile the caller has already read (``api.queries`` checked the scope
+        """The logged events of a profile the caller has already read (``services.queries`` checked the scope
         and audited the read), by version."""
         if not versions:
             return {}

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from api.quality import latest_pass_rate
+from services.quality import latest_pass_rate
 from store.pipeline_samples import PipelineSamples, Sample
 from store.profile_tables import profiles
 from store.tables import connector_runs, consumer_positions
@@ -117,8 +117,8 @@ class PipelineViews:
 
     def read_dead_letters(self) -> list[Any]:
         """Every dead letter now in the topic, decoded (``DeadLetter``), oldest first per partition."""
-        from api.queries import Unavailable
         from kafka_adapter.reader import read_log
+        from services.queries import Unavailable
 
         try:
             address = self.kafka()
