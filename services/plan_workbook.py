@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.access import is_sensitive, mask_value
+from core.door_check import VERIFICATION_FIELD
 from core.planner import CollectionPlan
 from core.privacy import redact
 
@@ -97,8 +98,8 @@ def _workbook(collection: CollectionPlan, cells: Cells | None) -> Any:
         for column, name in enumerate(form.fields, start=2):
             kind = "known" if name in resident.known else "gap" if name in resident.missing else "not_asked"
             sheet.cell(row=sheet.max_row, column=column).fill = fills[kind]
-    if "attributes.verification" in form.fields and collection.residents:
-        letter = get_column_letter(form.fields.index("attributes.verification") + 2)
+    if VERIFICATION_FIELD in form.fields and collection.residents:
+        letter = get_column_letter(form.fields.index(VERIFICATION_FIELD) + 2)
         choices = DataValidation(type="list", formula1='"' + ",".join(VERIFICATION_CHOICES) + '"', allow_blank=True)
         choices.add(f"{letter}3:{letter}{sheet.max_row}")
         sheet.add_data_validation(choices)

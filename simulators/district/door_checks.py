@@ -57,6 +57,6 @@ def door_check_round(
             rng.seed(_stream_seed(seed, len(DEPARTMENTS) + round_number, resident.number))
             row = render_door_check(resident, rng, noise, household,
                                     visited_on=door_check_day(resident, starts_on, days, round_number),
-                                    round_number=round_number)
+                                    round_number=round_number, seed=seed)
             if row is not None:
                 yield RenderedRecord("community", row, resident.resident_id)

@@ -70,7 +70,7 @@ def render_community(
 
 def render_door_check(
     resident: Resident, rng: random.Random, noise: NoiseConfig, household: tuple[Resident, ...] = (), *,
-    visited_on: date, round_number: int = 1,
+    visited_on: date, round_number: int = 1, seed: int = 0,
 ) -> NativeRow | None:
     """The answer to a door check (入户核实) the hub asked for on ``visited_on``, or ``None`` when there
     is none: nobody to find (the resident left the district or died), or nobody at home, which
@@ -82,7 +82,8 @@ def render_door_check(
     """
     if not resident.present or visited_on < resident.registered_on:
         return None
-    if independent_fraction(f"door:{round_number}:{resident.household_id}") >= noise.cm_household_coverage:
+    # drawn afresh for each visit (seed, round, household): nobody is out on every round
+    if independent_fraction(f"door:{seed}:{round_number}:{resident.household_id}") >= noise.cm_household_coverage:
         return None
     number = opaque_number(resident.number, 10**8, 37_573_169, 27_182_818)
     row = _visit_row(resident, rng, noise, household, f"HS{round_number}-{number:08d}", resident.address,
