@@ -30,10 +30,8 @@ def pull(source: str) -> dict[str, int]:
     """Collected once: re-running after a failure sends nothing the broker already acknowledged."""
     from connectors.spec import ConnectorSpec
 
-    service = bootstrap.hub().ingest
-    spec = ConnectorSpec.load(service.mapping_path(source))
-    with concurrency(limit_name(source), occupy=1):
-        counts = service.pull(spec)
+    with bootstrap.hub() as hub, concurrency(limit_name(source), occupy=1):
+        counts = hub.ingest.pull(ConnectorSpec.load(hub.ingest.mapping_path(source)))
     if not counts.balanced:
         raise RuntimeError(f"{source}: counts do not add up: {counts}")
     return asdict(counts)

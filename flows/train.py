@@ -15,7 +15,8 @@ from onceonly import bootstrap
 def estimate(seed: int) -> str:
     from services.training import TrainMatcher
 
-    return bootstrap.hub().training.train(TrainMatcher(seed=seed)).parameters.version
+    with bootstrap.hub() as hub:
+        return hub.training.train(TrainMatcher(seed=seed)).parameters.version
 
 
 @flow(name="train-matcher", log_prints=True)

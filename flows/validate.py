@@ -24,7 +24,8 @@ def validate_flow() -> Validation:
     """Validate every source's new batch and the profile store; Data Docs and a report every run."""
     from prefect.artifacts import create_markdown_artifact
 
-    validation = check(bootstrap.hub())
+    with bootstrap.hub() as hub:
+        validation = check(hub)
     logger = get_run_logger()
     logger.info("Data Docs: %s", validation.data_docs)
     logger.info("report: %s", validation.report)

@@ -5,8 +5,6 @@ applied yet are left out on both sides, so a verify run while they catch up is n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -20,18 +18,13 @@ class StoreDiverged(RuntimeError):
 
 @task(name="replay-and-compare", timeout_seconds=7200, cache_policy=NO_CACHE)
 def replay_and_compare() -> dict[str, object]:
-    from services.verification import remove_sqlite, replay_and_compare
+    from services.verification import verify_applied
 
-    hub = bootstrap.hub()
-    settings = hub.settings
-    scratch = settings.data_dir / "verify" / f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.db"
-    try:
-        result = replay_and_compare(hub.profile_projection, target_url=f"sqlite:///{scratch}",
-                                    bootstrap=hub.kafka_bootstrap(),
-                                    profile_events_topic=settings.profile_events_topic,
-                                    places_topic=settings.places_topic, only_applied=True)
-    finally:
-        remove_sqlite(scratch)
+    with bootstrap.hub() as hub:
+        settings = hub.settings
+        result = verify_applied(hub.profile_projection, scratch_dir=settings.data_dir / "verify",
+                                bootstrap=hub.kafka_bootstrap(), profile_events_topic=settings.profile_events_topic,
+                                places_topic=settings.places_topic)
     return {"events": result.events, "live": result.live, "replayed": result.replayed}
 
 

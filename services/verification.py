@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -18,7 +19,7 @@ from store.engine import make_engine
 from store.profile_projection import ProfileProjection
 from store.replay import applied_upto, rebuild
 
-__all__ = ["Comparison", "remove_sqlite", "replay_and_compare"]
+__all__ = ["Comparison", "remove_sqlite", "replay_and_compare", "verify_applied"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,19 @@ def replay_and_compare(live: ProfileProjection, *, target_url: str, bootstrap: s
     finally:
         engine.dispose()
     return Comparison(events=rebuilt.events, live=live.store_checksum(), replayed=rebuilt.checksum)
+
+
+def verify_applied(live: ProfileProjection, *, scratch_dir: Path, bootstrap: str, profile_events_topic: str,
+                   places_topic: str) -> Comparison:
+    """The verify flow's check: replay up to what ``live`` has applied into a scratch SQLite store
+    under ``scratch_dir`` (removed afterwards) and compare."""
+    scratch = scratch_dir / f"replay-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.db"
+    try:
+        return replay_and_compare(live, target_url=f"sqlite:///{scratch}", bootstrap=bootstrap,
+                                  profile_events_topic=profile_events_topic, places_topic=places_topic,
+                                  only_applied=True)
+    finally:
+        remove_sqlite(scratch)
 
 
 def remove_sqlite(path: Path) -> None:
