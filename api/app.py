@@ -42,7 +42,6 @@ from services.queries import ResidentQueries, Unavailable
 from services.restandardise import RestandardiseService
 from services.scorecards import ScorecardService
 from services.stewarding import StewardingService
-from services.user_admin import UserAdmin
 from store.audit import AuditLog
 from store.engine import companion_engine
 from store.ledger import SourceRecordLedger
@@ -173,10 +172,6 @@ class QueryServiceHub(Hub):
                                  settings=self.settings if configured else None,
                                  kafka=self.kafka_bootstrap if configured else None,
                                  mappings=self.mappings if configured else None)
-
-    @cached_property
-    def user_admin(self) -> UserAdmin:
-        return UserAdmin(self.users, self.audit, min_password_length=self.settings.min_password_length)
 
     def mapping_specs(self) -> dict[str, ConnectorSpec]:
         return self.mappings() if self.settings.mappings_dir.is_dir() else {}

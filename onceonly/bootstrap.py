@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from services.mapping_check import MappingCheckService
     from services.planning import PlanningService
     from services.publishing import PublishingService
+    from services.user_admin import UserAdmin
     from services.validation import ValidationService
 
 SOURCES = ("public_security", "social_security", "civil_affairs", "housing", "community")
@@ -451,6 +452,13 @@ class Hub:
     @cached_property
     def users(self) -> UserStore:
         return UserStore(self.engine, token_lifetime=timedelta(days=self.settings.token_days))
+
+    @cached_property
+    def user_admin(self) -> UserAdmin:
+        """Accounts and their approvals (the API, the console and ``onceonly users``), audited."""
+        from services.user_admin import UserAdmin
+
+        return UserAdmin(self.users, self.audit, min_password_length=self.settings.min_password_length)
 
     @cached_property
     def profile_projection(self) -> ProfileProjection:

@@ -432,37 +432,37 @@ def users_add(
 ) -> None:
     """Add a user (password hashed with argon2). A role that reads residents (worker, steward, department
     reader) is added disabled, waiting for a steward or an auditor to approve it (console 账号审批)."""
-    from core.access import ROLES, needs_approval
+    from pydantic import SecretStr
+
+    from core.access import ROLES
+    from services.operator_reads import operator
+    from services.queries import BadQuery
+    from services.user_admin import AccountConflict, CreateAccount
 
     if role not in ROLES:
         raise typer.BadParameter(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    waits = needs_approval(role)
-    users = bootstrap.hub(_settings()).users
-    try:
-        users.add(username, password, role, communities=community, grids=grid,
-                  department=department, active=not waits)
-        if waits:
-            users.request(username, "create", role, requested_by="cli", communities=community,
-                          grids=grid, department=department)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    with bootstrap.hub(_settings()) as hub:
+        try:
+            added = hub.user_admin.create(operator(role="admin"), CreateAccount(
+                username, SecretStr(password), role, communities=community, grids=grid,
+                department=department))
+        except (BadQuery, AccountConflict) as exc:
+            raise typer.BadParameter(str(exc)) from None
+    waits = added["awaiting_approval"] is not None
     console.print(f"added {username} ({role})" + (": disabled until a steward or an auditor approves it" if waits else ""))
 
 
 @users_app.command("token")
 def users_token(username: str, label: Annotated[str, typer.Option(help="what the token is for")] = "") -> None:
     """Issue a bearer token for a machine account (a department reader; printed once, stored as its hash)."""
-    from core.access import may_hold_token
-    from store.auth_tables import UnknownUser
+    from services.operator_reads import operator
+    from services.queries import BadQuery, NotFound
 
-    users = bootstrap.hub(_settings()).users
-    holder = next((p for p in users.list() if p.username == username), None)
-    if holder is not None and not may_hold_token(holder.role):
-        raise typer.BadParameter("bearer tokens are only for machine accounts (department readers); people log in")
-    try:
-        print(users.issue_token(username, label))
-    except UnknownUser as exc:
-        raise typer.BadParameter(str(exc)) from None
+    with bootstrap.hub(_settings()) as hub:
+        try:
+            print(hub.user_admin.issue_token(operator(role="admin"), username, label)["token"])
+        except (BadQuery, NotFound) as exc:
+            raise typer.BadParameter(str(exc)) from None
 
 
 @users_app.command("seed")

@@ -10,7 +10,7 @@ import getpass
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from core.access import Principal, Scope, scope_of
+from core.access import Principal, Role, Scope, scope_of
 from core.privacy import redact_purpose
 
 EXPORT_PURPOSE = "导出记录归属（命令行）"  # record → profile → community links, for scoring a labelled set
@@ -21,10 +21,11 @@ class Auditor(Protocol):
                fields: Sequence[str]) -> object: ...
 
 
-def operator(name: str | None = None) -> Principal:
-    """The person at the terminal, as the audit log names them: ``--steward`` or the OS account."""
+def operator(name: str | None = None, *, role: Role = "steward") -> Principal:
+    """The person at the terminal, as the audit log names them: ``--steward`` or the OS account (a
+    steward, or the admin for account commands: who can run the CLI can write the store anyway)."""
     who = (name or "").strip() or _os_user()
-    return Principal(user_id=f"cli:{who}", username=who, role="steward")
+    return Principal(user_id=f"cli:{who}", username=who, role=role)
 
 
 def _os_user() -> str:

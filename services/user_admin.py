@@ -11,6 +11,7 @@ admin never holds a credential that acts as a person.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import SecretStr
@@ -47,6 +48,19 @@ class NewAccount(RoleRequest, Protocol):
     def password(self) -> SecretStr: ...
     @property
     def display_name(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class CreateAccount:
+    """A new account asked for outside HTTP (``onceonly users add``); the API's ``NewUser`` has the same shape."""
+
+    username: str
+    password: SecretStr
+    role: Role
+    communities: list[str] = field(default_factory=list)
+    grids: list[str] = field(default_factory=list)
+    department: str | None = None
+    display_name: str = ""
 
 
 class UserAdmin:

@@ -86,6 +86,20 @@ def test_the_cli_issues_tokens_only_to_machine_accounts(hub: tuple[TestClient, U
     issued = CliRunner().invoke(app, ["users", "token", "dept_civil", "--label", "nightly"])
     assert issued.exit_code == 0 and issued.output.strip().startswith("oo_")
     assert _token_holders(hub[2]) == {"dept_civil"}
+    asked = CliRunner().invoke(app, ["users", "add", "cli_worker", "--role", "community_worker", "--community", "秦虹社区",
+                                     "--password", NEW_PASSWORD])
+    assert asked.exit_code == 0 and "disabled until" in asked.output
+    short = CliRunner().invoke(app, ["users", "add", "cli_short", "--role", "auditor", "--password", "short"])
+    assert short.exit_code != 0 and "too short" in short.output
+    # the terminal's commands are the admin's use cases: the same rules, audited under the OS account
+    from onceonly import bootstrap
+    from services.operator_reads import operator
+
+    with bootstrap.hub() as cli_hub:
+        actions = [(e.username, e.action) for e in cli_hub.audit.entries(limit=50)]
+    me = operator().username
+    assert (me, "admin:issue_token") in actions and (me, "admin:request_user") in actions
+    assert "refused:approve_request" not in {a for _, a in actions}
 
 
 def test_a_new_reading_account_waits_for_a_second_person_and_both_steps_are_audited(
