@@ -9,28 +9,22 @@ from core.places import Assignment, PlaceFact, assign, record_facts
 from core.ports import DeliveredPlaceEvent, Gazetteer
 from schemas.place_events import PlaceAssignmentCorrected
 from schemas.record_events import RecordStandardised
+from tests.fakes.positions import MemoryPositions
 
 __all__ = ["MemoryGazetteer"]
 
 STEWARD_SOURCE = "steward"  # as store.places.STEWARD_SOURCE
 
 
-class MemoryGazetteer(Gazetteer):
+class MemoryGazetteer(MemoryPositions, Gazetteer):
     """The facts in a dict by the record that stated them (a steward's correction by its key), the
     positions in another; assignments are computed from the facts when read. Holds no profiles, so
     it re-derives none. A batch is worked out on copies and kept only when all of it applied."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.facts: dict[tuple[str, str], dict[str, PlaceFact]] = {}  # (source, record id) → key → fact
         self.corrections: dict[str, PlaceFact] = {}  # key → the steward's fact
-        self.positions: dict[tuple[str, int], int] = {}
-
-    def _new(self, delivered: Sequence[Any]) -> list[Any]:
-        return [d for d in delivered if d.offset > self.positions.get((d.topic, d.partition), -1)]
-
-    def _advance(self, delivered: Sequence[Any]) -> None:
-        for d in delivered:
-            self.positions[(d.topic, d.partition)] = max(d.offset, self.positions.get((d.topic, d.partition), -1))
 
     def apply(self, batch: Sequence[DeliveredPlaceEvent]) -> int:
         fresh = self._new(batch)

@@ -7,24 +7,25 @@ from datetime import UTC
 
 from core.ports import Delivered, Ledger
 from schemas.source_record import SourceRecord
+from tests.fakes.positions import MemoryPositions
 
 __all__ = ["MemoryLedger"]
 
 
-class MemoryLedger(Ledger):
+class MemoryLedger(MemoryPositions, Ledger):
     """The versions kept in a list in the order applied, the positions in a dict; ``batches``
     holds every batch handed to :meth:`apply`, redeliveries included."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.kept: list[SourceRecord] = []
-        self.positions: dict[tuple[str, int], int] = {}
         self.batches: list[list[Delivered]] = []
         self._event_ids: set[str] = set()
         self._versions: set[tuple[str, str, str, str]] = set()
 
     def apply(self, batch: Sequence[Delivered]) -> int:
         self.batches.append(list(batch))
-        fresh = [d for d in batch if d.offset > self.positions.get((d.topic, d.partition), -1)]
+        fresh = self._new(batch)
         new = 0
         for d in fresh:
             r = d.record
@@ -35,8 +36,7 @@ class MemoryLedger(Ledger):
             self._versions.add(version)
             self.kept.append(r.model_copy(update={"scope": "", "observed_at": r.observed_at.astimezone(UTC)}))
             new += 1
-        for d in fresh:
-            self.positions[(d.topic, d.partition)] = max(d.offset, self.positions.get((d.topic, d.partition), -1))
+        self._advance(fresh)
         return new
 
     def count(self, source: str | None = None) -> int:
@@ -44,6 +44,3 @@ class MemoryLedger(Ledger):
 
     def versions(self, source: str, record_id: str) -> list[SourceRecord]:
         return [r for r in self.kept if r.source == source and r.record_id == record_id]
-
-    def position(self, topic: str, partition: int) -> int | None:
-        return self.positions.get((topic, partition))

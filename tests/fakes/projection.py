@@ -8,24 +8,18 @@ from typing import Any
 from core.ports import DeliveredEvent, Projection
 from core.profile import Profile, apply_all
 from schemas.profile_events import ProfileEvent
+from tests.fakes.positions import MemoryPositions
 
 __all__ = ["MemoryProjection"]
 
 
-class MemoryProjection(Projection):
+class MemoryProjection(MemoryPositions, Projection):
     """The folded profiles in a dict, the positions in another; a batch is folded in full before
     anything is kept (a profile error leaves the store as it was, as the SQL transaction does)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.folded: dict[str, Profile] = {}
-        self.positions: dict[tuple[str, int], int] = {}
-
-    def _new(self, delivered: Sequence[Any]) -> list[Any]:
-        return [d for d in delivered if d.offset > self.positions.get((d.topic, d.partition), -1)]
-
-    def _advance(self, delivered: Sequence[Any]) -> None:
-        for d in delivered:
-            self.positions[(d.topic, d.partition)] = max(d.offset, self.positions.get((d.topic, d.partition), -1))
 
     def apply(self, batch: Sequence[DeliveredEvent]) -> int:
         fresh = self._new(batch)
