@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, distinct, func, or_, select, true
+from sqlalchemy import Connection, Engine, and_, case, distinct, func, or_, select, true
 
 from core.access import AccessDenied, Principal, can, may_see_community, require, scope_of
 from core.access.views import Disclosure, changes_between, summary_of
@@ -30,6 +30,7 @@ AGE_BANDS: dict[str, tuple[int | None, int | None]] = {"0-17": (None, 17), "18-5
                                                        "80+": (80, None)}
 SENSITIVE_FILTERS = {"assistance": "attributes.assistance", "disability": "attributes.disability"}
 CHANGES_SHOWN = 100  # residents listed under 最近变化 at most
+RECENT_EVENTS = 5000  # up to this many events since: found through their time, then kept if in scope
 DEFAULT_SINCE = timedelta(days=7)  # first visit: the last week's changes
 
 
@@ -219,15 +220,7 @@ class HomeQueries:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
         scope = self._scope(principal, community)
         with self.engine.connect() as conn:
-            # One join grouped by profile, not the log grouped first: the planner reads either the
-            # community's residents and their events, or the events since through their time
-            # (ix_profile_event_log_occurred), never the whole log.
-            at = func.max(profile_event_log.c.occurred_at).label("at")
-            rows = conn.execute(select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.doc, at)
-                                .join(profile_event_log, profile_event_log.c.profile_id == profiles.c.profile_id)
-                                .where(scope, profile_event_log.c.occurred_at > since)
-                                .group_by(profiles.c.profile_id)
-                                .order_by(at.desc(), profiles.c.profile_id).limit(CHANGES_SHOWN)).all()
+            rows = _changed_since(conn, scope, since)
             ids = [r.profile_id for r in rows]
             events: dict[str, list[ProfileEvent]] = {i: [] for i in ids}
             if ids:
@@ -266,3 +259,50 @@ class HomeQueries:
             if isinstance(event, ProfileEvent):
                 found[r.version] = event
         return found
+
+
+def _changed_since(conn: Connection, scope: Any, since: datetime) -> list[Any]:
+    """The in-scope profiles with events after ``since``, newest change first (at most
+    ``CHANGES_SHOWN``): profile id, community, grid, document and ``at``, the time of its last event.
+
+    Usually few events are that recent (a worker looks at the last week or her last login): they
+    are found through their time (``ix_profile_event_log_occurred``) and kept if in scope, a few
+    milliseconds; reading the community's residents first and each one's events would cost tens
+    of milliseconds for a large community even when nothing changed. When more than
+    ``RECENT_EVENTS`` events are that recent (a ``since`` long ago), the community's residents
+    and their events, one join grouped by profile, as the planner then prefers."""
+    log = profile_event_log
+    recent = conn.execute(select(log.c.profile_id, log.c.occurred_at).where(log.c.occurred_at > since)
+                          .order_by(log.c.occurred_at.desc()).limit(RECENT_EVENTS + 1)).all()
+    at = func.max(log.c.occurred_at).label("at")
+    if len(recent) > RECENT_EVENTS:
+        return list(conn.execute(select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.doc, at)
+                                 .join(log, log.c.profile_id == profiles.c.profile_id)
+                                 .where(scope, log.c.occurred_at > since)
+                                 .group_by(profiles.c.profile_id)
+                                 .order_by(at.desc(), profiles.c.profile_id).limit(CHANGES_SHOWN)).all())
+    last: dict[str, datetime] = {}
+    for profile_id, occurred in recent:  # newest first: the first seen is the profile's last event
+        last.setdefault(profile_id, occurred)
+    found = [r for chunk in _chunks(list(last), 500)
+             for r in conn.execute(select(profiles.c.profile_id, profiles.c.community, profiles.c.grid, profiles.c.doc)
+                                   .where(scope, profiles.c.profile_id.in_(chunk)))]
+    found.sort(key=lambda r: (-_aware(last[r.profile_id]).timestamp(), r.profile_id))
+    return [_Changed(r.profile_id, r.community, r.grid, r.doc, last[r.profile_id]) for r in found[:CHANGES_SHOWN]]
+
+
+@dataclass(frozen=True)
+class _Changed:
+    profile_id: str
+    community: str | None
+    grid: str | None
+    doc: Any
+    at: datetime
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

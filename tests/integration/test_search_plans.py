@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -415,27 +416,35 @@ def _bound(engine: Engine, at: datetime) -> Any:
     return processor(at) if processor else at
 
 
-def test_what_changed_since_a_time_is_read_through_indexes_not_the_whole_log(homes: Homes) -> None:
+def test_what_changed_since_a_time_is_read_through_indexes_not_the_whole_log(
+        homes: Homes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways of finding what changed: the recent events through their time, kept if in scope (a
+    recent ``since``), and the community's residents with their events (more events since than
+    ``RECENT_EVENTS``); the same residents in the same order, each statement through an index."""
+    from services import home
+
     community = f"第{11:02d}社区"
     principal = _worker(community)
-    after_all = CHANGED_FROM + timedelta(minutes=HOME_RESIDENTS + 1)
-    # Asked after the last event (nothing to compare), then the same statement asked for a recent time.
-    answer, seen = _executing(homes.engine, lambda: homes.queries.changes(principal, community, after_all))
-    assert answer == []
-    changed = [(s, p) for s, p in _profile_statements(seen) if "profile_event_log" in s]
-    assert len(changed) == 1, [s for s, _ in seen]
-    statement, parameters = changed[0]
     since = CHANGED_FROM + timedelta(minutes=HOME_RESIDENTS * 9 // 10)
-    was, now = _bound(homes.engine, after_all), _bound(homes.engine, since)
-    parameters = ({k: now if v == was else v for k, v in parameters.items()} if isinstance(parameters, dict)
-                  else tuple(now if v == was else v for v in parameters))
-    with homes.engine.connect() as conn:
-        found = [row.profile_id for row in conn.exec_driver_sql(statement, parameters)]
     recent = sorted((r for r in homes.residents if r.community == community and r.changed_at > since),
                     key=lambda r: r.profile_id)
     recent.sort(key=lambda r: r.changed_at, reverse=True)
-    assert found and found == [r.profile_id for r in recent][:100]
-    plan = _plan(homes.engine, statement, parameters)
-    shown = "\n".join(plan)
-    assert not _whole_reads(homes.engine, plan), f"{homes.backend}: what changed reads a table whole:\n{shown}"
-    assert re.search(r"ix_profile_event_log_(occurred|profile)\b", shown), f"{homes.backend}: the log unindexed:\n{shown}"
+    expected = [r.profile_id for r in recent][:home.CHANGES_SHOWN]
+    assert expected
+    after_all = CHANGED_FROM + timedelta(minutes=HOME_RESIDENTS + 1)
+    for bound in (home.RECENT_EVENTS, 0):
+        monkeypatch.setattr(home, "RECENT_EVENTS", bound)
+        with homes.engine.connect() as conn:
+            scope = homes.queries._scope(principal, community)
+            found, seen = _executing(homes.engine, partial(home._changed_since, conn, scope, since))
+            assert [r.profile_id for r in found] == expected, f"{homes.backend}, bound {bound}"
+            assert home._changed_since(conn, scope, after_all) == []  # asked after the last event
+        statements = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT")]
+        assert any("profile_event_log" in s for s, _ in statements), [s for s, _ in seen]
+        for statement, parameters in statements:
+            plan = _plan(homes.engine, statement, parameters)
+            shown = "\n".join(plan)
+            assert not _whole_reads(homes.engine, plan), f"{homes.backend}: what changed reads a table whole:\n{shown}"
+            if "profile_event_log" in statement:
+                assert re.search(r"ix_profile_event_log_(occurred|profile)\b", shown), \
+                    f"{homes.backend}: the log unindexed:\n{shown}"
