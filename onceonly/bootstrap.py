@@ -522,13 +522,15 @@ class Hub:
 
     @cached_property
     def validation(self) -> ValidationService:
-        """GX over the resident sources' new batches (mapping files re-read on each run) and the profile store."""
+        """GX over the resident sources' new batches (mapping files re-read on each run; the records the
+        resolver has linked in the form it holds) and the profile store."""
         from services.validation import ValidationService
 
         return ValidationService(self.engine, self.profile_projection.profiles,
                                  mappings=lambda: field_mappings(self.settings),
                                  sources=lambda: resident_sources(self.settings), data_dir=self.settings.data_dir,
-                                 id_hash_key=self.settings.id_hash_key.get_secret_value())
+                                 id_hash_key=self.settings.id_hash_key.get_secret_value(),
+                                 linked_forms=self.resolver_state.linked_forms)
 
     @cached_property
     def publishing(self) -> PublishingService:

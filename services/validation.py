@@ -3,13 +3,18 @@ profile store, the one use case behind the validate flow (``flows.validate``) an
 gate (``flows.publish``); the steward's data-quality page (``services.quality``) reads what it records.
 
 A *batch* is what a source sent since its last publish: every record with a ledger row after the
-source's published watermark (``store.flow_batches``), at its latest version, standardised in-process
-with the department's mapping file (``core.standardise.stage.standardise_envelope``, the function
-the stream agent calls). The ledger (``store.ledger``, table ``source_records``) is used rather
-than the resolved profiles because a batch's quality is the department's, before survivorship
-hides a bad value behind a better source's one. Data Docs are rebuilt on every run under
-``<data_dir>/gx/``; a failing batch is quarantined and a steward report is written under
-``<data_dir>/quarantine/``. The suites themselves are code in :mod:`services.expectations`.
+source's published watermark (``store.flow_batches``), at its latest version, standardised once:
+when the resolver has linked that version (same content hash), its form is read from the resolver's
+state (``ResolverState.linked_forms``: what the stream's standardise stage made, as the profile
+holds it), else it is standardised here with the department's mapping file as it is now
+(``core.standardise.stage.standardise_envelope``, the function the stream agent calls): a version
+not resolved yet, dead-lettered, or re-standardised after a mapping fix (its hash in the resolver
+then derives from the new form). So a mapping fixed but not yet re-standardised is validated as the
+hub holds the records, not as the fix would read them. The ledger (``store.ledger``, table
+``source_records``) is used rather than the resolved profiles because a batch's quality is the
+department's, before survivorship hides a bad value behind a better source's one. Data Docs are
+rebuilt on every run under ``<data_dir>/gx/``; a failing batch is quarantined and a steward report
+is written under ``<data_dir>/quarantine/``. The suites themselves are code in :mod:`services.expectations`.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +34,10 @@ from core.privacy import redact
 from core.profile import Profile
 from core.standardise import FieldMapping
 from core.standardise.stage import standardise_envelope
-from schemas.source_record import SourceRecord
+from schemas.profile_events import record_key
+from schemas.record_events import RecordStandardised
+from schemas.resident import ResidentRecord
+from schemas.source_record import DeadLetter, SourceRecord
 from services.expectations import (
     SourceRules,
     SuiteRun,
@@ -92,9 +100,24 @@ class Validation:
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def read_batches(engine: Engine, mappings: Mapping[str, FieldMapping], sources: list[str]) -> list[Batch]:
-    """Each source's records changed since its published watermark, latest version, standardised."""
-    found = []
+LinkedForms = Callable[[Collection[str]], Mapping[str, tuple[str, ResidentRecord]]]
+"""Record key (``source:record_id``) → (content hash, standardised record) of the version the
+resolver linked (``store.resolver_state.ResolverState.linked_forms``)."""
+
+Standardise = Callable[[SourceRecord, Mapping[str, FieldMapping]], RecordStandardised | DeadLetter]
+
+
+def read_batches(engine: Engine, mappings: Mapping[str, FieldMapping], sources: list[str], *,
+                 linked_forms: LinkedForms | None = None,
+                 standardise: Standardise = standardise_envelope) -> list[Batch]:
+    """Each source's records changed since its published watermark, latest version, standardised.
+
+    A version the resolver has linked (same content hash as the ledger row's) is taken in the
+    standardised form its profile holds, as the stream's standardise stage made it; any other
+    (not resolved yet, dead-lettered, a newer version, or re-standardised after a mapping fix) is
+    standardised here with ``standardise``.
+    """
+    read: list[tuple[str, int, int, dict[str, Any]]] = []  # source, watermark, last id, live rows by record id
     for source in sources:
         since = flow_batches.published_watermark(engine, source)
         stmt = (select(source_records).where(source_records.c.source == source, source_records.c.id > since)
@@ -105,16 +128,27 @@ def read_batches(engine: Engine, mappings: Mapping[str, FieldMapping], sources: 
             for row in conn.execute(stmt):
                 latest[row.record_id] = row  # ordered by id: the last one is the latest version
                 last_id = row.id
-        if not latest:
-            continue
+        if latest:
+            read.append((source, since, last_id, {rid: row for rid, row in latest.items() if row.change != "end"}))
+    # One look-up for every source: a profile holding records of several sources is decoded once.
+    keys = [record_key(source, rid) for source, _, _, live in read if source in mappings for rid in live]
+    held = linked_forms(keys) if linked_forms is not None and keys else {}
+    found = []
+    for source, since, last_id, live in read:
         rows = []
-        for record_id, row in latest.items():
-            if row.change == "end":
-                continue
-            envelope = SourceRecord(event_id=row.event_id, source=row.source, record_id=row.record_id,
-                                    change=row.change, content_hash=row.content_hash, observed_at=row.observed_at,
-                                    mapping_version=row.mapping_version, location=row.location, payload=row.payload)
-            rows.append(batch_row(record_id, standardise_envelope(envelope, mappings)))
+        for record_id, row in live.items():
+            linked = held.get(record_key(source, record_id)) if source in mappings else None
+            if linked is not None and linked[0] == row.content_hash:
+                result: RecordStandardised | DeadLetter = RecordStandardised(
+                    event_id=row.event_id, source=row.source, record_id=row.record_id, change="upsert",
+                    content_hash=row.content_hash, observed_at=row.observed_at, record=linked[1])
+            else:
+                envelope = SourceRecord(event_id=row.event_id, source=row.source, record_id=row.record_id,
+                                        change=row.change, content_hash=row.content_hash,
+                                        observed_at=row.observed_at, mapping_version=row.mapping_version,
+                                        location=row.location, payload=row.payload)
+                result = standardise(envelope, mappings)
+            rows.append(batch_row(record_id, result))
         found.append(Batch(source=source, first_id=since, last_id=last_id, rows=tuple(rows)))
     return found
 
@@ -218,23 +252,25 @@ class ValidateBatches:
 
 class ValidationService:
     """``mappings`` and ``sources`` read the mapping files and the resident sources as they are when a
-    run starts; ``profiles`` reads the profile store; reports and Data Docs go under ``data_dir``."""
+    run starts; ``profiles`` reads the profile store; ``linked_forms`` (optional) the standardised
+    forms the resolver holds (:func:`read_batches`); reports and Data Docs go under ``data_dir``."""
 
     def __init__(self, engine: Engine, profiles: Callable[[], Iterable[Profile]], *,
                  mappings: Callable[[], Mapping[str, FieldMapping]], sources: Callable[[], list[str]],
-                 data_dir: Path, id_hash_key: str) -> None:
+                 data_dir: Path, id_hash_key: str, linked_forms: LinkedForms | None = None) -> None:
         self.engine = engine
         self.profiles = profiles
         self.mappings = mappings
         self.sources = sources
         self.data_dir = data_dir
         self.id_hash_key = id_hash_key
+        self.linked_forms = linked_forms
 
     def validate(self, command: ValidateBatches) -> Validation:
         """Run the suites, write the report and record each batch as passed or quarantined."""
         engine = self.engine
         flow_batches.create_tables(engine)
-        batches = read_batches(engine, self.mappings(), self.sources())
+        batches = read_batches(engine, self.mappings(), self.sources(), linked_forms=self.linked_forms)
         runs = [SuiteRun(name=b.source, frame=batch_frame(b.rows),
                          suite=batch_suite(b.source, rules_for(b.source, command.rules))) for b in batches]
         frames = profile_frames(self.profiles(), link_counts(engine), id_hash_key=self.id_hash_key)

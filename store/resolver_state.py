@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from pydantic_core import from_json
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -71,6 +72,7 @@ from core.resolution import (
 from schemas.codec import decode, encode
 from schemas.profile_events import ProfileEvent, ProfilesMerged, StewardCommand
 from schemas.record_events import MatcherSwitched, RecordStandardised
+from schemas.resident import ResidentRecord
 from store.engine import file_lock, write_transaction
 from store.resolver_tables import (
     resolver_block_members,
@@ -256,6 +258,34 @@ class ResolverState:
         with self.engine.connect() as conn:
             return [OutboxRow(r.seq, r.event_id, r.profile_id, r.version, r.event_type, r.published, bytes(r.payload))
                     for r in conn.execute(stmt)]
+
+    def linked_forms(self, record_keys: Collection[str]) -> dict[str, tuple[str, ResidentRecord]]:
+        """Record key → (content hash of the version the resolver linked, that version's
+        standardised record as its profile holds it), for the keys the resolver has linked.
+
+        Read-only and outside the resolver's lock: one ``SELECT`` per chunk of keys joins each
+        key's link row to its profile's body, so a key's hash and its record come from one
+        snapshot; both are written in the same resolve transaction, so they describe the same
+        version. Each profile body (at a version) is decoded once, for all the keys asked that it
+        holds. Validation (``services.validation.read_batches``) reads it instead of standardising
+        again a version the stream has standardised already.
+        """
+        r, p = resolver_records, resolver_profiles
+        wanted = set(record_keys)
+        held: dict[tuple[str, int], dict[str, ResidentRecord]] = {}
+        found: dict[str, tuple[str, ResidentRecord]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _bounded(wanted):
+                stmt = (select(r.c.record_key, r.c.content_hash, p.c.profile_id, p.c.version, p.c.body)
+                        .join(p, p.c.profile_id == r.c.profile_id).where(r.c.record_key.in_(chunk)))
+                for row in conn.execute(stmt):
+                    records = held.get((row.profile_id, row.version))
+                    if records is None:
+                        records = held[(row.profile_id, row.version)] = _held_records(row.body, wanted)
+                    record = records.get(row.record_key)
+                    if record is not None:
+                        found[row.record_key] = (row.content_hash, record)
+        return found
 
     def failures(self) -> dict[str, str]:
         """Input id → why it could not be resolved."""
@@ -461,6 +491,13 @@ def _pack(profile: Profile) -> bytes:
 
 def _unpack(body: bytes) -> Profile:
     return Profile.model_validate_json(zlib.decompress(body))
+
+
+def _held_records(body: bytes, keys: Collection[str]) -> dict[str, ResidentRecord]:
+    """The standardised records of ``keys`` a packed profile holds (its other records, golden
+    fields and history are not validated: the JSON is read once, only these become models)."""
+    records: dict[str, Any] = from_json(zlib.decompress(body))["records"]
+    return {key: ResidentRecord.model_validate(linked["record"]) for key, linked in records.items() if key in keys}
 
 
 def _pg_array_type(column: Column[Any]) -> str:
