@@ -8,6 +8,8 @@ Filters on sensitive facts (assistance 救助, disability 残疾) need a purpose
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,6 +24,7 @@ from schemas.codec import decode
 from schemas.profile_events import ProfileEvent
 from store.audit import AuditLog, audit_log
 from store.place_flags import place_flag
+from store.positions import store_generation
 from store.profile_tables import profile_event_log, profiles
 from store.scope_filter import scope_filter
 
@@ -30,6 +33,7 @@ AGE_BANDS: dict[str, tuple[int | None, int | None]] = {"0-17": (None, 17), "18-5
                                                        "80+": (80, None)}
 SENSITIVE_FILTERS = {"assistance": "attributes.assistance", "disability": "attributes.disability"}
 CHANGES_SHOWN = 100  # residents listed under 最近变化 at most
+GLANCES_KEPT = 256  # counts at a glance kept per process (community, scope, filters, day)
 RECENT_EVENTS = 5000  # up to this many events since: found through their time, then kept if in scope
 DEFAULT_SINCE = timedelta(days=7)  # first visit: the last week's changes
 
@@ -77,6 +81,10 @@ class HomeQueries:
         self.engine = engine
         self.audit = audit
         self.grants = grants
+        # The counts at a glance per (community, scope, filters, day), kept while the store is at the
+        # generation they were counted at: a worker paging through her list counts once.
+        self._glances: OrderedDict[Any, tuple[Any, dict[str, int], int, int]] = OrderedDict()
+        self._glances_lock = threading.Lock()
 
     # -- which communities the page can show ------------------------------------------------------
     def communities(self, principal: Principal) -> list[str]:
@@ -152,21 +160,35 @@ class HomeQueries:
                                      else func.count(case((condition, counted))), 0)
 
             # One pass over the community (from ix_profiles_community_glance alone): the glance at the
-            # living, the gone, and how many the filters keep (with a birth date: the age sort's split).
-            counts = conn.execute(select(
-                among(living).label("residents"),
-                func.count(distinct(case((living, f.household_id)))).label("households"),
-                among(and_(living, f.birth_date <= sixty)).label("over_60"),
-                among(and_(living, f.birth_date <= eighty)).label("over_80"),
-                among(and_(living, f.alone == True)).label("alone"),  # noqa: E712
-                among(and_(living, f.assistance == True)).label("assistance"),  # noqa: E712
-                among(and_(living, f.disability == True)).label("disability"),  # noqa: E712
-                among(and_(living, f.apart == True)).label("apart"),  # noqa: E712
-                among(and_(living, f.contested == True)).label("contested"),  # noqa: E712
-                among(f.live == False).label("gone"),  # noqa: E712
-                among(filtered).label("total"), among(filtered, f.birth_date).label("dated"),
-            )).one()._asdict()
-            total, dated = counts.pop("total"), counts.pop("dated")
+            # living, the gone, and how many the filters keep (with a birth date: the age sort's split);
+            # again only when the store has moved since (its projections' positions).
+            key = (community, scope_of(principal), filters, today)
+            generation = store_generation(conn)
+            with self._glances_lock:
+                kept_glance = self._glances.get(key)
+            if kept_glance is not None and kept_glance[0] == generation:
+                _, glance, total, dated = kept_glance
+                counts = dict(glance)
+            else:
+                counts = conn.execute(select(
+                    among(living).label("residents"),
+                    func.count(distinct(case((living, f.household_id)))).label("households"),
+                    among(and_(living, f.birth_date <= sixty)).label("over_60"),
+                    among(and_(living, f.birth_date <= eighty)).label("over_80"),
+                    among(and_(living, f.alone == True)).label("alone"),  # noqa: E712
+                    among(and_(living, f.assistance == True)).label("assistance"),  # noqa: E712
+                    among(and_(living, f.disability == True)).label("disability"),  # noqa: E712
+                    among(and_(living, f.apart == True)).label("apart"),  # noqa: E712
+                    among(and_(living, f.contested == True)).label("contested"),  # noqa: E712
+                    among(f.live == False).label("gone"),  # noqa: E712
+                    among(filtered).label("total"), among(filtered, f.birth_date).label("dated"),
+                )).one()._asdict()
+                total, dated = counts.pop("total"), counts.pop("dated")
+                with self._glances_lock:
+                    self._glances[key] = (generation, dict(counts), total, dated)
+                    self._glances.move_to_end(key)
+                    while len(self._glances) > GLANCES_KEPT:
+                        self._glances.popitem(last=False)
             start = (max(page, 1) - 1) * size
             rows: list[Any] = []
             if sort == "age":

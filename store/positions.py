@@ -57,3 +57,13 @@ class TrackedConsumer:
             seen = applied_offsets(conn, self.CONSUMER)
             advance(conn, self.CONSUMER, [(d.topic, d.partition, d.offset) for d in delivered
                                           if is_new(seen, d.topic, d.partition, d.offset)])
+
+
+def store_generation(conn: Connection, consumers: Sequence[str] = ("profiles", "places")) -> tuple[Any, ...]:
+    """Where the store's read side stands: the positions of the consumers that write profiles (the
+    profile projection, the gazetteer's re-derivations). Equal generations: the same profiles, so
+    what was counted from them still holds (a read model's cache key)."""
+    t = consumer_positions
+    return tuple(conn.execute(select(t.c.consumer, t.c.topic, t.c.partition, t.c.offset)
+                              .where(t.c.consumer.in_(consumers))
+                              .order_by(t.c.consumer, t.c.topic, t.c.partition)).tuples())

@@ -124,3 +124,42 @@ def test_the_migration_backfill_writes_what_the_projection_writes(world: World) 
         after = {r.profile_id: tuple(r[1:]) for r in conn.execute(select(
             profiles.c.profile_id, *(profiles.c[c] for c in migration._COLUMNS)))}
     assert after == before and any(any(v) for v in before.values())
+
+
+def test_the_glance_is_counted_once_while_the_store_stands_and_again_once_it_moves(world: World) -> None:
+    """A worker paging through her list: the counts come from the first page's pass until a projection
+    (profiles or places) moves its position, as it does in the transaction that changes profiles."""
+    from sqlalchemy import event
+
+    from store import positions
+    from store.engine import write_transaction
+
+    homes = HomeQueries(world.engine, AuditLog(world.engine), access_grants())
+    worker = Principal("u-a", "worker_a", "community_worker", communities=frozenset({world.community_a}))
+    counting: list[str] = []
+    living = [p for p in world.profiles_in(world.community_a) if _live(p)]
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "sum(" in statement.lower():
+            counting.append(statement)
+
+    event.listen(world.engine, "before_cursor_execute", seen)
+    try:
+        first = homes.residents(worker, world.community_a, HomeFilters(), page=1)
+        second = homes.residents(worker, world.community_a, HomeFilters(), page=2, size=5)
+        assert len(counting) == 1 and second["glance"] == first["glance"] and second["total"] == first["total"]
+        homes.residents(worker, world.community_a, HomeFilters(age="60+"), page=1)  # other filters: counted
+        assert len(counting) == 2
+        with write_transaction(world.engine) as conn:  # what the projection does: the profile and its position
+            conn.execute(update(profiles).where(profiles.c.profile_id == living[0].profile_id)
+                         .values(deceased_on=datetime(2026, 12, 1, tzinfo=UTC).date()))
+            positions.advance(conn, "profiles", [("profile-events", 0, 10**9)])
+        third = homes.residents(worker, world.community_a, HomeFilters(), page=1)
+        assert len(counting) == 3
+        assert third["glance"]["residents"] == first["glance"]["residents"] - 1
+        assert third["glance"]["gone"] == first["glance"]["gone"] + 1
+    finally:
+        event.remove(world.engine, "before_cursor_execute", seen)
+        with write_transaction(world.engine) as conn:
+            conn.execute(update(profiles).where(profiles.c.profile_id == living[0].profile_id)
+                         .values(deceased_on=None))
