@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer, TopicPartition
 
-from kafka_adapter.security import client_options
+from kafka_adapter import clients
 from store.audit_checkpoints import Checkpoint, CheckpointSink
 
 __all__ = ["CheckpointTopic"]
@@ -33,10 +33,9 @@ class CheckpointTopic(CheckpointSink):
             address = self.address()
             if address is None:
                 return
-            self._producer = KafkaProducer(bootstrap_servers=address, **client_options(address),
-                                           client_id="onceonly-audit-checkpoints",
-                                           acks="all", retries=5, max_block_ms=int(self.timeout * 1000),
-                                           request_timeout_ms=int(self.timeout * 1000))
+            self._producer = clients.producer(address, client_id="onceonly-audit-checkpoints",
+                                              acks="all", retries=5, max_block_ms=int(self.timeout * 1000),
+                                              request_timeout_ms=int(self.timeout * 1000))
         sent = self._producer.send(self.topic, key=checkpoint.writer.encode("utf-8"),
                                    value=checkpoint.to_json().encode("utf-8"))
         sent.get(timeout=self.timeout)  # on the checkpointer's thread: acknowledged, or an error it logs
@@ -45,9 +44,7 @@ class CheckpointTopic(CheckpointSink):
         address = self.address()
         if address is None:
             raise LookupError("no broker configured")
-        consumer = KafkaConsumer(bootstrap_servers=address, **client_options(address), group_id=None,
-                                 enable_auto_commit=False,
-                                 client_id="onceonly-audit-verify")
+        consumer = clients.consumer(address, client_id="onceonly-audit-verify")
         try:
             tps = [TopicPartition(self.topic, p) for p in sorted(consumer.partitions_for_topic(self.topic) or ())]
             if not tps:

@@ -58,15 +58,14 @@ class KafkaPushReader:
 
     # -- the Reader protocol -------------------------------------------------------------------
     def pages(self, cursors: CursorLookup) -> Iterator[Page]:
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import TopicPartition
 
-        from kafka_adapter.security import client_options
+        from kafka_adapter import clients
 
         if not self.bootstrap:
             raise KafkaPushError(f"{self.spec.source}: no Kafka bootstrap for topic {self.topic}")
         saved = (cursors.checkpoint(CHECKPOINT, {}) or {}).get(self.topic, {})
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, **client_options(self.bootstrap), group_id=None, enable_auto_commit=False,
-                                 client_id=f"onceonly-pull-{self.spec.source}")
+        consumer = clients.consumer(self.bootstrap, client_id=f"onceonly-pull-{self.spec.source}")
         try:
             partitions = consumer.partitions_for_topic(self.topic)
             if not partitions:

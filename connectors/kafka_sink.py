@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 from pydantic import BaseModel
 
-from kafka_adapter.security import aiokafka_options
+from kafka_adapter import clients
 from schemas.codec import encode
 
 # Batches small enough that the full ones go out while a page is still being read (a page's
@@ -134,10 +134,9 @@ class KafkaSink:
             raise
 
     async def _start(self, bootstrap: str, client_id: str) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, acks="all",
-                                    enable_idempotence=True, max_batch_size=BATCH_BYTES,
-                                    request_timeout_ms=DELIVERY_TIMEOUT_MS, compression_type=None,
-                                    **aiokafka_options(bootstrap))
+        producer = clients.async_producer(bootstrap, client_id=client_id, acks="all", enable_idempotence=True,
+                                          max_batch_size=BATCH_BYTES, request_timeout_ms=DELIVERY_TIMEOUT_MS,
+                                          compression_type=None)
         try:
             await producer.start()
         except BaseException:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 
 from connectors.state import Sent
-from kafka_adapter.security import client_options
+from kafka_adapter import clients
 from schemas.codec import decode
 from schemas.source_record import SourceRecord
 
@@ -35,9 +35,8 @@ def sent_since(bootstrap: str, topic: str, source: str, next_offsets: dict[str, 
     ``api_version``: the cluster's, when a client already found it (else the consumer probes, a
     tenth of a second, once per cluster in this process: the version found is remembered)."""
     api_version = api_version or known_api_version(bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **client_options(bootstrap), enable_auto_commit=False, group_id=None,
-                             client_id=f"onceonly-reconcile-{source}",
-                             **({"api_version": api_version} if api_version else {}))
+    consumer = clients.consumer(bootstrap, client_id=f"onceonly-reconcile-{source}",
+                                **({"api_version": api_version} if api_version else {}))
     found = consumer.config.get("api_version")
     if found and not api_version:
         with _versions_lock:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from kafka_adapter import clients
 from kafka_adapter.security import client_options
 from localinfra.kafka_broker import cluster_reachable as _reachable
 
@@ -29,7 +29,7 @@ def ensure_topics(bootstrap: str, names: Iterable[str], *, partitions: int,
                   compacted: Iterable[str] = ()) -> None:
     """Create missing topics; existing ones are left as they are."""
     compact = set(compacted)
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, **client_options(bootstrap), client_id="onceonly-admin")
+    admin = clients.admin(bootstrap, client_id="onceonly-admin")
     try:
         existing = set(admin.list_topics())
         wanted = [

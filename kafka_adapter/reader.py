@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import TopicPartition
 from pydantic import BaseModel
 
-from kafka_adapter.security import client_options
+from kafka_adapter import clients
 from schemas.codec import decode
 
 BATCH = 1000
@@ -27,8 +27,7 @@ def read_log(bootstrap: str, topic: str, *, client_id: str = "onceonly-log-reade
     """Batches of every message now in ``topic``, decoded; stops at the end offsets seen at start,
     or with ``upto`` (partition → last offset wanted) at those offsets: what a consumer whose
     applied positions they are has seen (a partition not in ``upto`` gives nothing)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, **client_options(bootstrap), group_id=None, enable_auto_commit=False,
-                             client_id=client_id, max_poll_records=BATCH)
+    consumer = clients.consumer(bootstrap, client_id=client_id, max_poll_records=BATCH)
     try:
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         if not tps:

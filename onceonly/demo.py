@@ -464,11 +464,11 @@ def _review_id(payload: str) -> str | None:
 
 
 def _topic_size(bootstrap_servers: str, topic: str) -> int:
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
 
-    from kafka_adapter.security import client_options
+    from kafka_adapter import clients
 
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, **client_options(bootstrap_servers), group_id=None, client_id="onceonly-demo")
+    consumer = clients.consumer(bootstrap_servers, client_id="onceonly-demo")
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         return sum(consumer.end_offsets([TopicPartition(topic, p) for p in partitions]).values())

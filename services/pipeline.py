@@ -99,13 +99,12 @@ class PipelineViews:
             address = self.kafka()
         except Exception as exc:
             return None, f"no Kafka cluster reachable ({type(exc).__name__}): lag unknown"
-        from kafka import KafkaConsumer, TopicPartition
+        from kafka import TopicPartition
 
-        from kafka_adapter.security import client_options
+        from kafka_adapter import clients
 
         try:
-            consumer = KafkaConsumer(bootstrap_servers=address, **client_options(address), group_id=None, client_id="onceonly-api-health",
-                                     request_timeout_ms=5000)
+            consumer = clients.consumer(address, client_id="onceonly-api-health", request_timeout_ms=5000)
         except Exception as exc:
             return None, f"Kafka at {address} did not answer ({type(exc).__name__}): lag unknown"
         try:

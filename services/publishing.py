@@ -103,10 +103,8 @@ class PublishingService:
 
     def send_snapshots(self, profiles: list[Profile], grants: Grants) -> int:
         """Send the profiles that changed since the last publish; remember their versions once acked."""
-        from kafka import KafkaProducer
-
+        from kafka_adapter import clients
         from kafka_adapter.admin import ensure_topics
-        from kafka_adapter.security import client_options
 
         engine = self.engine
         bootstrap_servers = self.kafka_bootstrap()
@@ -114,9 +112,8 @@ class PublishingService:
         ensure_topics(bootstrap_servers, [topic], partitions=self.partitions, compacted=[topic])
         sent_before = flow_batches.published_versions(engine)
         changed = [p for p in profiles if sent_before.get(p.profile_id) != p.version]
-        producer = KafkaProducer(bootstrap_servers=bootstrap_servers, **client_options(bootstrap_servers), acks="all",
-                                 client_id="onceonly-publish", key_serializer=str.encode,
-                                 value_serializer=lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8"))
+        producer = clients.producer(bootstrap_servers, client_id="onceonly-publish", key_serializer=str.encode,
+                                    value_serializer=lambda v: json.dumps(v, ensure_ascii=False).encode("utf-8"))
         try:
             futures = [producer.send(topic, key=p.profile_id, value=self.snapshot(p, grants)) for p in changed]
             producer.flush()

@@ -72,12 +72,10 @@ class KafkaOutboxSender:
     def send(self, key: bytes, value: bytes) -> None:
         with self._lock:
             if self._producer is None:
-                from kafka import KafkaProducer
+                from kafka_adapter import clients
 
-                from kafka_adapter.security import client_options
-
-                self._producer = KafkaProducer(bootstrap_servers=self.bootstrap, **client_options(self.bootstrap), acks="all", enable_idempotence=True,
-                                               linger_ms=5, client_id="onceonly-resolver-outbox")
+                self._producer = clients.producer(self.bootstrap, client_id="onceonly-resolver-outbox", acks="all",
+                                                  enable_idempotence=True, linger_ms=5)
             self._futures.append(self._producer.send(self.topic, key=key, value=value))
 
     def flush(self) -> None:

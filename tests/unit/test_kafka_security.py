@@ -75,15 +75,19 @@ def _calls(tree: ast.AST) -> list[ast.Call]:
 
 
 def test_every_kafka_client_the_hub_builds_passes_the_security_settings() -> None:
-    found, missing = 0, []
+    found, missing, elsewhere = 0, [], []
     for package in HUB_PACKAGES:
         for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
             for call in _calls(ast.parse(path.read_text(encoding="utf-8"))):
                 found += 1
+                where = f"{path.relative_to(PROJECT_ROOT).as_posix()}:{call.lineno}"
+                if isinstance(call.func, ast.Name) and not where.startswith("kafka_adapter/clients.py:"):
+                    elsewhere.append(where)  # issue 16: built through kafka_adapter.clients, nowhere else
                 passes = [k for k in call.keywords if k.arg is None and isinstance(k.value, ast.Call)
                           and getattr(k.value.func, "id", "") in ("client_options", "aiokafka_options")]
                 credentials = [k for k in call.keywords if k.arg == "broker_credentials"]
                 if not passes and not credentials:
                     missing.append(f"{path.relative_to(PROJECT_ROOT)}:{call.lineno}")
-    assert found >= 10  # producers, consumers, admin clients and the faust app
+    assert found >= 5  # the factories (producer, consumer, admin, aiokafka producer) and the faust app
     assert missing == [], f"Kafka clients built without kafka_adapter.security: {missing}"
+    assert elsewhere == [], f"Kafka clients built outside kafka_adapter/clients.py: {elsewhere}"
