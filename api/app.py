@@ -159,7 +159,7 @@ class QueryServiceHub(Hub):
 
     @cached_property
     def quality(self) -> QualityViews:
-        return QualityViews(self.engine, self.settings.data_dir)
+        return QualityViews(self.engine, self.settings.data_dir, self.audit)
 
     @cached_property
     def ledger(self) -> SourceRecordLedger:

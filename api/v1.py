@@ -231,10 +231,9 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, stewarding: Ste
     def validation(principal: Me, per_source: Annotated[int, Query(ge=1, le=50)] = 5) -> ValidationOut:
         """The latest validated batches per source (quarantined first): status, record count, failed
         expectations, and links to the steward report and the Great Expectations Data Docs."""
-        require(principal, "health")
         if quality is None:
             raise Unavailable("validation results need the service's settings (data directory)")
-        return ValidationOut.model_validate(quality.summary(per_source=per_source))
+        return ValidationOut.model_validate(quality.summary(principal, per_source=per_source))
 
     # -- auditors -------------------------------------------------------------------------------
     # profile_ids only with resident: the answer keeps the keys it was built with.

@@ -17,8 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from core.access import Principal, require
 from core.privacy import redact
-from services.queries import BadQuery, NotFound
+from services.ports import Auditor
+from services.queries import BadQuery, NotFound, Unavailable
 from store.flow_batches import PASSED, PUBLISHED, QUARANTINED, SUPERSEDED, flow_batches
 
 DOCS_SITE = Path("gx") / "uncommitted" / "data_docs" / "local_site"
@@ -90,8 +92,12 @@ def unknown_code_values(report: str) -> list[dict[str, Any]]:
 
 
 class QualityViews:
-    def __init__(self, engine: Engine, data_dir: Path) -> None:
+    """A steward's data-quality reads, each with its access check; a steward report or a Data Docs
+    page quotes the rows that failed validation, so reading one is audited here, for every entry point."""
+
+    def __init__(self, engine: Engine, data_dir: Path, audit: Auditor | None = None) -> None:
         self.engine = engine
+        self.audit = audit
         self.data_dir = data_dir
         self.docs_root = data_dir / DOCS_SITE
         self.quarantine_root = data_dir / "quarantine"
@@ -102,9 +108,10 @@ class QualityViews:
             return [dict(r._mapping) for r in conn.execute(select(flow_batches).order_by(
                 flow_batches.c.checked_at.desc(), flow_batches.c.batch_id))]
 
-    def summary(self, *, per_source: int = 5) -> dict[str, Any]:
+    def summary(self, principal: Principal, *, per_source: int = 5) -> dict[str, Any]:
         """The latest batches of each source (newest first), quarantined ones first in ``batches``,
-        and the latest validation run's pass rate."""
+        and the latest validation run's pass rate (counts and expectations, no resident data)."""
+        require(principal, "health")
         rows = self._rows()
         shown: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
@@ -168,8 +175,10 @@ class QualityViews:
         return self.docs_url(str(pages[-1])) if pages else None
 
     # -- the files ---------------------------------------------------------------------------------
-    def report(self, batch_id: str) -> tuple[dict[str, Any], str]:
-        """The batch and its steward report (markdown), ID-number-like text masked."""
+    def report(self, principal: Principal, batch_id: str) -> tuple[dict[str, Any], str]:
+        """The batch and its steward report (markdown), ID-number-like text masked; audited (the report
+        quotes the rows that failed validation)."""
+        require(principal, "review")
         with self.engine.connect() as conn:
             row = conn.execute(select(flow_batches).where(flow_batches.c.batch_id == batch_id)).first()
         if row is None:
@@ -177,10 +186,13 @@ class QualityViews:
         text = self._report_text(row.report, {})
         if not text:
             raise NotFound("the batch's report is no longer on disk")
+        self._audited(principal, "read_validation_report", f"batch={batch_id[:100]}")
         return self._batch(dict(row._mapping), {row.report: text}), redact(text)
 
-    def docs_file(self, relative: str) -> tuple[Path, str]:
-        """A file of the Data Docs site and its media type; refuses a path that leaves the site."""
+    def docs_file(self, principal: Principal, relative: str) -> tuple[Path, str]:
+        """A file of the Data Docs site and its media type; refuses a path that leaves the site. A page
+        (GX's HTML over the rows that failed validation, not its stylesheet or images) is audited."""
+        require(principal, "review")
         if not relative or relative.endswith("/"):
             relative += "index.html"
         if "\x00" in relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
@@ -191,7 +203,14 @@ class QualityViews:
         if not path.is_file():
             raise NotFound("no such Data Docs page (has a validation run yet?)")
         media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if media == "text/html":
+            self._audited(principal, "read_data_docs", f"page={relative[:100]}")
         return path, media
+
+    def _audited(self, principal: Principal, action: str, what: str) -> None:
+        if self.audit is None:
+            raise Unavailable("the audit log is not configured: steward reports are not shown")
+        self.audit.append(principal, action, "数据质量核查", [], [what])
 
     @staticmethod
     def _inside(root: Path, path: Path) -> Path | None:
