@@ -6,7 +6,7 @@ Routes decode, call :mod:`services.queries` / :mod:`services.pipeline` and answe
 """
 
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -208,10 +208,7 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, stewarding: Ste
     def health(principal: Me) -> PipelineHealthOut:
         """Consumer lag per topic and consumer, connector-run counts and dead letters per source, profile
         counts, the latest validation pass rate. Also stored as a sample when the last one is old."""
-        require(principal, "health")
-        reading = pipeline.health()
-        pipeline.sample_if_due(reading)
-        return PipelineHealthOut.model_validate(reading)
+        return PipelineHealthOut.model_validate(pipeline.health_now(principal))
 
     # A stored sample is answered with the figures it was stored with (older ones have fewer).
     @router.get("/pipeline/health/history", tags=["stewards"], response_model_exclude_unset=True)
@@ -219,13 +216,9 @@ def v1_router(queries: ResidentQueries, pipeline: PipelineViews, stewarding: Ste
             description="samples taken at or after this time (default: the last 24 hours)")] = None) -> HealthHistoryOut:
         """Pipeline health over time: per sample, applied offsets and lag per consumer and topic,
         records/s, dead letters per source, profile counts, validation pass rate."""
-        require(principal, "health")
-        if since is None:
-            since = datetime.now(UTC) - timedelta(hours=24)
-        elif since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
+        since, samples = pipeline.health_since(principal, since)
         return HealthHistoryOut(since=since.isoformat(), interval_seconds=pipeline.sample_seconds,
-                                samples=[SampleOut.model_validate(s) for s in pipeline.history(since)])
+                                samples=[SampleOut.model_validate(s) for s in samples])
 
     @router.get("/validation", tags=["stewards"])
     def validation(principal: Me, per_source: Annotated[int, Query(ge=1, le=50)] = 5) -> ValidationOut:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from core.access import Principal, require
 from services.quality import latest_pass_rate
 from store.pipeline_samples import PipelineSamples, Sample
 from store.profile_tables import profiles
@@ -70,6 +71,23 @@ class PipelineViews:
             "validation_pass_rate": latest_pass_rate(self.engine),
             "kafka": kafka_note,
         }
+
+    # -- what a steward asks (运行状况: the API and the console) -------------------------------------
+    def health_now(self, principal: Principal) -> dict[str, Any]:
+        """The pipeline's health now, stored as a sample too when the last one is old."""
+        require(principal, "health")
+        reading = self.health()
+        self.sample_if_due(reading)
+        return reading
+
+    def health_since(self, principal: Principal, since: datetime | None = None) -> tuple[datetime, list[dict[str, Any]]]:
+        """The samples taken at or after ``since`` (default: the last 24 hours; a time without a zone is UTC)."""
+        require(principal, "health")
+        if since is None:
+            since = datetime.now(UTC) - timedelta(hours=24)
+        elif since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return since, self.history(since)
 
     # -- health over time ------------------------------------------------------------------------
     def sample(self, health: dict[str, Any] | None = None, now: datetime | None = None) -> Sample:
