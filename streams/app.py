@@ -1,5 +1,7 @@
-"""The faust application and its agents, built from one wiring object.
+"""The faust application and its wiring: which agents a worker runs, on which topics.
 
+Each agent has a module of its own (``ledger``, ``standardise``, ``resolve``, ``project``,
+``places``, and the ``objections`` sweep timer), registered here by its ``add_*`` function.
 Agents decode what Kafka delivered, call the core or a store, and write the result. Every agent
 is idempotent: effects in the store are tracked with the offsets applied beside them, and events
 it emits have ids derived from their cause, so a redelivered message (at-least-once) is harmless.
@@ -7,30 +9,24 @@ it emits have ids derived from their cause, so a redelivered message (at-least-o
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
 from typing import Any
 
 import faust
-from pydantic import BaseModel
 
-from core.ports import Delivered, DeliveredEvent, DeliveredPlaceEvent, Gazetteer, Ledger, Projection
+from core.ports import Gazetteer, Ledger, Projection
 from core.standardise import FieldMapping
-from core.standardise.stage import standardise_envelope
 from kafka_adapter.security import faust_credentials
 from metrics.definitions import WorkerMetrics
 from schemas.codec import encode
-from schemas.profile_events import ProfileEvent
-from schemas.source_record import DeadLetter, SourceRecord
+from schemas.source_record import DeadLetter
 from streams.faust_fixes import install as install_faust_fixes
-from streams.poison import apply_or_set_aside, decode_each
-from streams.retry import until_applied
-
-log = logging.getLogger(__name__)
+from streams.ledger import add_ledger_agent
+from streams.objections import add_objections_sweep
+from streams.places import add_places_agent
+from streams.project import add_project_agent
+from streams.standardise import add_standardise_agent
 
 AGENTS = ("ledger", "standardise", "resolve", "project", "places", "objections")
 """The agents a worker can run (``objections`` is the sweep timer). A worker runs all of them by
@@ -38,9 +34,6 @@ default; a deployment can give the resolver a process of its own (``onceonly wor
 resolve`` beside ``--agents ledger,standardise,project,places,objections``): all workers share one
 consumer group, and faust assigns each topic's partitions among the workers that subscribe to it,
 so the two agents reading the raw topics (ledger, standardise) always run in the same workers."""
-
-BATCH_SIZE = 500
-BATCH_WITHIN_S = 0.02  # after a batch, wait this long for more: batches grow with the load, not with a timer
 
 
 @dataclass
@@ -111,92 +104,30 @@ def build_app(wiring: StreamWiring) -> faust.App:
     def runs(agent: str) -> bool:
         return not wiring.agents or agent in wiring.agents
 
-    def highwater(tp: Any) -> int | None:
-        return app.consumer.highwater(tp)
-
     async def dead(letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
             await deadletters.send(key=f"{letter.source}:{letter.location}".encode(), value=encode(letter))
             metrics.set_aside(letter.stage, letter.source, letter.reason)
 
-    ledger_apply = metrics.timed("ledger", wiring.ledger.apply)
+    ledger_apply = metrics.timed("ledger", wiring.ledger.apply)  # here: every worker exports the ledger's series
 
     agents: dict[str, Any] = {}
 
-    async def land_source_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
-        """Land every source-record version in the SQL ledger (raw.* → source_records)."""
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            metrics.read("ledger", events, highwater)
-            batch, _ = decode_batch(events)  # the standardise agent dead-letters what is unreadable
-            landed = await until_applied("ledger", partial(ledger_apply, batch))
-            metrics.wrote("ledger", landed)
-            yield landed
-
-    async def standardise_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
-        """raw.* → records: each source-record version in canonical form, or a dead letter."""
-        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            metrics.read("standardise", events, highwater)
-            batch, rejected = decode_batch(events)
-            out: list[tuple[faust.TopicT, bytes, bytes]] = []
-            for delivered in batch:
-                result = standardise_envelope(delivered.record, wiring.mappings)
-                if isinstance(result, DeadLetter):
-                    rejected.append(result)
-                    continue
-                to = places if delivered.record.source in wiring.gazetteer_sources else records  # standard addresses
-                out.append((to, delivered.record.identity.encode(), encode(result)))
-            await send_acknowledged(app, out)
-            await dead(rejected)
-            metrics.wrote("standardise", len(out))
-            yield len(batch)
-
     if runs("ledger"):
-        agents["ledger"] = app.agent(raw, name="ledger")(land_source_records)
+        agents["ledger"] = add_ledger_agent(app, raw=raw, ledger_apply=ledger_apply, metrics=metrics)
     if runs("standardise"):
-        agents["standardise"] = app.agent(raw, name="standardise")(standardise_records)
+        agents["standardise"] = add_standardise_agent(
+            app, raw=raw, records=records, places=places, mappings=wiring.mappings,
+            gazetteer_sources=wiring.gazetteer_sources, dead=dead, metrics=metrics)
 
     if wiring.projection is not None and runs("project"):
-        projection = wiring.projection
-        project_apply = metrics.timed("project", projection.apply)
-        profile_events = app.topic(wiring.profile_events_topic, key_type=bytes, value_type=bytes,
-                                   partitions=wiring.partitions)
-
-        @app.agent(profile_events, name="project")
-        async def project_profiles(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
-            """profile-events → the SQL profile store (a projection: replayable, idempotent)."""
-            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-                metrics.read("project", events, highwater)
-                decoded, rejected = decode_each(events, ProfileEvent, "project")
-                await dead(rejected)
-                batch = [DeliveredEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
-                applied = await apply_or_set_aside("project", batch, project_apply, locate=_located, dead=dead,
-                                                   healthy=projection.healthy, skip=projection.skip)
-                metrics.wrote("project", applied)
-                if applied:  # a redelivered batch changes nothing and says nothing about freshness
-                    metrics.projected(_observed(e for _, e in decoded))
-                yield applied
-
-        agents["project"] = project_profiles
+        agents["project"] = add_project_agent(
+            app, projection=wiring.projection, profile_events_topic=wiring.profile_events_topic,
+            partitions=wiring.partitions, dead=dead, metrics=metrics)
 
     if wiring.gazetteer is not None and runs("places"):
-        gazetteer = wiring.gazetteer
-        places_apply = metrics.timed("places", gazetteer.apply)
-
-        @app.agent(places, name="places")
-        async def project_places(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
-            """places → the gazetteer (standard addresses, stewards' corrections); the profiles
-            located through a key whose assignment moved are re-derived."""
-            async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-                metrics.read("places", events, highwater)
-                decoded, rejected = decode_each(events, BaseModel, "places")
-                await dead(rejected)
-                batch = [DeliveredPlaceEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
-                applied = await apply_or_set_aside("places", batch, places_apply, locate=_located, dead=dead,
-                                                   healthy=gazetteer.healthy, skip=gazetteer.skip)
-                metrics.wrote("places", applied)
-                yield applied
-
-        agents["places"] = project_places
+        agents["places"] = add_places_agent(app, places=places, gazetteer=wiring.gazetteer, dead=dead,
+                                            metrics=metrics)
 
     if wiring.resolver is not None and wiring.matcher is not None and runs("resolve"):
         from streams.resolve import add_resolve_agent
@@ -207,53 +138,8 @@ def build_app(wiring: StreamWiring) -> faust.App:
             state=wiring.resolver, matcher=wiring.matcher, dead=dead, metrics=metrics)
 
     if wiring.objections is not None and runs("objections"):
-        objections = wiring.objections
-
-        @app.timer(interval=wiring.objections_sweep_s, name="objections_sweep")  # type: ignore[untyped-decorator]
-        async def sweep_objections() -> None:
-            """Close objections whose disputed value the source corrected; escalate the overdue."""
-            try:
-                swept = await asyncio.to_thread(objections.sweep)
-            except Exception as exc:  # the broker or the store is away: the next tick tries again
-                log.warning("objections: sweep failed, will retry: %s", type(exc).__name__)
-                return
-            if swept.closed or swept.escalated:
-                log.info("objections: %d closed after a correction at source, %d escalated", swept.closed,
-                         swept.escalated)
+        add_objections_sweep(app, objections=wiring.objections, interval_s=wiring.objections_sweep_s)
 
     app.conf.onceonly_agents = agents
     app.conf.onceonly_metrics = metrics
     return app
-
-
-async def send_acknowledged(app: faust.App, messages: Sequence[tuple[faust.TopicT, bytes, bytes]]) -> None:
-    """Send a batch through the app's producer and return once the broker acknowledged all of it.
-
-    The agent's events are acknowledged (so their offsets committed) only after this returns, so
-    nothing is committed before what it produced is on the broker. One ``producer.send`` per
-    message instead of ``Topic.send``: faust's per-message bookkeeping (a ``FutureMessage``, its
-    buffer and callbacks) cost ~190 µs a message here, as much as consuming it
-    (``bench.passthrough``: faust-forward vs faust-forward-batched).
-    """
-    if not messages:
-        return
-    producer = app.producer
-    pending = [await producer.send(topic.get_topic_name(), key, value, None, None, None)
-               for topic, key, value in messages]
-    await asyncio.gather(*pending)
-
-
-def _located(delivered: Any) -> str:
-    return f"{delivered.topic}[{delivered.partition}]@{delivered.offset}"
-
-
-def _observed(events: Iterable[Any]) -> list[datetime]:
-    """When the connectors read the records these events carry (events without a record: none)."""
-    return [record.observed_at for e in events if (record := getattr(e, "record", None)) is not None]
-
-
-def decode_batch(events: Sequence[Any]) -> tuple[list[Delivered], list[DeadLetter]]:
-    """Split delivered Kafka events into readable source records and dead letters."""
-    decoded, rejected = decode_each(events, SourceRecord, "standardise")
-    return [Delivered(m.topic, m.partition, m.offset, record) for m, record in decoded], rejected
-

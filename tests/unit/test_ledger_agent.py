@@ -35,7 +35,7 @@ def test_agent_hands_decoded_source_records_to_the_ledger() -> None:
 
 
 def test_agent_dead_letters_an_undecodable_message_and_carries_on() -> None:
-    from streams.app import decode_batch
+    from streams.batches import decode_batch
 
     class Msg:
         topic, partition, offset = "raw.civil_affairs", 2, 17

@@ -1,0 +1,39 @@
+"""The places agent: places → the gazetteer (standard addresses, stewards' corrections)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+from pydantic import BaseModel
+
+from core.ports import DeliveredPlaceEvent, Gazetteer
+from metrics.definitions import WorkerMetrics
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, located
+from streams.poison import apply_or_set_aside, decode_each
+
+
+def add_places_agent(app: faust.App, *, places: faust.TopicT, gazetteer: Gazetteer, dead: Dead,
+                     metrics: WorkerMetrics) -> Any:
+    """Register the ``places`` agent on ``app``; return it."""
+    places_apply = metrics.timed("places", gazetteer.apply)
+
+    def highwater(tp: Any) -> int | None:
+        return app.consumer.highwater(tp)
+
+    @app.agent(places, name="places")
+    async def project_places(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
+        """places → the gazetteer (standard addresses, stewards' corrections); the profiles
+        located through a key whose assignment moved are re-derived."""
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+            metrics.read("places", events, highwater)
+            decoded, rejected = decode_each(events, BaseModel, "places")
+            await dead(rejected)
+            batch = [DeliveredPlaceEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
+            applied = await apply_or_set_aside("places", batch, places_apply, locate=located, dead=dead,
+                                               healthy=gazetteer.healthy, skip=gazetteer.skip)
+            metrics.wrote("places", applied)
+            yield applied
+
+    return project_places

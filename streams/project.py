@@ -1,0 +1,47 @@
+"""The project agent: profile-events → the SQL profile store (a projection: replayable, idempotent)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
+from typing import Any
+
+import faust
+
+from core.ports import DeliveredEvent, Projection
+from metrics.definitions import WorkerMetrics
+from schemas.profile_events import ProfileEvent
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, located
+from streams.poison import apply_or_set_aside, decode_each
+
+
+def add_project_agent(app: faust.App, *, projection: Projection, profile_events_topic: str, partitions: int,
+                      dead: Dead, metrics: WorkerMetrics) -> Any:
+    """Register the ``project`` agent on ``app``; return it."""
+    project_apply = metrics.timed("project", projection.apply)
+    profile_events = app.topic(profile_events_topic, key_type=bytes, value_type=bytes, partitions=partitions)
+
+    def highwater(tp: Any) -> int | None:
+        return app.consumer.highwater(tp)
+
+    @app.agent(profile_events, name="project")
+    async def project_profiles(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
+        """profile-events → the SQL profile store (a projection: replayable, idempotent)."""
+        async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
+            metrics.read("project", events, highwater)
+            decoded, rejected = decode_each(events, ProfileEvent, "project")
+            await dead(rejected)
+            batch = [DeliveredEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
+            applied = await apply_or_set_aside("project", batch, project_apply, locate=located, dead=dead,
+                                               healthy=projection.healthy, skip=projection.skip)
+            metrics.wrote("project", applied)
+            if applied:  # a redelivered batch changes nothing and says nothing about freshness
+                metrics.projected(_observed(e for _, e in decoded))
+            yield applied
+
+    return project_profiles
+
+
+def _observed(events: Iterable[Any]) -> list[datetime]:
+    """When the connectors read the records these events carry (events without a record: none)."""
+    return [record.observed_at for e in events if (record := getattr(e, "record", None)) is not None]
