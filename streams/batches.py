@@ -22,5 +22,10 @@ def decode_batch(events: Sequence[Any]) -> tuple[list[Delivered], list[DeadLette
     return [Delivered(m.topic, m.partition, m.offset, record) for m, record in decoded], rejected
 
 
+def highwater(app: Any) -> Callable[[Any], int | None]:
+    """The end of a partition as this worker's consumer last saw it (the lag metrics' reference)."""
+    return lambda tp: app.consumer.highwater(tp)
+
+
 def located(delivered: Any) -> str:
     return f"{delivered.topic}[{delivered.partition}]@{delivered.offset}"

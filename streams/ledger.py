@@ -10,7 +10,7 @@ import faust
 
 from core.ports import Delivered
 from metrics.definitions import WorkerMetrics
-from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, decode_batch
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, decode_batch, highwater
 from streams.retry import until_applied
 
 
@@ -21,13 +21,12 @@ def add_ledger_agent(app: faust.App, *, raw: faust.TopicT, ledger_apply: Callabl
     ``ledger_apply``: the ledger's ``apply``, timed by ``metrics`` (``build_app`` times it whether
     or not this worker runs the agent, as it always has)."""
 
-    def highwater(tp: Any) -> int | None:
-        return app.consumer.highwater(tp)
+    ends = highwater(app)
 
     async def land_source_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """Land every source-record version in the SQL ledger (raw.* → source_records)."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            metrics.read("ledger", events, highwater)
+            metrics.read("ledger", events, ends)
             batch, _ = decode_batch(events)  # the standardise agent dead-letters what is unreadable
             landed = await until_applied("ledger", partial(ledger_apply, batch))
             metrics.wrote("ledger", landed)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from core.ports import DeliveredPlaceEvent, Gazetteer
 from metrics.definitions import WorkerMetrics
-from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, located
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, highwater, located
 from streams.poison import apply_or_set_aside, decode_each
 
 
@@ -19,15 +19,14 @@ def add_places_agent(app: faust.App, *, places: faust.TopicT, gazetteer: Gazette
     """Register the ``places`` agent on ``app``; return it."""
     places_apply = metrics.timed("places", gazetteer.apply)
 
-    def highwater(tp: Any) -> int | None:
-        return app.consumer.highwater(tp)
+    ends = highwater(app)
 
     @app.agent(places, name="places")
     async def project_places(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """places → the gazetteer (standard addresses, stewards' corrections); the profiles
         located through a key whose assignment moved are re-derived."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            metrics.read("places", events, highwater)
+            metrics.read("places", events, ends)
             decoded, rejected = decode_each(events, BaseModel, "places")
             await dead(rejected)
             batch = [DeliveredPlaceEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]

@@ -11,7 +11,7 @@ import faust
 from core.ports import DeliveredEvent, Projection
 from metrics.definitions import WorkerMetrics
 from schemas.profile_events import ProfileEvent
-from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, located
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, highwater, located
 from streams.poison import apply_or_set_aside, decode_each
 
 
@@ -21,14 +21,13 @@ def add_project_agent(app: faust.App, *, projection: Projection, profile_events_
     project_apply = metrics.timed("project", projection.apply)
     profile_events = app.topic(profile_events_topic, key_type=bytes, value_type=bytes, partitions=partitions)
 
-    def highwater(tp: Any) -> int | None:
-        return app.consumer.highwater(tp)
+    ends = highwater(app)
 
     @app.agent(profile_events, name="project")
     async def project_profiles(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """profile-events → the SQL profile store (a projection: replayable, idempotent)."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            metrics.read("project", events, highwater)
+            metrics.read("project", events, ends)
             decoded, rejected = decode_each(events, ProfileEvent, "project")
             await dead(rejected)
             batch = [DeliveredEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]

@@ -30,6 +30,7 @@ from schemas.record_events import MatcherSwitched, RecordStandardised
 from schemas.source_record import DeadLetter
 from store.matcher_parameters import MatcherVersions, UnusableVersion
 from store.resolver_state import ResolverState
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, highwater
 from streams.poison import decode_each
 from streams.retry import until_applied
 
@@ -37,8 +38,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["MATCHER_KEY", "KafkaOutboxSender", "OutboxSender", "add_resolve_agent", "publish_once"]
 
-BATCH_SIZE = 500
-BATCH_WITHIN_S = 0.02  # after a batch, wait this long for more: batches grow with the load, not with a timer
 PUBLISH_EVERY_S = 5.0
 ANNOUNCE_EVERY_S = 10.0  # how often the agent looks for a newer stored matcher version to announce
 MATCHER_KEY = b"matcher-switch"  # the Kafka key of switch records on the records topic
@@ -171,11 +170,13 @@ def add_resolve_agent(
 
     resolve_timed = measured.timed("resolve", resolve_and_publish)
 
+    ends = highwater(app)
+
     @app.agent(records, name="resolve")
     async def resolve_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """records → resolver state + outbox → profile-events."""
         async for events in stream.take_events(batch_size, within=within_s):  # type: ignore[attr-defined]
-            measured.read("resolve", events, lambda tp: app.consumer.highwater(tp))
+            measured.read("resolve", events, ends)
             decoded, rejected = decode_each(events, (RecordStandardised, MatcherSwitched), "resolve")
             if rejected and dead is not None:
                 await dead(rejected)

@@ -13,7 +13,7 @@ from core.standardise.stage import standardise_envelope
 from metrics.definitions import WorkerMetrics
 from schemas.codec import encode
 from schemas.source_record import DeadLetter
-from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, decode_batch
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, decode_batch, highwater
 
 
 def add_standardise_agent(app: faust.App, *, raw: faust.TopicT, records: faust.TopicT, places: faust.TopicT,
@@ -22,13 +22,12 @@ def add_standardise_agent(app: faust.App, *, raw: faust.TopicT, records: faust.T
     """Register the ``standardise`` agent on ``app``; return it. Records of ``gazetteer_sources``
     (standard addresses) go to ``places``, all others to ``records``."""
 
-    def highwater(tp: Any) -> int | None:
-        return app.consumer.highwater(tp)
+    ends = highwater(app)
 
     async def standardise_records(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """raw.* → records: each source-record version in canonical form, or a dead letter."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            metrics.read("standardise", events, highwater)
+            metrics.read("standardise", events, ends)
             batch, rejected = decode_batch(events)
             out: list[tuple[faust.TopicT, bytes, bytes]] = []
             for delivered in batch:
