@@ -46,8 +46,11 @@ class PipelineViews:
                        func.max(connector_runs.c.finished_at).label("last_finished"))
                 .group_by(connector_runs.c.source).order_by(connector_runs.c.source)).all()
             positions = conn.execute(select(consumer_positions)).all()
-            by_status: dict[bool, int] = {bool(active): int(n) for active, n in conn.execute(
-                select(profiles.c.status == "active", func.count()).group_by(profiles.c.status == "active")).all()}
+            # Grouped by the column itself: PostgreSQL refuses a GROUP BY on a bound comparison
+            # ("status = $1") as not the selected expression.
+            by_status: dict[bool, int] = {}
+            for status, n in conn.execute(select(profiles.c.status, func.count()).group_by(profiles.c.status)):
+                by_status[status == "active"] = by_status.get(status == "active", 0) + int(n)
         sources = [{"source": r.source, "runs": r.runs, "read": int(r.read or 0), "events": int(r.events or 0),
                     "unchanged": int(r.unchanged or 0), "dead_letters": int(r.dead_letters or 0),
                     "last_finished": r.last_finished.isoformat() if r.last_finished else None} for r in runs]

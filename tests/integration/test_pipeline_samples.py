@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, update
+from sqlalchemy import Engine, delete, update
 
 from api.app import create_app
 from services.pipeline import PipelineViews
@@ -128,3 +128,25 @@ def test_the_health_page_draws_throughput_lag_and_quality_as_inline_svg(world: W
     quality = page.split('<svg id="chart-quality"', 1)[1].split("</svg>", 1)[0]
     assert "100%" in quality and "校验通过率" in quality
     assert "<script" not in page and "cdn" not in page.lower()  # drawn on the server, nothing fetched
+
+
+def test_health_counts_the_profiles_on_both_backends(store_engine: Engine) -> None:
+    """The health reading on SQLite and on PostgreSQL (the production store, where a GROUP BY on a
+    bound comparison was refused and every health read and sample failed)."""
+    from sqlalchemy import insert
+
+    from store.profile_tables import profiles
+
+    with store_engine.begin() as conn:
+        conn.execute(insert(profiles), [{"profile_id": f"p-{i}", "version": 1, "status": status, "doc": {},
+                                         "updated_at": datetime.now(UTC)}
+                                        for i, status in enumerate(["active", "active", "merged", "active"])])
+
+    def no_kafka() -> str:
+        raise LookupError("no Kafka in this test")
+
+    views = PipelineViews(store_engine, no_kafka, deadletter_topic="deadletter", profile_events_topic="profile-events",
+                          samples=PipelineSamples(store_engine), sample_seconds=30)
+    reading = views.health()
+    assert reading["profiles"] == {"active": 3, "merged": 1}
+    assert views.sample(reading).sample["profiles"] == {"active": 3, "merged": 1}
