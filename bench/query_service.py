@@ -1,6 +1,11 @@
 """Query-service latency: p50/p99 of searches and profile reads at 20 concurrent clients.
 
     python -m bench.query_service --profiles 100000 --clients 20 --requests 2000
+    python -m bench.query_service --profiles 100000 --store postgres --keep /tmp/qs100k-pg
+
+The store is SQLite (the embedded default) or, with ``--store postgres``, PostgreSQL (the production
+store): a throwaway server from Debian's binaries (``localinfra.postgres_server``, as the tests start
+it; its data folder is ``--keep``'s, so a later run reuses the built store), the audit log in it too.
 
 The store: the 500 residents of a simulated district (``simulators.district``, seed 3) are rendered
 into their departments' rows, standardised, resolved by the real resolver and projected (512 profiles:
@@ -207,7 +212,7 @@ def _fragment(profile: Any) -> str | None:
     return a.raw[-8:] if len(a.raw) >= 8 else None
 
 
-def build_store(path: Path, n: int) -> Workload:
+def build_store(url: str, n: int) -> Workload:
     from core.matching import default_matcher
     from core.profile import Profile
     from store.engine import make_engine
@@ -217,7 +222,7 @@ def build_store(path: Path, n: int) -> Workload:
     from tests.integration.api_world import project_outbox
     from tests.integration.test_resolver_state import district
 
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(url)
     state = ResolverState(engine)
     state.resolve_batch(list(district(500)), default_matcher())
     project_outbox(engine, state)  # the projection's key is the tests' key; the copies use the bench key
@@ -407,8 +412,9 @@ async def _requests(opened: list[httpx.AsyncClient], callers: Callers, work: Wor
     return timings
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its child processes (uvicorn's workers), from /proc."""
+def _cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """User + system CPU of ``pid`` and its child processes (uvicorn's workers), from /proc; with
+    ``reaped`` also that of its children that have ended (PostgreSQL's backends of closed connections)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -418,6 +424,8 @@ def _cpu_seconds(pid: int) -> float:
             continue  # ended meanwhile
         if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
             total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            if reaped and int(stat.parent.name) == pid:
+                total += (int(fields[13]) + int(fields[14])) / tick  # cutime, cstime: its ended children
     return total
 
 
@@ -434,26 +442,60 @@ def main() -> None:
                         help="also drive an open loop at this many requests/s (repeatable); the closed loop runs first")
     parser.add_argument("--workers", type=int, default=0,
                         help="uvicorn processes (default: what `onceonly serve` chooses for the store)")
-    parser.add_argument("--keep", type=Path, help="build the store here once and reuse it on later runs")
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="SQLite (the embedded default) or PostgreSQL (the production store, a local server)")
+    parser.add_argument("--keep", type=Path, help="build the store here once and reuse it on later runs "
+                                                  "(SQLite: the database file; PostgreSQL: the server's data folder)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = args.keep or Path(tmp) / "bench.db"
-        saved = path.with_suffix(".workload.json")
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        database: subprocess.Popen[bytes] | None = None  # the PostgreSQL server, whose CPU is counted too
+        if args.store == "sqlite":
+            path = args.keep or Path(tmp) / "bench.db"
+            saved, data_dir, url = path.with_suffix(".workload.json"), path.parent, f"sqlite:///{path}"
+            what = f"SQLite ({path})"
+        else:
+            from localinfra.postgres_server import PostgresServer
+
+            folder = args.keep or Path(tmp) / "postgres"
+            server = stack.enter_context(PostgresServer.started(folder))
+            database = server.process
+            saved, data_dir = folder / "bench.workload.json", folder / "var"
+            url = server.url.rsplit("/", 1)[0] + "/onceonly_bench"
+            what = f"PostgreSQL {_server_version(server.url)} (data folder {folder}, fsync off as the tests run it)"
         started = time.perf_counter()
         if args.keep and saved.is_file():
             work = Workload(**json.loads(saved.read_text(encoding="utf-8")))
+            built = "reused"
         else:
-            work = build_store(path, args.profiles)
+            if args.store == "postgres":
+                url = server.fresh_database("onceonly_bench")  # a build cut short left a partial one
+            work = build_store(url, args.profiles)
             saved.write_text(json.dumps(asdict(work), ensure_ascii=False), encoding="utf-8")
-        print(f"store: {len(work.ids)} profiles ({time.perf_counter() - started:.0f} s)")
-        serve_and_drive(path, work, args)
+            took = time.perf_counter() - started
+            built = f"built in {took:.0f} s, {len(work.ids) / took:.0f} profiles/s"
+        print(f"store: {len(work.ids)} profiles on {what} ({built})")
+        serve_and_drive(url, data_dir, work, args, database)
 
 
-def _report(title: str, timings: dict[str, list[float]], elapsed: float, cpu: float, load: tuple[float, float]) -> None:
+def _server_version(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SHOW server_version")).scalar_one()).split()[0]
+    finally:
+        engine.dispose()
+
+
+def _report(title: str, timings: dict[str, list[float]], elapsed: float, cpu: float, load: tuple[float, float],
+            db_cpu: float | None = None) -> None:
     done = sum(len(v) for v in timings.values())
     print(f"{title}: {done} requests in {elapsed:.1f} s ({done / elapsed:.0f} req/s); the service used {cpu:.1f} CPU-s: "
           f"{1000 * cpu / done:.2f} ms of CPU per request, {done / cpu:.0f} requests per CPU-second (per core); "
-          f"load average {load[0]:.2f} before, {load[1]:.2f} after ({os.cpu_count()} cores)")
+          + ("" if db_cpu is None else
+             f"PostgreSQL's processes {db_cpu:.1f} CPU-s more ({1000 * db_cpu / done:.2f} ms per request); ")
+          + f"load average {load[0]:.2f} before, {load[1]:.2f} after ({os.cpu_count()} cores)")
     for kind in KINDS:
         values = sorted(timings[kind])
         if values:
@@ -491,22 +533,23 @@ def _callers(engine: Any) -> Callers:
     return Callers(users.issue_token("bench"), workers, households)
 
 
-def serve_and_drive(path: Path, work: Workload, args: argparse.Namespace) -> None:
+def serve_and_drive(url: str, data_dir: Path, work: Workload, args: argparse.Namespace,
+                    database: subprocess.Popen[bytes] | None = None) -> None:
     from onceonly.cli import serve_workers
     from onceonly.settings import Settings
     from store.audit import AuditLog
     from store.engine import make_engine
 
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(url)
     callers = _callers(engine)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {**os.environ, "ONCEONLY_DATABASE_URL": f"sqlite:///{path}", "ONCEONLY_DATA_DIR": str(path.parent),
+    env = {**os.environ, "ONCEONLY_DATABASE_URL": url, "ONCEONLY_DATA_DIR": str(data_dir),
            "ONCEONLY_ID_HASH_KEY": KEY, "ONCEONLY_API_HOST": "127.0.0.1", "ONCEONLY_API_PORT": str(port)}
     if args.workers:
         env["ONCEONLY_API_WORKERS"] = str(args.workers)
-    workers = serve_workers(Settings(database_url=f"sqlite:///{path}", _env_file=None),
+    workers = serve_workers(Settings(database_url=url, _env_file=None),
                             int(env.get("ONCEONLY_API_WORKERS") or 0))  # what `onceonly serve` will run
     cores = sorted(os.sched_getaffinity(0))
     pinned = len(cores) >= 4  # the service on half the cores, the clients on the other half
@@ -515,7 +558,8 @@ def serve_and_drive(path: Path, work: Workload, args: argparse.Namespace) -> Non
                               preexec_fn=(lambda: os.sched_setaffinity(0, cores[:len(cores) // 2])) if pinned else None)
     if pinned:
         os.sched_setaffinity(0, cores[len(cores) // 2:])
-    print(f"`onceonly serve` with {workers} worker process(es), {args.clients} concurrent clients in the bench's process; "
+    print(f"`onceonly serve` on {engine.dialect.name} with {workers} worker process(es)"
+          f"{'' if args.workers else ' (its own choice)'}, {args.clients} concurrent clients in the bench's process; "
           + (f"service pinned to cores {cores[:len(cores) // 2]}, clients to {cores[len(cores) // 2:]}" if pinned
              else f"not pinned ({len(cores)} cores: the service and the clients share them)"))
     done = 0
@@ -532,12 +576,15 @@ def serve_and_drive(path: Path, work: Workload, args: argparse.Namespace) -> Non
                 time.sleep(0.2)
         for rate in [None, *(args.rate or [])]:
             load, cpu = os.getloadavg()[0], _cpu_seconds(server.pid)
+            db_cpu = None if database is None else _cpu_seconds(database.pid, reaped=True)
             timings, elapsed = asyncio.run(drive(base, callers, work, args.clients, args.requests, rate))
             cpu = _cpu_seconds(server.pid) - cpu  # warm-up included: a small over-count of CPU per request
+            if database is not None and db_cpu is not None:
+                db_cpu = _cpu_seconds(database.pid, reaped=True) - db_cpu
             done += sum(len(v) for v in timings.values()) + args.clients * 10
             title = "closed loop (each client sends again when answered)" if rate is None else \
                 f"open loop at {rate:.0f} requests/s"
-            _report(title, timings, elapsed, cpu, (load, os.getloadavg()[0]))
+            _report(title, timings, elapsed, cpu, (load, os.getloadavg()[0]), db_cpu)
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -43,6 +43,11 @@ class PostgresServer:
     _proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The server's postmaster while it runs (a benchmark counts its CPU and its backends')."""
+        return self._proc
+
+    @property
     def url(self) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
