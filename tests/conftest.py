@@ -45,13 +45,18 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """The store on each backend: every test using it is a contract test run twice."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        engine = make_engine(server.fresh_database("t_" + request.node.name[:50]))
+    engine = backend_engine(request, request.param, tmp_path)
     yield engine
     engine.dispose()
+
+
+def backend_engine(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Engine:
+    """A fresh store on ``backend`` (sqlite: a file under ``tmp_path``; postgres: a new database on the
+    session's server)."""
+    if backend == "sqlite":
+        return make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return make_engine(server.fresh_database("t_" + request.node.name[:50]))
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from localinfra.postgres_server import PostgresServer
-from store.engine import make_engine
+from tests.conftest import backend_engine
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -18,10 +17,6 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine |
     if request.param == "memory":
         yield None
         return
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        engine = make_engine(server.fresh_database("t_" + request.node.name[:50]))
+    engine = backend_engine(request, request.param, tmp_path)
     yield engine
     engine.dispose()
