@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import json
+import sqlite3
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -71,9 +73,12 @@ def companion_engine(store: Engine, name: str) -> Engine:
 MMAP_BYTES = 2**31
 
 
+WAL_SWITCH_SECONDS = 60.0
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    _journal_mode_wal(cur)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     # Reads through a memory map (as far as SQLite maps: 2 GiB in the usual builds) instead of a
@@ -81,6 +86,24 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # share the OS's pages of the file.
     cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cur.close()
+
+
+def _journal_mode_wal(cur: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting its turn: while another connection switches a new file
+    to WAL (or recovers its WAL index) SQLite answers "database is locked" at once, without calling
+    the busy handler the connection's timeout sets, so processes opening one file together (two
+    workers, or the store and its companion files at start) would fail where they only had to wait."""
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 @contextmanager
