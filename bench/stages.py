@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--residents", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=31)
+    parser.add_argument("--batch", type=int, default=BATCH,
+                        help="records per batch (the agents' batches hold what arrived within 20 ms: "
+                             "a few dozen at the end-to-end rates measured, up to 500 under a backlog)")
     parser.add_argument("--profile", choices=["decode", "standardise", "ledger", "resolve", "project"])
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, count, cpu))
         console.print(f"{name}: {count} in {time.perf_counter() - wall:.2f} s wall, {cpu:.2f} s CPU")
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+            pstats.Stats(profiler).sort_stats(os.environ.get("STAGES_SORT", "cumulative")).print_stats(45)
         return out
 
     decoded: list[SourceRecord] = timed("decode", lambda: [_source(decode(b)) for b in raw], n)
@@ -86,19 +89,20 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp)
         ledger = SourceRecordLedger(make_engine(f"sqlite:///{folder / 'ledger.db'}"))
         timed("ledger", lambda: [ledger.apply([Delivered("raw", 0, i + j, s) for j, s in enumerate(chunk)])
-                                 for i, chunk in _chunks(decoded)], n)
+                                 for i, chunk in _chunks(decoded, args.batch)], n)
         state = ResolverState(make_engine(f"sqlite:///{folder / 'resolver.db'}"))
-        timed("resolve", lambda: [state.resolve_batch(chunk, matcher) for _, chunk in _chunks(made)], len(made))
+        timed("resolve", lambda: [state.resolve_batch(chunk, matcher) for _, chunk in _chunks(made, args.batch)], len(made))
         events = [row.event() for row in state.outbox()]
         projection = ProfileProjection(make_engine(f"sqlite:///{folder / 'store.db'}"), id_hash_key="bench")
         timed("project", lambda: [projection.apply([DeliveredEvent("profile-events", 0, i + j, e)
                                                     for j, e in enumerate(chunk)])
-                                  for i, chunk in _chunks(events)], len(events))
+                                  for i, chunk in _chunks(events, args.batch)], len(events))
         placed = projection.places
         console.print(f"places: {placed.rederived:,} profiles re-derived through a moved key "
                       f"({placed.rederived_changed:,} changed) for {len(events):,} profile events")
 
-    table = Table(title=f"Write-path stages in-process ({n} source records, {len(made)} standardised; "
+    table = Table(title=f"Write-path stages in-process ({n} source records, {len(made)} standardised, "
+                        f"batches of {args.batch}; "
                         f"load {load_before:.1f} → {os.getloadavg()[0]:.1f})")
     for column in ("stage", "items", "CPU s", "µs per item", "items/s (one core)"):
         table.add_column(column, justify="right")
@@ -113,8 +117,8 @@ def _source(model: Any) -> SourceRecord:
     return model
 
 
-def _chunks(items: Sequence[Any]) -> list[tuple[int, Sequence[Any]]]:
-    return [(i, items[i:i + BATCH]) for i in range(0, len(items), BATCH)]
+def _chunks(items: Sequence[Any], size: int) -> list[tuple[int, Sequence[Any]]]:
+    return [(i, items[i:i + size]) for i in range(0, len(items), size)]
 
 
 if __name__ == "__main__":
