@@ -53,7 +53,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core.matching import Matcher
 from core.privacy import redact
@@ -84,7 +83,7 @@ from store.resolver_tables import (
     resolver_records,
     resolver_reviews,
 )
-from store.upsert import chunks, upsert
+from store.upsert import chunks, insert_rows, upsert
 
 log = logging.getLogger(__name__)
 
@@ -461,8 +460,7 @@ def _bulk(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key
         if update:
             upsert(conn, table, rows, keys=keys, update=update)
         else:
-            stmt = sqlite_insert(table)
-            conn.execute(stmt.on_conflict_do_nothing() if keys else stmt, list(rows))
+            insert_rows(conn, table, rows, skip_conflicts=bool(keys))
         return
     names = list(rows[0])
     columns = [table.c[name] for name in names]

@@ -47,18 +47,21 @@ _PREPARED_LOCK = threading.Lock()
 
 
 def _prepared(conn: Connection, table: Table, names: tuple[str, ...], keys: tuple[str, ...],
-              update: tuple[str, ...] | None) -> _Prepared | None:
+              update: tuple[str, ...] | None, *, on_conflict: bool = True) -> _Prepared | None:
     """The compiled statement for rows with ``names`` (SQLite only; ``None``: let SQLAlchemy run
-    it, as for a column whose default is computed per row). ``update`` None: do nothing on conflict."""
+    it, as for a column whose default is computed per row). ``update`` None: do nothing on conflict;
+    ``on_conflict`` false: a plain INSERT (a conflict is an error)."""
     if conn.dialect.name != "sqlite":
         return None
-    cache_key = (table, names, keys, update)
+    cache_key = (table, names, keys, update, on_conflict)
     with _PREPARED_LOCK:
         known = _PREPARED.setdefault(conn.dialect, {})
         if cache_key in known:
             return known[cache_key]
     stmt = sqlite.insert(table)
-    if update is None:
+    if not on_conflict:
+        pass
+    elif update is None:
         stmt = stmt.on_conflict_do_nothing()
     else:
         stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
@@ -102,6 +105,19 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -
     stmt = _insert(conn, table).on_conflict_do_nothing().returning(key)
     result = conn.execute(stmt, list(rows))
     return len(result.all())
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, skip_conflicts: bool = False) -> None:
+    """Insert ``rows`` (with ``skip_conflicts``, those whose key exists already are left out);
+    without it a conflict raises, as a plain INSERT does."""
+    if not rows:
+        return
+    prepared = _prepared(conn, table, tuple(rows[0]), (), None, on_conflict=skip_conflicts)
+    if prepared is not None:
+        conn.exec_driver_sql(prepared.sql, prepared.parameters(rows))
+        return
+    stmt = _insert(conn, table)
+    conn.execute(stmt.on_conflict_do_nothing() if skip_conflicts else stmt, list(rows))
 
 
 def upsert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, keys: Sequence[str],

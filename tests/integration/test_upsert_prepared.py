@@ -9,13 +9,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, Table, select
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
 
 from store.engine import make_engine
 from store.profile_tables import profile_event_log, profiles
+from store.resolver_tables import resolver_block_members, resolver_outbox
 from store.tables import connector_records
-from store.upsert import _prepared, insert_new, upsert
+from store.upsert import _prepared, insert_new, insert_rows, upsert
 
 
 def _reference_upsert(engine: Engine, table: Table, rows: list[dict[str, Any]], keys: tuple[str, ...],
@@ -76,3 +79,22 @@ def test_each_statement_is_compiled_once_per_shape(tmp_path: Path) -> None:
         other = _prepared(conn, connector_records, ("source", "record_id", "content_hash"), (), None)
     assert first is not None and first is second
     assert other is not None and other is not first and "DO NOTHING" in other.sql
+
+
+def test_plain_inserts_fail_on_a_conflict_and_skipping_ones_leave_it_out(tmp_path: Path) -> None:
+    ours, theirs = make_engine(f"sqlite:///{tmp_path / 'ours.db'}"), make_engine(f"sqlite:///{tmp_path / 'theirs.db'}")
+    outbox = [{"seq": i, "event_id": f"e-{i}", "profile_id": "p-1", "version": i, "event_type": "RecordLinked",
+               "payload": bytes([i, 0, 255])} for i in (1, 2)]  # published: its default
+    members = [{"block_key": "b1", "record_key": f"r{i}"} for i in range(3)]
+    with ours.begin() as conn:
+        insert_rows(conn, resolver_outbox, outbox)
+        insert_rows(conn, resolver_block_members, members[:2], skip_conflicts=True)
+        insert_rows(conn, resolver_block_members, members, skip_conflicts=True)
+    with theirs.begin() as conn:
+        conn.execute(sqlite.insert(resolver_outbox), outbox)
+        conn.execute(sqlite.insert(resolver_block_members).on_conflict_do_nothing(), members)
+    for table in (resolver_outbox, resolver_block_members):
+        assert _rows(ours, table) == _rows(theirs, table), table.name
+    assert [r[5:] for r in _rows(ours, resolver_outbox)] == [(bytes([1, 0, 255]), False), (bytes([2, 0, 255]), False)]
+    with pytest.raises(IntegrityError), ours.begin() as conn:
+        insert_rows(conn, resolver_outbox, outbox[1:])
