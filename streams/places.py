@@ -10,8 +10,7 @@ from pydantic import BaseModel
 
 from core.ports import DeliveredPlaceEvent, Gazetteer
 from metrics.definitions import WorkerMetrics
-from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, highwater, located
-from streams.poison import apply_or_set_aside, decode_each
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, apply_delivered, highwater
 
 
 def add_places_agent(app: faust.App, *, places: faust.TopicT, gazetteer: Gazetteer, dead: Dead,
@@ -26,13 +25,9 @@ def add_places_agent(app: faust.App, *, places: faust.TopicT, gazetteer: Gazette
         """places → the gazetteer (standard addresses, stewards' corrections); the profiles
         located through a key whose assignment moved are re-derived."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            metrics.read("places", events, ends)
-            decoded, rejected = decode_each(events, BaseModel, "places")
-            await dead(rejected)
-            batch = [DeliveredPlaceEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
-            applied = await apply_or_set_aside("places", batch, places_apply, locate=located, dead=dead,
-                                               healthy=gazetteer.healthy, skip=gazetteer.skip)
-            metrics.wrote("places", applied)
+            _, applied = await apply_delivered(events, stage="places", kind=BaseModel, wrap=DeliveredPlaceEvent,
+                                               apply=places_apply, store=gazetteer, dead=dead, metrics=metrics,
+                                               ends=ends)
             yield applied
 
     return project_places

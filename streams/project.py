@@ -11,8 +11,7 @@ import faust
 from core.ports import DeliveredEvent, Projection
 from metrics.definitions import WorkerMetrics
 from schemas.profile_events import ProfileEvent
-from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, highwater, located
-from streams.poison import apply_or_set_aside, decode_each
+from streams.batches import BATCH_SIZE, BATCH_WITHIN_S, Dead, apply_delivered, highwater
 
 
 def add_project_agent(app: faust.App, *, projection: Projection, profile_events_topic: str, partitions: int,
@@ -27,15 +26,11 @@ def add_project_agent(app: faust.App, *, projection: Projection, profile_events_
     async def project_profiles(stream: faust.StreamT[bytes]) -> AsyncIterator[int]:
         """profile-events → the SQL profile store (a projection: replayable, idempotent)."""
         async for events in stream.take_events(BATCH_SIZE, within=BATCH_WITHIN_S):  # type: ignore[attr-defined]
-            metrics.read("project", events, ends)
-            decoded, rejected = decode_each(events, ProfileEvent, "project")
-            await dead(rejected)
-            batch = [DeliveredEvent(m.topic, m.partition, m.offset, e) for m, e in decoded]
-            applied = await apply_or_set_aside("project", batch, project_apply, locate=located, dead=dead,
-                                               healthy=projection.healthy, skip=projection.skip)
-            metrics.wrote("project", applied)
+            decoded, applied = await apply_delivered(events, stage="project", kind=ProfileEvent, wrap=DeliveredEvent,
+                                                     apply=project_apply, store=projection, dead=dead,
+                                                     metrics=metrics, ends=ends)
             if applied:  # a redelivered batch changes nothing and says nothing about freshness
-                metrics.projected(_observed(e for _, e in decoded))
+                metrics.projected(_observed(decoded))
             yield applied
 
     return project_profiles
