@@ -118,6 +118,8 @@ def _env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONCEONLY_")}
     env.update({"ONCEONLY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "ONCEONLY_DATA_DIR": str(settings.data_dir),
                 "ONCEONLY_TOPIC_PREFIX": settings.topic_prefix, "ONCEONLY_APP_ID": settings.app_id})
+    if settings.database_url:
+        env["ONCEONLY_DATABASE_URL"] = settings.database_url
     return env
 
 

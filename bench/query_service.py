@@ -65,6 +65,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from bench.proc_cpu import cpu_seconds
+
 KEY = "bench-key"
 MISS_RATE = 0.1  # searches for a value no resident holds
 
@@ -412,23 +414,6 @@ async def _requests(opened: list[httpx.AsyncClient], callers: Callers, work: Wor
     return timings
 
 
-def _cpu_seconds(pid: int, reaped: bool = False) -> float:
-    """User + system CPU of ``pid`` and its child processes (uvicorn's workers), from /proc; with
-    ``reaped`` also that of its children that have ended (PostgreSQL's backends of closed connections)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-            if reaped and int(stat.parent.name) == pid:
-                total += (int(fields[13]) + int(fields[14])) / tick  # cutime, cstime: its ended children
-    return total
-
-
 def _percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(len(values) * share))]
 
@@ -575,12 +560,12 @@ def serve_and_drive(url: str, data_dir: Path, work: Workload, args: argparse.Nam
                     raise
                 time.sleep(0.2)
         for rate in [None, *(args.rate or [])]:
-            load, cpu = os.getloadavg()[0], _cpu_seconds(server.pid)
-            db_cpu = None if database is None else _cpu_seconds(database.pid, reaped=True)
+            load, cpu = os.getloadavg()[0], cpu_seconds(server.pid)
+            db_cpu = None if database is None else cpu_seconds(database.pid, reaped=True)
             timings, elapsed = asyncio.run(drive(base, callers, work, args.clients, args.requests, rate))
-            cpu = _cpu_seconds(server.pid) - cpu  # warm-up included: a small over-count of CPU per request
+            cpu = cpu_seconds(server.pid) - cpu  # warm-up included: a small over-count of CPU per request
             if database is not None and db_cpu is not None:
-                db_cpu = _cpu_seconds(database.pid, reaped=True) - db_cpu
+                db_cpu = cpu_seconds(database.pid, reaped=True) - db_cpu
             done += sum(len(v) for v in timings.values()) + args.clients * 10
             title = "closed loop (each client sends again when answered)" if rate is None else \
                 f"open loop at {rate:.0f} requests/s"

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
@@ -51,14 +52,26 @@ def main(argv: list[str] | None = None) -> int:
                              "resolve`), the others the rest")
     parser.add_argument("--rate", type=float, default=500.0, help="records/s published in the latency run")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                        help="SQLite (the embedded default) or PostgreSQL (the production store: a local server "
+                             "from Debian's binaries, fsync off as the tests run it; its CPU is counted)")
     args = parser.parse_args(argv)
     import sys
 
-    with tempfile.TemporaryDirectory(prefix="onceonly-throughput-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="onceonly-throughput-") as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
         truth = write_department_files(work / "departments", args.residents, args.seed)
+        database_url: str | None = None
+        database_pid: int | None = None
+        if args.store == "postgres":
+            from localinfra.postgres_server import PostgresServer
+
+            server = stack.enter_context(PostgresServer.started(work / "postgres"))
+            database_url = server.fresh_database("onceonly_throughput")
+            database_pid = server.process.pid if server.process is not None else None
         with KafkaBroker.started(work / "kafka") as broker:
-            settings = Settings(data_dir=work / "var", kafka_bootstrap=broker.bootstrap, app_id="throughput")
+            settings = Settings(data_dir=work / "var", kafka_bootstrap=broker.bootstrap, app_id="throughput",
+                                database_url=database_url)
             sample = list(standardised(min(args.residents, 5000), args.seed).values())
             MatcherParameterStore(bootstrap.engine(settings)).save(
                 estimate_parameters(sample, version=f"throughput-{args.seed}", seed=args.seed))
@@ -67,16 +80,16 @@ def main(argv: list[str] | None = None) -> int:
                              work / f"worker-{i}.log", env=_env(settings)) for i in range(args.workers)]
             try:
                 load_before = os.getloadavg()[0]
-                cpu_before = {**{f"worker {i}": _cpu_s(proc.pid) for i, proc in enumerate(workers)},
-                              "broker": _cpu_s(broker.pid), "this process": time.process_time()}
+                pids = {**{f"worker {i}": proc.pid for i, proc in enumerate(workers)}, "broker": broker.pid,
+                        **({"PostgreSQL": database_pid} if database_pid is not None else {})}
+                cpu_before = {**{name: _cpu_s(pid) for name, pid in pids.items()}, "this process": time.process_time()}
                 started = time.monotonic()
                 sent = ingest_department_files(settings, work / "departments")
                 connectors_s = time.monotonic() - started
                 while _linked(settings) < sent:
                     time.sleep(1.0)
                 end_to_end_s = time.monotonic() - started
-                cpu_used = {name: (time.process_time() if name == "this process" else
-                                   _cpu_s(broker.pid if name == "broker" else workers[int(name.split()[1])].pid)) - before
+                cpu_used = {name: (time.process_time() if name == "this process" else _cpu_s(pids[name])) - before
                             for name, before in cpu_before.items()}
                 load_after = os.getloadavg()[0]
                 latencies, readable = (_latency_run(settings, args.rate, args.latency_seconds, args.seed)
@@ -87,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
                     stop(proc)
 
     layout = f", worker 0 running {args.split} alone" if args.split else ""
-    table = Table(title=f"Throughput on this machine ({args.workers} workers{layout}, {len(truth)} records)")
+    table = Table(title=f"Throughput on this machine ({args.workers} workers{layout}, {len(truth)} records, "
+                        f"store: {'PostgreSQL' if args.store == 'postgres' else 'SQLite'})")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("connector stage (files → Kafka), records/s", f"{sent / connectors_s:,.0f}")
