@@ -57,6 +57,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from bench.accuracy import _env as worker_env
 from bench.accuracy import standardised
 from core.matching import estimate_parameters
 from localinfra.kafka_broker import KafkaBroker
@@ -118,11 +119,8 @@ def _loadavg() -> str:
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONCEONLY_")}
-    env.update({"ONCEONLY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap or "", "ONCEONLY_DATA_DIR": str(settings.data_dir),
-                "ONCEONLY_APP_ID": settings.app_id, "ONCEONLY_ID_HASH_KEY": KEY,
-                "ONCEONLY_DATABASE_URL": settings.store_url})
-    return env
+    """The workers' environment: the benches' (broker, data folder, store, app id) with the campaign's key."""
+    return {**worker_env(settings), "ONCEONLY_ID_HASH_KEY": KEY}
 
 
 class Workers:
