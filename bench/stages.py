@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=BATCH,
                         help="records per batch (the agents' batches hold what arrived within 20 ms: "
                              "a few dozen at the end-to-end rates measured, up to 500 under a backlog)")
+    parser.add_argument("--sort", default="cumulative", choices=("cumulative", "tottime"),
+                        help="the order of --profile's functions: time within them and their callees, or their own")
     parser.add_argument("--profile", choices=["decode", "standardise", "ledger", "resolve", "project"])
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, count, cpu))
         console.print(f"{name}: {count} in {time.perf_counter() - wall:.2f} s wall, {cpu:.2f} s CPU")
         if profiler:
-            pstats.Stats(profiler).sort_stats(os.environ.get("STAGES_SORT", "cumulative")).print_stats(45)
+            pstats.Stats(profiler).sort_stats(args.sort).print_stats(45)
         return out
 
     decoded: list[SourceRecord] = timed("decode", lambda: [_source(decode(b)) for b in raw], n)

@@ -59,11 +59,9 @@ def _prepared(conn: Connection, table: Table, names: tuple[str, ...], keys: tupl
         if cache_key in known:
             return known[cache_key]
     stmt = sqlite.insert(table)
-    if not on_conflict:
-        pass
-    elif update is None:
+    if on_conflict and update is None:
         stmt = stmt.on_conflict_do_nothing()
-    else:
+    elif on_conflict and update is not None:
         stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in update})
     compiled = stmt.compile(dialect=conn.dialect, column_keys=list(names))
     positions = compiled.positiontup
